@@ -1,0 +1,94 @@
+"""The message catalogue: turns the dialogue's keys and parameters into text.
+
+Texts live in ``config/messages/<lang>.toml``. Nested tables flatten to dotted
+keys; a table's own text sits under ``_`` so ``summary`` and ``summary.line``
+can both exist. Dates are written with Babel in the reader's language
+("8 Januari 2027"), times in the service's time zone.
+"""
+
+from __future__ import annotations
+
+import string
+import tomllib
+from datetime import date, datetime
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+
+from flows.types import Label, Reply, Seq
+from flows.vocabulary import Vocabulary
+
+LANGUAGES = ("id", "en")
+_BABEL_LOCALES = {"id": "id_ID", "en": "en_GB"}
+
+
+class CatalogueError(Exception):
+    pass
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in table.items():
+        full = prefix if key == "_" else (f"{prefix}.{key}" if prefix else key)
+        if isinstance(value, dict):
+            flat.update(_flatten(value, full))
+        else:
+            flat[full] = str(value).strip("\n")
+    return flat
+
+
+def _read_config(name: str) -> dict[str, Any]:
+    return tomllib.loads(resources.files("config").joinpath(name).read_text("utf-8"))
+
+
+def load_vocabulary() -> Vocabulary:
+    return Vocabulary.from_mapping(_read_config("keywords.toml"))
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+class Catalogue:
+    def __init__(self, texts: dict[str, dict[str, str]], timezone: str = "Asia/Jakarta") -> None:
+        self.texts = texts
+        self.zone = ZoneInfo(timezone)
+
+    @classmethod
+    def load(cls, timezone: str = "Asia/Jakarta") -> Catalogue:
+        texts = {lang: _flatten(_read_config(f"messages/{lang}.toml")) for lang in LANGUAGES}
+        return cls(texts, timezone)
+
+    def text(self, language: str, key: str) -> str:
+        table = self.texts.get(language) or self.texts["id"]
+        try:
+            return table[key]
+        except KeyError:
+            raise CatalogueError(f"no text for {key!r} in {language!r}") from None
+
+    def render(self, language: str, reply: Reply) -> str:
+        template = self.text(language, reply.key)
+        values = {name: self._value(language, v) for name, v in reply.params.items()}
+        return template.format_map(values)
+
+    def _value(self, language: str, value: Any) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, Label):
+            return self.text(language, value.key)
+        if isinstance(value, Reply):
+            return self.render(language, value)
+        if isinstance(value, Seq):
+            return value.sep.join(self._value(language, v) for v in value.items)
+        if isinstance(value, datetime):
+            local = value.astimezone(self.zone)
+            return format_datetime(
+                local,
+                "d MMMM y HH.mm" if language == "id" else "d MMMM y HH:mm",
+                locale=_BABEL_LOCALES.get(language, "id_ID"),
+            )
+        if isinstance(value, date):
+            return format_date(value, format="long", locale=_BABEL_LOCALES.get(language, "id_ID"))
+        return str(value)

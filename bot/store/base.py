@@ -1,0 +1,157 @@
+"""What the core needs from a database, independent of which one.
+
+SQLite is the embedded default; a PostgreSQL backend for several server
+instances is to implement this same interface. Everything that changes state
+happens inside ``Store.transaction()``: all of it commits or none of it does.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import date, datetime
+from typing import Any
+
+from bot.models import (
+    Channel,
+    ConversationRecord,
+    RequestRecord,
+    RequestStatus,
+)
+from flows.types import RequestType
+
+
+class StoreError(Exception):
+    """The database could not be used (missing, locked too long, damaged)."""
+
+
+class DuplicateReference(StoreError):
+    """A request reference collided with an existing one; retry with another."""
+
+
+class Transaction(abc.ABC):
+    @abc.abstractmethod
+    async def find_inbound(self, channel: Channel, external_id: str) -> int | None: ...
+
+    @abc.abstractmethod
+    async def replies_to(self, inbound_id: int) -> list[tuple[str, str]]:
+        """(message key, text) of the replies recorded for an inbound message."""
+
+    @abc.abstractmethod
+    async def get_conversation(
+        self, channel: Channel, address: str
+    ) -> ConversationRecord | None: ...
+
+    @abc.abstractmethod
+    async def create_conversation(
+        self, channel: Channel, address: str, state: str, language: str, now: datetime
+    ) -> ConversationRecord: ...
+
+    @abc.abstractmethod
+    async def save_conversation(self, conversation: ConversationRecord) -> None: ...
+
+    @abc.abstractmethod
+    async def record_inbound(
+        self,
+        conversation_id: int,
+        channel: Channel,
+        external_id: str,
+        text: str,
+        truncated: bool,
+        attachment_count: int,
+        state_before: str,
+        state_after: str,
+        now: datetime,
+    ) -> int: ...
+
+    @abc.abstractmethod
+    async def record_outbound(
+        self,
+        conversation_id: int,
+        inbound_id: int | None,
+        language: str,
+        replies: Sequence[tuple[str, str]],
+        now: datetime,
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def requests_for_address(self, channel: Channel, address: str) -> list[RequestRecord]: ...
+
+    @abc.abstractmethod
+    async def insert_request(
+        self,
+        *,
+        reference: str,
+        type: RequestType,
+        status: RequestStatus,
+        channel: Channel,
+        customer_address: str,
+        conversation_id: int,
+        language: str,
+        full_name: str,
+        email: str,
+        reason: str | None,
+        details: dict[str, Any],
+        now: datetime,
+        due_date: date,
+    ) -> int:
+        """Raises DuplicateReference when the reference is taken."""
+
+    @abc.abstractmethod
+    async def set_request_status(
+        self, reference: str, status: RequestStatus, now: datetime
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def add_request_event(
+        self, reference: str, actor: str, kind: str, data: dict[str, Any], now: datetime
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def insert_attachment(
+        self,
+        *,
+        token: str,
+        conversation_id: int,
+        inbound_id: int | None,
+        media_type: str,
+        size: int,
+        sha256: str,
+        now: datetime,
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def link_attachment(self, token: str, reference: str) -> None: ...
+
+    @abc.abstractmethod
+    async def mark_attachments_deleted(self, tokens: Sequence[str], now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    async def get_request(self, reference: str) -> RequestRecord | None:
+        """The request with its events and attachments."""
+
+    @abc.abstractmethod
+    async def list_requests(self, status: RequestStatus | None = None) -> list[RequestRecord]: ...
+
+
+class Store(abc.ABC):
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect and bring the schema up to date."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
+
+    @abc.abstractmethod
+    async def schema_version(self) -> int: ...
+
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

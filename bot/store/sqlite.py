@@ -1,0 +1,437 @@
+"""SQLite store on ``aiosqlite``: WAL, a busy timeout, migrations at start.
+
+Write transactions begin with ``BEGIN IMMEDIATE`` so a second process waits
+for the lock up front (within the busy timeout) instead of failing half-way
+when a read lock cannot be upgraded. The connection runs with
+``isolation_level=None`` so Python's sqlite3 module never opens or commits
+transactions behind our back. One connection is shared by the coroutines of
+a process, so transactions are serialised with an ``asyncio.Lock``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import date, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.models import (
+    AttachmentRecord,
+    Channel,
+    ConversationRecord,
+    RequestEvent,
+    RequestRecord,
+    RequestStatus,
+)
+from bot.store.base import DuplicateReference, Store, StoreError, Transaction
+from flows.types import RequestType
+
+
+def _ts(value: datetime) -> str:
+    return value.isoformat()
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _migrations() -> list[tuple[int, str]]:
+    folder = resources.files("bot.store").joinpath("migrations")
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.read_text("utf-8")))
+    return sorted(found)
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (``executescript`` would commit)."""
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        raise StoreError("migration ends in an incomplete statement")
+    return statements
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: Path, busy_timeout: float = 30.0) -> None:
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = await aiosqlite.connect(
+                self.path, isolation_level=None, timeout=self.busy_timeout
+            )
+            self._db.row_factory = aiosqlite.Row
+            await self._db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            await self._db.execute("PRAGMA journal_mode = WAL")
+            await self._db.execute("PRAGMA synchronous = FULL")
+            await self._db.execute("PRAGMA foreign_keys = ON")
+            await self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            await self.close()
+            raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+
+    async def close(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            await db.close()
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StoreError("store is not open")
+        return self._db
+
+    async def _migrate(self) -> None:
+        async with self._immediate():
+            await self.db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            async with self.db.execute("SELECT version FROM schema_migrations") as cur:
+                applied = {row[0] for row in await cur.fetchall()}
+            for version, script in _migrations():
+                if version in applied:
+                    continue
+                for statement in _statements(script):
+                    await self.db.execute(statement)
+                await self.db.execute(
+                    "INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,)
+                )
+
+    async def schema_version(self) -> int:
+        async with self.db.execute("SELECT max(version) FROM schema_migrations") as cur:
+            row = await cur.fetchone()
+        return int(row[0] or 0)
+
+    @asynccontextmanager
+    async def _immediate(self) -> AsyncIterator[None]:
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            await self.db.execute("ROLLBACK")
+            raise
+        else:
+            await self.db.execute("COMMIT")
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        async with self._lock:
+            try:
+                async with self._immediate():
+                    yield _SQLiteTransaction(self.db)
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"database error: {exc}") from exc
+
+
+class _SQLiteTransaction(Transaction):
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self.db = db
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
+        async with self.db.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+        async with self.db.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def find_inbound(self, channel: Channel, external_id: str) -> int | None:
+        row = await self._one(
+            "SELECT id FROM inbound_messages WHERE channel = ? AND external_id = ?",
+            (channel.value, external_id),
+        )
+        return int(row[0]) if row else None
+
+    async def replies_to(self, inbound_id: int) -> list[tuple[str, str]]:
+        rows = await self._all(
+            "SELECT message_key, text FROM outbound_messages WHERE inbound_id = ? "
+            "ORDER BY position",
+            (inbound_id,),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    async def get_conversation(self, channel: Channel, address: str) -> ConversationRecord | None:
+        row = await self._one(
+            "SELECT * FROM conversations WHERE channel = ? AND address = ?",
+            (channel.value, address),
+        )
+        return _conversation(row) if row else None
+
+    async def create_conversation(
+        self, channel: Channel, address: str, state: str, language: str, now: datetime
+    ) -> ConversationRecord:
+        await self.db.execute(
+            "INSERT INTO conversations (channel, address, state, slots, language, failures, "
+            "created_at, updated_at) VALUES (?, ?, ?, '{}', ?, 0, ?, ?)",
+            (channel.value, address, state, language, _ts(now), _ts(now)),
+        )
+        created = await self.get_conversation(channel, address)
+        assert created is not None
+        return created
+
+    async def save_conversation(self, c: ConversationRecord) -> None:
+        await self.db.execute(
+            "UPDATE conversations SET state = ?, slots = ?, language = ?, failures = ?, "
+            "waiting_staff_since = ?, updated_at = ?, last_activity_at = ? WHERE id = ?",
+            (
+                c.state,
+                json.dumps(c.slots, ensure_ascii=False),
+                c.language,
+                c.failures,
+                _ts(c.waiting_staff_since) if c.waiting_staff_since else None,
+                _ts(c.updated_at),
+                _ts(c.last_activity_at) if c.last_activity_at else None,
+                c.id,
+            ),
+        )
+
+    async def record_inbound(
+        self,
+        conversation_id: int,
+        channel: Channel,
+        external_id: str,
+        text: str,
+        truncated: bool,
+        attachment_count: int,
+        state_before: str,
+        state_after: str,
+        now: datetime,
+    ) -> int:
+        cur = await self.db.execute(
+            "INSERT INTO inbound_messages (conversation_id, channel, external_id, text, "
+            "truncated, attachment_count, state_before, state_after, received_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                conversation_id,
+                channel.value,
+                external_id,
+                text,
+                int(truncated),
+                attachment_count,
+                state_before,
+                state_after,
+                _ts(now),
+            ),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    async def record_outbound(
+        self,
+        conversation_id: int,
+        inbound_id: int | None,
+        language: str,
+        replies: Sequence[tuple[str, str]],
+        now: datetime,
+    ) -> None:
+        await self.db.executemany(
+            "INSERT INTO outbound_messages (conversation_id, inbound_id, position, message_key, "
+            "language, text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (conversation_id, inbound_id, i, key, language, text, _ts(now))
+                for i, (key, text) in enumerate(replies)
+            ],
+        )
+
+    async def requests_for_address(self, channel: Channel, address: str) -> list[RequestRecord]:
+        rows = await self._all(
+            "SELECT * FROM requests WHERE channel = ? AND customer_address = ? ORDER BY id DESC",
+            (channel.value, address),
+        )
+        return [_request(r) for r in rows]
+
+    async def insert_request(
+        self,
+        *,
+        reference: str,
+        type: RequestType,
+        status: RequestStatus,
+        channel: Channel,
+        customer_address: str,
+        conversation_id: int,
+        language: str,
+        full_name: str,
+        email: str,
+        reason: str | None,
+        details: dict[str, Any],
+        now: datetime,
+        due_date: date,
+    ) -> int:
+        try:
+            cur = await self.db.execute(
+                "INSERT INTO requests (reference, type, status, channel, customer_address, "
+                "conversation_id, language, full_name, email, reason, details, created_at, "
+                "updated_at, due_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    reference,
+                    type.value,
+                    status.value,
+                    channel.value,
+                    customer_address,
+                    conversation_id,
+                    language,
+                    full_name,
+                    email,
+                    reason,
+                    json.dumps(details, ensure_ascii=False),
+                    _ts(now),
+                    _ts(now),
+                    due_date.isoformat(),
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            if "requests.reference" in str(exc):
+                raise DuplicateReference(reference) from exc
+            raise
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    async def set_request_status(
+        self, reference: str, status: RequestStatus, now: datetime
+    ) -> None:
+        await self.db.execute(
+            "UPDATE requests SET status = ?, updated_at = ? WHERE reference = ?",
+            (status.value, _ts(now), reference),
+        )
+
+    async def add_request_event(
+        self, reference: str, actor: str, kind: str, data: dict[str, Any], now: datetime
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO request_events (request_id, at, actor, kind, data) "
+            "SELECT id, ?, ?, ?, ? FROM requests WHERE reference = ?",
+            (_ts(now), actor, kind, json.dumps(data, ensure_ascii=False), reference),
+        )
+
+    async def insert_attachment(
+        self,
+        *,
+        token: str,
+        conversation_id: int,
+        inbound_id: int | None,
+        media_type: str,
+        size: int,
+        sha256: str,
+        now: datetime,
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO attachments (token, conversation_id, inbound_id, media_type, size, "
+            "sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (token, conversation_id, inbound_id, media_type, size, sha256, _ts(now)),
+        )
+
+    async def link_attachment(self, token: str, reference: str) -> None:
+        await self.db.execute(
+            "UPDATE attachments SET request_id = (SELECT id FROM requests WHERE reference = ?) "
+            "WHERE token = ?",
+            (reference, token),
+        )
+
+    async def mark_attachments_deleted(self, tokens: Sequence[str], now: datetime) -> None:
+        await self.db.executemany(
+            "UPDATE attachments SET deleted_at = ? WHERE token = ? AND deleted_at IS NULL",
+            [(_ts(now), t) for t in tokens],
+        )
+
+    async def get_request(self, reference: str) -> RequestRecord | None:
+        row = await self._one("SELECT * FROM requests WHERE reference = ?", (reference,))
+        if row is None:
+            return None
+        events = await self._all(
+            "SELECT at, actor, kind, data FROM request_events WHERE request_id = ? ORDER BY id",
+            (row["id"],),
+        )
+        files = await self._all(
+            "SELECT token, media_type, size, sha256, created_at, deleted_at FROM attachments "
+            "WHERE request_id = ? ORDER BY id",
+            (row["id"],),
+        )
+        return _request(
+            row,
+            events=tuple(
+                RequestEvent(
+                    at=datetime.fromisoformat(e["at"]),
+                    actor=e["actor"],
+                    kind=e["kind"],
+                    data=json.loads(e["data"]),
+                )
+                for e in events
+            ),
+            attachments=tuple(
+                AttachmentRecord(
+                    token=f["token"],
+                    media_type=f["media_type"],
+                    size=f["size"],
+                    sha256=f["sha256"],
+                    created_at=datetime.fromisoformat(f["created_at"]),
+                    deleted_at=_dt(f["deleted_at"]),
+                )
+                for f in files
+            ),
+        )
+
+    async def list_requests(self, status: RequestStatus | None = None) -> list[RequestRecord]:
+        if status is None:
+            rows = await self._all("SELECT * FROM requests ORDER BY due_date, id")
+        else:
+            rows = await self._all(
+                "SELECT * FROM requests WHERE status = ? ORDER BY due_date, id", (status.value,)
+            )
+        return [_request(r) for r in rows]
+
+
+def _conversation(row: aiosqlite.Row) -> ConversationRecord:
+    return ConversationRecord(
+        id=row["id"],
+        channel=Channel(row["channel"]),
+        address=row["address"],
+        state=row["state"],
+        slots=json.loads(row["slots"]),
+        language=row["language"],
+        failures=row["failures"],
+        waiting_staff_since=_dt(row["waiting_staff_since"]),
+        created_at=datetime.fromisoformat(row["created_at"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+        last_activity_at=_dt(row["last_activity_at"]),
+    )
+
+
+def _request(row: aiosqlite.Row, **extra: Any) -> RequestRecord:
+    return RequestRecord(
+        id=row["id"],
+        reference=row["reference"],
+        type=RequestType(row["type"]),
+        status=RequestStatus(row["status"]),
+        channel=Channel(row["channel"]),
+        customer_address=row["customer_address"],
+        conversation_id=row["conversation_id"],
+        language=row["language"],
+        full_name=row["full_name"],
+        email=row["email"],
+        reason=row["reason"],
+        details=json.loads(row["details"]),
+        created_at=datetime.fromisoformat(row["created_at"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+        due_date=date.fromisoformat(row["due_date"]),
+        **extra,
+    )

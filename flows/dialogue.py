@@ -1,0 +1,835 @@
+"""The privacy-request dialogue: one state machine, built once, driven per message.
+
+States are ``start``, ``menu``, ``status``, ``staff``, ``resume``,
+``proof_for`` and, for every request type, ``<type>.<step>``. The
+``transitions`` machine holds the legal moves and the step order (with
+conditions for optional sub-steps and for returning to the summary while
+editing). It is built once with no models attached; each message gets a
+throw-away model object that the machine's events act on, because
+attaching and detaching models per message costs ten times as much.
+
+``Dialogue.step`` is pure: snapshot + inbound + context in, outcome out.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from transitions import Machine, MachineError
+
+from flows.types import (
+    AttachmentInfo,
+    AttachProof,
+    Context,
+    DiscardAttachments,
+    Effect,
+    Escalate,
+    FileRequest,
+    Inbound,
+    KeepAttachment,
+    Label,
+    Outcome,
+    Reply,
+    RequestType,
+    Seq,
+    Snapshot,
+)
+from flows.validators import (
+    clean_text,
+    parse_choices,
+    parse_reference,
+    validate_email_address,
+    validate_name,
+    validate_reason,
+    validate_value,
+)
+from flows.vocabulary import Vocabulary
+
+START, MENU, STATUS, STAFF, RESUME, PROOF_FOR = (
+    "start",
+    "menu",
+    "status",
+    "staff",
+    "resume",
+    "proof_for",
+)
+GLOBAL_STATES = (START, MENU, STATUS, STAFF, RESUME, PROOF_FOR)
+
+# The steps of each request type, in order. Sub-steps are asked only when the
+# answer to their parent needs more words.
+STEPS: dict[RequestType, tuple[str, ...]] = {
+    RequestType.DELETION: ("consequences", "full_name", "email", "reason", "id_proof", "summary"),
+    RequestType.ACCESS: ("full_name", "email", "reason", "id_proof", "summary"),
+    RequestType.CORRECTION: (
+        "full_name",
+        "email",
+        "correction_field",
+        "correction_value",
+        "id_proof",
+        "summary",
+    ),
+    RequestType.RESTRICTION: (
+        "full_name",
+        "email",
+        "restriction_scope",
+        "reason",
+        "id_proof",
+        "summary",
+    ),
+}
+SUBSTEPS: dict[RequestType, dict[str, tuple[str, str]]] = {
+    # parent step -> (sub-step, condition on the model)
+    RequestType.DELETION: {"reason": ("reason_other", "needs_reason_text")},
+    RequestType.RESTRICTION: {"restriction_scope": ("restriction_other", "needs_scope_text")},
+}
+NOT_EDITABLE = {"consequences", "summary"}
+
+MAIN_OPTIONS = ("deletion", "access", "correction", "restriction", "status", "staff")
+DELETION_REASONS = ("no_longer_used", "switching", "privacy", "business_closed", "other")
+CORRECTION_FIELDS = ("name", "email", "phone", "business", "address", "other")
+RESTRICTION_SCOPES = ("promotions", "recommendations", "analytics", "partners", "other")
+SLOT_KEYS = (
+    "full_name",
+    "email",
+    "reason",
+    "reason_code",
+    "correction_field",
+    "correction_note",
+    "correction_value",
+    "restriction_scope",
+    "restriction_other",
+)
+
+
+def state_name(rtype: RequestType, step: str) -> str:
+    return f"{rtype.value}.{step}"
+
+
+def split_state(state: str) -> tuple[RequestType | None, str]:
+    if "." in state:
+        kind, step = state.split(".", 1)
+        return RequestType(kind), step
+    return None, state
+
+
+def is_draft(state: str) -> bool:
+    return "." in state
+
+
+def _editable(rtype: RequestType) -> tuple[str, ...]:
+    return tuple(s for s in STEPS[rtype] if s not in NOT_EDITABLE)
+
+
+def _build_machine() -> Machine:
+    states: list[str] = list(GLOBAL_STATES)
+    machine_transitions: list[dict[str, Any]] = []
+
+    def add(trigger: str, source: str | list[str], dest: str, **kw: Any) -> None:
+        machine_transitions.append({"trigger": trigger, "source": source, "dest": dest, **kw})
+
+    draft_states: list[str] = []
+    for rtype, steps in STEPS.items():
+        names = [state_name(rtype, s) for s in steps]
+        subs = SUBSTEPS.get(rtype, {})
+        all_names = names + [state_name(rtype, sub) for sub, _ in subs.values()]
+        all_names.append(state_name(rtype, "edit"))
+        states.extend(all_names)
+        draft_states.extend(all_names)
+        summary = state_name(rtype, "summary")
+
+        add(f"start_{rtype.value}", [START, MENU], names[0])
+        for i, step in enumerate(steps[:-1]):
+            here, following = names[i], names[i + 1]
+            if step in subs:
+                sub, condition = subs[step]
+                sub_state = state_name(rtype, sub)
+                add("next", here, sub_state, conditions=[condition])
+                add("next", sub_state, summary, conditions=["editing"])
+                add("next", sub_state, following)
+                add("back", sub_state, here)
+            add("next", here, summary, conditions=["editing"])
+            add("next", here, following)
+            add("back", here, summary, conditions=["editing"])
+            if i > 0:
+                add("back", here, names[i - 1])
+        add("back", summary, names[-2])
+        add("edit", summary, state_name(rtype, "edit"))
+        add("back", state_name(rtype, "edit"), summary)
+        for step in _editable(rtype):
+            add(f"edit_{step}", state_name(rtype, "edit"), state_name(rtype, step))
+        add("file", summary, MENU)
+        if rtype is RequestType.DELETION:
+            add("copy_first", names[0], state_name(RequestType.ACCESS, "full_name"))
+
+    add("cancel", [*draft_states, STATUS, PROOF_FOR, RESUME, STAFF], MENU)
+    add("ask_status", [START, MENU], STATUS)
+    add("done", [START, MENU, STATUS, PROOF_FOR], MENU)
+    add("choose_proof", [START, MENU], PROOF_FOR)
+    add("escalate", [s for s in states if s != STAFF], STAFF)
+    add("pause", [*draft_states, PROOF_FOR], RESUME)
+    add("reset", states, MENU)
+    return Machine(
+        model=None,
+        states=states,
+        transitions=machine_transitions,
+        initial=START,
+        auto_transitions=False,
+        send_event=False,
+    )
+
+
+class _Run:
+    """The per-message model the machine acts on. Holds copies, never the snapshot."""
+
+    def __init__(self, snapshot: Snapshot, ctx: Context) -> None:
+        self.state = snapshot.state
+        self.slots: dict[str, Any] = copy.deepcopy(snapshot.slots)
+        self.language = snapshot.language
+        self.failures = snapshot.failures
+        self.ctx = ctx
+        self.replies: list[Reply] = []
+        self.effects: list[Effect] = []
+
+    # conditions used by the machine
+    def editing(self) -> bool:
+        return bool(self.slots.get("_editing"))
+
+    def needs_reason_text(self) -> bool:
+        return self.slots.get("reason_code") == "other" and not self.slots.get("reason")
+
+    def needs_scope_text(self) -> bool:
+        return "other" in self.slots.get("restriction_scope", ()) and not self.slots.get(
+            "restriction_other"
+        )
+
+    def say(self, key: str, **params: Any) -> None:
+        self.replies.append(Reply(key, params))
+
+    def effect(self, effect: Effect) -> None:
+        self.effects.append(effect)
+
+    @property
+    def rtype(self) -> RequestType | None:
+        return split_state(self.state)[0]
+
+    @property
+    def step(self) -> str:
+        return split_state(self.state)[1]
+
+
+class Dialogue:
+    """The conversation logic. Build one at start and share it."""
+
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        self.vocabulary = vocabulary
+        self.machine = _build_machine()
+        self.states: frozenset[str] = frozenset(self.machine.states)
+        self.initial_state = START
+
+    # public -------------------------------------------------------------
+
+    def step(self, snapshot: Snapshot, inbound: Inbound, ctx: Context) -> Outcome:
+        run = _Run(snapshot, ctx)
+        if run.state not in self.states:
+            # A state from an older release or a damaged row: start afresh
+            # rather than trap the customer.
+            run.state, run.slots = MENU, {}
+            run.say("error.state_reset")
+            self._reset(run)
+            return self._outcome(run)
+        self._handle(run, snapshot, inbound)
+        if not run.replies:  # every message deserves an answer
+            self._prompt(run)
+        return self._outcome(run)
+
+    @staticmethod
+    def _outcome(run: _Run) -> Outcome:
+        return Outcome(
+            state=run.state,
+            slots=run.slots,
+            language=run.language,
+            failures=run.failures,
+            replies=run.replies,
+            effects=run.effects,
+        )
+
+    def prompt(self, snapshot: Snapshot, ctx: Context) -> list[Reply]:
+        """The question the conversation is waiting on, e.g. after a language change."""
+        run = _Run(snapshot, ctx)
+        self._prompt(run)
+        return run.replies
+
+    # driver -------------------------------------------------------------
+
+    def _handle(self, run: _Run, snapshot: Snapshot, inbound: Inbound) -> None:
+        text = clean_text(inbound.text) if not inbound.oversized else ""
+        command = self.vocabulary.command(text) if text else None
+
+        if self._idle_draft(run, snapshot, command):
+            return
+        if inbound.oversized:
+            self._fail(run, "hint.too_long", limit=run.ctx.max_text_length)
+            return
+        if not text and not inbound.attachments:
+            run.say("hint.empty")
+            self._prompt(run)
+            return
+        if command and self._global_command(run, command):
+            return
+        if inbound.attachments:
+            handled = self._attachments(run, inbound.attachments)
+            if handled or not text:
+                if not handled:
+                    self._prompt(run)
+                return
+        self._text(run, text, command)
+
+    def _idle_draft(self, run: _Run, snapshot: Snapshot, command: str | None) -> bool:
+        """Offer to resume a draft left idle too long; discard one left far too long."""
+        last = snapshot.last_activity
+        if last is None or not (is_draft(run.state) or run.state == PROOF_FOR):
+            return False
+        idle = run.ctx.now - last
+        if idle > timedelta(days=run.ctx.draft_expiry_days):
+            self._discard_draft(run)
+            self._fire(run, "reset")
+            run.say("draft.expired", days=run.ctx.draft_expiry_days)
+            return False
+        if idle > timedelta(hours=run.ctx.resume_after_hours) and command not in (
+            "cancel",
+            "lang_en",
+            "lang_id",
+            "staff",
+        ):
+            run.slots["_return"] = run.state
+            self._fire(run, "pause")
+            run.failures = 0
+            self._prompt(run, since=last)
+            return True
+        return False
+
+    def _global_command(self, run: _Run, command: str) -> bool:
+        if command in ("lang_en", "lang_id"):
+            run.language = "en" if command == "lang_en" else "id"
+            run.say("lang.switched")
+            self._prompt(run)
+            return True
+        if command == "cancel":
+            self._cancel(run)
+            return True
+        if command == "help":
+            run.say(f"help.{run.step}")
+            run.say("help.commands")
+            return True
+        if command == "staff":
+            if run.state == STAFF:
+                run.say("staff.still_waiting")
+            else:
+                self._escalate(run, "customer_request")
+            return True
+        if command == "back":
+            self._back(run)
+            return True
+        if command == "menu":
+            if run.state == STAFF:
+                self._leave_staff(run)
+            elif is_draft(run.state):
+                run.say("menu.in_draft")
+                self._prompt(run)
+            elif run.state == RESUME:
+                self._prompt(run)
+            else:
+                self._discard_draft(run)
+                self._reset(run)
+            return True
+        return False  # later / skip / keep only mean something at their step
+
+    # commands -----------------------------------------------------------
+
+    def _cancel(self, run: _Run) -> None:
+        had_draft = (
+            is_draft(run.state)
+            or run.state in (PROOF_FOR, RESUME)
+            or (run.state == STAFF and bool(run.slots.get("_return")))
+        )
+        run.say("cancel.done" if had_draft else "cancel.nothing")
+        self._discard_draft(run)
+        self._reset(run)
+
+    def _reset(self, run: _Run) -> None:
+        """Back to the main menu with nothing pending."""
+        greet = run.state == START
+        self._fire(run, "reset")
+        run.slots = {}
+        run.failures = 0
+        run.say("menu.welcome" if greet else "menu.prompt")
+
+    def _back(self, run: _Run) -> None:
+        if run.state == STAFF:
+            self._leave_staff(run)
+        elif run.state == RESUME:
+            self._restore(run)
+        elif is_draft(run.state) and self._fire(run, "back"):
+            if run.step == "summary":
+                run.slots.pop("_editing", None)
+            run.failures = 0
+            self._prompt(run)
+        elif is_draft(run.state):
+            self._cancel(run)  # back from the first step leaves the request
+        else:
+            self._discard_draft(run)
+            self._reset(run)
+
+    def _escalate(self, run: _Run, reason: str) -> None:
+        if is_draft(run.state) or run.state == PROOF_FOR:
+            run.slots["_return"] = run.state
+        elif run.state == RESUME:
+            pass  # keep the pending _return
+        else:
+            run.slots.pop("_return", None)
+        self._fire(run, "escalate")
+        run.failures = 0
+        run.effect(Escalate(reason))
+        run.say("staff.waiting")
+
+    def _leave_staff(self, run: _Run) -> None:
+        run.say("staff.back_to_bot")
+        if run.slots.get("_return"):
+            self._restore(run)
+        else:
+            self._reset(run)
+
+    def _restore(self, run: _Run) -> None:
+        target = run.slots.pop("_return", None)
+        if not target or target not in self.states:
+            self._reset(run)
+            return
+        self.machine.set_state(target, model=run)
+        run.failures = 0
+        self._prompt(run)
+
+    def _discard_draft(self, run: _Run) -> None:
+        tokens = []
+        proof = run.slots.get("id_proof")
+        if proof:
+            tokens.append(proof["token"])
+        if run.slots.get("proof_token"):
+            tokens.append(run.slots["proof_token"])
+        if tokens:
+            run.effect(DiscardAttachments(tuple(tokens)))
+        run.slots = {}
+
+    # attachments --------------------------------------------------------
+
+    def _attachments(self, run: _Run, attachments: tuple[AttachmentInfo, ...]) -> bool:
+        """True when the files answered the message; False when they were only
+        acknowledged and any text should still be read."""
+        if run.step == "id_proof":
+            first = attachments[0]
+            good = next((a for a in attachments if a.problem is None), None)
+            if good is None:
+                self._fail(run, f"hint.file_{first.problem}", limit_mb=_mb(run.ctx))
+                return True
+            old = run.slots.get("id_proof")
+            if old:
+                run.effect(DiscardAttachments((old["token"],)))
+            run.effect(KeepAttachment(good.token))
+            run.slots["id_proof"] = {
+                "token": good.token,
+                "media_type": good.media_type,
+                "size": good.size,
+                "sha256": good.sha256,
+            }
+            run.slots.pop("id_later", None)
+            run.say("proof.received")
+            self._advance(run)
+            return True
+        if run.state in (START, MENU):
+            waiting = [r for r in run.ctx.requests if r.status == "awaiting_id_proof"]
+            if waiting:
+                good = next((a for a in attachments if a.problem is None), None)
+                if good is None:
+                    self._fail(run, f"hint.file_{attachments[0].problem}", limit_mb=_mb(run.ctx))
+                    return True
+                if len(waiting) == 1:
+                    run.effect(AttachProof(waiting[0].reference, good.token))
+                    run.say("proof.attached_to", reference=waiting[0].reference)
+                    return True
+                run.effect(KeepAttachment(good.token))
+                run.slots = {"proof_token": good.token}
+                self._fire(run, "choose_proof")
+                self._prompt(run)
+                return True
+        run.say("file.ignored")
+        return False
+
+    # text ---------------------------------------------------------------
+
+    def _text(self, run: _Run, text: str, command: str | None) -> None:
+        handler: Callable[[_Run, str, str | None], None] = getattr(
+            self, f"_on_{run.step}", None
+        ) or (lambda r, t, c: self._prompt(r))
+        handler(run, text, command)
+
+    def _on_start(self, run: _Run, text: str, command: str | None) -> None:
+        self._on_menu(run, text, command)
+
+    def _on_menu(self, run: _Run, text: str, command: str | None) -> None:
+        reference = parse_reference(text)
+        if reference:
+            self._answer_status(run, reference)
+            return
+        choice = self.vocabulary.choose("main", text, MAIN_OPTIONS)
+        if choice is None:
+            if run.state == START:
+                run.state = MENU
+                run.say("menu.welcome")
+                return
+            self._fail(run, "menu.unclear")
+            run.say("menu.prompt")
+            return
+        run.failures = 0
+        if choice == "staff":
+            self._escalate(run, "customer_request")
+        elif choice == "status":
+            self._fire(run, "ask_status")
+            self._prompt(run)
+        else:
+            rtype = RequestType(choice)
+            self._fire(run, f"start_{rtype.value}")
+            run.slots = {"type": rtype.value, "_started": run.ctx.now.isoformat()}
+            if rtype is not RequestType.DELETION:
+                run.say(f"intro.{rtype.value}")
+            self._prompt(run)
+
+    def _on_status(self, run: _Run, text: str, command: str | None) -> None:
+        reference = parse_reference(text)
+        if reference is None:
+            self._fail(run, "hint.reference")
+            return
+        self._answer_status(run, reference)
+        self._fire(run, "done")
+        run.slots = {}
+
+    def _answer_status(self, run: _Run, reference: str) -> None:
+        run.failures = 0
+        known = next((r for r in run.ctx.requests if r.reference == reference), None)
+        if known is None:
+            run.say("status.unknown", reference=reference)
+            return
+        run.say(
+            "status.answer",
+            reference=known.reference,
+            type=Label(f"type.{known.type.value}"),
+            status=Label(f"request_status.{known.status}"),
+            due_date=known.due_date,
+        )
+
+    def _on_staff(self, run: _Run, text: str, command: str | None) -> None:
+        run.say("staff.still_waiting")
+
+    def _on_resume(self, run: _Run, text: str, command: str | None) -> None:
+        choice = self.vocabulary.choose("resume", text, ("continue", "restart"))
+        if choice == "continue":
+            self._restore(run)
+        elif choice == "restart":
+            run.say("draft.restarted")
+            self._discard_draft(run)
+            self._reset(run)
+        else:
+            self._fail(run, "hint.choose_number", count=2)
+
+    def _on_proof_for(self, run: _Run, text: str, command: str | None) -> None:
+        waiting = [r for r in run.ctx.requests if r.status == "awaiting_id_proof"]
+        numbers = parse_choices(text, len(waiting))
+        reference = parse_reference(text)
+        target = None
+        if numbers and len(numbers) == 1:
+            target = waiting[numbers[0] - 1].reference
+        elif reference and any(r.reference == reference for r in waiting):
+            target = reference
+        if target is None:
+            self._fail(run, "hint.choose_number", count=len(waiting))
+            return
+        run.effect(AttachProof(target, run.slots["proof_token"]))
+        run.say("proof.attached_to", reference=target)
+        self._fire(run, "done")
+        run.slots = {}
+        run.failures = 0
+
+    def _on_consequences(self, run: _Run, text: str, command: str | None) -> None:
+        choice = self.vocabulary.choose("consequences", text, ("continue", "copy_first", "menu"))
+        if choice == "continue":
+            self._advance(run)
+        elif choice == "copy_first":
+            self._fire(run, "copy_first")
+            run.slots = {"type": RequestType.ACCESS.value, "_started": run.ctx.now.isoformat()}
+            run.failures = 0
+            run.say("intro.access")
+            self._prompt(run)
+        elif choice == "menu":
+            self._cancel(run)
+        else:
+            self._fail(run, "hint.choose_number", count=3)
+
+    def _on_full_name(self, run: _Run, text: str, command: str | None) -> None:
+        self._store(run, "full_name", *validate_name(text))
+
+    def _on_email(self, run: _Run, text: str, command: str | None) -> None:
+        self._store(run, "email", *validate_email_address(text))
+
+    def _on_reason(self, run: _Run, text: str, command: str | None) -> None:
+        rtype = run.rtype
+        if rtype is RequestType.DELETION:
+            numbers = parse_choices(text, len(DELETION_REASONS))
+            if numbers is not None and len(numbers) == 1:
+                run.slots["reason_code"] = DELETION_REASONS[numbers[0] - 1]
+                run.slots["reason"] = None
+                self._advance(run)
+                return
+            if numbers is not None or text.strip().isdigit():
+                self._fail(run, "hint.choose_number", count=len(DELETION_REASONS))
+                return
+            value, hint = validate_reason(text)
+            if value is not None:
+                run.slots["reason_code"] = "other"
+            self._store(run, "reason", value, hint)
+            return
+        if rtype is RequestType.ACCESS and command == "skip":
+            run.slots["reason"] = None
+            run.slots["reason_skipped"] = True
+            self._advance(run)
+            return
+        self._store(run, "reason", *validate_reason(text))
+
+    def _on_reason_other(self, run: _Run, text: str, command: str | None) -> None:
+        self._store(run, "reason", *validate_reason(text))
+
+    def _on_correction_field(self, run: _Run, text: str, command: str | None) -> None:
+        numbers = parse_choices(text, len(CORRECTION_FIELDS))
+        if numbers is not None and len(numbers) == 1:
+            run.slots["correction_field"] = CORRECTION_FIELDS[numbers[0] - 1]
+            run.slots["correction_note"] = None
+            self._advance(run)
+            return
+        if text.strip().isdigit():
+            self._fail(run, "hint.choose_number", count=len(CORRECTION_FIELDS))
+            return
+        choice = self.vocabulary.choose("correction_field", text, CORRECTION_FIELDS)
+        value, hint = validate_reason(text)
+        if choice is None and value is None:
+            self._fail(run, hint or "hint.choose_number", count=len(CORRECTION_FIELDS))
+            return
+        run.slots["correction_field"] = choice or "other"
+        # Keep what the customer wrote when it says more than the option's name.
+        run.slots["correction_note"] = value if len(text.split()) > 2 else None
+        self._advance(run)
+
+    def _on_correction_value(self, run: _Run, text: str, command: str | None) -> None:
+        self._store(run, "correction_value", *validate_value(text))
+
+    def _on_restriction_scope(self, run: _Run, text: str, command: str | None) -> None:
+        numbers = parse_choices(text, len(RESTRICTION_SCOPES))
+        if numbers is not None:
+            scopes = [RESTRICTION_SCOPES[n - 1] for n in numbers]
+        else:
+            scopes = [
+                option
+                for option in RESTRICTION_SCOPES
+                if self.vocabulary.choose("restriction_scope", text, (option,))
+            ]
+        if not scopes:
+            self._fail(run, "hint.restriction_scope", count=len(RESTRICTION_SCOPES))
+            return
+        run.slots["restriction_scope"] = scopes
+        if "other" not in scopes:
+            run.slots["restriction_other"] = None
+        self._advance(run)
+
+    def _on_restriction_other(self, run: _Run, text: str, command: str | None) -> None:
+        self._store(run, "restriction_other", *validate_reason(text))
+
+    def _on_id_proof(self, run: _Run, text: str, command: str | None) -> None:
+        if command == "later":
+            old = run.slots.pop("id_proof", None)
+            if old:
+                run.effect(DiscardAttachments((old["token"],)))
+            run.slots["id_later"] = True
+            run.say("proof.later")
+            self._advance(run)
+        elif command == "keep" and (run.slots.get("id_proof") or run.slots.get("id_later")):
+            self._advance(run)
+        else:
+            self._fail(run, "hint.id_proof", limit_mb=_mb(run.ctx))
+
+    def _on_summary(self, run: _Run, text: str, command: str | None) -> None:
+        choice = self.vocabulary.choose("summary", text, ("confirm", "edit", "cancel"))
+        if choice == "confirm":
+            self._file(run)
+        elif choice == "edit":
+            self._fire(run, "edit")
+            run.failures = 0
+            self._prompt(run)
+        elif choice == "cancel":
+            self._cancel(run)
+        else:
+            self._fail(run, "hint.choose_number", count=3)
+
+    def _on_edit(self, run: _Run, text: str, command: str | None) -> None:
+        rtype = run.rtype
+        assert rtype is not None
+        fields = _editable(rtype)
+        choice = self.vocabulary.choose("edit", text, fields)
+        if choice is None:
+            self._fail(run, "hint.choose_number", count=len(fields))
+            return
+        self._fire(run, f"edit_{choice}")
+        run.slots["_editing"] = True
+        run.failures = 0
+        self._prompt(run)
+
+    # helpers ------------------------------------------------------------
+
+    def _store(self, run: _Run, slot: str, value: Any, hint: str | None) -> None:
+        if hint is not None:
+            self._fail(run, hint)
+            return
+        run.slots[slot] = value
+        self._advance(run)
+
+    def _advance(self, run: _Run) -> None:
+        self._fire(run, "next")
+        if run.step == "summary":
+            run.slots.pop("_editing", None)
+        run.failures = 0
+        self._prompt(run)
+
+    def _fail(self, run: _Run, hint: str, **params: Any) -> None:
+        run.failures += 1
+        run.say(hint, **params)
+        if run.failures >= run.ctx.max_failures and run.state != STAFF:
+            run.say("hint.offer_staff")
+
+    def _fire(self, run: _Run, trigger: str) -> bool:
+        """Apply one of the machine's events to this message's model."""
+        try:
+            return bool(self.machine.events[trigger].trigger(run))
+        except (KeyError, MachineError):
+            return False
+
+    def _file(self, run: _Run) -> None:
+        rtype = run.rtype
+        assert rtype is not None
+        reference = f"{rtype.prefix}-{run.ctx.new_reference_suffix}"
+        proof = run.slots.get("id_proof")
+        fields = {k: run.slots.get(k) for k in SLOT_KEYS if run.slots.get(k) is not None}
+        run.effect(
+            FileRequest(
+                reference=reference,
+                type=rtype,
+                fields=fields,
+                id_proof_token=proof["token"] if proof else None,
+                due_date=run.ctx.due_date,
+            )
+        )
+        self._fire(run, "file")
+        run.slots = {}
+        run.failures = 0
+        run.say(
+            "filed.ack",
+            reference=reference,
+            type=Label(f"type.{rtype.value}"),
+            due_date=run.ctx.due_date,
+        )
+        run.say("filed.proof_received" if proof else "filed.proof_later", reference=reference)
+
+    # prompts ------------------------------------------------------------
+
+    def _prompt(self, run: _Run, since: Any = None) -> None:
+        rtype, step = run.rtype, run.step
+        if run.state == START:
+            run.say("menu.welcome")
+        elif run.state == MENU:
+            run.say("menu.prompt")
+        elif run.state == STATUS:
+            run.say("prompt.status")
+        elif run.state == STAFF:
+            run.say("staff.still_waiting")
+        elif run.state == RESUME:
+            target = run.slots.get("_return", "")
+            kind = split_state(target)[0] if is_draft(target) else None
+            run.say(
+                "prompt.resume",
+                type=Label(f"type.{kind.value}") if kind else Label("type.proof"),
+                since=since or run.ctx.now,
+            )
+        elif run.state == PROOF_FOR:
+            waiting = [r for r in run.ctx.requests if r.status == "awaiting_id_proof"]
+            items = tuple(
+                Reply(
+                    "list.request",
+                    {"n": i, "reference": r.reference, "type": Label(f"type.{r.type.value}")},
+                )
+                for i, r in enumerate(waiting, 1)
+            )
+            run.say("prompt.proof_for", requests=Seq(items))
+        elif rtype is not None and step == "reason":
+            run.say(f"prompt.reason.{rtype.value}")
+        elif rtype is not None and step == "summary":
+            run.say("summary", type=Label(f"type.{rtype.value}"), fields=self._summary(run))
+        elif rtype is not None and step == "edit":
+            items = tuple(
+                Reply("list.item", {"n": i, "label": Label(f"field.{f}")})
+                for i, f in enumerate(_editable(rtype), 1)
+            )
+            run.say("prompt.edit", fields=Seq(items))
+        elif step == "id_proof":
+            run.say("prompt.id_proof", limit_mb=_mb(run.ctx))
+            if run.slots.get("id_proof"):
+                run.say("prompt.id_proof_have")
+        else:
+            run.say(f"prompt.{step}")
+
+    def _summary(self, run: _Run) -> Seq:
+        rtype = run.rtype
+        assert rtype is not None
+        slots = run.slots
+        lines: list[Reply] = []
+
+        def line(field: str, value: Any) -> None:
+            lines.append(Reply("summary.line", {"label": Label(f"field.{field}"), "value": value}))
+
+        line("full_name", slots.get("full_name"))
+        line("email", slots.get("email"))
+        if rtype is RequestType.CORRECTION:
+            code = slots.get("correction_field")
+            note = slots.get("correction_note")
+            what: Any = Label(f"choice.correction_field.{code}") if code else None
+            line("correction_field", Seq((what, note), " - ") if note else what)
+            line("correction_value", slots.get("correction_value"))
+        if rtype is RequestType.RESTRICTION:
+            scopes = tuple(
+                Label(f"choice.restriction_scope.{s}") for s in slots.get("restriction_scope", ())
+            )
+            other = slots.get("restriction_other")
+            line("restriction_scope", Seq(scopes + ((other,) if other else ()), ", "))
+        if rtype is not RequestType.CORRECTION:
+            code = slots.get("reason_code")
+            if code and code != "other":
+                line("reason", Label(f"choice.deletion_reason.{code}"))
+            elif slots.get("reason"):
+                line("reason", slots["reason"])
+            else:
+                line("reason", Label("summary.no_reason"))
+        if slots.get("id_proof"):
+            line("id_proof", Label("summary.proof_attached"))
+        else:
+            line("id_proof", Label("summary.proof_later"))
+        return Seq(tuple(lines))
+
+
+def _mb(ctx: Context) -> int:
+    return ctx.max_attachment_bytes // (1024 * 1024)

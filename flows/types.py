@@ -1,0 +1,163 @@
+"""Values that cross the boundary between the pure dialogue and the engine.
+
+The dialogue never produces final text: it answers with catalogue keys and
+parameters, so the same decision renders in Indonesian or English and on any
+channel. Effects describe what the engine must persist; the dialogue itself
+never touches storage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class RequestType(StrEnum):
+    DELETION = "deletion"
+    ACCESS = "access"
+    CORRECTION = "correction"
+    RESTRICTION = "restriction"
+
+    @property
+    def prefix(self) -> str:
+        return _PREFIXES[self]
+
+
+_PREFIXES = {
+    RequestType.DELETION: "DEL",
+    RequestType.ACCESS: "ACC",
+    RequestType.CORRECTION: "COR",
+    RequestType.RESTRICTION: "RES",
+}
+
+
+@dataclass(frozen=True)
+class Label:
+    """A catalogue key used as a parameter: rendered in the reader's language."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Seq:
+    """Parameter made of several rendered parts joined by ``sep``."""
+
+    items: tuple[Any, ...]
+    sep: str = "\n"
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    """What the engine learned about one inbound file before the dialogue saw it.
+
+    ``problem`` is None for an acceptable file, otherwise one of ``empty``,
+    ``too_large`` or ``unsupported_type``. ``token`` names the staged copy the
+    engine keeps only if the dialogue asks for it.
+    """
+
+    token: str
+    size: int
+    media_type: str | None
+    sha256: str | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class Inbound:
+    text: str
+    attachments: tuple[AttachmentInfo, ...] = ()
+    oversized: bool = False
+
+
+@dataclass(frozen=True)
+class KnownRequest:
+    """A request filed from the same channel address, as the dialogue may reveal it."""
+
+    reference: str
+    type: RequestType
+    status: str
+    due_date: date
+
+
+@dataclass(frozen=True)
+class Context:
+    """Facts the engine supplies so the dialogue can stay free of I/O.
+
+    ``new_reference`` and ``due_date`` are what a request filed by this very
+    message would get; the engine retries with a fresh reference if it collides.
+    """
+
+    now: datetime
+    new_reference_suffix: str
+    due_date: date
+    requests: tuple[KnownRequest, ...] = ()
+    resume_after_hours: int = 24
+    draft_expiry_days: int = 7
+    max_failures: int = 3
+    max_text_length: int = 4000
+    max_attachment_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    state: str
+    slots: dict[str, Any]
+    language: str
+    failures: int = 0
+    last_activity: datetime | None = None
+
+
+# Effects ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileRequest:
+    reference: str
+    type: RequestType
+    fields: dict[str, Any]
+    id_proof_token: str | None
+    due_date: date
+
+
+@dataclass(frozen=True)
+class KeepAttachment:
+    """Keep a staged file, linked to the conversation's draft."""
+
+    token: str
+
+
+@dataclass(frozen=True)
+class DiscardAttachments:
+    tokens: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AttachProof:
+    reference: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Escalate:
+    reason: str
+
+
+Effect = FileRequest | KeepAttachment | DiscardAttachments | AttachProof | Escalate
+
+
+@dataclass
+class Outcome:
+    state: str
+    slots: dict[str, Any]
+    language: str
+    failures: int
+    replies: list[Reply]
+    effects: list[Effect]

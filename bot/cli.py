@@ -1,0 +1,198 @@
+"""The ``privacybot`` command line.
+
+Every failure a user can cause ends in one line on stderr and a non-zero
+exit status, never a traceback: 2 for a wrong command line, 1 for anything
+else (unknown reference, unusable database or settings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
+
+from bot.app import open_core, open_engine
+from bot.models import RequestRecord, RequestStatus
+from bot.requests import (
+    BadReference,
+    RequestNotFound,
+    find_request,
+    list_requests,
+    request_detail,
+    request_summary,
+)
+from bot.settings import Settings, SettingsError, load_settings
+from bot.store import StoreError
+
+PROG = "privacybot"
+
+
+class CliError(Exception):
+    """A problem to report to the user in one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="JOVA POS privacy desk")
+    parser.add_argument("--data-dir", help="folder for the database and files (default ./data)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    chat = commands.add_parser("chat", help="talk to the bot as a customer on this terminal")
+    chat.add_argument("--user", help="customer id on the terminal channel (default: your login)")
+    chat.add_argument("--lang", choices=("id", "en"), help="conversation language")
+
+    requests = commands.add_parser("requests", help="staff views of filed requests")
+    views = requests.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = views.add_parser("list", help="list requests, soonest due first")
+    listing.add_argument("--status", choices=[s.value for s in RequestStatus])
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    show = views.add_parser("show", help="one request with its files and history")
+    show.add_argument("reference", help="e.g. DEL-7K3M9Q")
+    show.add_argument("--json", action="store_true", help="print JSON")
+
+    serve = commands.add_parser("serve", help="run the channel server (next release)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(data_dir=args.data_dir)
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            stream=sys.stderr,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        return asyncio.run(_run(args, settings))
+    except KeyboardInterrupt:
+        return 130
+    except (CliError, SettingsError, StoreError) as exc:
+        _fail(str(exc))
+    except BadReference as exc:
+        _fail(f"{exc.args[0]!r} is not a request reference (they look like DEL-7K3M9Q)")
+    except RequestNotFound as exc:
+        _fail(f"no request {exc.args[0]}")
+    except Exception as exc:  # a bug: say so in one line, keep the details out of sight
+        logging.getLogger(PROG).debug("unexpected error", exc_info=True)
+        _fail(f"internal error ({type(exc).__name__}); run with PRIVACYBOT_LOG_LEVEL=DEBUG")
+    return 1
+
+
+def _fail(message: str) -> None:
+    sys.stderr.write(f"{PROG}: error: {message}\n")
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "chat":
+        return await _chat(args, settings)
+    if args.command == "requests":
+        return await _requests(args, settings)
+    if args.command == "serve":
+        raise CliError(
+            "'serve' is not available yet: the Telegram, WhatsApp and SMS channels arrive in "
+            "the next release. Use 'privacybot chat' to talk to the bot on this terminal"
+        )
+    raise CliError(f"unknown command {args.command!r}")
+
+
+async def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    from integrations.terminal import TerminalChannel
+
+    user = args.user or getpass.getuser() or "customer"
+    if not user.strip() or len(user) > 100:
+        raise CliError("--user must be 1 to 100 characters")
+    language = args.lang or settings.default_language
+    async with open_engine(settings) as engine:
+        if args.lang:
+            await engine.set_language(TerminalChannel.channel, user, args.lang)
+        channel = TerminalChannel(
+            engine,
+            user=user,
+            stdin=sys.stdin,
+            stdout=sys.stdout,
+            interactive=sys.stdin.isatty(),
+            language=language,
+        )
+        await channel.run()
+    return 0
+
+
+async def _requests(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_core(settings) as store:
+        if args.action == "list":
+            status = RequestStatus(args.status) if args.status else None
+            found = await list_requests(store, status)
+            if args.json:
+                _print_json([request_summary(r) for r in found])
+            else:
+                _print_table(found, settings)
+            return 0
+        record = await find_request(store, args.reference)
+        if args.json:
+            _print_json(request_detail(record))
+        else:
+            _print_detail(record, settings)
+        return 0
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def _print_table(found: list[RequestRecord], settings: Settings) -> None:
+    if not found:
+        sys.stdout.write("No requests.\n")
+        return
+    zone = ZoneInfo(settings.timezone)
+    header = ("REFERENCE", "TYPE", "STATUS", "CHANNEL", "FILED", "DUE")
+    rows = [
+        (
+            r.reference,
+            r.type.value,
+            r.status.value,
+            r.channel.value,
+            r.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+            r.due_date.isoformat(),
+        )
+        for r in found
+    ]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        sys.stdout.write(
+            "  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() + "\n"
+        )
+
+
+def _print_detail(r: RequestRecord, settings: Settings) -> None:
+    zone = ZoneInfo(settings.timezone)
+    data = request_detail(r)
+    lines = [f"{k}: {data[k] if data[k] is not None else '-'}" for k in request_summary(r)]
+    lines.append(f"details: {json.dumps(r.details, ensure_ascii=False)}")
+    lines.append("id proof:")
+    if not r.attachments:
+        lines.append("  (none yet)")
+    for a in r.attachments:
+        state = f"deleted {a.deleted_at.isoformat()}" if a.deleted_at else "stored"
+        lines.append(f"  {a.media_type}, {a.size} bytes, sha256 {a.sha256}, {state}")
+    lines.append("events:")
+    for e in r.events:
+        when = e.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+        extra = f" {json.dumps(e.data, ensure_ascii=False)}" if e.data else ""
+        lines.append(f"  {when}  {e.actor}  {e.kind}{extra}")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

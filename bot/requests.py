@@ -1,0 +1,73 @@
+"""Privacy requests as staff see them: look-ups and their JSON form.
+
+The lifecycle actions (verify, reject, complete...) will live here too, so
+the command line, the web console and the API share one implementation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.models import RequestRecord, RequestStatus
+from bot.store import Store
+from flows.validators import parse_reference
+
+
+class RequestNotFound(LookupError):
+    pass
+
+
+class BadReference(ValueError):
+    pass
+
+
+async def find_request(store: Store, reference: str) -> RequestRecord:
+    normalised = parse_reference(reference)
+    if normalised is None:
+        raise BadReference(reference)
+    async with store.transaction() as tx:
+        found = await tx.get_request(normalised)
+    if found is None:
+        raise RequestNotFound(normalised)
+    return found
+
+
+async def list_requests(store: Store, status: RequestStatus | None = None) -> list[RequestRecord]:
+    async with store.transaction() as tx:
+        return await tx.list_requests(status)
+
+
+def request_summary(r: RequestRecord) -> dict[str, Any]:
+    return {
+        "reference": r.reference,
+        "type": r.type.value,
+        "status": r.status.value,
+        "channel": r.channel.value,
+        "customer_address": r.customer_address,
+        "full_name": r.full_name,
+        "email": r.email,
+        "reason": r.reason,
+        "language": r.language,
+        "created_at": r.created_at.isoformat(),
+        "updated_at": r.updated_at.isoformat(),
+        "due_date": r.due_date.isoformat(),
+    }
+
+
+def request_detail(r: RequestRecord) -> dict[str, Any]:
+    data = request_summary(r)
+    data["details"] = r.details
+    data["attachments"] = [
+        {
+            "media_type": a.media_type,
+            "size": a.size,
+            "sha256": a.sha256,
+            "received_at": a.created_at.isoformat(),
+            "deleted_at": a.deleted_at.isoformat() if a.deleted_at else None,
+        }
+        for a in r.attachments
+    ]
+    data["events"] = [
+        {"at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "data": e.data} for e in r.events
+    ]
+    return data

@@ -1,0 +1,360 @@
+"""Whole conversations through the real engine and a real SQLite database."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.app import open_engine
+from bot.engine import Engine
+from bot.models import Channel, RequestStatus
+from bot.requests import find_request, list_requests
+from bot.settings import Settings
+from tests.conftest import JPEG, PDF, PNG, WEBP, Chat, FakeClock, file_of
+
+REFERENCE = re.compile(r"\b(DEL|ACC|COR|RES)-[0-9A-HJKMNP-TV-Z]{6}\b")
+
+
+def reference_in(text: str) -> str:
+    match = REFERENCE.search(text)
+    assert match, text
+    return match.group(0)
+
+
+SCRIPTS = {
+    ("deletion", "id"): [
+        "halo",
+        "hapus akun",
+        "ya",
+        "Budi Santoso",
+        "budi@example.com",
+        "3",
+        JPEG,
+        "1",
+    ],
+    ("deletion", "en"): [
+        "hello",
+        "EN",
+        "delete my account",
+        "yes",
+        "Budi Santoso",
+        "budi@example.com",
+        "I moved to another city",
+        PNG,
+        "confirm",
+    ],
+    ("access", "id"): [
+        "halo",
+        "salinan data",
+        "Siti Aminah",
+        "siti@example.com",
+        "lewati",
+        WEBP,
+        "kirim",
+    ],
+    ("access", "en"): ["/en", "2", "Siti Aminah", "siti@example.com", "I want to see it", PDF, "1"],
+    ("correction", "id"): [
+        "koreksi",
+        "Andi Wijaya",
+        "andi@example.com",
+        "4",
+        "Toko Andi Jaya",
+        JPEG,
+        "1",
+    ],
+    ("correction", "en"): [
+        "english",
+        "3",
+        "Andi Wijaya",
+        "andi@example.com",
+        "2",
+        "andi.w@example.com",
+        PNG,
+        "submit",
+    ],
+    ("restriction", "id"): [
+        "batasi pemrosesan",
+        "Dewi Lestari",
+        "dewi@example.com",
+        "1, 4",
+        "Saya tidak ingin data dibagikan",
+        JPEG,
+        "1",
+    ],
+    ("restriction", "en"): [
+        "EN",
+        "restrict processing",
+        "Dewi Lestari",
+        "dewi@example.com",
+        "2",
+        "Please stop profiling me",
+        PDF,
+        "1",
+    ],
+}
+PREFIX = {"deletion": "DEL", "access": "ACC", "correction": "COR", "restriction": "RES"}
+
+
+@pytest.mark.parametrize(("rtype", "language"), sorted(SCRIPTS))
+async def test_full_request_in_both_languages(
+    engine: Engine, settings: Settings, rtype: str, language: str
+) -> None:
+    chat = Chat(engine, address=f"cust-{rtype}-{language}")
+    for step in SCRIPTS[(rtype, language)]:
+        if isinstance(step, bytes):
+            await chat.say("", file_of(step))
+        else:
+            await chat.say(step)
+    assert chat.keys == ["filed.ack", "filed.proof_received"]
+    reference = reference_in(chat.text)
+    assert reference.startswith(PREFIX[rtype] + "-")
+    if language == "id":
+        assert "12 Januari 2027" in chat.text
+    else:
+        assert "Estimated completion: 12 January 2027" in chat.text
+        assert "Next steps" in chat.text
+
+    record = await find_request(engine.store, reference)
+    assert record.type.value == rtype
+    assert record.status is RequestStatus.VERIFYING
+    assert record.language == language
+    assert record.channel is Channel.TERMINAL
+    assert record.customer_address == chat.address
+    assert record.due_date.isoformat() == "2027-01-12"
+    assert [e.kind for e in record.events] == ["filed"]
+    (proof,) = record.attachments
+    stored = settings.blob_dir / proof.token[:2] / proof.token
+    assert stored.read_bytes() == engine.blobs.get(proof.token)
+    assert proof.sha256 == hashlib.sha256(stored.read_bytes()).hexdigest()
+    assert "." not in stored.name  # opaque name, no extension
+
+
+async def test_deletion_reason_choice_is_stored_as_words(engine: Engine, chat: Chat) -> None:
+    await chat.script("1", "1", "Budi Santoso", "budi@example.com", "2", "nanti", "1")
+    record = await find_request(engine.store, reference_in(chat.text))
+    assert record.reason == "Pindah ke aplikasi lain"
+    assert record.details["reason_code"] == "switching"
+    assert record.status is RequestStatus.AWAITING_ID_PROOF
+    assert record.attachments == ()
+
+
+async def test_id_proof_sent_later_moves_the_request_on(engine: Engine, chat: Chat) -> None:
+    await chat.script("2", "Siti Aminah", "siti@example.com", "lewati", "nanti", "1")
+    reference = reference_in(chat.text)
+    assert chat.keys == ["filed.ack", "filed.proof_later"]
+    await chat.say("", file_of(JPEG))
+    assert chat.keys == ["proof.attached_to"]
+    record = await find_request(engine.store, reference)
+    assert record.status is RequestStatus.VERIFYING
+    assert [e.kind for e in record.events] == ["filed", "id_proof_received"]
+    assert len(record.attachments) == 1
+
+
+async def test_status_is_told_only_to_the_address_that_filed(engine: Engine) -> None:
+    owner = Chat(engine, address="owner")
+    await owner.script("2", "Siti Aminah", "siti@example.com", "lewati", "nanti", "1")
+    reference = reference_in(owner.text)
+
+    await owner.script("5", reference.lower())
+    assert owner.keys == ["status.answer"]
+    assert "menunggu bukti identitas" in owner.text and "12 Januari 2027" in owner.text
+
+    stranger = Chat(engine, address="stranger")
+    await stranger.script("5", reference)
+    unknown_reply = stranger.text
+    await stranger.script("5", "ACC-ZZZZZZ")
+    # An existing reference and a made-up one get the same answer.
+    assert unknown_reply.replace(reference, "X") == stranger.text.replace("ACC-ZZZZZZ", "X")
+
+
+async def test_duplicate_message_id_is_processed_once(engine: Engine, chat: Chat) -> None:
+    await chat.script("2", "Siti Aminah", "siti@example.com", "lewati", "nanti")
+    first = await chat.say("1", message_id="wamid.123")
+    again = await chat.say("1", message_id="wamid.123")
+    assert [m.text for m in again] == [m.text for m in first]
+    assert len(await list_requests(engine.store)) == 1
+    # The same id on another channel is a different message.
+    other = Chat(engine, address=chat.address, channel=Channel.TELEGRAM)
+    await other.say("halo", message_id="wamid.123")
+    assert other.keys == ["menu.welcome"]
+
+
+async def test_duplicate_file_message_stores_the_file_once(
+    engine: Engine, chat: Chat, settings: Settings
+) -> None:
+    await chat.script("2", "Siti Aminah", "siti@example.com", "lewati")
+    await chat.say("", file_of(JPEG), message_id="m-file")
+    await chat.say("", file_of(JPEG), message_id="m-file")
+    assert chat.keys == ["proof.received", "summary"]
+    assert len(list(settings.blob_dir.rglob("*"))) == 2  # one folder, one file
+
+
+async def test_bad_inputs_never_break_the_conversation(engine: Engine, chat: Chat) -> None:
+    await chat.script("2")
+    for text, key in [
+        ("", "hint.empty"),
+        ("x" * 10_000, "hint.too_long"),
+        ("😀😀😀", "hint.name_chars"),
+        ("\x00\x01\x07\u200b", "hint.empty"),
+        ("\x1b[31mBudi", "hint.name_chars"),
+    ]:
+        await chat.say(text)
+        assert chat.keys[0] == key, text
+    await chat.say("محمد علي")  # right-to-left letters are a fine name
+    assert chat.keys == ["prompt.email"]
+    await chat.say("siti@example.com")
+    await chat.say("alasan dengan emoji 🙏 dan \u202eteks terbalik")
+    assert chat.keys[-1] == "prompt.id_proof"
+    await chat.say("", file_of(PDF, "ktp.jpg"))  # a PDF named .jpg is still a PDF
+    assert chat.keys == ["proof.received", "summary"]
+    await chat.say("1")
+    record = await find_request(engine.store, reference_in(chat.text))
+    assert record.full_name == "محمد علي"
+    assert record.reason == "alasan dengan emoji 🙏 dan teks terbalik"
+    assert record.attachments[0].media_type == "application/pdf"
+
+
+async def test_oversized_message_is_stored_truncated(engine: Engine, chat: Chat) -> None:
+    await chat.say("y" * 10_000)
+    assert "4000" in chat.text
+    async with engine.store.transaction() as tx:
+        conversation = await tx.get_conversation(Channel.TERMINAL, chat.address)
+    assert conversation is not None
+
+
+async def test_big_and_fake_files_are_refused_and_not_stored(
+    engine: Engine, chat: Chat, settings: Settings
+) -> None:
+    await chat.script("2", "Siti Aminah", "siti@example.com", "lewati")
+    big = JPEG + b"\x00" * (11 * 1024 * 1024)
+    await chat.say("", file_of(big[: settings.max_attachment_bytes + 1]))
+    assert chat.keys == ["hint.file_too_large"]
+    assert "10 MB" in chat.text
+    await chat.say("", file_of(b"MZ\x90\x00 not an image", "ktp.jpg"))
+    assert chat.keys == ["hint.file_unsupported_type"]
+    await chat.say("", file_of(b"", "kosong.png"))
+    assert chat.keys[0] == "hint.file_empty"
+    assert not [p for p in settings.blob_dir.rglob("*") if p.is_file()]
+
+
+async def test_cancel_back_help_and_staff_at_several_steps(engine: Engine, chat: Chat) -> None:
+    await chat.script("1", "bantuan")
+    assert chat.keys == ["help.consequences", "help.commands"]
+    await chat.script("1", "Budi", "help")
+    assert chat.keys == ["help.email", "help.commands"]
+    await chat.say("kembali")
+    assert chat.keys == ["prompt.full_name"]
+    await chat.say("staf")
+    assert chat.keys == ["staff.waiting"]
+    async with engine.store.transaction() as tx:
+        c = await tx.get_conversation(Channel.TERMINAL, chat.address)
+    assert c is not None and c.state == "staff" and c.waiting_staff_since is not None
+    await chat.say("menu")
+    assert chat.keys == ["staff.back_to_bot", "prompt.full_name"]
+    async with engine.store.transaction() as tx:
+        c = await tx.get_conversation(Channel.TERMINAL, chat.address)
+    assert c is not None and c.waiting_staff_since is None
+    await chat.script("Budi", "budi@example.com", "1", "nanti")
+    assert chat.keys[-1] == "summary"
+    await chat.say("batal")
+    assert chat.keys == ["cancel.done", "menu.prompt"]
+    assert await list_requests(engine.store) == []
+    await chat.say("batal")
+    assert chat.keys == ["cancel.nothing", "menu.prompt"]
+
+
+async def test_cancelled_draft_removes_its_file(
+    engine: Engine, chat: Chat, settings: Settings
+) -> None:
+    await chat.script("2", "Siti Aminah", "siti@example.com", "lewati")
+    await chat.say("", file_of(PNG))
+    files = [p for p in settings.blob_dir.rglob("*") if p.is_file()]
+    assert len(files) == 1
+    await chat.say("batal")
+    assert not files[0].exists()
+
+
+async def test_conversation_resumes_after_restart(settings: Settings, clock: FakeClock) -> None:
+    async with open_engine(settings, clock=clock) as first:
+        chat = Chat(first, address="restart")
+        await chat.script("3", "Andi Wijaya", "andi@example.com")
+    async with open_engine(settings, clock=clock) as second:
+        chat = Chat(second, address="restart")
+        await chat.say("1")
+        assert chat.keys == ["prompt.correction_value"]
+        await chat.script("Andi Wijaya Kusuma", "nanti", "1")
+        assert chat.keys == ["filed.ack", "filed.proof_later"]
+
+
+async def test_idle_draft_resume_and_expiry_with_clock(
+    engine: Engine, chat: Chat, clock: FakeClock, settings: Settings
+) -> None:
+    await chat.script("2", "Siti Aminah", "siti@example.com", "lewati")
+    await chat.say("", file_of(PNG))
+    clock.advance(hours=25)
+    await chat.say("1")
+    assert chat.keys == ["prompt.resume"]
+    assert "salinan data" in chat.text
+    await chat.say("1")
+    assert chat.keys == ["summary"]
+    clock.advance(days=8)
+    await chat.say("halo")
+    assert chat.keys[0] == "draft.expired"
+    assert not any(p.is_file() for p in settings.blob_dir.rglob("*"))
+    async with engine.store.transaction() as tx:
+        c = await tx.get_conversation(Channel.TERMINAL, chat.address)
+    assert c is not None and c.slots == {}
+
+
+async def test_nothing_is_kept_when_the_transaction_fails(
+    engine: Engine, chat: Chat, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await chat.script("2", "Siti Aminah", "siti@example.com", "lewati")
+    from bot.store.sqlite import _SQLiteTransaction
+
+    async def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(_SQLiteTransaction, "record_outbound", boom)
+    with pytest.raises(RuntimeError):
+        await chat.say("", file_of(JPEG), message_id="crashy")
+    monkeypatch.undo()
+    # No file left behind, state unchanged, message not marked as seen.
+    assert not any(p.is_file() for p in settings.blob_dir.rglob("*"))
+    async with engine.store.transaction() as tx:
+        c = await tx.get_conversation(Channel.TERMINAL, chat.address)
+        assert await tx.find_inbound(Channel.TERMINAL, "crashy") is None
+    assert c is not None and c.state == "access.id_proof"
+    # The channel's retry of the same message then succeeds once.
+    await chat.say("", file_of(JPEG), message_id="crashy")
+    assert chat.keys == ["proof.received", "summary"]
+
+
+async def test_reference_collision_is_retried(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.engine as engine_module
+
+    one, two = Chat(engine, address="one"), Chat(engine, address="two")
+    await one.script("2", "Siti Aminah", "siti@example.com", "lewati", "nanti")
+    await two.script("2", "Budi Santoso", "budi@example.com", "lewati", "nanti")
+    suffixes = iter(["AAAAAA", "AAAAAA", "AAAAAA", "BBBBBB"])
+    monkeypatch.setattr(engine_module, "new_reference_suffix", lambda: next(suffixes))
+    await one.say("1")
+    await two.say("1")
+    refs = sorted(r.reference for r in await list_requests(engine.store))
+    assert refs == ["ACC-AAAAAA", "ACC-BBBBBB"]
+
+
+async def test_language_choice_persists(engine: Engine, settings: Settings) -> None:
+    await engine.set_language(Channel.TERMINAL, "eng", "en")
+    chat = Chat(engine, address="eng")
+    await chat.say("hello")
+    assert "Hello! This is the JOVA POS privacy desk" in chat.text
+
+
+def test_data_folder_layout(settings: Settings, tmp_path: Path) -> None:
+    assert settings.database_path == tmp_path / "data" / "privacybot.db"

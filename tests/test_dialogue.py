@@ -1,0 +1,431 @@
+"""The pure dialogue: no database, no channel; microseconds per step."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from bot.catalogue import Catalogue
+from flows.dialogue import GLOBAL_STATES, STEPS, Dialogue, split_state
+from flows.types import (
+    AttachmentInfo,
+    AttachProof,
+    Context,
+    DiscardAttachments,
+    Escalate,
+    FileRequest,
+    Inbound,
+    KeepAttachment,
+    KnownRequest,
+    Outcome,
+    RequestType,
+    Snapshot,
+)
+
+NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+DUE = date(2027, 1, 12)
+
+
+def ctx(now: datetime = NOW, requests: tuple[KnownRequest, ...] = ()) -> Context:
+    return Context(now=now, new_reference_suffix="7K3M9Q", due_date=DUE, requests=requests)
+
+
+def good_file(token: str = "a" * 32) -> AttachmentInfo:
+    return AttachmentInfo(token, 1234, "image/jpeg", "f" * 64)
+
+
+class Driver:
+    def __init__(self, dialogue: Dialogue, state: str = "start", language: str = "id") -> None:
+        self.dialogue = dialogue
+        self.snapshot = Snapshot(state=state, slots={}, language=language)
+        self.outcome: Outcome | None = None
+        self.effects: list = []
+
+    def say(
+        self,
+        text: str = "",
+        *files: AttachmentInfo,
+        context: Context | None = None,
+        oversized: bool = False,
+    ) -> Outcome:
+        c = context or ctx()
+        out = self.dialogue.step(self.snapshot, Inbound(text, tuple(files), oversized), c)
+        self.outcome = out
+        self.effects.extend(out.effects)
+        self.snapshot = Snapshot(out.state, out.slots, out.language, out.failures, c.now)
+        return out
+
+    @property
+    def state(self) -> str:
+        return self.snapshot.state
+
+    @property
+    def keys(self) -> list[str]:
+        assert self.outcome
+        return [r.key for r in self.outcome.replies]
+
+
+@pytest.fixture
+def d(dialogue: Dialogue) -> Driver:
+    return Driver(dialogue)
+
+
+def test_deletion_happy_path(d: Driver) -> None:
+    d.say("halo")
+    assert d.state == "menu" and d.keys == ["menu.welcome"]
+    d.say("1")
+    assert d.state == "deletion.consequences"
+    d.say("ya")
+    assert d.state == "deletion.full_name"
+    d.say("Budi Santoso")
+    d.say("budi@example.com")
+    assert d.state == "deletion.reason"
+    d.say("4")
+    assert d.state == "deletion.id_proof"
+    d.say("", good_file())
+    assert d.state == "deletion.summary"
+    assert d.keys == ["proof.received", "summary"]
+    d.say("1")
+    assert d.state == "menu"
+    filed = [e for e in d.effects if isinstance(e, FileRequest)]
+    assert len(filed) == 1
+    assert filed[0].reference == "DEL-7K3M9Q"
+    assert filed[0].fields == {
+        "full_name": "Budi Santoso",
+        "email": "budi@example.com",
+        "reason_code": "business_closed",
+    }
+    assert filed[0].id_proof_token == "a" * 32
+    assert any(isinstance(e, KeepAttachment) for e in d.effects)
+    assert d.keys == ["filed.ack", "filed.proof_received"]
+    assert d.snapshot.slots == {}
+
+
+@pytest.mark.parametrize(
+    ("opening", "rtype"),
+    [
+        ("hapus akun", "deletion"),
+        ("delete my account", "deletion"),
+        ("salinan data", "access"),
+        ("I want a copy of my data", "access"),
+        ("koreksi", "correction"),
+        ("update my data", "correction"),
+        ("batasi pemrosesan", "restriction"),
+        ("restrict processing", "restriction"),
+        ("2", "access"),
+        ("3", "correction"),
+        ("4", "restriction"),
+    ],
+)
+def test_menu_understands_numbers_and_words_in_both_languages(
+    d: Driver, opening: str, rtype: str
+) -> None:
+    d.say(opening)
+    assert d.state == f"{rtype}.{STEPS[RequestType(rtype)][0]}"
+
+
+def test_menu_words_for_status_and_staff(d: Driver) -> None:
+    d.say("cek status")
+    assert d.state == "status"
+    d.say("batal")
+    d.say("talk to staff")
+    assert d.state == "staff"
+    assert any(isinstance(e, Escalate) for e in d.effects)
+
+
+def test_ambiguous_menu_words_are_asked_again(d: Driver) -> None:
+    d.say("halo")
+    d.say("hapus atau salinan?")
+    assert d.state == "menu" and d.keys == ["menu.unclear", "menu.prompt"]
+
+
+def test_access_reason_is_optional(d: Driver) -> None:
+    for line in ("2", "Siti Aminah", "siti@example.com", "lewati", "nanti"):
+        d.say(line)
+    assert d.state == "access.summary"
+    d.say("kirim")
+    (filed,) = [e for e in d.effects if isinstance(e, FileRequest)]
+    assert filed.reference == "ACC-7K3M9Q"
+    assert "reason" not in filed.fields
+    assert filed.id_proof_token is None
+    assert d.keys == ["filed.ack", "filed.proof_later"]
+
+
+def test_correction_collects_field_and_value(d: Driver) -> None:
+    for line in (
+        "3",
+        "Budi",
+        "budi@example.com",
+        "nomor hp saya salah",
+        "0812-3456-7890",
+        "nanti",
+        "1",
+    ):
+        d.say(line)
+    (filed,) = [e for e in d.effects if isinstance(e, FileRequest)]
+    assert filed.fields["correction_field"] == "phone"
+    assert filed.fields["correction_note"] == "nomor hp saya salah"
+    assert filed.fields["correction_value"] == "0812-3456-7890"
+
+
+def test_restriction_with_several_scopes_and_other(d: Driver) -> None:
+    for line in ("4", "Budi", "budi@example.com", "1, 5"):
+        d.say(line)
+    assert d.state == "restriction.restriction_other"
+    d.say("Survei lewat telepon")
+    assert d.state == "restriction.reason"
+    d.say("Saya tidak mau dihubungi")
+    d.say("", good_file())
+    d.say("1")
+    (filed,) = [e for e in d.effects if isinstance(e, FileRequest)]
+    assert filed.reference == "RES-7K3M9Q"
+    assert filed.fields["restriction_scope"] == ["promotions", "other"]
+    assert filed.fields["restriction_other"] == "Survei lewat telepon"
+
+
+def test_deletion_reason_other_asks_for_words(d: Driver) -> None:
+    for line in ("1", "1", "Budi", "budi@example.com", "5"):
+        d.say(line)
+    assert d.state == "deletion.reason_other"
+    d.say("Terlalu mahal")
+    assert d.state == "deletion.id_proof"
+
+
+def test_deletion_free_text_reason(d: Driver) -> None:
+    for line in ("1", "1", "Budi", "budi@example.com", "Saya pindah ke kota lain"):
+        d.say(line)
+    assert d.state == "deletion.id_proof"
+    assert d.snapshot.slots["reason"] == "Saya pindah ke kota lain"
+    assert d.snapshot.slots["reason_code"] == "other"
+
+
+def test_copy_first_switches_to_access(d: Driver) -> None:
+    d.say("1")
+    d.say("2")
+    assert d.state == "access.full_name"
+
+
+def test_back_walks_the_steps_and_leaves_from_the_first(d: Driver) -> None:
+    for line in ("1", "1", "Budi", "budi@example.com"):
+        d.say(line)
+    assert d.state == "deletion.reason"
+    d.say("kembali")
+    assert d.state == "deletion.email"
+    d.say("back")
+    assert d.state == "deletion.full_name"
+    d.say("kembali")
+    assert d.state == "deletion.consequences"
+    d.say("kembali")
+    assert d.state == "menu"
+    assert d.keys == ["cancel.done", "menu.prompt"]
+
+
+def test_edit_a_field_from_the_summary_returns_to_the_summary(d: Driver) -> None:
+    for line in ("2", "Budi", "budi@example.com", "lewati", "nanti"):
+        d.say(line)
+    assert d.state == "access.summary"
+    d.say("2")
+    assert d.state == "access.edit"
+    d.say("email")
+    assert d.state == "access.email"
+    d.say("budi.baru@example.com")
+    assert d.state == "access.summary"
+    assert d.snapshot.slots["email"] == "budi.baru@example.com"
+    assert "_editing" not in d.snapshot.slots
+    d.say("2")
+    d.say("1")  # name
+    d.say("kembali")  # back while editing goes to the summary
+    assert d.state == "access.summary"
+
+
+def test_replacing_the_id_proof_discards_the_old_file(d: Driver) -> None:
+    for line in ("2", "Budi", "budi@example.com", "lewati"):
+        d.say(line)
+    d.say("", good_file("a" * 32))
+    d.say("ubah")
+    d.say("4")
+    assert d.state == "access.id_proof"
+    d.say("", good_file("b" * 32))
+    assert d.state == "access.summary"
+    assert DiscardAttachments(("a" * 32,)) in d.effects
+    assert d.snapshot.slots["id_proof"]["token"] == "b" * 32
+
+
+def test_cancel_discards_the_draft_and_its_file(d: Driver) -> None:
+    for line in ("2", "Budi", "budi@example.com", "lewati"):
+        d.say(line)
+    d.say("", good_file())
+    d.say("batal")
+    assert d.state == "menu" and d.snapshot.slots == {}
+    assert DiscardAttachments(("a" * 32,)) in d.effects
+    assert d.keys == ["cancel.done", "menu.prompt"]
+
+
+def test_language_switch_at_any_step_reprompts(d: Driver) -> None:
+    d.say("1")
+    d.say("1")
+    d.say("EN")
+    assert d.snapshot.language == "en" and d.state == "deletion.full_name"
+    assert d.keys == ["lang.switched", "prompt.full_name"]
+    d.say("/id")
+    assert d.snapshot.language == "id"
+
+
+def test_help_explains_the_step(d: Driver) -> None:
+    d.say("1")
+    d.say("1")
+    d.say("bantuan")
+    assert d.keys == ["help.full_name", "help.commands"]
+    assert d.state == "deletion.full_name"
+
+
+def test_three_failures_offer_staff(d: Driver) -> None:
+    d.say("2")
+    d.say("1")
+    assert d.keys == ["hint.name_short"]
+    d.say("123")
+    assert d.keys == ["hint.name_chars"]
+    d.say("😀😀")
+    assert d.keys == ["hint.name_chars", "hint.offer_staff"]
+    d.say("Budi")
+    assert d.snapshot.failures == 0
+
+
+def test_escalation_keeps_the_draft_and_returns_to_it(d: Driver) -> None:
+    for line in ("2", "Budi"):
+        d.say(line)
+    d.say("staf")
+    assert d.state == "staff" and d.keys == ["staff.waiting"]
+    d.say("halo, ada orang?")
+    assert d.keys == ["staff.still_waiting"]
+    d.say("menu")
+    assert d.state == "access.email"
+    assert d.keys == ["staff.back_to_bot", "prompt.email"]
+    assert d.snapshot.slots["full_name"] == "Budi"
+
+
+def test_oversized_and_empty_messages(d: Driver) -> None:
+    d.say("2")
+    d.say("", oversized=True)
+    assert d.keys == ["hint.too_long"] and d.state == "access.full_name"
+    d.say("")
+    assert d.keys == ["hint.empty", "prompt.full_name"]
+
+
+def test_bad_files_get_their_own_hint(d: Driver) -> None:
+    for line in ("2", "Budi", "budi@example.com", "lewati"):
+        d.say(line)
+    d.say("", AttachmentInfo("c" * 32, 11 * 2**20, None, None, "too_large"))
+    assert d.keys == ["hint.file_too_large"] and d.state == "access.id_proof"
+    d.say("", AttachmentInfo("c" * 32, 10, None, None, "unsupported_type"))
+    assert d.keys == ["hint.file_unsupported_type"]
+    d.say("", AttachmentInfo("c" * 32, 0, None, None, "empty"))
+    assert d.keys == ["hint.file_empty", "hint.offer_staff"]
+    d.say("ini KTP saya")
+    assert d.keys == ["hint.id_proof", "hint.offer_staff"]
+
+
+def test_file_at_another_step_is_acknowledged_and_not_kept(d: Driver) -> None:
+    d.say("2")
+    d.say("", good_file())
+    assert d.keys == ["file.ignored", "prompt.full_name"]
+    assert not d.effects
+
+
+def test_status_only_for_requests_of_this_address(d: Driver) -> None:
+    mine = KnownRequest("DEL-AAAAAA", RequestType.DELETION, "verifying", DUE)
+    context = ctx(requests=(mine,))
+    d.say("5", context=context)
+    d.say("del-aaaaaa", context=context)
+    assert d.keys == ["status.answer"] and d.state == "menu"
+    d.say("DEL-BBBBBB", context=context)  # typed straight into the menu
+    assert d.keys == ["status.unknown"]
+
+
+def test_late_id_proof_goes_to_the_waiting_request(d: Driver) -> None:
+    waiting = KnownRequest("ACC-AAAAAA", RequestType.ACCESS, "awaiting_id_proof", DUE)
+    d.say("", good_file(), context=ctx(requests=(waiting,)))
+    assert AttachProof("ACC-AAAAAA", "a" * 32) in d.effects
+    assert d.keys == ["proof.attached_to"]
+
+
+def test_late_id_proof_with_several_waiting_requests_asks_which(d: Driver) -> None:
+    waiting = (
+        KnownRequest("ACC-AAAAAA", RequestType.ACCESS, "awaiting_id_proof", DUE),
+        KnownRequest("DEL-BBBBBB", RequestType.DELETION, "awaiting_id_proof", DUE),
+    )
+    d.say("", good_file(), context=ctx(requests=waiting))
+    assert d.state == "proof_for"
+    assert KeepAttachment("a" * 32) in d.effects
+    d.say("2", context=ctx(requests=waiting))
+    assert AttachProof("DEL-BBBBBB", "a" * 32) in d.effects
+    assert d.state == "menu"
+
+
+def test_idle_draft_is_offered_to_resume(d: Driver) -> None:
+    for line in ("2", "Budi"):
+        d.say(line)
+    later = NOW + timedelta(hours=25)
+    d.say("budi@example.com", context=ctx(now=later))
+    assert d.state == "resume" and d.keys == ["prompt.resume"]
+    d.say("1", context=ctx(now=later))
+    assert d.state == "access.email"
+    d.say("budi@example.com", context=ctx(now=later))
+    assert d.state == "access.reason"
+
+
+def test_idle_draft_restart(d: Driver) -> None:
+    d.say("2")
+    later = NOW + timedelta(hours=30)
+    d.say("Budi", context=ctx(now=later))
+    d.say("2", context=ctx(now=later))
+    assert d.state == "menu" and d.snapshot.slots == {}
+    assert d.keys == ["draft.restarted", "menu.prompt"]
+
+
+def test_week_old_draft_is_discarded(d: Driver) -> None:
+    for line in ("2", "Budi", "budi@example.com", "lewati"):
+        d.say(line)
+    d.say("", good_file())
+    later = NOW + timedelta(days=8)
+    d.say("hapus akun", context=ctx(now=later))
+    assert DiscardAttachments(("a" * 32,)) in d.effects
+    assert d.keys[0] == "draft.expired"
+    assert d.state == "deletion.consequences"
+
+
+def test_unknown_persisted_state_recovers(dialogue: Dialogue) -> None:
+    out = dialogue.step(Snapshot("gone.step", {"x": 1}, "id"), Inbound("halo"), ctx())
+    assert out.state == "menu" and out.slots == {}
+    assert [r.key for r in out.replies] == ["error.state_reset", "menu.prompt"]
+
+
+def test_every_state_has_a_prompt_and_help_in_both_languages(
+    dialogue: Dialogue, catalogue: Catalogue
+) -> None:
+    for state in dialogue.states:
+        slots = {"_return": "access.email"} if state == "resume" else {}
+        for language in ("id", "en"):
+            replies = dialogue.prompt(Snapshot(state, slots, language), ctx())
+            assert replies, state
+            for reply in replies:
+                assert catalogue.render(language, reply)
+            step = split_state(state)[1]
+            assert catalogue.text(language, f"help.{step}")
+    assert set(GLOBAL_STATES) <= dialogue.states
+
+
+def test_the_machine_is_built_once_and_a_step_takes_microseconds(d: Driver) -> None:
+    from bot.app import shared_dialogue
+
+    assert shared_dialogue() is shared_dialogue()
+    d.say("2")
+    snapshot = d.snapshot
+    c = ctx()
+    start = time.perf_counter()
+    for _ in range(1000):
+        d.dialogue.step(snapshot, Inbound("Budi Santoso"), c)
+    per_step = (time.perf_counter() - start) / 1000
+    assert per_step < 500e-6, f"{per_step * 1e6:.0f} µs per step"

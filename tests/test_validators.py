@@ -1,0 +1,105 @@
+"""Input checks: names in any script, email syntax without DNS, references."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.validators import (
+    clean_text,
+    parse_choices,
+    parse_reference,
+    sniff_media_type,
+    validate_email_address,
+    validate_name,
+    validate_reason,
+)
+from tests.conftest import JPEG, PDF, PNG, WEBP
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Budi Santoso",
+        "Siti Nur'aini",
+        "Jean-Luc Picard",
+        "Dr. A. Wijaya",
+        "Nguyễn Văn An",
+        "محمد علي",
+        "דוד לוי",
+        "李小龍",
+        "Ni Luh Putu Ayu",
+        "Al",
+    ],
+)
+def test_names_in_any_script_are_accepted(name: str) -> None:
+    assert validate_name(name) == (name, None)
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("B", "hint.name_short"),
+        ("", "hint.name_short"),
+        ("x" * 101, "hint.name_long"),
+        ("Budi 123", "hint.name_chars"),
+        ("Budi 😀", "hint.name_chars"),
+        ("--..", "hint.name_chars"),
+        ("Budi@Santoso", "hint.name_chars"),
+    ],
+)
+def test_bad_names_get_a_specific_hint(name: str, hint: str) -> None:
+    assert validate_name(name) == (None, hint)
+
+
+def test_name_length_bounds() -> None:
+    assert validate_name("x" * 100)[0] == "x" * 100
+    assert validate_name("  Budi   Santoso ")[0] == "Budi Santoso"
+
+
+def test_email_is_normalised_and_checked_without_dns() -> None:
+    assert validate_email_address("Budi@Example.COM") == ("Budi@example.com", None)
+    assert validate_email_address("budi@toko-saya.co.id")[0] == "budi@toko-saya.co.id"
+    for bad in ["budi", "budi@", "@example.com", "budi@example", "bu di@example.com", "a@b@c.com"]:
+        assert validate_email_address(bad) == (None, "hint.email"), bad
+
+
+def test_reason_length() -> None:
+    assert validate_reason("ab") == (None, "hint.reason_short")
+    assert validate_reason("abc") == ("abc", None)
+    assert validate_reason("x" * 500)[0] == "x" * 500
+    assert validate_reason("x" * 501) == (None, "hint.reason_long")
+
+
+def test_clean_text_strips_controls_and_bidi_overrides_but_keeps_emoji() -> None:
+    assert clean_text("  halo\x00\x07 dunia\u202e  ") == "halo dunia"
+    assert clean_text("a\r\nb") == "a\nb"
+    family = "👨\u200d👩\u200d👧"
+    assert clean_text(family) == family
+
+
+def test_references_are_read_forgivingly() -> None:
+    assert parse_reference("DEL-7K3M9Q") == "DEL-7K3M9Q"
+    assert parse_reference(" del-7k3m9q ") == "DEL-7K3M9Q"
+    assert parse_reference("DEL7K3M9Q") == "DEL-7K3M9Q"
+    assert parse_reference("acc-0o1il2") == "ACC-001112"
+    assert parse_reference("XYZ-7K3M9Q") is None
+    assert parse_reference("DEL-7K3M9") is None
+    assert parse_reference("DEL-7K3M9U") is None  # U is not in Crockford's alphabet
+
+
+def test_choices() -> None:
+    assert parse_choices("1, 3", 5) == [1, 3]
+    assert parse_choices("2 dan 4", 5) == [2, 4]
+    assert parse_choices("3 and 3", 5) == [3]
+    assert parse_choices("6", 5) is None
+    assert parse_choices("satu", 5) is None
+
+
+def test_media_type_is_read_from_content() -> None:
+    assert sniff_media_type(JPEG) == "image/jpeg"
+    assert sniff_media_type(PNG) == "image/png"
+    assert sniff_media_type(WEBP) == "image/webp"
+    assert sniff_media_type(PDF) == "application/pdf"
+    assert sniff_media_type(b"GIF89a....") is None
+    assert sniff_media_type(b"MZ\x90\x00") is None
+    assert sniff_media_type(b"") is None

@@ -10,6 +10,7 @@ time and not processed again.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import secrets
@@ -84,6 +85,11 @@ class Engine:
         self.clock = clock
 
     async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
+        # Lone surrogates (undecodable bytes a channel let through) cannot be
+        # stored as UTF-8: make them visible replacement characters instead.
+        text = message.text.encode("utf-8", "replace").decode("utf-8")
+        if text != message.text:
+            message = dataclasses.replace(message, text=text)
         files = [self._inspect(f) for f in message.files]
         limit = self.settings.max_text_length
         inbound = Inbound(

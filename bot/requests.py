@@ -25,7 +25,7 @@ async def find_request(store: Store, reference: str) -> RequestRecord:
     normalised = parse_reference(reference)
     if normalised is None:
         raise BadReference(reference)
-    async with store.transaction() as tx:
+    async with store.transaction(readonly=True) as tx:
         found = await tx.get_request(normalised)
     if found is None:
         raise RequestNotFound(normalised)
@@ -33,7 +33,7 @@ async def find_request(store: Store, reference: str) -> RequestRecord:
 
 
 async def list_requests(store: Store, status: RequestStatus | None = None) -> list[RequestRecord]:
-    async with store.transaction() as tx:
+    async with store.transaction(readonly=True) as tx:
         return await tx.list_requests(status)
 
 

@@ -144,7 +144,9 @@ class Store(abc.ABC):
     async def close(self) -> None: ...
 
     @abc.abstractmethod
-    def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
+    def transaction(self, readonly: bool = False) -> AbstractAsyncContextManager[Transaction]:
+        """All or nothing. ``readonly`` views take no write lock, so staff
+        listings never wait for (or hold up) conversations."""
 
     @abc.abstractmethod
     async def schema_version(self) -> int: ...

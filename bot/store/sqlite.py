@@ -123,8 +123,8 @@ class SQLiteStore(Store):
         return int(row[0] or 0)
 
     @asynccontextmanager
-    async def _immediate(self) -> AsyncIterator[None]:
-        await self.db.execute("BEGIN IMMEDIATE")
+    async def _immediate(self, readonly: bool = False) -> AsyncIterator[None]:
+        await self.db.execute("BEGIN" if readonly else "BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
@@ -134,10 +134,10 @@ class SQLiteStore(Store):
             await self.db.execute("COMMIT")
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
+    async def transaction(self, readonly: bool = False) -> AsyncIterator[Transaction]:
         async with self._lock:
             try:
-                async with self._immediate():
+                async with self._immediate(readonly):
                     yield _SQLiteTransaction(self.db)
             except sqlite3.OperationalError as exc:
                 raise StoreError(f"database error: {exc}") from exc

@@ -36,10 +36,12 @@ async def open_core(settings: Settings) -> AsyncIterator[Store]:
 
 @asynccontextmanager
 async def open_engine(settings: Settings, clock: Clock = utc_now) -> AsyncIterator[Engine]:
+    blobs = FileBlobStore(settings.blob_dir)
+    blobs.open()
     async with open_core(settings) as store:
         yield Engine(
             store=store,
-            blobs=FileBlobStore(settings.blob_dir),
+            blobs=blobs,
             settings=settings,
             catalogue=Catalogue.load(settings.timezone),
             dialogue=shared_dialogue(),

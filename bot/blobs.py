@@ -10,13 +10,20 @@ from __future__ import annotations
 import abc
 import os
 import secrets
+import tempfile
 from pathlib import Path
+
+from bot.store.base import StoreError
 
 
 class BlobStore(abc.ABC):
     @staticmethod
     def new_token() -> str:
         return secrets.token_hex(16)
+
+    @abc.abstractmethod
+    def open(self) -> None:
+        """Check the storage is usable, so a misconfiguration fails at start."""
 
     @abc.abstractmethod
     def put(self, token: str, data: bytes) -> None: ...
@@ -35,6 +42,16 @@ class BlobStore(abc.ABC):
 class FileBlobStore(BlobStore):
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    def open(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with tempfile.TemporaryFile(dir=self.root):
+                pass  # proves the folder is writable; unique per process
+        except OSError as exc:
+            raise StoreError(
+                f"file storage {self.root} is not a writable folder ({exc.strerror})"
+            ) from exc
 
     def _path(self, token: str) -> Path:
         if len(token) != 32 or any(c not in "0123456789abcdef" for c in token):

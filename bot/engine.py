@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ from flows.validators import CROCKFORD_ALPHABET, sniff_media_type
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+_SURROGATES = re.compile("[\ud800-\udfff]")
 REFERENCE_ATTEMPTS = 8
 
 
@@ -87,7 +89,7 @@ class Engine:
     async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
         # Lone surrogates (undecodable bytes a channel let through) cannot be
         # stored as UTF-8: make them visible replacement characters instead.
-        text = message.text.encode("utf-8", "replace").decode("utf-8")
+        text = _SURROGATES.sub("\ufffd", message.text)
         if text != message.text:
             message = dataclasses.replace(message, text=text)
         files = [self._inspect(f) for f in message.files]

@@ -145,7 +145,7 @@ class Engine:
             async with self.store.transaction() as tx:
                 seen = await tx.find_inbound(message.channel, message.message_id)
                 if seen is not None:
-                    return self._outbound(message, await tx.replies_to(seen))
+                    return self._outbound(message, *await tx.replies_to(seen))
 
                 now = self.clock()
                 conversation = await self._conversation(tx, message.channel, message.address, now)
@@ -220,7 +220,7 @@ class Engine:
             raise
         for token in discarded:
             self.blobs.delete(token)
-        return self._outbound(message, replies)
+        return self._outbound(message, outcome.language, replies)
 
     async def _apply(
         self,
@@ -320,7 +320,10 @@ class Engine:
         conversation.last_activity_at = now
 
     @staticmethod
-    def _outbound(message: InboundMessage, replies: list[tuple[str, str]]) -> list[OutboundMessage]:
+    def _outbound(
+        message: InboundMessage, language: str, replies: list[tuple[str, str]]
+    ) -> list[OutboundMessage]:
         return [
-            OutboundMessage(message.channel, message.address, key, text) for key, text in replies
+            OutboundMessage(message.channel, message.address, key, text, language)
+            for key, text in replies
         ]

@@ -60,6 +60,7 @@ class OutboundMessage:
     address: str
     key: str
     text: str
+    language: str
 
 
 @dataclass

@@ -55,6 +55,7 @@ class TerminalChannel:
             if message is None:
                 continue
             for reply in await self.engine.handle(message):
+                self.language = reply.language  # the prompt follows the conversation
                 self._show(reply)
 
     def _read(self) -> str | None:

@@ -35,8 +35,8 @@ class Transaction(abc.ABC):
     async def find_inbound(self, channel: Channel, external_id: str) -> int | None: ...
 
     @abc.abstractmethod
-    async def replies_to(self, inbound_id: int) -> list[tuple[str, str]]:
-        """(message key, text) of the replies recorded for an inbound message."""
+    async def replies_to(self, inbound_id: int) -> tuple[str, list[tuple[str, str]]]:
+        """The language and (message key, text) of the replies recorded for a message."""
 
     @abc.abstractmethod
     async def get_conversation(

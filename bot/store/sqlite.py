@@ -162,13 +162,14 @@ class _SQLiteTransaction(Transaction):
         )
         return int(row[0]) if row else None
 
-    async def replies_to(self, inbound_id: int) -> list[tuple[str, str]]:
+    async def replies_to(self, inbound_id: int) -> tuple[str, list[tuple[str, str]]]:
         rows = await self._all(
-            "SELECT message_key, text FROM outbound_messages WHERE inbound_id = ? "
+            "SELECT message_key, text, language FROM outbound_messages WHERE inbound_id = ? "
             "ORDER BY position",
             (inbound_id,),
         )
-        return [(r[0], r[1]) for r in rows]
+        language = rows[0][2] if rows else "id"
+        return language, [(r[0], r[1]) for r in rows]
 
     async def get_conversation(self, channel: Channel, address: str) -> ConversationRecord | None:
         row = await self._one(

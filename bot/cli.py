@@ -115,6 +115,7 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError("--user must be 1 to 100 characters")
     language = args.lang or settings.default_language
     async with open_engine(settings) as engine:
+        await engine.discard_stale_drafts()
         if args.lang:
             await engine.set_language(TerminalChannel.channel, user, args.lang)
         channel = TerminalChannel(

@@ -17,7 +17,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.blobs import BlobStore
 from bot.business_days import due_date
@@ -32,7 +32,7 @@ from bot.models import (
 )
 from bot.settings import Settings
 from bot.store import DuplicateReference, Store, Transaction
-from flows.dialogue import Dialogue
+from flows.dialogue import MENU, Dialogue, draft_files, holds_draft
 from flows.types import (
     AttachmentInfo,
     AttachProof,
@@ -111,6 +111,33 @@ class Engine:
             conversation = await self._conversation(tx, channel, address, self.clock())
             conversation.language = language
             await tx.save_conversation(conversation)
+
+    async def discard_stale_drafts(self) -> int:
+        """Remove drafts (and their files) nobody came back to within the expiry
+        period, so an abandoned ID proof does not wait for a message that never
+        comes. Returns how many were removed."""
+        now = self.clock()
+        cutoff = now - timedelta(days=self.settings.draft_expiry_days)
+        discarded: list[str] = []
+        removed = 0
+        async with self.store.transaction() as tx:
+            for conversation in await tx.conversations_idle_since(cutoff):
+                if not holds_draft(conversation.state):
+                    continue  # e.g. waiting for staff: staff decide
+                tokens = draft_files(conversation.slots)
+                await tx.mark_attachments_deleted(tokens, now)
+                discarded.extend(tokens)
+                conversation.state = MENU
+                conversation.slots = {}
+                conversation.failures = 0
+                conversation.updated_at = now
+                await tx.save_conversation(conversation)
+                removed += 1
+        for token in discarded:
+            self.blobs.delete(token)
+        if removed:
+            log.info("discarded %d abandoned drafts", removed)
+        return removed
 
     # internals ----------------------------------------------------------
 

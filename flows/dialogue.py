@@ -119,6 +119,21 @@ def is_draft(state: str) -> bool:
     return "." in state
 
 
+def holds_draft(state: str) -> bool:
+    """States whose slots keep a customer's unfinished request or its file."""
+    return is_draft(state) or state in (PROOF_FOR, RESUME)
+
+
+def draft_files(slots: dict[str, Any]) -> tuple[str, ...]:
+    """Tokens of the files an unfinished request keeps."""
+    tokens = []
+    if slots.get("id_proof"):
+        tokens.append(slots["id_proof"]["token"])
+    if slots.get("proof_token"):
+        tokens.append(slots["proof_token"])
+    return tuple(tokens)
+
+
 def _editable(rtype: RequestType) -> tuple[str, ...]:
     return tuple(s for s in STEPS[rtype] if s not in NOT_EDITABLE)
 
@@ -290,7 +305,7 @@ class Dialogue:
     def _idle_draft(self, run: _Run, snapshot: Snapshot, command: str | None) -> bool:
         """Offer to resume a draft left idle too long; discard one left far too long."""
         last = snapshot.last_activity
-        if last is None or not (is_draft(run.state) or run.state == PROOF_FOR):
+        if last is None or not holds_draft(run.state):
             return False
         idle = run.ctx.now - last
         if idle > timedelta(days=run.ctx.draft_expiry_days):
@@ -298,6 +313,8 @@ class Dialogue:
             self._fire(run, "reset")
             run.say("draft.expired", days=run.ctx.draft_expiry_days)
             return False
+        if run.state == RESUME:
+            return False  # already asking
         if idle > timedelta(hours=run.ctx.resume_after_hours) and command not in (
             "cancel",
             "lang_en",
@@ -350,10 +367,8 @@ class Dialogue:
     # commands -----------------------------------------------------------
 
     def _cancel(self, run: _Run) -> None:
-        had_draft = (
-            is_draft(run.state)
-            or run.state in (PROOF_FOR, RESUME)
-            or (run.state == STAFF and bool(run.slots.get("_return")))
+        had_draft = holds_draft(run.state) or (
+            run.state == STAFF and bool(run.slots.get("_return"))
         )
         run.say("cancel.done" if had_draft else "cancel.nothing")
         self._discard_draft(run)
@@ -412,14 +427,9 @@ class Dialogue:
         self._prompt(run)
 
     def _discard_draft(self, run: _Run) -> None:
-        tokens = []
-        proof = run.slots.get("id_proof")
-        if proof:
-            tokens.append(proof["token"])
-        if run.slots.get("proof_token"):
-            tokens.append(run.slots["proof_token"])
+        tokens = draft_files(run.slots)
         if tokens:
-            run.effect(DiscardAttachments(tuple(tokens)))
+            run.effect(DiscardAttachments(tokens))
         run.slots = {}
 
     # attachments --------------------------------------------------------
@@ -499,11 +509,7 @@ class Dialogue:
             self._prompt(run)
         else:
             rtype = RequestType(choice)
-            self._fire(run, f"start_{rtype.value}")
-            run.slots = {"type": rtype.value, "_started": run.ctx.now.isoformat()}
-            if rtype is not RequestType.DELETION:
-                run.say(f"intro.{rtype.value}")
-            self._prompt(run)
+            self._begin(run, rtype, f"start_{rtype.value}")
 
     def _on_status(self, run: _Run, text: str, command: str | None) -> None:
         reference = parse_reference(text)
@@ -565,11 +571,7 @@ class Dialogue:
         if choice == "continue":
             self._advance(run)
         elif choice == "copy_first":
-            self._fire(run, "copy_first")
-            run.slots = {"type": RequestType.ACCESS.value, "_started": run.ctx.now.isoformat()}
-            run.failures = 0
-            run.say("intro.access")
-            self._prompt(run)
+            self._begin(run, RequestType.ACCESS, "copy_first")
         elif choice == "menu":
             self._cancel(run)
         else:
@@ -692,6 +694,15 @@ class Dialogue:
         self._prompt(run)
 
     # helpers ------------------------------------------------------------
+
+    def _begin(self, run: _Run, rtype: RequestType, trigger: str) -> None:
+        """Start a fresh draft of ``rtype``; deletion opens with its consequences."""
+        self._fire(run, trigger)
+        run.slots = {"type": rtype.value, "_started": run.ctx.now.isoformat()}
+        run.failures = 0
+        if rtype is not RequestType.DELETION:
+            run.say(f"intro.{rtype.value}")
+        self._prompt(run)
 
     def _store(self, run: _Run, slot: str, value: Any, hint: str | None) -> None:
         if hint is not None:

@@ -358,3 +358,29 @@ async def test_language_choice_persists(engine: Engine, settings: Settings) -> N
 
 def test_data_folder_layout(settings: Settings, tmp_path: Path) -> None:
     assert settings.database_path == tmp_path / "data" / "privacybot.db"
+
+
+async def test_abandoned_drafts_are_swept_with_their_files(
+    engine: Engine, clock: FakeClock, settings: Settings
+) -> None:
+    gone = Chat(engine, address="gone")
+    await gone.script("2", "Siti Aminah", "siti@example.com", "lewati")
+    await gone.say("", file_of(PNG))
+    staff = Chat(engine, address="staff")
+    await staff.script("2", "Budi", "staf")
+    clock.advance(days=6)
+    fresh = Chat(engine, address="fresh")
+    await fresh.script("2", "Andi")
+    assert await engine.discard_stale_drafts() == 0
+    clock.advance(days=2)
+    assert await engine.discard_stale_drafts() == 1
+    assert not [p for p in settings.blob_dir.rglob("*") if p.is_file()]
+    async with engine.store.transaction() as tx:
+        swept = await tx.get_conversation(Channel.TERMINAL, "gone")
+        waiting = await tx.get_conversation(Channel.TERMINAL, "staff")
+        kept = await tx.get_conversation(Channel.TERMINAL, "fresh")
+    assert swept is not None and swept.state == "menu" and swept.slots == {}
+    assert waiting is not None and waiting.state == "staff"  # staff decide
+    assert kept is not None and kept.state == "access.email"
+    await gone.say("halo")
+    assert gone.keys == ["menu.prompt"]

@@ -52,6 +52,11 @@ class Transaction(abc.ABC):
     async def save_conversation(self, conversation: ConversationRecord) -> None: ...
 
     @abc.abstractmethod
+    async def conversations_idle_since(self, cutoff: datetime) -> list[ConversationRecord]:
+        """Conversations whose last customer message is older than ``cutoff``
+        and that still hold slots (a draft or a pending file)."""
+
+    @abc.abstractmethod
     async def record_inbound(
         self,
         conversation_id: int,

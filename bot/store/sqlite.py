@@ -206,6 +206,13 @@ class _SQLiteTransaction(Transaction):
             ),
         )
 
+    async def conversations_idle_since(self, cutoff: datetime) -> list[ConversationRecord]:
+        rows = await self._all(
+            "SELECT * FROM conversations WHERE last_activity_at < ? AND slots != '{}' ORDER BY id",
+            (_ts(cutoff),),
+        )
+        return [_conversation(r) for r in rows]
+
     async def record_inbound(
         self,
         conversation_id: int,

@@ -70,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings(data_dir=args.data_dir)
+        logging.getLogger("transitions").setLevel(logging.WARNING)
         logging.basicConfig(
             level=settings.log_level.upper(),
             stream=sys.stderr,

@@ -68,20 +68,27 @@ class Catalogue:
         except KeyError:
             raise CatalogueError(f"no text for {key!r} in {language!r}") from None
 
-    def render(self, language: str, reply: Reply) -> str:
-        template = self.text(language, reply.key)
-        values = {name: self._value(language, v) for name, v in reply.params.items()}
+    def render(self, language: str, reply: Reply, variant: str | None = None) -> str:
+        """The text of ``reply``; a channel ``variant`` (e.g. ``sms``) uses its own
+        shorter text where the catalogue has one."""
+        table = self.texts.get(language) or self.texts["id"]
+        key = f"{variant}.{reply.key}" if variant and f"{variant}.{reply.key}" in table else None
+        template = table[key] if key else self.text(language, reply.key)
+        values = {name: self._value(language, v, variant) for name, v in reply.params.items()}
         return template.format_map(values)
 
-    def _value(self, language: str, value: Any) -> str:
+    def label(self, language: str, label: Label | str) -> str:
+        return self.text(language, label.key) if isinstance(label, Label) else label
+
+    def _value(self, language: str, value: Any, variant: str | None = None) -> str:
         if value is None:
             return "-"
         if isinstance(value, Label):
             return self.text(language, value.key)
         if isinstance(value, Reply):
-            return self.render(language, value)
+            return self.render(language, value, variant)
         if isinstance(value, Seq):
-            return value.sep.join(self._value(language, v) for v in value.items)
+            return value.sep.join(self._value(language, v, variant) for v in value.items)
         if isinstance(value, datetime):
             local = value.astimezone(self.zone)
             return format_datetime(

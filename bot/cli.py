@@ -14,6 +14,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
@@ -69,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = load_settings(data_dir=args.data_dir)
+        settings = load_settings(dotenv=Path(".env"), data_dir=args.data_dir)
         logging.getLogger("transitions").setLevel(logging.WARNING)
         logging.basicConfig(
             level=settings.log_level.upper(),

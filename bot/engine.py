@@ -15,15 +15,17 @@ import hashlib
 import logging
 import re
 import secrets
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.blobs import BlobStore
 from bot.business_days import due_date
-from bot.catalogue import Catalogue
+from bot.catalogue import LANGUAGES, Catalogue
 from bot.models import (
     Channel,
+    Control,
     ConversationRecord,
     InboundFile,
     InboundMessage,
@@ -44,6 +46,7 @@ from flows.types import (
     KeepAttachment,
     KnownRequest,
     Outcome,
+    Reply,
     Snapshot,
 )
 from flows.validators import CROCKFORD_ALPHABET, sniff_media_type
@@ -61,6 +64,25 @@ def utc_now() -> datetime:
 
 def new_reference_suffix() -> str:
     return "".join(secrets.choice(CROCKFORD_ALPHABET) for _ in range(6))
+
+
+UPLOAD_LINK_KEYS = ("prompt.id_proof", "hint.id_proof")
+
+
+class UploadLinkInvalid(Exception):
+    """The upload link is unknown, used or expired."""
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    accepted: bool
+    replies: list[OutboundMessage]
+    language: str
+
+
+def hash_token(token: str) -> str:
+    """Upload links are stored hashed: a copy of the database opens no upload."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass
@@ -87,28 +109,73 @@ class Engine:
         self.clock = clock
 
     async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
-        # Lone surrogates (undecodable bytes a channel let through) cannot be
-        # stored as UTF-8: make them visible replacement characters instead.
-        text = _SURROGATES.sub("\ufffd", message.text)
-        if text != message.text:
-            message = dataclasses.replace(message, text=text)
-        files = [self._inspect(f) for f in message.files]
-        limit = self.settings.max_text_length
-        inbound = Inbound(
-            text=message.text if len(message.text) <= limit else "",
-            attachments=tuple(f.info for f in files),
-            oversized=len(message.text) > limit,
-        )
+        """Process one inbound message; the replies to send back."""
+        message, inbound, files = self._prepare(message)
         for _ in range(REFERENCE_ATTEMPTS):
             try:
-                return await self._handle_once(message, inbound, files)
+                return await self._in_transaction(message, inbound, files, upload=None)
             except DuplicateReference:
                 log.warning("request reference collided; retrying with a new one")
         raise RuntimeError("could not allocate a unique request reference")
 
+    async def handle_upload(self, token: str, file: InboundFile) -> UploadResult:
+        """A file sent through a one-time upload link (for phones on SMS).
+
+        The link is used up only when the file is accepted; a refused file can
+        be replaced from the same page.
+        """
+        token_hash = hash_token(token)
+        async with self.store.transaction(readonly=True) as tx:
+            conversation_id = await tx.upload_token_conversation(token_hash, self.clock())
+            conversation = (
+                await tx.get_conversation_by_id(conversation_id) if conversation_id else None
+            )
+        if conversation is None:
+            raise UploadLinkInvalid()
+        message = InboundMessage(
+            channel=conversation.channel,
+            address=conversation.address,
+            message_id=f"upload:{token_hash[:16]}:{uuid.uuid4().hex}",
+            files=(file,),
+        )
+        message, inbound, files = self._prepare(message)
+        replies = await self._in_transaction(message, inbound, files, upload=token_hash)
+        accepted = any(r.key in ("proof.received", "proof.attached_to") for r in replies)
+        return UploadResult(accepted=accepted, replies=replies, language=conversation.language)
+
+    async def upload_page_language(self, token: str) -> str | None:
+        """The language of a valid upload link's conversation, None if invalid."""
+        async with self.store.transaction(readonly=True) as tx:
+            conversation_id = await tx.upload_token_conversation(hash_token(token), self.clock())
+            conversation = (
+                await tx.get_conversation_by_id(conversation_id) if conversation_id else None
+            )
+        return conversation.language if conversation else None
+
+    async def mark_sent(self, reply: OutboundMessage, provider_id: str | None = None) -> None:
+        if reply.id is None:
+            return
+        async with self.store.transaction() as tx:
+            await tx.mark_sent(reply.id, provider_id, self.clock())
+
+    async def record_delivery(
+        self,
+        provider_id: str,
+        status: str,
+        error_code: str | None = None,
+        outbound_id: int | None = None,
+    ) -> None:
+        async with self.store.transaction() as tx:
+            await tx.record_delivery(provider_id, status, error_code, self.clock(), outbound_id)
+
+    async def is_opted_out(self, channel: Channel, address: str) -> bool:
+        async with self.store.transaction(readonly=True) as tx:
+            return await tx.is_opted_out(channel, address)
+
     async def set_language(self, channel: Channel, address: str, language: str) -> None:
         async with self.store.transaction() as tx:
-            conversation = await self._conversation(tx, channel, address, self.clock())
+            probe = InboundMessage(channel, address, "", language_hint=language)
+            conversation = await self._conversation(tx, probe, self.clock())
             conversation.language = language
             await tx.save_conversation(conversation)
 
@@ -154,53 +221,70 @@ class Engine:
         return _File(AttachmentInfo(token, len(file.data), media_type, digest), file.data)
 
     async def _conversation(
-        self, tx: Transaction, channel: Channel, address: str, now: datetime
+        self, tx: Transaction, message: InboundMessage, now: datetime
     ) -> ConversationRecord:
-        found = await tx.get_conversation(channel, address)
+        found = await tx.get_conversation(message.channel, message.address)
         if found is not None:
             return found
+        hint = (message.language_hint or "").lower()[:2]
+        language = hint if hint in LANGUAGES else self.settings.default_language
         return await tx.create_conversation(
-            channel, address, self.dialogue.initial_state, self.settings.default_language, now
+            message.channel, message.address, self.dialogue.initial_state, language, now
         )
 
-    async def _handle_once(
-        self, message: InboundMessage, inbound: Inbound, files: list[_File]
+    def _prepare(self, message: InboundMessage) -> tuple[InboundMessage, Inbound, list[_File]]:
+        # Lone surrogates (undecodable bytes a channel let through) cannot be
+        # stored as UTF-8: make them visible replacement characters instead.
+        text = _SURROGATES.sub("\ufffd", message.text)
+        if text != message.text:
+            message = dataclasses.replace(message, text=text)
+        files = [self._inspect(f) for f in message.files]
+        limit = self.settings.max_text_length
+        inbound = Inbound(
+            text=message.text if len(message.text) <= limit else "",
+            attachments=tuple(f.info for f in files),
+            oversized=len(message.text) > limit,
+            expected_state=message.expected_state,
+        )
+        return message, inbound, files
+
+    async def _in_transaction(
+        self,
+        message: InboundMessage,
+        inbound: Inbound,
+        files: list[_File],
+        upload: str | None,
     ) -> list[OutboundMessage]:
+        """All of one message's work in one transaction; files written for it
+        are removed again if the transaction does not commit."""
         written: list[str] = []
         discarded: list[str] = []
         try:
             async with self.store.transaction() as tx:
                 seen = await tx.find_inbound(message.channel, message.message_id)
                 if seen is not None:
-                    return self._outbound(message, *await tx.replies_to(seen))
-
+                    return [
+                        OutboundMessage(
+                            message.channel,
+                            message.address,
+                            r.key,
+                            r.text,
+                            r.language,
+                            r.id,
+                            r.buttons,
+                            r.state,
+                            r.sent,
+                        )
+                        for r in await tx.replies_to(seen)
+                    ]
                 now = self.clock()
-                conversation = await self._conversation(tx, message.channel, message.address, now)
-                known = await tx.requests_for_address(message.channel, message.address)
-                context = Context(
-                    now=now,
-                    new_reference_suffix=new_reference_suffix(),
-                    due_date=due_date(
-                        now, self.settings.completion_business_days, self.settings.timezone
-                    ),
-                    requests=tuple(
-                        KnownRequest(r.reference, r.type, r.status.value, r.due_date) for r in known
-                    ),
-                    resume_after_hours=self.settings.draft_resume_hours,
-                    draft_expiry_days=self.settings.draft_expiry_days,
-                    max_failures=self.settings.max_failures,
-                    max_text_length=self.settings.max_text_length,
-                    max_attachment_bytes=self.settings.max_attachment_bytes,
-                )
-                snapshot = Snapshot(
-                    state=conversation.state,
-                    slots=conversation.slots,
-                    language=conversation.language,
-                    failures=conversation.failures,
-                    last_activity=conversation.last_activity_at,
-                )
-                outcome = self.dialogue.step(snapshot, inbound, context)
-
+                if upload is not None and not await tx.upload_token_conversation(upload, now):
+                    raise UploadLinkInvalid()  # used or expired since we looked
+                conversation = await self._conversation(tx, message, now)
+                if message.control is not None:
+                    outcome = await self._control(tx, conversation, message, now)
+                else:
+                    outcome = await self._dialogue(tx, conversation, inbound, now)
                 inbound_id = await tx.record_inbound(
                     conversation.id,
                     message.channel,
@@ -212,34 +296,35 @@ class Engine:
                     state_after=outcome.state,
                     now=now,
                 )
-                by_token = {f.info.token: f for f in files}
                 await self._apply(
                     tx,
                     conversation,
                     message,
                     outcome,
-                    by_token,
+                    {f.info.token: f for f in files},
                     inbound_id,
                     now,
                     written,
                     discarded,
                 )
-                self._update(conversation, outcome, now)
-                await tx.save_conversation(conversation)
-
-                replies = [
-                    (r.key, self.catalogue.render(outcome.language, r)) for r in outcome.replies
-                ]
-                await tx.record_outbound(
-                    conversation.id, inbound_id, outcome.language, replies, now
-                )
+                if upload is not None and written:
+                    await tx.use_upload_token(upload, now)
                 log.info(
                     "message handled: conversation=%s %s -> %s replies=%d effects=%s",
                     conversation.id,
-                    snapshot.state,
+                    conversation.state,
                     outcome.state,
-                    len(replies),
+                    len(outcome.replies),
                     ",".join(type(e).__name__ for e in outcome.effects) or "-",
+                )
+                self._update(conversation, outcome, now)
+                await tx.save_conversation(conversation)
+                rendered = [
+                    await self._render(tx, conversation, outcome.language, r, now)
+                    for r in outcome.replies
+                ]
+                ids = await tx.record_outbound(
+                    conversation.id, inbound_id, outcome.language, outcome.state, rendered, now
                 )
         except BaseException:
             for token in written:
@@ -247,7 +332,110 @@ class Engine:
             raise
         for token in discarded:
             self.blobs.delete(token)
-        return self._outbound(message, outcome.language, replies)
+        return [
+            OutboundMessage(
+                message.channel,
+                message.address,
+                key,
+                text,
+                outcome.language,
+                id_,
+                buttons,
+                outcome.state,
+            )
+            for id_, (key, text, buttons) in zip(ids, rendered, strict=True)
+        ]
+
+    async def _dialogue(
+        self, tx: Transaction, conversation: ConversationRecord, inbound: Inbound, now: datetime
+    ) -> Outcome:
+        known = await tx.requests_for_address(conversation.channel, conversation.address)
+        context = Context(
+            now=now,
+            new_reference_suffix=new_reference_suffix(),
+            due_date=due_date(now, self.settings.completion_business_days, self.settings.timezone),
+            requests=tuple(
+                KnownRequest(r.reference, r.type, r.status.value, r.due_date) for r in known
+            ),
+            resume_after_hours=self.settings.draft_resume_hours,
+            draft_expiry_days=self.settings.draft_expiry_days,
+            max_failures=self.settings.max_failures,
+            max_text_length=self.settings.max_text_length,
+            max_attachment_bytes=self.settings.max_attachment_bytes,
+        )
+        snapshot = Snapshot(
+            state=conversation.state,
+            slots=conversation.slots,
+            language=conversation.language,
+            failures=conversation.failures,
+            last_activity=conversation.last_activity_at,
+        )
+        return self.dialogue.step(snapshot, inbound, context)
+
+    async def _control(
+        self,
+        tx: Transaction,
+        conversation: ConversationRecord,
+        message: InboundMessage,
+        now: datetime,
+    ) -> Outcome:
+        """Opt-out and opt-in: about messaging itself, so the dialogue stays where it is."""
+        opted_out = message.control is Control.OPT_OUT
+        await tx.set_opt_out(
+            message.channel,
+            message.address,
+            opted_out,
+            "provider" if message.quiet else "customer",
+            now,
+        )
+        log.info("conversation %s opted %s", conversation.id, "out" if opted_out else "in")
+        replies = (
+            []
+            if message.quiet
+            else [Reply("consent.opted_out" if opted_out else "consent.opted_in")]
+        )
+        return Outcome(
+            state=conversation.state,
+            slots=conversation.slots,
+            language=conversation.language,
+            failures=conversation.failures,
+            replies=replies,
+            effects=[],
+        )
+
+    async def _render(
+        self,
+        tx: Transaction,
+        conversation: ConversationRecord,
+        language: str,
+        reply: Reply,
+        now: datetime,
+    ) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+        """(key, text, buttons) of a reply as its channel shows it."""
+        variant = None
+        if conversation.channel is Channel.SMS:
+            variant = "sms"
+            if reply.key in UPLOAD_LINK_KEYS:
+                # SMS cannot carry a photo: ask for it through a one-time link.
+                reply = dataclasses.replace(
+                    reply,
+                    params={
+                        **reply.params,
+                        "upload_url": await self._upload_link(tx, conversation, now),
+                        "hours": self.settings.upload_link_hours,
+                    },
+                )
+        text = self.catalogue.render(language, reply, variant)
+        buttons = tuple((self.catalogue.label(language, b.label), b.value) for b in reply.buttons)
+        return reply.key, text, buttons
+
+    async def _upload_link(
+        self, tx: Transaction, conversation: ConversationRecord, now: datetime
+    ) -> str:
+        token = secrets.token_urlsafe(24)  # 192 bits
+        expires = now + timedelta(hours=self.settings.upload_link_hours)
+        await tx.create_upload_token(hash_token(token), conversation.id, now, expires)
+        return f"{self.settings.public_url.rstrip('/')}/upload/{token}"
 
     async def _apply(
         self,
@@ -345,12 +533,3 @@ class Engine:
         conversation.failures = outcome.failures
         conversation.updated_at = now
         conversation.last_activity_at = now
-
-    @staticmethod
-    def _outbound(
-        message: InboundMessage, language: str, replies: list[tuple[str, str]]
-    ) -> list[OutboundMessage]:
-        return [
-            OutboundMessage(message.channel, message.address, key, text, language)
-            for key, text in replies
-        ]

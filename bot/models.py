@@ -45,22 +45,60 @@ class InboundFile:
     filename: str | None = None
 
 
+class Control(StrEnum):
+    """Messages about messaging itself rather than a request."""
+
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"
+
+
 @dataclass(frozen=True)
 class InboundMessage:
+    """One message from a customer, as every channel hands it to the engine.
+
+    ``language_hint`` (e.g. Telegram's language code) only picks the language
+    of a new conversation. ``expected_state`` comes with a button press.
+    ``control`` marks an opt-out or opt-in; ``quiet`` means the provider has
+    already answered it, so the engine records it without replying.
+    """
+
     channel: Channel
     address: str
     message_id: str
     text: str = ""
     files: tuple[InboundFile, ...] = ()
+    language_hint: str | None = None
+    expected_state: str | None = None
+    control: Control | None = None
+    quiet: bool = False
 
 
 @dataclass(frozen=True)
 class OutboundMessage:
+    """A reply ready for a channel. ``buttons`` are (label, value) pairs offered
+    in ``state``; ``sent`` tells a repeated delivery which replies already went
+    out, so channels that send them themselves do not send them twice."""
+
     channel: Channel
     address: str
     key: str
     text: str
     language: str
+    id: int | None = None
+    buttons: tuple[tuple[str, str], ...] = ()
+    state: str = ""
+    sent: bool = False
+
+
+@dataclass(frozen=True)
+class RecordedReply:
+    id: int
+    key: str
+    text: str
+    language: str
+    buttons: tuple[tuple[str, str], ...]
+    state: str
+    sent: bool
 
 
 @dataclass

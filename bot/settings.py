@@ -15,7 +15,17 @@ from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dotenv import dotenv_values
+
 ENV_PREFIX = "PRIVACYBOT_"
+# Settings named by their provider's convention rather than ours.
+_FOREIGN_NAMES = ("twilio_", "telegram_")
+
+
+def env_name(field: str) -> str:
+    if field.startswith(_FOREIGN_NAMES):
+        return field.upper()
+    return ENV_PREFIX + field.upper()
 
 
 class SettingsError(Exception):
@@ -36,6 +46,26 @@ class Settings:
     max_failures: int
     database_busy_timeout: float
     log_level: str
+    upload_link_hours: int
+    public_url: str
+    twilio_account_sid: str
+    twilio_auth_token: str
+    twilio_whatsapp_number: str
+    twilio_sms_number: str
+    twilio_api_base_url: str
+    telegram_bot_token: str
+    telegram_api_base_url: str
+    telegram_file_base_url: str
+    telegram_webhook_url: str
+    telegram_webhook_secret: str
+
+    @property
+    def twilio_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_bot_token)
 
     @property
     def database_path(self) -> Path:
@@ -61,18 +91,27 @@ def _defaults() -> dict[str, object]:
     return tomllib.loads(text)
 
 
-def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-    env = os.environ if environ is None else environ
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    dotenv: Path | None = None,
+    **overrides: object,
+) -> Settings:
+    """Defaults, then ``dotenv`` (a ``.env`` file; real environment wins), then
+    the environment, then explicit overrides (command-line options)."""
+    env: dict[str, str] = {}
+    if dotenv is not None and dotenv.is_file():
+        env.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+    env.update(os.environ if environ is None else environ)
     values: dict[str, object] = _defaults()
     for field in dataclasses.fields(Settings):
-        raw = env.get(ENV_PREFIX + field.name.upper())
+        raw = env.get(env_name(field.name))
         if raw is not None and raw != "":
             values[field.name] = raw
     values.update({k: v for k, v in overrides.items() if v is not None})
 
     converted: dict[str, object] = {}
     for field in dataclasses.fields(Settings):
-        name = ENV_PREFIX + field.name.upper()
+        name = env_name(field.name)
         if field.name not in values:
             raise SettingsError(f"{name}: missing")
         raw = values[field.name]
@@ -107,9 +146,27 @@ def _check(s: Settings) -> None:
         "draft_resume_hours",
         "draft_expiry_days",
         "max_failures",
+        "upload_link_hours",
     ):
         if getattr(s, name) <= 0:
-            raise SettingsError(f"{ENV_PREFIX}{name.upper()}: must be greater than zero")
+            raise SettingsError(f"{env_name(name)}: must be greater than zero")
+    for name in (
+        "public_url",
+        "twilio_api_base_url",
+        "telegram_api_base_url",
+        "telegram_file_base_url",
+        "telegram_webhook_url",
+    ):
+        value = getattr(s, name)
+        if value and not value.startswith(("http://", "https://")):
+            raise SettingsError(f"{env_name(name)}: must start with http:// or https://")
+    if bool(s.twilio_account_sid) != bool(s.twilio_auth_token):
+        raise SettingsError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be set together")
+    if s.twilio_enabled and not s.public_url:
+        raise SettingsError(
+            "PRIVACYBOT_PUBLIC_URL: required with Twilio (webhook signatures are checked"
+            " against it)"
+        )
     if s.draft_expiry_days * 24 <= s.draft_resume_hours:
         raise SettingsError(
             "PRIVACYBOT_DRAFT_EXPIRY_DAYS must be longer than PRIVACYBOT_DRAFT_RESUME_HOURS"

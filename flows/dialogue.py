@@ -23,6 +23,7 @@ from transitions import Machine, MachineError
 from flows.types import (
     AttachmentInfo,
     AttachProof,
+    Button,
     Context,
     DiscardAttachments,
     Effect,
@@ -223,6 +224,9 @@ class _Run:
     def say(self, key: str, **params: Any) -> None:
         self.replies.append(Reply(key, params))
 
+    def ask(self, key: str, buttons: tuple[Button, ...], **params: Any) -> None:
+        self.replies.append(Reply(key, params, buttons))
+
     def effect(self, effect: Effect) -> None:
         self.effects.append(effect)
 
@@ -290,6 +294,10 @@ class Dialogue:
             return
         if not text and not inbound.attachments:
             run.say("hint.empty")
+            self._prompt(run)
+            return
+        if inbound.expected_state is not None and inbound.expected_state != run.state:
+            run.say("button.stale")
             self._prompt(run)
             return
         if command and self._global_command(run, command):
@@ -380,7 +388,7 @@ class Dialogue:
         self._fire(run, "reset")
         run.slots = {}
         run.failures = 0
-        run.say("menu.welcome" if greet else "menu.prompt")
+        run.ask("menu.welcome" if greet else "menu.prompt", MENU_BUTTONS)
 
     def _back(self, run: _Run) -> None:
         if run.state == STAFF:
@@ -496,10 +504,10 @@ class Dialogue:
         if choice is None:
             if run.state == START:
                 run.state = MENU
-                run.say("menu.welcome")
+                run.ask("menu.welcome", MENU_BUTTONS)
                 return
             self._fail(run, "menu.unclear")
-            run.say("menu.prompt")
+            run.ask("menu.prompt", MENU_BUTTONS)
             return
         run.failures = 0
         if choice == "staff":
@@ -762,9 +770,9 @@ class Dialogue:
     def _prompt(self, run: _Run, since: Any = None) -> None:
         rtype, step = run.rtype, run.step
         if run.state == START:
-            run.say("menu.welcome")
+            run.ask("menu.welcome", MENU_BUTTONS)
         elif run.state == MENU:
-            run.say("menu.prompt")
+            run.ask("menu.prompt", MENU_BUTTONS)
         elif run.state == STATUS:
             run.say("prompt.status")
         elif run.state == STAFF:
@@ -772,8 +780,9 @@ class Dialogue:
         elif run.state == RESUME:
             target = run.slots.get("_return", "")
             kind = split_state(target)[0] if is_draft(target) else None
-            run.say(
+            run.ask(
                 "prompt.resume",
+                _numbered("button.resume", ("continue", "restart")),
                 type=Label(f"type.{kind.value}") if kind else Label("type.proof"),
                 since=since or run.ctx.now,
             )
@@ -786,21 +795,52 @@ class Dialogue:
                 )
                 for i, r in enumerate(waiting, 1)
             )
-            run.say("prompt.proof_for", requests=Seq(items))
+            buttons = tuple(Button(r.reference, str(i)) for i, r in enumerate(waiting, 1))
+            run.ask("prompt.proof_for", buttons, requests=Seq(items))
         elif rtype is not None and step == "reason":
-            run.say(f"prompt.reason.{rtype.value}")
+            if rtype is RequestType.DELETION:
+                buttons = _numbered("choice.deletion_reason", DELETION_REASONS)
+            elif rtype is RequestType.ACCESS:
+                buttons = (Button(Label("button.skip"), "lewati"),)
+            else:
+                buttons = ()
+            run.ask(f"prompt.reason.{rtype.value}", buttons)
         elif rtype is not None and step == "summary":
-            run.say("summary", type=Label(f"type.{rtype.value}"), fields=self._summary(run))
+            run.ask(
+                "summary",
+                _numbered("button.summary", ("confirm", "edit", "cancel")),
+                type=Label(f"type.{rtype.value}"),
+                fields=self._summary(run),
+            )
         elif rtype is not None and step == "edit":
+            fields = _editable(rtype)
             items = tuple(
                 Reply("list.item", {"n": i, "label": Label(f"field.{f}")})
-                for i, f in enumerate(_editable(rtype), 1)
+                for i, f in enumerate(fields, 1)
             )
-            run.say("prompt.edit", fields=Seq(items))
+            run.ask("prompt.edit", _numbered("field", fields), fields=Seq(items))
         elif step == "id_proof":
-            run.say("prompt.id_proof", limit_mb=_mb(run.ctx))
+            later = Button(Label("button.later"), "nanti")
             if run.slots.get("id_proof"):
-                run.say("prompt.id_proof_have")
+                run.say("prompt.id_proof", limit_mb=_mb(run.ctx))
+                run.ask("prompt.id_proof_have", (Button(Label("button.keep"), "lanjut"), later))
+            else:
+                run.ask("prompt.id_proof", (later,), limit_mb=_mb(run.ctx))
+        elif step == "consequences":
+            run.ask(
+                "prompt.consequences",
+                _numbered("button.consequences", ("continue", "copy_first", "menu")),
+            )
+        elif step == "correction_field":
+            run.ask(
+                "prompt.correction_field", _numbered("choice.correction_field", CORRECTION_FIELDS)
+            )
+        elif step == "restriction_scope":
+            # Several may be chosen by typing "1, 3"; a button picks one.
+            run.ask(
+                "prompt.restriction_scope",
+                _numbered("choice.restriction_scope", RESTRICTION_SCOPES),
+            )
         else:
             run.say(f"prompt.{step}")
 
@@ -840,6 +880,14 @@ class Dialogue:
         else:
             line("id_proof", Label("summary.proof_later"))
         return Seq(tuple(lines))
+
+
+def _numbered(prefix: str, options: tuple[str, ...]) -> tuple[Button, ...]:
+    """Buttons for a numbered list: each sends its number, as a typed answer would."""
+    return tuple(Button(Label(f"{prefix}.{o}"), str(i)) for i, o in enumerate(options, 1))
+
+
+MENU_BUTTONS = _numbered("button.main", MAIN_OPTIONS)
 
 
 def _mb(ctx: Context) -> int:

@@ -41,9 +41,18 @@ class Label:
 
 
 @dataclass(frozen=True)
+class Button:
+    """A quick answer a channel may show as a button; pressing it sends ``value``."""
+
+    label: Label | str
+    value: str
+
+
+@dataclass(frozen=True)
 class Reply:
     key: str
     params: dict[str, Any] = field(default_factory=dict)
+    buttons: tuple[Button, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,9 +81,13 @@ class AttachmentInfo:
 
 @dataclass(frozen=True)
 class Inbound:
+    """``expected_state`` is set when the customer pressed a button: the state
+    the button was offered in, so a press on an old message is not misread."""
+
     text: str
     attachments: tuple[AttachmentInfo, ...] = ()
     oversized: bool = False
+    expected_state: str | None = None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,17 @@ def test_languages_have_the_same_keys_and_placeholders(catalogue: Catalogue) -> 
         assert id_texts[key].strip(), key
 
 
+def test_sms_variants_replace_existing_texts(catalogue: Catalogue) -> None:
+    texts = catalogue.texts["id"]
+    variants = [k for k in texts if k.startswith("sms.")]
+    assert variants
+    for key in variants:
+        base = key.removeprefix("sms.")
+        assert base in texts, key
+        # Only the upload link may be added: SMS cannot carry the file itself.
+        assert placeholders(texts[key]) <= placeholders(texts[base]) | {"upload_url", "hours"}
+
+
 def test_every_key_in_the_code_exists(catalogue: Catalogue) -> None:
     source = "\n".join(p.read_text() for p in (ROOT / "flows").glob("*.py"))
     literal = set(

@@ -16,6 +16,7 @@ from typing import Any
 from bot.models import (
     Channel,
     ConversationRecord,
+    RecordedReply,
     RequestRecord,
     RequestStatus,
 )
@@ -35,8 +36,8 @@ class Transaction(abc.ABC):
     async def find_inbound(self, channel: Channel, external_id: str) -> int | None: ...
 
     @abc.abstractmethod
-    async def replies_to(self, inbound_id: int) -> tuple[str, list[tuple[str, str]]]:
-        """The language and (message key, text) of the replies recorded for a message."""
+    async def replies_to(self, inbound_id: int) -> list[RecordedReply]:
+        """The replies recorded for a message, in order."""
 
     @abc.abstractmethod
     async def get_conversation(
@@ -76,9 +77,49 @@ class Transaction(abc.ABC):
         conversation_id: int,
         inbound_id: int | None,
         language: str,
-        replies: Sequence[tuple[str, str]],
+        state: str,
+        replies: Sequence[tuple[str, str, tuple[tuple[str, str], ...]]],
         now: datetime,
+    ) -> list[int]:
+        """Record (key, text, buttons) replies; returns their ids in order."""
+
+    @abc.abstractmethod
+    async def mark_sent(self, outbound_id: int, provider_id: str | None, now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    async def record_delivery(
+        self,
+        provider_id: str,
+        status: str,
+        error_code: str | None,
+        now: datetime,
+        outbound_id: int | None = None,
+    ) -> None:
+        """Keep a provider's delivery report and update the reply it is about."""
+
+    @abc.abstractmethod
+    async def set_opt_out(
+        self, channel: Channel, address: str, opted_out: bool, source: str, now: datetime
     ) -> None: ...
+
+    @abc.abstractmethod
+    async def is_opted_out(self, channel: Channel, address: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def create_upload_token(
+        self, token_hash: str, conversation_id: int, now: datetime, expires_at: datetime
+    ) -> None:
+        """A new link for the conversation; earlier unused links stop working."""
+
+    @abc.abstractmethod
+    async def upload_token_conversation(self, token_hash: str, now: datetime) -> int | None:
+        """The conversation of a link that is unused and unexpired, else None."""
+
+    @abc.abstractmethod
+    async def use_upload_token(self, token_hash: str, now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    async def get_conversation_by_id(self, conversation_id: int) -> ConversationRecord | None: ...
 
     @abc.abstractmethod
     async def requests_for_address(self, channel: Channel, address: str) -> list[RequestRecord]: ...

@@ -15,7 +15,7 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from bot.models import (
     AttachmentRecord,
     Channel,
     ConversationRecord,
+    RecordedReply,
     RequestEvent,
     RequestRecord,
     RequestStatus,
@@ -35,7 +36,8 @@ from flows.types import RequestType
 
 
 def _ts(value: datetime) -> str:
-    return value.isoformat()
+    """Always UTC, one format, so stored times compare correctly as text."""
+    return value.astimezone(UTC).isoformat()
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -162,14 +164,27 @@ class _SQLiteTransaction(Transaction):
         )
         return int(row[0]) if row else None
 
-    async def replies_to(self, inbound_id: int) -> tuple[str, list[tuple[str, str]]]:
+    async def replies_to(self, inbound_id: int) -> list[RecordedReply]:
         rows = await self._all(
-            "SELECT message_key, text, language FROM outbound_messages WHERE inbound_id = ? "
-            "ORDER BY position",
+            "SELECT id, message_key, text, language, buttons, sent_at FROM outbound_messages "
+            "WHERE inbound_id = ? ORDER BY position",
             (inbound_id,),
         )
-        language = rows[0][2] if rows else "id"
-        return language, [(r[0], r[1]) for r in rows]
+        replies = []
+        for r in rows:
+            buttons = json.loads(r["buttons"]) or {}
+            replies.append(
+                RecordedReply(
+                    id=r["id"],
+                    key=r["message_key"],
+                    text=r["text"],
+                    language=r["language"],
+                    buttons=tuple((label, value) for label, value in buttons.get("items", ())),
+                    state=buttons.get("state", ""),
+                    sent=r["sent_at"] is not None,
+                )
+            )
+        return replies
 
     async def get_conversation(self, channel: Channel, address: str) -> ConversationRecord | None:
         row = await self._one(
@@ -249,17 +264,112 @@ class _SQLiteTransaction(Transaction):
         conversation_id: int,
         inbound_id: int | None,
         language: str,
-        replies: Sequence[tuple[str, str]],
+        state: str,
+        replies: Sequence[tuple[str, str, tuple[tuple[str, str], ...]]],
         now: datetime,
-    ) -> None:
-        await self.db.executemany(
-            "INSERT INTO outbound_messages (conversation_id, inbound_id, position, message_key, "
-            "language, text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (conversation_id, inbound_id, i, key, language, text, _ts(now))
-                for i, (key, text) in enumerate(replies)
-            ],
+    ) -> list[int]:
+        ids = []
+        for position, (key, text, buttons) in enumerate(replies):
+            encoded = (
+                json.dumps({"state": state, "items": buttons}, ensure_ascii=False)
+                if buttons
+                else "[]"
+            )
+            cur = await self.db.execute(
+                "INSERT INTO outbound_messages (conversation_id, inbound_id, position, "
+                "message_key, language, text, buttons, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, inbound_id, position, key, language, text, encoded, _ts(now)),
+            )
+            assert cur.lastrowid is not None
+            ids.append(cur.lastrowid)
+        return ids
+
+    async def mark_sent(self, outbound_id: int, provider_id: str | None, now: datetime) -> None:
+        await self.db.execute(
+            "UPDATE outbound_messages SET sent_at = coalesce(sent_at, ?), "
+            "provider_id = coalesce(?, provider_id) WHERE id = ?",
+            (_ts(now), provider_id, outbound_id),
         )
+
+    async def record_delivery(
+        self,
+        provider_id: str,
+        status: str,
+        error_code: str | None,
+        now: datetime,
+        outbound_id: int | None = None,
+    ) -> None:
+        if outbound_id is not None:
+            await self.db.execute(
+                "UPDATE outbound_messages SET provider_id = coalesce(provider_id, ?) WHERE id = ?",
+                (provider_id, outbound_id),
+            )
+        else:
+            row = await self._one(
+                "SELECT id FROM outbound_messages WHERE provider_id = ?", (provider_id,)
+            )
+            outbound_id = row[0] if row else None
+        await self.db.execute(
+            "INSERT INTO delivery_events (outbound_id, provider_id, status, error_code, "
+            "received_at) VALUES (?, ?, ?, ?, ?)",
+            (outbound_id, provider_id, status, error_code, _ts(now)),
+        )
+        if outbound_id is not None:
+            await self.db.execute(
+                "UPDATE outbound_messages SET delivery_status = ?, delivery_updated_at = ?, "
+                "sent_at = coalesce(sent_at, ?) WHERE id = ?",
+                (status, _ts(now), _ts(now), outbound_id),
+            )
+
+    async def set_opt_out(
+        self, channel: Channel, address: str, opted_out: bool, source: str, now: datetime
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO opt_outs (channel, address, opted_out, source, updated_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, address) DO UPDATE SET "
+            "opted_out = excluded.opted_out, source = excluded.source, "
+            "updated_at = excluded.updated_at",
+            (channel.value, address, int(opted_out), source, _ts(now)),
+        )
+
+    async def is_opted_out(self, channel: Channel, address: str) -> bool:
+        row = await self._one(
+            "SELECT opted_out FROM opt_outs WHERE channel = ? AND address = ?",
+            (channel.value, address),
+        )
+        return bool(row and row[0])
+
+    async def create_upload_token(
+        self, token_hash: str, conversation_id: int, now: datetime, expires_at: datetime
+    ) -> None:
+        await self.db.execute(
+            "UPDATE upload_tokens SET expires_at = ? WHERE conversation_id = ? "
+            "AND used_at IS NULL AND expires_at > ?",
+            (_ts(now), conversation_id, _ts(now)),
+        )
+        await self.db.execute(
+            "INSERT INTO upload_tokens (token_hash, conversation_id, created_at, expires_at) "
+            "VALUES (?, ?, ?, ?)",
+            (token_hash, conversation_id, _ts(now), _ts(expires_at)),
+        )
+
+    async def upload_token_conversation(self, token_hash: str, now: datetime) -> int | None:
+        row = await self._one(
+            "SELECT conversation_id FROM upload_tokens WHERE token_hash = ? "
+            "AND used_at IS NULL AND expires_at > ?",
+            (token_hash, _ts(now)),
+        )
+        return int(row[0]) if row else None
+
+    async def use_upload_token(self, token_hash: str, now: datetime) -> None:
+        await self.db.execute(
+            "UPDATE upload_tokens SET used_at = ? WHERE token_hash = ?", (_ts(now), token_hash)
+        )
+
+    async def get_conversation_by_id(self, conversation_id: int) -> ConversationRecord | None:
+        row = await self._one("SELECT * FROM conversations WHERE id = ?", (conversation_id,))
+        return _conversation(row) if row else None
 
     async def requests_for_address(self, channel: Channel, address: str) -> list[RequestRecord]:
         rows = await self._all(

@@ -61,19 +61,29 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("reference", help="e.g. DEL-7K3M9Q")
     show.add_argument("--json", action="store_true", help="print JSON")
 
-    serve = commands.add_parser("serve", help="run the channel server (next release)")
+    serve = commands.add_parser("serve", help="run the web server for Telegram, WhatsApp and SMS")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--port", type=_port, default=8080)
     return parser
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise argparse.ArgumentTypeError(f"invalid port {value!r} (1-65535)")
+    return int(value)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings(dotenv=Path(".env"), data_dir=args.data_dir)
-        logging.getLogger("transitions").setLevel(logging.WARNING)
+        level = logging.getLevelName(settings.log_level.upper())
+        if args.command == "chat":  # the terminal is the conversation: keep it clean
+            level = max(level, logging.WARNING)
+        for noisy in ("transitions", "httpx", "httpcore"):  # httpx logs URLs with bot tokens
+            logging.getLogger(noisy).setLevel(logging.WARNING)
         logging.basicConfig(
-            level=settings.log_level.upper(),
+            level=level,
             stream=sys.stderr,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
@@ -102,10 +112,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "requests":
         return await _requests(args, settings)
     if args.command == "serve":
-        raise CliError(
-            "'serve' is not available yet: the Telegram, WhatsApp and SMS channels arrive in "
-            "the next release. Use 'privacybot chat' to talk to the bot on this terminal"
-        )
+        return await _serve(args, settings)
     raise CliError(f"unknown command {args.command!r}")
 
 
@@ -129,6 +136,44 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
             language=language,
         )
         await channel.run()
+    return 0
+
+
+async def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from bot.channels import Core
+    from bot.web import create_app
+
+    log = logging.getLogger(PROG)
+    core = Core(settings)
+    if settings.twilio_enabled:
+        from integrations.twilio.adapter import TwilioAdapter
+
+        core.adapters.append(TwilioAdapter(core))
+    else:
+        log.warning(
+            "WhatsApp and SMS are disabled: TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set"
+        )
+    if settings.telegram_enabled:
+        from integrations.telegram import TelegramAdapter
+
+        core.adapters.append(TelegramAdapter(core))
+    else:
+        log.warning("Telegram is disabled: TELEGRAM_BOT_TOKEN is not set")
+    config = uvicorn.Config(
+        create_app(core),
+        host=args.host,
+        port=args.port,
+        lifespan="on",
+        log_config=None,
+        access_log=False,  # paths carry upload tokens: never log them
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    await server.serve()
+    if not server.started:
+        raise CliError(f"could not serve on {args.host}:{args.port} (see the log above)")
     return 0
 
 

@@ -168,6 +168,39 @@ class Engine:
         async with self.store.transaction() as tx:
             await tx.record_delivery(provider_id, status, error_code, self.clock(), outbound_id)
 
+    async def expects_file(self, channel: Channel, address: str) -> bool:
+        """Whether a file from this customer would be used now (else it need
+        not be downloaded at all)."""
+        async with self.store.transaction(readonly=True) as tx:
+            conversation = await tx.get_conversation(channel, address)
+            if conversation is None:
+                return False
+            known = await tx.requests_for_address(channel, address)
+        return self.dialogue.expects_file(
+            conversation.state,
+            tuple(KnownRequest(r.reference, r.type, r.status.value, r.due_date) for r in known),
+        )
+
+    async def recorded_replies(
+        self, channel: Channel, address: str, message_id: str
+    ) -> list[OutboundMessage] | None:
+        """The replies to a message already handled, or None if it is new."""
+        async with self.store.transaction(readonly=True) as tx:
+            return await self._recorded(tx, channel, address, message_id)
+
+    async def _recorded(
+        self, tx: Transaction, channel: Channel, address: str, message_id: str
+    ) -> list[OutboundMessage] | None:
+        seen = await tx.find_inbound(channel, message_id)
+        if seen is None:
+            return None
+        return [
+            OutboundMessage(
+                channel, address, r.key, r.text, r.language, r.id, r.buttons, r.state, r.sent
+            )
+            for r in await tx.replies_to(seen)
+        ]
+
     async def is_opted_out(self, channel: Channel, address: str) -> bool:
         async with self.store.transaction(readonly=True) as tx:
             return await tx.is_opted_out(channel, address)
@@ -210,6 +243,8 @@ class Engine:
 
     def _inspect(self, file: InboundFile) -> _File:
         token = self.blobs.new_token()
+        if not file.fetched:
+            return _File(AttachmentInfo(token, file.size, None, None, "download_failed"), b"")
         if file.size == 0:
             return _File(AttachmentInfo(token, 0, None, None, "empty"), b"")
         if file.size > self.settings.max_attachment_bytes:
@@ -261,22 +296,11 @@ class Engine:
         discarded: list[str] = []
         try:
             async with self.store.transaction() as tx:
-                seen = await tx.find_inbound(message.channel, message.message_id)
-                if seen is not None:
-                    return [
-                        OutboundMessage(
-                            message.channel,
-                            message.address,
-                            r.key,
-                            r.text,
-                            r.language,
-                            r.id,
-                            r.buttons,
-                            r.state,
-                            r.sent,
-                        )
-                        for r in await tx.replies_to(seen)
-                    ]
+                recorded = await self._recorded(
+                    tx, message.channel, message.address, message.message_id
+                )
+                if recorded is not None:
+                    return recorded
                 now = self.clock()
                 if upload is not None and not await tx.upload_token_conversation(upload, now):
                     raise UploadLinkInvalid()  # used or expired since we looked

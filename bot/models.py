@@ -43,6 +43,7 @@ class InboundFile:
     data: bytes
     size: int
     filename: str | None = None
+    fetched: bool = True  # False: the channel could not download it
 
 
 class Control(StrEnum):

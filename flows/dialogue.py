@@ -31,6 +31,7 @@ from flows.types import (
     FileRequest,
     Inbound,
     KeepAttachment,
+    KnownRequest,
     Label,
     Outcome,
     Reply,
@@ -274,6 +275,12 @@ class Dialogue:
             replies=run.replies,
             effects=run.effects,
         )
+
+    def expects_file(self, state: str, requests: tuple[KnownRequest, ...]) -> bool:
+        """Whether a file sent now would be used, so channels fetch only those."""
+        if split_state(state)[1] == "id_proof":
+            return True
+        return state in (START, MENU) and any(r.status == "awaiting_id_proof" for r in requests)
 
     def prompt(self, snapshot: Snapshot, ctx: Context) -> list[Reply]:
         """The question the conversation is waiting on, e.g. after a language change."""

@@ -347,7 +347,14 @@ def test_list_filters_by_status(data_dir: Path, png_file: Path) -> None:
         pytest.param(
             ["requests", "list", "--status", "bogus"], {}, 2, ["--status", "bogus"], id="bad-status"
         ),
-        pytest.param(["serve"], {}, None, ["serve", "not available"], id="serve"),
+        pytest.param(["serve", "--port", "70000"], {}, 2, ["--port"], id="serve-bad-port"),
+        pytest.param(
+            ["serve"],
+            {"TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "t"},
+            1,
+            ["PRIVACYBOT_PUBLIC_URL"],
+            id="twilio-without-public-url",
+        ),
         pytest.param(
             ["requests", "list"],
             {"PRIVACYBOT_COMPLETION_BUSINESS_DAYS": "abc"},

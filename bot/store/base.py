@@ -197,6 +197,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def schema_version(self) -> int: ...
 
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise StoreError unless the database answers."""
+
     async def __aenter__(self) -> Store:
         await self.open()
         return self

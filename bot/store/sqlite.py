@@ -119,6 +119,10 @@ class SQLiteStore(Store):
                     "INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,)
                 )
 
+    async def ping(self) -> None:
+        async with self.transaction(readonly=True) as tx:
+            await tx.find_inbound(Channel.TERMINAL, "")
+
     async def schema_version(self) -> int:
         async with self.db.execute("SELECT max(version) FROM schema_migrations") as cur:
             row = await cur.fetchone()

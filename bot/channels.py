@@ -1,0 +1,90 @@
+"""What the server needs from a channel integration, and delivery of replies
+the bot sends on its own initiative (not as the answer to a webhook).
+
+Integrations implement ``ChannelAdapter``; the core never imports them. The
+``Core`` holder lets adapters be built (and their routes declared) before the
+engine exists: the engine is opened in the server's lifespan.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from starlette.routing import BaseRoute
+
+from bot.engine import Engine
+from bot.models import Channel, OutboundMessage
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ChannelAdapter(abc.ABC):
+    """One outside messaging system (Twilio, Telegram...)."""
+
+    name: str
+    channels: tuple[Channel, ...]
+
+    def routes(self) -> list[BaseRoute]:
+        return []
+
+    async def start(self) -> None:  # noqa: B027 - most adapters need no start
+        """Begin receiving (e.g. start polling); called once the engine is open."""
+
+    async def stop(self) -> None:  # noqa: B027
+        """Stop receiving and release connections."""
+
+    @abc.abstractmethod
+    async def send(self, replies: Sequence[OutboundMessage]) -> None:
+        """Send replies to their customer and mark each sent; raise on failure."""
+
+    def status(self) -> dict[str, Any]:
+        return {"enabled": True}
+
+
+class Core:
+    """The running core, shared by the web app and the adapters."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._engine: Engine | None = None
+        self.adapters: list[ChannelAdapter] = []
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("the core is not started")
+        return self._engine
+
+    def attach(self, engine: Engine | None) -> None:
+        self._engine = engine
+
+    def adapter_for(self, channel: Channel) -> ChannelAdapter | None:
+        return next((a for a in self.adapters if channel in a.channels), None)
+
+    async def deliver(self, replies: Sequence[OutboundMessage]) -> bool:
+        """Send replies that are not sent yet through their channel's adapter.
+        Returns False when some could not be sent (they stay recorded as unsent)."""
+        pending: dict[Channel, list[OutboundMessage]] = defaultdict(list)
+        for reply in replies:
+            if not reply.sent:
+                pending[reply.channel].append(reply)
+        ok = True
+        for channel, items in pending.items():
+            adapter = self.adapter_for(channel)
+            if adapter is None:
+                log.error(
+                    "no enabled adapter for channel %s; %d replies unsent", channel, len(items)
+                )
+                ok = False
+                continue
+            try:
+                await adapter.send(items)
+            except Exception as exc:  # keep serving; the rows stay unsent
+                log.error("sending on %s failed: %s", channel, type(exc).__name__)
+                ok = False
+        return ok

@@ -1,0 +1,241 @@
+"""The web application ``privacybot serve`` runs: health, the ID-proof upload
+page for SMS customers, and the routes of every enabled channel adapter.
+
+One ASGI app, one event loop: the engine is opened in the lifespan, adapters
+start after it (Telegram polling runs as a task of the same loop), and a
+housekeeping task sweeps abandoned drafts every hour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from importlib import resources
+from string import Template
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.app import open_engine
+from bot.catalogue import Catalogue
+from bot.channels import Core
+from bot.engine import Clock, UploadLinkInvalid, utc_now
+from bot.models import InboundFile
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_BODY_LIMIT = 1024 * 1024  # Twilio and Telegram bodies are far smaller
+HOUSEKEEPING_SECONDS = 3600
+_SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    ),
+}
+
+
+def _template(name: str) -> Template:
+    return Template(resources.files("bot").joinpath(f"templates/{name}").read_text("utf-8"))
+
+
+class BodyLimit:
+    """Refuse bodies over the limit with 413 before the app reads them all:
+    by Content-Length when given, and by counting when it is not."""
+
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
+        self.app = app
+        self.limit_for = limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await _too_large(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    await Response("request body too large", status_code=413)(scope, receive, send)
+
+
+def create_app(
+    core: Core,
+    clock: Clock = utc_now,
+    housekeeping_seconds: float = HOUSEKEEPING_SECONDS,
+) -> ASGIApp:
+    settings = core.settings
+    upload_limit = settings.max_attachment_bytes * 2 + 64 * 1024
+    limit_mb = settings.max_attachment_bytes // (1024 * 1024)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with open_engine(settings, clock=clock) as engine:
+            core.attach(engine)
+            started = []
+            try:
+                for adapter in core.adapters:
+                    await adapter.start()
+                    started.append(adapter)
+                sweeper = asyncio.create_task(_housekeeping(core, housekeeping_seconds))
+                log.info("serving; channels: %s", ", ".join(a.name for a in started) or "none")
+                yield
+            finally:
+                if "sweeper" in locals():
+                    sweeper.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await sweeper
+                for adapter in reversed(started):
+                    try:
+                        await adapter.stop()
+                    except Exception as exc:  # keep stopping the others
+                        log.error("stopping %s failed: %s", adapter.name, type(exc).__name__)
+                core.attach(None)
+
+    async def healthz(request: Request) -> JSONResponse:
+        database = "ok"
+        try:
+            await core.engine.store.ping()
+        except Exception as exc:  # report, do not crash
+            database = f"error: {type(exc).__name__}"
+        channels = {
+            "telegram": {"enabled": False},
+            "whatsapp": {"enabled": False},
+            "sms": {"enabled": False},
+        }
+        for adapter in core.adapters:
+            for channel in adapter.channels:
+                channels[channel.value] = adapter.status()
+        healthy = database == "ok"
+        return JSONResponse(
+            {"status": "ok" if healthy else "error", "database": database, "channels": channels},
+            status_code=200 if healthy else 503,
+        )
+
+    async def upload(request: Request) -> Response:
+        token = request.path_params["token"]
+        engine = core.engine
+        language = await engine.upload_page_language(token)
+        if language is None:
+            return _page(
+                engine.catalogue, settings.default_language, "invalid", limit_mb, status=410
+            )
+        if request.method == "GET":
+            return _page(engine.catalogue, language, "form", limit_mb)
+        try:
+            form = await request.form(max_files=1, max_fields=5)
+        except Exception:  # a broken multipart body
+            return _page(engine.catalogue, language, "form", limit_mb, error="missing", status=400)
+        uploaded = form.get("file")
+        if uploaded is None or isinstance(uploaded, str) or not uploaded.filename:
+            return _page(engine.catalogue, language, "form", limit_mb, error="missing", status=400)
+        data = await uploaded.read(settings.max_attachment_bytes + 1)
+        size = max(uploaded.size or 0, len(data))
+        await form.close()
+        try:
+            result = await engine.handle_upload(token, InboundFile(data, size, uploaded.filename))
+        except UploadLinkInvalid:
+            return _page(
+                engine.catalogue, settings.default_language, "invalid", limit_mb, status=410
+            )
+        if not result.accepted:
+            problem = "\n\n".join(r.text for r in result.replies)
+            return _page(
+                engine.catalogue,
+                result.language,
+                "form",
+                limit_mb,
+                error_text=problem,
+                status=422,
+            )
+        await core.deliver(result.replies)  # the next step, by SMS
+        return _page(engine.catalogue, result.language, "done", limit_mb)
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/upload/{token}", upload, methods=["GET", "POST"]),
+    ]
+    for adapter in core.adapters:
+        routes.extend(adapter.routes())
+    app = Starlette(routes=routes, lifespan=lifespan)
+
+    def limit_for(path: str) -> int:
+        return upload_limit if path.startswith("/upload/") else WEBHOOK_BODY_LIMIT
+
+    return BodyLimit(app, limit_for)
+
+
+async def _housekeeping(core: Core, every: float) -> None:
+    while True:
+        try:
+            await core.engine.discard_stale_drafts()
+        except Exception as exc:  # try again next round
+            log.error("housekeeping failed: %s", type(exc).__name__)
+        await asyncio.sleep(every)
+
+
+def _page(
+    catalogue: Catalogue,
+    language: str,
+    kind: str,
+    limit_mb: int,
+    error: str | None = None,
+    error_text: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    def t(key: str, **params: Any) -> str:
+        return html.escape(catalogue.text(language, f"upload.{key}").format(**params))
+
+    message = ""
+    if kind == "invalid":
+        message = f'<p class="message error">{t("invalid")}</p>'
+    elif kind == "done":
+        message = f'<p class="message done" role="status">{t("done")}</p>'
+    elif error or error_text:
+        text = t(error) if error else html.escape(error_text or "").replace("\n", "<br>")
+        message = f'<p class="message error" role="alert">{text}</p>'
+    form = ""
+    if kind == "form":
+        form = _template("upload_form.html").substitute(
+            intro=t("intro"),
+            rules=t("rules", limit_mb=limit_mb),
+            choose=t("choose"),
+            submit=t("submit"),
+        )
+    body = _template("upload.html").substitute(
+        lang=language, title=t("title"), message=message, form=form
+    )
+    return HTMLResponse(body, status_code=status, headers=_SECURITY_HEADERS)

@@ -1,0 +1,267 @@
+"""Telegram through python-telegram-bot's ``Application``, in the server's loop.
+
+Long polling by default; with ``TELEGRAM_WEBHOOK_URL`` set, Telegram posts
+updates to ``/webhooks/telegram`` instead, and requests without the secret
+token header are refused. Either way each update goes through the engine
+once (its ``update_id`` is the message id), and replies are sent with the
+Bot API and marked sent, so a repeated update re-sends only what never went
+out. Quick answers become inline keyboard buttons whose callback data names
+the state they were offered in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import secrets
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeDefault,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.error import RetryAfter, TelegramError
+from telegram.ext import Application, ContextTypes, TypeHandler
+
+from bot.channels import ChannelAdapter, Core
+from bot.models import Channel, InboundFile, InboundMessage, OutboundMessage
+from bot.packing import pack, utf16_length
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_TEXT = 4096  # Telegram's limit, in UTF-16 code units
+BOT_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API will not serve larger files
+SEND_ATTEMPTS = 4
+CALLBACK_SEPARATOR = "|"
+ALLOWED_UPDATES = ["message", "callback_query"]
+
+COMMANDS = {
+    "id": [
+        ("start", "Mulai dan tampilkan menu"),
+        ("status", "Cek status permintaan"),
+        ("bantuan", "Bantuan untuk langkah ini"),
+        ("staf", "Bicara dengan staf"),
+        ("batal", "Batalkan permintaan yang sedang diisi"),
+    ],
+    "en": [
+        ("start", "Start and show the menu"),
+        ("status", "Check the status of a request"),
+        ("bantuan", "Help with this step"),
+        ("staf", "Talk to staff"),
+        ("batal", "Cancel the request being filled in"),
+    ],
+}
+
+
+def _fits(text: str) -> bool:
+    return utf16_length(text) <= MAX_TEXT
+
+
+class TelegramAdapter(ChannelAdapter):
+    name = "telegram"
+    channels = (Channel.TELEGRAM,)
+
+    def __init__(self, core: Core) -> None:
+        settings = core.settings
+        self.core = core
+        self.webhook_url = settings.telegram_webhook_url
+        # A webhook is always protected: without a configured secret, use a fresh one.
+        self.secret = settings.telegram_webhook_secret or secrets.token_urlsafe(32)
+        builder = (
+            Application.builder()
+            .token(settings.telegram_bot_token)
+            .base_url(settings.telegram_api_base_url)
+            .base_file_url(settings.telegram_file_base_url)
+        )
+        if self.webhook_url:
+            builder = builder.updater(None)
+        self.application = builder.build()
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+
+    @property
+    def bot(self) -> Bot:
+        return self.application.bot
+
+    def routes(self) -> list[BaseRoute]:
+        if not self.webhook_url:
+            return []
+        return [Route(WEBHOOK_PATH, self.webhook, methods=["POST"])]
+
+    def status(self) -> dict[str, Any]:
+        return {"enabled": True, "mode": "webhook" if self.webhook_url else "polling"}
+
+    async def start(self) -> None:
+        await self.application.initialize()
+        await self._register_commands()
+        if self.webhook_url:
+            await self.bot.set_webhook(
+                self.webhook_url, secret_token=self.secret, allowed_updates=ALLOWED_UPDATES
+            )
+        await self.application.start()
+        if not self.webhook_url and self.application.updater is not None:
+            await self.application.updater.start_polling(
+                allowed_updates=ALLOWED_UPDATES, timeout=timedelta(seconds=10)
+            )
+
+    async def stop(self) -> None:
+        if self.application.updater is not None and self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    async def _register_commands(self) -> None:
+        try:
+            for language, commands in COMMANDS.items():
+                await self.bot.set_my_commands(
+                    [BotCommand(c, d) for c, d in commands],
+                    scope=BotCommandScopeDefault(),
+                    language_code=language,
+                )
+            await self.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS["id"]])
+        except TelegramError as exc:  # the bot still works without the command menu
+            log.warning("could not register Telegram commands: %s", type(exc).__name__)
+
+    # inbound ------------------------------------------------------------
+
+    async def webhook(self, request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.secret.encode()):
+            log.warning("rejected a Telegram webhook without the secret token")
+            return Response("forbidden", status_code=403)
+        try:
+            data = json.loads(await request.body())
+            update = Update.de_json(data, self.bot)
+        except (ValueError, TypeError, KeyError):
+            return Response("malformed update", status_code=400)
+        if update is None:
+            return Response("malformed update", status_code=400)
+        await self.application.update_queue.put(update)
+        return Response(status_code=200)
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = await self._inbound(update)
+        if message is None:
+            return
+        replies = await self.core.engine.handle(message)
+        await self.send(replies)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("handling a Telegram update failed: %s", type(context.error).__name__)
+
+    async def _inbound(self, update: Update) -> InboundMessage | None:
+        query = update.callback_query
+        if query is not None:
+            with contextlib.suppress(TelegramError):  # the press counts even so
+                await query.answer()
+            if query.message is None or not query.data:
+                return None
+            state, _, value = query.data.partition(CALLBACK_SEPARATOR)
+            return InboundMessage(
+                channel=Channel.TELEGRAM,
+                address=str(query.message.chat.id),
+                message_id=f"update:{update.update_id}",
+                text=value,
+                language_hint=query.from_user.language_code if query.from_user else None,
+                expected_state=state or None,
+            )
+        message = update.message
+        if message is None:
+            return None
+        return InboundMessage(
+            channel=Channel.TELEGRAM,
+            address=str(message.chat.id),
+            message_id=f"update:{update.update_id}",
+            text=message.text or message.caption or "",
+            files=await self._files(message),
+            language_hint=message.from_user.language_code if message.from_user else None,
+        )
+
+    async def _files(self, message: Message) -> tuple[InboundFile, ...]:
+        if message.photo:
+            attachment: Any = message.photo[-1]  # the largest size
+            name = "photo.jpg"
+        elif message.document is not None:
+            attachment = message.document
+            name = message.document.file_name or "document"
+        else:
+            return ()
+        chat = str(message.chat.id)
+        limit = self.core.settings.max_attachment_bytes
+        size = attachment.file_size or 0
+        if not await self.core.engine.expects_file(Channel.TELEGRAM, chat):
+            return (InboundFile(b"", 0, name, fetched=False),)  # not needed: not fetched
+        if size > limit:
+            return (InboundFile(b"", size, name),)  # refused as too large, never downloaded
+        if size > BOT_DOWNLOAD_LIMIT:
+            return (InboundFile(b"", size, name),)
+        try:
+            file = await attachment.get_file()
+            data = bytes(await file.download_as_bytearray())
+        except TelegramError as exc:
+            log.warning("Telegram file download failed: %s", type(exc).__name__)
+            return (InboundFile(b"", 0, name, fetched=False),)
+        return (InboundFile(data[: limit + 1], len(data), name),)
+
+    # outbound -----------------------------------------------------------
+
+    async def send(self, replies: Sequence[OutboundMessage]) -> None:
+        """Send what has not gone out yet, in order; buttons under the last part
+        of a reply that offers them."""
+        for reply in replies:
+            if reply.sent:
+                continue
+            parts = [body.text for body in pack([reply.text], _fits)]
+            markup = _keyboard(reply)
+            sent_id = None
+            for i, part in enumerate(parts):
+                last = i == len(parts) - 1
+                sent = await self._send_message(int(reply.address), part, markup if last else None)
+                sent_id = sent.message_id
+            await self.core.engine.mark_sent(reply, str(sent_id))
+
+    async def _send_message(
+        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None
+    ) -> Message:
+        for attempt in range(SEND_ATTEMPTS):
+            try:
+                return await self.bot.send_message(chat_id, text, reply_markup=markup)
+            except RetryAfter as exc:
+                if attempt == SEND_ATTEMPTS - 1:
+                    raise
+                wait = exc.retry_after
+                seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+                await asyncio.sleep(min(seconds, 60))
+        raise AssertionError("unreachable")
+
+
+def _keyboard(reply: OutboundMessage) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    rows = [
+        [InlineKeyboardButton(label, callback_data=_callback(reply.state, value))]
+        for label, value in reply.buttons
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+def _callback(state: str, value: str) -> str:
+    data = f"{state}{CALLBACK_SEPARATOR}{value}"
+    # Telegram allows 64 bytes; states and values are short, but never fail on it.
+    return data if len(data.encode()) <= 64 else value[:64]

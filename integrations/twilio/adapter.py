@@ -1,0 +1,272 @@
+"""WhatsApp and SMS through Twilio: signed webhooks in, TwiML and REST out.
+
+Inbound messages are answered inline with TwiML (``MessagingResponse``), each
+``<Message>`` carrying a status callback that names our reply rows, so the
+delivery reports Twilio sends later land on the right rows. Messages the bot
+starts itself go through the REST API with the same callback.
+
+Media: only files the conversation can use now (ID proof) are downloaded,
+with the account's credentials; Twilio redirects to its CDN and httpx drops
+the credentials on that cross-origin hop. After the message is handled the
+media is deleted from Twilio so an ID card does not stay there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from itertools import groupby
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from twilio.base.exceptions import TwilioException
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.channels import ChannelAdapter, Core
+from bot.models import Channel, Control, InboundFile, InboundMessage, OutboundMessage
+from bot.packing import pack
+from integrations.twilio.http import RebasedHttpClient
+from integrations.twilio.text import fits_sms, fits_whatsapp
+
+log = logging.getLogger(__name__)
+
+INBOUND_PATH = "/webhooks/twilio"
+STATUS_PATH = "/webhooks/twilio/status"
+MEDIA_TIMEOUT = 8.0  # seconds; the whole reply must stay well inside Twilio's 15
+OPT_OUT_WORDS = {"STOP", "BERHENTI", "UNSUBSCRIBE"}
+OPT_IN_WORDS = {"START"}
+WHATSAPP_PREFIX = "whatsapp:"
+
+
+class TwilioAdapter(ChannelAdapter):
+    name = "twilio"
+    channels = (Channel.WHATSAPP, Channel.SMS)
+
+    def __init__(self, core: Core) -> None:
+        settings = core.settings
+        self.core = core
+        self.public_url = settings.public_url.rstrip("/")
+        self.account_sid = settings.twilio_account_sid
+        self.auth_token = settings.twilio_auth_token
+        self.numbers = {
+            Channel.WHATSAPP: settings.twilio_whatsapp_number,
+            Channel.SMS: settings.twilio_sms_number,
+        }
+        self.validator = RequestValidator(settings.twilio_auth_token)
+        self.http = RebasedHttpClient(settings.twilio_api_base_url)
+        self.client = Client(self.account_sid, self.auth_token, http_client=self.http)
+        self.media_http = httpx.AsyncClient(timeout=MEDIA_TIMEOUT)
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route(INBOUND_PATH, self.inbound, methods=["POST"]),
+            Route(STATUS_PATH, self.delivery_status, methods=["POST"]),
+        ]
+
+    async def stop(self) -> None:
+        await self.http.aclose()
+        await self.media_http.aclose()
+
+    def status(self) -> dict[str, Any]:
+        return {"enabled": True}
+
+    # inbound ------------------------------------------------------------
+
+    async def inbound(self, request: Request) -> Response:
+        params = await self._verified(request)
+        if isinstance(params, Response):
+            return params
+        sid = params.get("MessageSid") or params.get("SmsMessageSid")
+        sender = params.get("From", "")
+        if not sid or not sender:
+            return Response("MessageSid and From are required", status_code=400)
+        channel = Channel.WHATSAPP if sender.startswith(WHATSAPP_PREFIX) else Channel.SMS
+        address = sender.removeprefix(WHATSAPP_PREFIX)
+        engine = self.core.engine
+
+        recorded = await engine.recorded_replies(channel, address, sid)
+        if recorded is not None:  # a repeated delivery: the same answer, no new work
+            return await self._twiml(recorded, channel)
+
+        body = params.get("Body", "")
+        control, quiet = _control(params, body)
+        media = _media_items(params)
+        files: list[InboundFile] = []
+        done_with: list[str] = []  # media to delete from Twilio afterwards
+        if media and control is None and await engine.expects_file(channel, address):
+            for url, _ in media:
+                file = await self._fetch(url)
+                files.append(file)
+                if file.fetched:
+                    done_with.append(url)
+        elif media:
+            # Not needed now: say so without downloading it, and do not keep it.
+            files = [InboundFile(b"", 0, fetched=False) for _ in media]
+            done_with = [url for url, _ in media]
+        replies = await engine.handle(
+            InboundMessage(
+                channel=channel,
+                address=address,
+                message_id=sid,
+                text=body,
+                files=tuple(files),
+                control=control,
+                quiet=quiet,
+            )
+        )
+        for url in done_with:
+            await self._delete_media(url)
+        return await self._twiml(replies, channel)
+
+    async def delivery_status(self, request: Request) -> Response:
+        params = await self._verified(request)
+        if isinstance(params, Response):
+            return params
+        sid = params.get("MessageSid") or params.get("SmsSid")
+        state = params.get("MessageStatus") or params.get("SmsStatus")
+        if not sid or not state:
+            return Response("MessageSid and MessageStatus are required", status_code=400)
+        error = params.get("ErrorCode") or None
+        ids = [int(v) for v in request.query_params.get("o", "").split(",") if v.isdigit()]
+        for outbound_id in ids or [None]:
+            await self.core.engine.record_delivery(sid, state, error, outbound_id)
+        return Response(status_code=204)
+
+    async def _verified(self, request: Request) -> dict[str, str] | Response:
+        """The webhook's form, or the error response: 403 unsigned or wrongly
+        signed, 400 malformed (413 for size is handled before we get here)."""
+        signature = request.headers.get("X-Twilio-Signature")
+        if not signature:
+            return Response("missing signature", status_code=403)
+        content_type = request.headers.get("content-type", "")
+        if not content_type.startswith("application/x-www-form-urlencoded"):
+            return Response("expected a form", status_code=400)
+        raw = await request.body()
+        try:
+            params = dict(
+                parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw))
+            )
+        except (UnicodeDecodeError, ValueError):
+            return Response("malformed form", status_code=400)
+        url = self.public_url + request.url.path
+        if request.url.query:
+            url += "?" + request.url.query
+        if not self.validator.validate(url, params, signature):
+            log.warning("rejected a Twilio webhook with a wrong signature")
+            return Response("invalid signature", status_code=403)
+        return params
+
+    # media --------------------------------------------------------------
+
+    async def _fetch(self, url: str) -> InboundFile:
+        """Download one media item, reading at most one byte past the limit."""
+        limit = self.core.settings.max_attachment_bytes
+        try:
+            async with self.media_http.stream(
+                "GET",
+                self.http.rebase(url),
+                auth=(self.account_sid, self.auth_token),
+                follow_redirects=True,
+            ) as response:
+                if response.status_code != 200:
+                    log.warning("media download failed with HTTP %s", response.status_code)
+                    return InboundFile(b"", 0, fetched=False)
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    return InboundFile(b"", int(declared))
+                data = bytearray()
+                async for chunk in response.aiter_bytes():
+                    data.extend(chunk)
+                    if len(data) > limit:
+                        break
+                return InboundFile(bytes(data[: limit + 1]), len(data))
+        except httpx.HTTPError as exc:
+            log.warning("media download failed: %s", type(exc).__name__)
+            return InboundFile(b"", 0, fetched=False)
+
+    async def _delete_media(self, url: str) -> None:
+        """Remove the media from Twilio once we hold (or declined) it."""
+        parts = url.rstrip("/").split("/")
+        try:
+            message_sid, media_sid = parts[parts.index("Messages") + 1], parts[-1]
+            await (
+                self.client.api.v2010.accounts(self.account_sid)
+                .messages(message_sid)
+                .media(media_sid.removesuffix(".json"))
+                .delete_async()
+            )
+        except (ValueError, IndexError, TwilioException, httpx.HTTPError) as exc:
+            log.warning("could not delete media from Twilio: %s", type(exc).__name__)
+
+    # outbound -----------------------------------------------------------
+
+    def _status_url(self, replies: Sequence[OutboundMessage]) -> str:
+        ids = ",".join(str(r.id) for r in replies if r.id is not None)
+        return f"{self.public_url}{STATUS_PATH}" + (f"?o={ids}" if ids else "")
+
+    async def _twiml(self, replies: Sequence[OutboundMessage], channel: Channel) -> Response:
+        response = MessagingResponse()
+        fits = fits_whatsapp if channel is Channel.WHATSAPP else fits_sms
+        for body in pack([r.text for r in replies], fits):
+            carried = [replies[i] for i in body.replies]
+            response.message(body.text, action=self._status_url(carried))
+        for reply in replies:
+            if not reply.sent:
+                await self.core.engine.mark_sent(reply)
+        return Response(str(response), media_type="application/xml")
+
+    async def send(self, replies: Sequence[OutboundMessage]) -> None:
+        """Send through the REST API, one customer at a time, fewest messages."""
+
+        def key(r: OutboundMessage) -> tuple[str, str]:
+            return (r.channel.value, r.address)
+
+        for (channel_name, address), group in groupby(sorted(replies, key=key), key=key):
+            channel = Channel(channel_name)
+            items = list(group)
+            sender = self.numbers[channel]
+            if not sender:
+                raise RuntimeError(f"no Twilio number configured for {channel.value}")
+            to = f"{WHATSAPP_PREFIX}{address}" if channel is Channel.WHATSAPP else address
+            fits = fits_whatsapp if channel is Channel.WHATSAPP else fits_sms
+            for body in pack([r.text for r in items], fits):
+                carried = [items[i] for i in body.replies]
+                message = await self.client.messages.create_async(
+                    to=to, from_=sender, body=body.text, status_callback=self._status_url(carried)
+                )
+                for reply in carried:
+                    await self.core.engine.mark_sent(reply, message.sid)
+
+
+def _control(params: dict[str, str], body: str) -> tuple[Control | None, bool]:
+    """Opt-out/opt-in: Twilio's own verdict (it has answered) or our keywords."""
+    opt = params.get("OptOutType", "").upper()
+    if opt == "STOP":
+        return Control.OPT_OUT, True
+    if opt == "START":
+        return Control.OPT_IN, True
+    word = body.strip().upper()
+    if word in OPT_OUT_WORDS:
+        return Control.OPT_OUT, False
+    if word in OPT_IN_WORDS:
+        return Control.OPT_IN, False
+    return None, False
+
+
+def _media_items(params: dict[str, str]) -> list[tuple[str, str]]:
+    try:
+        count = min(int(params.get("NumMedia", "0") or 0), 10)
+    except ValueError:
+        count = 0
+    items = []
+    for i in range(count):
+        url = params.get(f"MediaUrl{i}")
+        if url:
+            items.append((url, params.get(f"MediaContentType{i}", "")))
+    return items

@@ -2,11 +2,14 @@
 
 Long polling by default; with ``TELEGRAM_WEBHOOK_URL`` set, Telegram posts
 updates to ``/webhooks/telegram`` instead, and requests without the secret
-token header are refused. Either way each update goes through the engine
-once (its ``update_id`` is the message id), and replies are sent with the
-Bot API and marked sent, so a repeated update re-sends only what never went
-out. Quick answers become inline keyboard buttons whose callback data names
-the state they were offered in.
+token header are refused. Either way an update is acknowledged to Telegram
+only after it was handled and its replies sent: the webhook answers after
+the work, and the polling loop (ours, not PTB's ``Updater``, which confirms
+updates as soon as it has fetched them) advances its offset only then. A
+crash in between makes Telegram deliver the update again; its ``update_id``
+is the message id, so the engine does the work once and only replies never
+marked sent go out. Quick answers become inline keyboard buttons whose
+callback data names the state they were offered in.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from telegram import (
     Update,
 )
 from telegram.error import RetryAfter, TelegramError
-from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.ext import Application
 
 from bot.channels import ChannelAdapter, Core
 from bot.models import Channel, InboundFile, InboundMessage, OutboundMessage
@@ -49,6 +52,8 @@ BOT_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API will not serve larger files
 SEND_ATTEMPTS = 4
 CALLBACK_SEPARATOR = "|"
 ALLOWED_UPDATES = ["message", "callback_query"]
+POLL_TIMEOUT = 10  # seconds a getUpdates call may wait for news
+UPDATE_ATTEMPTS = 5  # then the update is skipped, so one bad update cannot stall the bot
 
 COMMANDS = {
     "id": [
@@ -88,11 +93,8 @@ class TelegramAdapter(ChannelAdapter):
             .base_url(settings.telegram_api_base_url)
             .base_file_url(settings.telegram_file_base_url)
         )
-        if self.webhook_url:
-            builder = builder.updater(None)
-        self.application = builder.build()
-        self.application.add_handler(TypeHandler(Update, self._on_update))
-        self.application.add_error_handler(self._on_error)
+        self.application = builder.updater(None).build()
+        self._poller: asyncio.Task[None] | None = None
 
     @property
     def bot(self) -> Bot:
@@ -113,15 +115,17 @@ class TelegramAdapter(ChannelAdapter):
             await self.bot.set_webhook(
                 self.webhook_url, secret_token=self.secret, allowed_updates=ALLOWED_UPDATES
             )
+        else:
+            await self.bot.delete_webhook()  # polling and a webhook exclude each other
         await self.application.start()
-        if not self.webhook_url and self.application.updater is not None:
-            await self.application.updater.start_polling(
-                allowed_updates=ALLOWED_UPDATES, timeout=timedelta(seconds=10)
-            )
+        if not self.webhook_url:
+            self._poller = asyncio.create_task(self._poll(), name="telegram-polling")
 
     async def stop(self) -> None:
-        if self.application.updater is not None and self.application.updater.running:
-            await self.application.updater.stop()
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
@@ -152,18 +156,54 @@ class TelegramAdapter(ChannelAdapter):
             return Response("malformed update", status_code=400)
         if update is None:
             return Response("malformed update", status_code=400)
-        await self.application.update_queue.put(update)
+        try:
+            await self._process(update)
+        except Exception as exc:
+            # Not acknowledged: Telegram delivers it again and nothing is done twice.
+            log.error("handling a Telegram update failed: %s", type(exc).__name__)
+            return Response("try again", status_code=500)
         return Response(status_code=200)
 
-    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _poll(self) -> None:
+        """Long polling that confirms an update (by asking for the next offset)
+        only once it has been handled."""
+        offset: int | None = None
+        failures = 0
+        while True:
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
+                )
+            except RetryAfter as exc:
+                await asyncio.sleep(_seconds(exc.retry_after))
+                continue
+            except TelegramError as exc:
+                log.warning("Telegram polling failed: %s", type(exc).__name__)
+                await asyncio.sleep(min(2**failures, 30))
+                failures = min(failures + 1, 5)
+                continue
+            failures = 0
+            for update in updates:
+                for attempt in range(UPDATE_ATTEMPTS):
+                    try:
+                        await self._process(update)
+                        break
+                    except Exception as exc:
+                        log.error(
+                            "handling Telegram update %s failed (attempt %d): %s",
+                            update.update_id,
+                            attempt + 1,
+                            type(exc).__name__,
+                        )
+                        await asyncio.sleep(min(2**attempt, 10))
+                offset = update.update_id + 1
+
+    async def _process(self, update: Update) -> None:
         message = await self._inbound(update)
         if message is None:
             return
         replies = await self.core.engine.handle(message)
         await self.send(replies)
-
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("handling a Telegram update failed: %s", type(context.error).__name__)
 
     async def _inbound(self, update: Update) -> InboundMessage | None:
         query = update.callback_query
@@ -245,10 +285,12 @@ class TelegramAdapter(ChannelAdapter):
             except RetryAfter as exc:
                 if attempt == SEND_ATTEMPTS - 1:
                     raise
-                wait = exc.retry_after
-                seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-                await asyncio.sleep(min(seconds, 60))
+                await asyncio.sleep(min(_seconds(exc.retry_after), 60))
         raise AssertionError("unreachable")
+
+
+def _seconds(wait: int | timedelta) -> float:
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 
 def _keyboard(reply: OutboundMessage) -> InlineKeyboardMarkup | None:

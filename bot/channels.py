@@ -66,13 +66,21 @@ class Core:
     def adapter_for(self, channel: Channel) -> ChannelAdapter | None:
         return next((a for a in self.adapters if channel in a.channels), None)
 
-    async def deliver(self, replies: Sequence[OutboundMessage]) -> bool:
+    async def deliver(self, replies: Sequence[OutboundMessage], proactive: bool) -> bool:
         """Send replies that are not sent yet through their channel's adapter.
-        Returns False when some could not be sent (they stay recorded as unsent)."""
+
+        ``proactive`` messages (the bot speaking first) are not sent to customers
+        who opted out; answers to something the customer just did always are.
+        Returns False when some could not be sent (they stay recorded as unsent).
+        """
         pending: dict[Channel, list[OutboundMessage]] = defaultdict(list)
         for reply in replies:
-            if not reply.sent:
-                pending[reply.channel].append(reply)
+            if reply.sent:
+                continue
+            if proactive and await self.engine.is_opted_out(reply.channel, reply.address):
+                log.info("not sending to an opted-out customer on %s", reply.channel)
+                continue
+            pending[reply.channel].append(reply)
         ok = True
         for channel, items in pending.items():
             adapter = self.adapter_for(channel)

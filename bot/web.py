@@ -181,7 +181,8 @@ def create_app(
                 error_text=problem,
                 status=422,
             )
-        await core.deliver(result.replies)  # the next step, by SMS
+        # The next step, by SMS: an answer to the upload, not a message of our own.
+        await core.deliver(result.replies, proactive=False)
         return _page(engine.catalogue, result.language, "done", limit_mb)
 
     routes = [

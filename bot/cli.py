@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
@@ -139,8 +142,41 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn re-raises SIGTERM after a graceful shutdown, so the process
+        would die of it; a requested stop is a normal exit here (0; 130 for
+        Ctrl-C)."""
+
+        interrupted = False
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            originals = {s: signal.signal(s, self._stop) for s in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in originals.items():
+                    signal.signal(sig, handler)
+
+        def _stop(self, sig: int, frame: object) -> None:
+            self.interrupted = self.interrupted or sig == signal.SIGINT
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            self.should_exit = True
+
+    return Server
+
+
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
+
+    _Server = _server_class()
 
     from bot.channels import Core
     from bot.web import create_app
@@ -170,11 +206,11 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
         access_log=False,  # paths carry upload tokens: never log them
         server_header=False,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
     await server.serve()
     if not server.started:
         raise CliError(f"could not serve on {args.host}:{args.port} (see the log above)")
-    return 0
+    return 130 if server.interrupted else 0
 
 
 async def _requests(args: argparse.Namespace, settings: Settings) -> int:

@@ -365,6 +365,18 @@ class Dialogue:
         if command == "back":
             self._back(run)
             return True
+        if command == "status":  # e.g. Telegram's /status, shown in its command menu
+            if is_draft(run.state):
+                run.say("menu.in_draft")
+                self._prompt(run)
+            elif run.state in (STAFF, RESUME, PROOF_FOR):
+                self._prompt(run)
+            else:
+                self._fire(run, "reset")
+                self._fire(run, "ask_status")
+                run.failures = 0
+                self._prompt(run)
+            return True
         if command == "menu":
             if run.state == STAFF:
                 self._leave_staff(run)

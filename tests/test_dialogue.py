@@ -429,3 +429,28 @@ def test_the_machine_is_built_once_and_a_step_takes_microseconds(d: Driver) -> N
         d.dialogue.step(snapshot, Inbound("Budi Santoso"), c)
     per_step = (time.perf_counter() - start) / 1000
     assert per_step < 500e-6, f"{per_step * 1e6:.0f} µs per step"
+
+
+def test_status_command_never_becomes_an_answer(d: Driver) -> None:
+    for line in ("1", "1", "Budi", "budi@example.com"):
+        d.say(line)
+    d.say("/status")
+    assert d.state == "deletion.reason"
+    assert d.keys == ["menu.in_draft", "prompt.reason.deletion"]
+    d.say("batal")
+    d.say("/status")
+    assert d.state == "status" and d.keys == ["prompt.status"]
+
+
+def test_stale_button_gets_the_current_question(dialogue: Dialogue) -> None:
+    snapshot = Snapshot("access.email", {"type": "access", "full_name": "Budi"}, "id")
+    out = dialogue.step(snapshot, Inbound("1", expected_state="menu"), ctx())
+    assert out.state == "access.email"
+    assert [r.key for r in out.replies] == ["button.stale", "prompt.email"]
+
+
+def test_menus_offer_buttons_that_send_their_number(dialogue: Dialogue) -> None:
+    (reply,) = dialogue.prompt(Snapshot("menu", {}, "id"), ctx())
+    assert [b.value for b in reply.buttons] == ["1", "2", "3", "4", "5", "6"]
+    replies = dialogue.prompt(Snapshot("access.id_proof", {"type": "access"}, "id"), ctx())
+    assert [b.value for r in replies for b in r.buttons] == ["nanti"]

@@ -6,16 +6,22 @@ every conversation.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import lru_cache
 
 from bot.blobs import FileBlobStore
 from bot.catalogue import Catalogue, load_vocabulary
+from bot.crypto import Keyring, load_master_key
+from bot.directory import EveryoneRegistered, open_directory
 from bot.engine import Clock, Engine, utc_now
+from bot.mail import open_mailer
 from bot.settings import Settings
 from bot.store import Store, open_store
 from flows.dialogue import Dialogue
+
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
@@ -36,14 +42,27 @@ async def open_core(settings: Settings) -> AsyncIterator[Store]:
 
 @asynccontextmanager
 async def open_engine(settings: Settings, clock: Clock = utc_now) -> AsyncIterator[Engine]:
-    blobs = FileBlobStore(settings.blob_dir)
+    keyring = Keyring(load_master_key(settings.secret_key, settings.data_dir))
+    blobs = FileBlobStore(settings.blob_dir, keyring.file_key)
     blobs.open()
     async with open_core(settings) as store:
-        yield Engine(
-            store=store,
-            blobs=blobs,
-            settings=settings,
-            catalogue=Catalogue.load(settings.timezone),
-            dialogue=shared_dialogue(),
-            clock=clock,
-        )
+        directory = await open_directory(settings, store)
+        if isinstance(directory, EveryoneRegistered):
+            log.warning(
+                "no account directory (PRIVACYBOT_ACCOUNTS_URL or `privacybot accounts "
+                "import`): every email counts as registered"
+            )
+        try:
+            yield Engine(
+                store=store,
+                blobs=blobs,
+                settings=settings,
+                catalogue=Catalogue.load(settings.timezone),
+                dialogue=shared_dialogue(),
+                keyring=keyring,
+                directory=directory,
+                mailer=open_mailer(settings),
+                clock=clock,
+            )
+        finally:
+            await directory.close()

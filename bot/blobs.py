@@ -1,8 +1,10 @@
-"""Where ID-proof files live: behind one small interface so encryption at rest
-(or an object store) can replace the plain folder without touching callers.
+"""Where ID-proof files live, behind one small interface (an object store
+could replace the folder without touching callers).
 
-Files get opaque random names; nothing about the customer or the file type
-shows in the path.
+Files get opaque random names, so nothing about the customer or the file type
+shows in a path, and are sealed with AES-256-GCM before they reach the disk:
+the plaintext only ever exists in memory. The token is the associated data,
+so a sealed file moved under another name does not open.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import os
 import secrets
 import tempfile
 from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bot.store.base import StoreError
 
@@ -39,9 +44,18 @@ class BlobStore(abc.ABC):
     def exists(self, token: str) -> bool: ...
 
 
+class BlobUnreadable(Exception):
+    """A stored file failed authentication: damaged, swapped, or another key."""
+
+
+MAGIC = b"PBG1"  # privacybot, AES-GCM, format 1
+NONCE_BYTES = 12
+
+
 class FileBlobStore(BlobStore):
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, key: bytes) -> None:
         self.root = root
+        self._cipher = AESGCM(key)
 
     def open(self) -> None:
         try:
@@ -59,13 +73,15 @@ class FileBlobStore(BlobStore):
         return self.root / token[:2] / token
 
     def put(self, token: str, data: bytes) -> None:
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = MAGIC + nonce + self._cipher.encrypt(nonce, data, token.encode())
         path = self._path(token)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                handle.write(sealed)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
@@ -74,7 +90,14 @@ class FileBlobStore(BlobStore):
             raise
 
     def get(self, token: str) -> bytes:
-        return self._path(token).read_bytes()
+        sealed = self._path(token).read_bytes()
+        if not sealed.startswith(MAGIC):
+            raise BlobUnreadable("not a sealed file")
+        nonce = sealed[len(MAGIC) : len(MAGIC) + NONCE_BYTES]
+        try:
+            return self._cipher.decrypt(nonce, sealed[len(MAGIC) + NONCE_BYTES :], token.encode())
+        except InvalidTag:
+            raise BlobUnreadable("authentication failed") from None
 
     def delete(self, token: str) -> None:
         self._path(token).unlink(missing_ok=True)

@@ -22,6 +22,9 @@ from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 from bot.app import open_core, open_engine
+from bot.engine import utc_now
+from bot.logmask import install as install_log_mask
+from bot.mail import FileMailer
 from bot.models import RequestRecord, RequestStatus
 from bot.requests import (
     BadReference,
@@ -64,9 +67,26 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("reference", help="e.g. DEL-7K3M9Q")
     show.add_argument("--json", action="store_true", help="print JSON")
 
+    proof = views.add_parser(
+        "proof", help="write a request's ID proof to stdout (the view is recorded)"
+    )
+    proof.add_argument("reference", help="e.g. DEL-7K3M9Q")
+    proof.add_argument("--viewer", required=True, help="who is looking (recorded)")
+
     serve = commands.add_parser("serve", help="run the web server for Telegram, WhatsApp and SMS")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_port, default=8080)
+
+    accounts = commands.add_parser("accounts", help="the local account directory")
+    account_actions = accounts.add_subparsers(dest="action", metavar="ACTION", required=True)
+    importing = account_actions.add_parser(
+        "import", help="add or update accounts from a CSV (email,full_name,phone)"
+    )
+    importing.add_argument("file", help="CSV file with a header line")
+
+    commands.add_parser(
+        "purge", help="delete ID proofs past their retention and abandoned drafts now"
+    )
     return parser
 
 
@@ -82,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(dotenv=Path(".env"), data_dir=args.data_dir)
         level = logging.getLevelName(settings.log_level.upper())
         if args.command == "chat":  # the terminal is the conversation: keep it clean
-            level = max(level, logging.WARNING)
+            level = max(level, logging.ERROR)
         for noisy in ("transitions", "httpx", "httpcore"):  # httpx logs URLs with bot tokens
             logging.getLogger(noisy).setLevel(logging.WARNING)
         logging.basicConfig(
@@ -90,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stream=sys.stderr,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
+        install_log_mask()  # no email, phone number, code or token in the logs
         return asyncio.run(_run(args, settings))
     except KeyboardInterrupt:
         return 130
@@ -116,6 +137,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         return await _requests(args, settings)
     if args.command == "serve":
         return await _serve(args, settings)
+    if args.command == "accounts":
+        return await _import_accounts(args, settings)
+    if args.command == "purge":
+        return await _purge(settings)
     raise CliError(f"unknown command {args.command!r}")
 
 
@@ -138,6 +163,9 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
             interactive=sys.stdin.isatty(),
             language=language,
         )
+        if isinstance(engine.mailer, FileMailer):
+            # No mail server: show the customer's mail here, marked as such.
+            engine.mailer.listeners.append(channel.show_dev_mail)
         await channel.run()
     return 0
 
@@ -213,7 +241,56 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 130 if server.interrupted else 0
 
 
+async def _import_accounts(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.directory import ImportProblem, parse_accounts_csv
+
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise CliError(f"no file {args.file}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read {args.file}: {type(exc).__name__}") from None
+    try:
+        rows = parse_accounts_csv(text)
+    except ImportProblem as exc:
+        raise CliError(f"{args.file}: {exc}") from None
+    async with open_core(settings) as store, store.transaction() as tx:
+        count = await tx.import_accounts(rows, utc_now())
+    sys.stdout.write(f"Imported {count} accounts.\n")
+    return 0
+
+
+async def _purge(settings: Settings) -> int:
+    from bot.retention import purge
+
+    async with open_engine(settings) as engine:
+        report = await purge(engine)
+    sys.stdout.write(
+        f"Deleted {report.id_proofs} ID proofs past retention and "
+        f"{report.drafts} abandoned drafts.\n"
+    )
+    return 0
+
+
+async def _proof(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.retention import open_id_proof
+
+    if sys.stdout.isatty():
+        raise CliError("the ID proof is binary: redirect it, e.g. > proof.jpg")
+    async with open_engine(settings) as engine:
+        record = await find_request(engine.store, args.reference)
+        stored = [a for a in record.attachments if a.deleted_at is None]
+        if not stored:
+            raise CliError(f"{record.reference} has no stored ID proof")
+        data = await open_id_proof(engine, stored[-1].token, args.viewer, "cli")
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
+    return 0
+
+
 async def _requests(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action == "proof":
+        return await _proof(args, settings)
     async with open_core(settings) as store:
         if args.action == "list":
             status = RequestStatus(args.status) if args.status else None

@@ -17,14 +17,19 @@ import re
 import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.blobs import BlobStore
 from bot.business_days import due_date
 from bot.catalogue import LANGUAGES, Catalogue
+from bot.crypto import Keyring
+from bot.directory import AccountDirectory, DirectoryUnavailable, same_name
+from bot.images import ImageUnreadable, strip_metadata
+from bot.mail import Mail, Mailer, html_page
 from bot.models import (
     Channel,
+    CodeRecord,
     Control,
     ConversationRecord,
     InboundFile,
@@ -38,6 +43,8 @@ from flows.dialogue import MENU, Dialogue, draft_files, holds_draft
 from flows.types import (
     AttachmentInfo,
     AttachProof,
+    CodeAttempt,
+    CodeState,
     Context,
     DiscardAttachments,
     Escalate,
@@ -47,6 +54,7 @@ from flows.types import (
     KnownRequest,
     Outcome,
     Reply,
+    SendCode,
     Snapshot,
 )
 from flows.validators import CROCKFORD_ALPHABET, sniff_media_type
@@ -85,10 +93,33 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _code_context(conversation_id: int, effect: SendCode) -> str:
+    """What a code is bound to: this conversation, this purpose, this email."""
+    return f"{conversation_id}:{effect.purpose}:{effect.email.casefold()}"
+
+
 @dataclass
 class _File:
     info: AttachmentInfo
     data: bytes
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class _Work:
+    """What one message's transaction did, for what must happen after it."""
+
+    message: InboundMessage
+    files: dict[str, _File]
+    now: datetime = _EPOCH
+    conversation: ConversationRecord | None = None
+    outcome: Outcome | None = None
+    inbound_id: int | None = None
+    written: list[str] = field(default_factory=list)
+    discarded: list[str] = field(default_factory=list)
+    mails: list[Mail] = field(default_factory=list)
 
 
 class Engine:
@@ -99,6 +130,9 @@ class Engine:
         settings: Settings,
         catalogue: Catalogue,
         dialogue: Dialogue,
+        keyring: Keyring,
+        directory: AccountDirectory,
+        mailer: Mailer,
         clock: Clock = utc_now,
     ) -> None:
         self.store = store
@@ -106,6 +140,9 @@ class Engine:
         self.settings = settings
         self.catalogue = catalogue
         self.dialogue = dialogue
+        self.keyring = keyring
+        self.directory = directory
+        self.mailer = mailer
         self.clock = clock
 
     async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
@@ -252,8 +289,14 @@ class Engine:
         media_type = sniff_media_type(file.data[:2048])
         if media_type is None:
             return _File(AttachmentInfo(token, file.size, None, None, "unsupported_type"), b"")
-        digest = hashlib.sha256(file.data).hexdigest()
-        return _File(AttachmentInfo(token, len(file.data), media_type, digest), file.data)
+        try:
+            # What is kept (and hashed) is the image without its metadata:
+            # GPS position, device and times never reach storage.
+            data = strip_metadata(file.data, media_type)
+        except ImageUnreadable:
+            return _File(AttachmentInfo(token, file.size, media_type, None, "unreadable"), b"")
+        digest = hashlib.sha256(data).hexdigest()
+        return _File(AttachmentInfo(token, len(data), media_type, digest), data)
 
     async def _conversation(
         self, tx: Transaction, message: InboundMessage, now: datetime
@@ -290,10 +333,10 @@ class Engine:
         files: list[_File],
         upload: str | None,
     ) -> list[OutboundMessage]:
-        """All of one message's work in one transaction; files written for it
-        are removed again if the transaction does not commit."""
-        written: list[str] = []
-        discarded: list[str] = []
+        """All of one message's work in one transaction. Files written for it
+        are removed again if the transaction does not commit; mail (codes) goes
+        out only after it did."""
+        work = _Work(message=message, files={f.info.token: f for f in files})
         try:
             async with self.store.transaction() as tx:
                 recorded = await self._recorded(
@@ -301,15 +344,16 @@ class Engine:
                 )
                 if recorded is not None:
                     return recorded
-                now = self.clock()
+                now = work.now = self.clock()
                 if upload is not None and not await tx.upload_token_conversation(upload, now):
                     raise UploadLinkInvalid()  # used or expired since we looked
-                conversation = await self._conversation(tx, message, now)
+                conversation = work.conversation = await self._conversation(tx, message, now)
                 if message.control is not None:
                     outcome = await self._control(tx, conversation, message, now)
                 else:
                     outcome = await self._dialogue(tx, conversation, inbound, now)
-                inbound_id = await tx.record_inbound(
+                work.outcome = outcome
+                work.inbound_id = await tx.record_inbound(
                     conversation.id,
                     message.channel,
                     message.message_id,
@@ -320,18 +364,8 @@ class Engine:
                     state_after=outcome.state,
                     now=now,
                 )
-                await self._apply(
-                    tx,
-                    conversation,
-                    message,
-                    outcome,
-                    {f.info.token: f for f in files},
-                    inbound_id,
-                    now,
-                    written,
-                    discarded,
-                )
-                if upload is not None and written:
+                await self._apply(tx, work)
+                if upload is not None and work.written:
                     await tx.use_upload_token(upload, now)
                 log.info(
                     "message handled: conversation=%s %s -> %s replies=%d effects=%s",
@@ -348,14 +382,21 @@ class Engine:
                     for r in outcome.replies
                 ]
                 ids = await tx.record_outbound(
-                    conversation.id, inbound_id, outcome.language, outcome.state, rendered, now
+                    conversation.id,
+                    work.inbound_id,
+                    outcome.language,
+                    outcome.state,
+                    rendered,
+                    now,
                 )
         except BaseException:
-            for token in written:
+            for token in work.written:
                 self.blobs.delete(token)
             raise
-        for token in discarded:
+        for token in work.discarded:
             self.blobs.delete(token)
+        for mail in work.mails:
+            await self._send_mail(mail)
         return [
             OutboundMessage(
                 message.channel,
@@ -374,6 +415,7 @@ class Engine:
         self, tx: Transaction, conversation: ConversationRecord, inbound: Inbound, now: datetime
     ) -> Outcome:
         known = await tx.requests_for_address(conversation.channel, conversation.address)
+        code_state, verified = await self._code_state(tx, conversation, inbound, now)
         context = Context(
             now=now,
             new_reference_suffix=new_reference_suffix(),
@@ -381,6 +423,10 @@ class Engine:
             requests=tuple(
                 KnownRequest(r.reference, r.type, r.status.value, r.due_date) for r in known
             ),
+            code=code_state,
+            verified_request=verified,
+            code_minutes=self.settings.email_code_minutes,
+            code_lock_minutes=self.settings.email_code_lock_minutes,
             resume_after_hours=self.settings.draft_resume_hours,
             draft_expiry_days=self.settings.draft_expiry_days,
             max_failures=self.settings.max_failures,
@@ -395,6 +441,41 @@ class Engine:
             last_activity=conversation.last_activity_at,
         )
         return self.dialogue.step(snapshot, inbound, context)
+
+    async def _code_state(
+        self, tx: Transaction, conversation: ConversationRecord, inbound: Inbound, now: datetime
+    ) -> tuple[CodeState | None, KnownRequest | None]:
+        """The pending code as the dialogue may know it, with the verdict on this
+        message if it is a code (compared in constant time, never shown)."""
+        record = await tx.get_code(conversation.id)
+        if record is None:
+            return None, None
+        settings = self.settings
+        typed = "".join(inbound.text.split())
+        typed_ok: bool | None = None
+        if len(typed) == 6 and typed.isdigit():
+            effect = SendCode(record.purpose, record.email)
+            typed_ok = record.digest is not None and self.keyring.code_matches(
+                typed, _code_context(conversation.id, effect), record.digest
+            )
+        state = CodeState(
+            purpose=record.purpose,
+            expires_at=record.expires_at,
+            attempts_left=max(0, settings.email_code_attempts - record.attempts),
+            resends_left=max(0, settings.email_code_resends - (record.sends - 1)),
+            next_resend_at=record.last_sent_at
+            + timedelta(seconds=settings.email_code_resend_seconds),
+            locked_until=record.locked_until,
+            typed_ok=typed_ok,
+        )
+        verified = None
+        if typed_ok and record.purpose.startswith("status:") and now < record.expires_at:
+            request = await tx.get_request(record.purpose.removeprefix("status:"))
+            if request is not None:
+                verified = KnownRequest(
+                    request.reference, request.type, request.status.value, request.due_date
+                )
+        return state, verified
 
     async def _control(
         self,
@@ -461,66 +542,72 @@ class Engine:
         await tx.create_upload_token(hash_token(token), conversation.id, now, expires)
         return f"{self.settings.public_url.rstrip('/')}/upload/{token}"
 
-    async def _apply(
-        self,
-        tx: Transaction,
-        conversation: ConversationRecord,
-        message: InboundMessage,
-        outcome: Outcome,
-        files: dict[str, _File],
-        inbound_id: int,
-        now: datetime,
-        written: list[str],
-        discarded: list[str],
-    ) -> None:
-        async def keep(token: str) -> None:
-            file = files[token]
-            self.blobs.put(token, file.data)
-            written.append(token)
-            assert file.info.media_type and file.info.sha256
-            await tx.insert_attachment(
-                token=token,
-                conversation_id=conversation.id,
-                inbound_id=inbound_id,
-                media_type=file.info.media_type,
-                size=file.info.size,
-                sha256=file.info.sha256,
-                now=now,
-            )
-
-        for effect in outcome.effects:
+    async def _apply(self, tx: Transaction, work: _Work) -> None:
+        assert work.outcome is not None and work.conversation is not None
+        for effect in work.outcome.effects:
             if isinstance(effect, KeepAttachment):
-                await keep(effect.token)
+                await self._keep(tx, work, effect.token)
             elif isinstance(effect, DiscardAttachments):
-                await tx.mark_attachments_deleted(effect.tokens, now)
-                discarded.extend(effect.tokens)
+                await tx.mark_attachments_deleted(effect.tokens, work.now)
+                work.discarded.extend(effect.tokens)
             elif isinstance(effect, AttachProof):
-                if effect.token in files:
-                    await keep(effect.token)
+                if effect.token in work.files:
+                    await self._keep(tx, work, effect.token)
                 await tx.link_attachment(effect.token, effect.reference)
-                await tx.set_request_status(effect.reference, RequestStatus.VERIFYING, now)
+                await tx.set_request_status(effect.reference, RequestStatus.VERIFYING, work.now)
                 await tx.add_request_event(
-                    effect.reference, "customer", "id_proof_received", {}, now
+                    effect.reference, "customer", "id_proof_received", {}, work.now
                 )
             elif isinstance(effect, FileRequest):
-                await self._file(tx, conversation, message, outcome, effect, now)
+                await self._file(tx, work, effect)
+            elif isinstance(effect, SendCode):
+                await self._send_code(tx, work, effect)
+            elif isinstance(effect, CodeAttempt):
+                await self._code_attempt(tx, work, effect)
             elif isinstance(effect, Escalate):
-                log.info("conversation %s waiting for staff (%s)", conversation.id, effect.reason)
+                log.info(
+                    "conversation %s waiting for staff (%s)", work.conversation.id, effect.reason
+                )
 
-    async def _file(
-        self,
-        tx: Transaction,
-        conversation: ConversationRecord,
-        message: InboundMessage,
-        outcome: Outcome,
-        effect: FileRequest,
-        now: datetime,
-    ) -> None:
+    async def _keep(self, tx: Transaction, work: _Work, token: str) -> None:
+        """Store an accepted file: metadata stripped, sealed, described in the database."""
+        assert work.conversation is not None
+        file = work.files[token]
+        assert file.info.media_type and file.info.sha256
+        self.blobs.put(token, file.data)
+        work.written.append(token)
+        await tx.insert_attachment(
+            token=token,
+            conversation_id=work.conversation.id,
+            inbound_id=work.inbound_id,
+            media_type=file.info.media_type,
+            size=file.info.size,
+            sha256=file.info.sha256,
+            now=work.now,
+        )
+
+    async def _file(self, tx: Transaction, work: _Work, effect: FileRequest) -> None:
+        assert work.conversation is not None and work.outcome is not None
+        message, outcome, now = work.message, work.outcome, work.now
         fields = dict(effect.fields)
+        code = await tx.get_code(work.conversation.id)
+        email = fields.pop("email")
+        if (
+            code is None
+            or code.purpose != "request"
+            or code.verified_at is None
+            or code.email.casefold() != email.casefold()
+        ):
+            # The dialogue only files after a verified code; refuse loudly if not.
+            raise RuntimeError("refusing to file a request without a verified email")
         reason = fields.pop("reason", None)
-        code = fields.get("reason_code")
-        if reason is None and code and code != "other":
-            reason = self.catalogue.text(outcome.language, f"choice.deletion_reason.{code}")
+        reason_code = fields.get("reason_code")
+        if reason is None and reason_code and reason_code != "other":
+            reason = self.catalogue.text(outcome.language, f"choice.deletion_reason.{reason_code}")
+        full_name = fields.pop("full_name")
+        mismatch = code.directory_name is not None and not same_name(full_name, code.directory_name)
+        if mismatch:
+            fields["name_mismatch"] = True
         status = (
             RequestStatus.VERIFYING if effect.id_proof_token else RequestStatus.AWAITING_ID_PROOF
         )
@@ -530,20 +617,111 @@ class Engine:
             status=status,
             channel=message.channel,
             customer_address=message.address,
-            conversation_id=conversation.id,
+            conversation_id=work.conversation.id,
             language=outcome.language,
-            full_name=fields.pop("full_name"),
-            email=fields.pop("email"),
+            full_name=full_name,
+            email=email,
             reason=reason,
             details=fields,
             now=now,
             due_date=effect.due_date,
         )
         await tx.add_request_event(
-            effect.reference, "customer", "filed", {"status": status.value}, now
+            effect.reference,
+            "customer",
+            "filed",
+            {"status": status.value, "email_verified": True},
+            now,
         )
+        if mismatch:
+            # Not a refusal: staff decide whether the names are the same person.
+            await tx.add_request_event(effect.reference, "system", "name_mismatch", {}, now)
         if effect.id_proof_token:
             await tx.link_attachment(effect.id_proof_token, effect.reference)
+
+    async def _send_code(self, tx: Transaction, work: _Work, effect: SendCode) -> None:
+        """Issue a code for the email if it qualifies; otherwise record that none
+        was sent, so replies, timing and limits look the same either way."""
+        assert work.conversation is not None and work.outcome is not None
+        now, settings = work.now, self.settings
+        previous = await tx.get_code(work.conversation.id)
+        eligible, directory_name = await self._code_eligibility(tx, effect)
+        code = f"{secrets.randbelow(10**6):06d}"
+        digest = (
+            self.keyring.code_digest(code, _code_context(work.conversation.id, effect))
+            if eligible
+            else None
+        )
+        sends = previous.sends + 1 if effect.resend and previous is not None else 1
+        await tx.save_code(
+            CodeRecord(
+                conversation_id=work.conversation.id,
+                purpose=effect.purpose,
+                email=effect.email,
+                digest=digest,
+                directory_name=directory_name,
+                issued_at=now,
+                expires_at=now + timedelta(minutes=settings.email_code_minutes),
+                attempts=0,
+                sends=sends,
+                last_sent_at=now,
+                locked_until=None,
+                verified_at=None,
+            )
+        )
+        if eligible:
+            work.mails.append(self._code_mail(effect.email, code, work.outcome.language))
+
+    async def _code_eligibility(self, tx: Transaction, effect: SendCode) -> tuple[bool, str | None]:
+        if effect.purpose.startswith("status:"):
+            request = await tx.get_request(effect.purpose.removeprefix("status:"))
+            return (
+                request is not None and request.email.casefold() == effect.email.casefold(),
+                None,
+            )
+        try:
+            account = await self.directory.lookup(effect.email)
+        except DirectoryUnavailable as exc:
+            log.warning("account directory unavailable (%s): no code sent", exc)
+            return False, None
+        return account is not None, account.full_name if account else None
+
+    async def _code_attempt(self, tx: Transaction, work: _Work, effect: CodeAttempt) -> None:
+        assert work.conversation is not None
+        code = await tx.get_code(work.conversation.id)
+        if code is None:
+            return
+        if effect.ok:
+            code.verified_at = work.now
+        else:
+            code.attempts += 1
+            if code.attempts >= self.settings.email_code_attempts:
+                code.locked_until = work.now + timedelta(
+                    minutes=self.settings.email_code_lock_minutes
+                )
+        await tx.save_code(code)
+
+    def _code_mail(self, to: str, code: str, language: str) -> Mail:
+        minutes = self.settings.email_code_minutes
+
+        def t(key: str) -> str:
+            return self.catalogue.text(language, f"mail.code.{key}").format(
+                code=code, minutes=minutes
+            )
+
+        return Mail(
+            to=to,
+            subject=t("subject"),
+            text=t("text"),
+            html=html_page([t("html_intro"), t("html_validity"), t("html_ignore")], code),
+            language=language,
+        )
+
+    async def _send_mail(self, mail: Mail) -> None:
+        try:
+            await self.mailer.send(mail)
+        except Exception as exc:  # the customer can ask for a new code
+            log.warning("sending mail failed: %s", type(exc).__name__)
 
     @staticmethod
     def _update(conversation: ConversationRecord, outcome: Outcome, now: datetime) -> None:

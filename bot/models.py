@@ -146,6 +146,24 @@ class RequestEvent:
     data: dict[str, Any]
 
 
+@dataclass
+class CodeRecord:
+    """The email code a conversation waits for (see the email_codes table)."""
+
+    conversation_id: int
+    purpose: str
+    email: str
+    digest: str | None
+    directory_name: str | None
+    issued_at: datetime
+    expires_at: datetime
+    attempts: int
+    sends: int
+    last_sent_at: datetime
+    locked_until: datetime | None
+    verified_at: datetime | None
+
+
 @dataclass(frozen=True)
 class AttachmentRecord:
     token: str
@@ -154,3 +172,4 @@ class AttachmentRecord:
     sha256: str
     created_at: datetime
     deleted_at: datetime | None
+    views: tuple[tuple[str, str, datetime], ...] = ()  # (viewer, purpose, when)

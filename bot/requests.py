@@ -64,6 +64,10 @@ def request_detail(r: RequestRecord) -> dict[str, Any]:
             "sha256": a.sha256,
             "received_at": a.created_at.isoformat(),
             "deleted_at": a.deleted_at.isoformat() if a.deleted_at else None,
+            "views": [
+                {"viewer": viewer, "purpose": purpose, "at": at.isoformat()}
+                for viewer, purpose, at in a.views
+            ],
         }
         for a in r.attachments
     ]

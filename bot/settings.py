@@ -19,7 +19,7 @@ from dotenv import dotenv_values
 
 ENV_PREFIX = "PRIVACYBOT_"
 # Settings named by their provider's convention rather than ours.
-_FOREIGN_NAMES = ("twilio_", "telegram_")
+_FOREIGN_NAMES = ("twilio_", "telegram_", "smtp_")
 
 
 def env_name(field: str) -> str:
@@ -58,6 +58,17 @@ class Settings:
     telegram_file_base_url: str
     telegram_webhook_url: str
     telegram_webhook_secret: str
+    secret_key: str
+    id_proof_retention_days: int
+    email_code_minutes: int
+    email_code_attempts: int
+    email_code_lock_minutes: int
+    email_code_resends: int
+    email_code_resend_seconds: int
+    accounts_url: str
+    accounts_token: str
+    smtp_url: str
+    mail_from: str
 
     @property
     def twilio_enabled(self) -> bool:
@@ -147,6 +158,12 @@ def _check(s: Settings) -> None:
         "draft_expiry_days",
         "max_failures",
         "upload_link_hours",
+        "id_proof_retention_days",
+        "email_code_minutes",
+        "email_code_attempts",
+        "email_code_lock_minutes",
+        "email_code_resends",
+        "email_code_resend_seconds",
     ):
         if getattr(s, name) <= 0:
             raise SettingsError(f"{env_name(name)}: must be greater than zero")
@@ -156,12 +173,17 @@ def _check(s: Settings) -> None:
         "telegram_api_base_url",
         "telegram_file_base_url",
         "telegram_webhook_url",
+        "accounts_url",
     ):
         value = getattr(s, name)
         if value and not value.startswith(("http://", "https://")):
             raise SettingsError(f"{env_name(name)}: must start with http:// or https://")
     if bool(s.twilio_account_sid) != bool(s.twilio_auth_token):
         raise SettingsError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be set together")
+    if s.smtp_url and not s.smtp_url.startswith(("smtp://", "smtps://")):
+        raise SettingsError("SMTP_URL: must start with smtp:// or smtps://")
+    if s.smtp_url and "@" not in s.mail_from:
+        raise SettingsError("PRIVACYBOT_MAIL_FROM: an email address is required with SMTP_URL")
     if s.twilio_enabled and not s.public_url:
         raise SettingsError(
             "PRIVACYBOT_PUBLIC_URL: required with Twilio (webhook signatures are checked"

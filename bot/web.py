@@ -29,6 +29,7 @@ from bot.catalogue import Catalogue
 from bot.channels import Core
 from bot.engine import Clock, UploadLinkInvalid, utc_now
 from bot.models import InboundFile
+from bot.retention import purge
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,7 @@ def create_app(
 async def _housekeeping(core: Core, every: float) -> None:
     while True:
         try:
-            await core.engine.discard_stale_drafts()
+            await purge(core.engine)
         except Exception as exc:  # try again next round
             log.error("housekeeping failed: %s", type(exc).__name__)
         await asyncio.sleep(every)

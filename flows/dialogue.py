@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from transitions import Machine, MachineError
@@ -24,6 +24,7 @@ from flows.types import (
     AttachmentInfo,
     AttachProof,
     Button,
+    CodeAttempt,
     Context,
     DiscardAttachments,
     Effect,
@@ -36,6 +37,7 @@ from flows.types import (
     Outcome,
     Reply,
     RequestType,
+    SendCode,
     Seq,
     Snapshot,
 )
@@ -58,16 +60,26 @@ START, MENU, STATUS, STAFF, RESUME, PROOF_FOR = (
     "resume",
     "proof_for",
 )
-GLOBAL_STATES = (START, MENU, STATUS, STAFF, RESUME, PROOF_FOR)
+STATUS_EMAIL, STATUS_CODE = "status_email", "status_code"
+GLOBAL_STATES = (START, MENU, STATUS, STAFF, RESUME, PROOF_FOR, STATUS_EMAIL, STATUS_CODE)
 
 # The steps of each request type, in order. Sub-steps are asked only when the
 # answer to their parent needs more words.
 STEPS: dict[RequestType, tuple[str, ...]] = {
-    RequestType.DELETION: ("consequences", "full_name", "email", "reason", "id_proof", "summary"),
-    RequestType.ACCESS: ("full_name", "email", "reason", "id_proof", "summary"),
+    RequestType.DELETION: (
+        "consequences",
+        "full_name",
+        "email",
+        "email_code",
+        "reason",
+        "id_proof",
+        "summary",
+    ),
+    RequestType.ACCESS: ("full_name", "email", "email_code", "reason", "id_proof", "summary"),
     RequestType.CORRECTION: (
         "full_name",
         "email",
+        "email_code",
         "correction_field",
         "correction_value",
         "id_proof",
@@ -76,6 +88,7 @@ STEPS: dict[RequestType, tuple[str, ...]] = {
     RequestType.RESTRICTION: (
         "full_name",
         "email",
+        "email_code",
         "restriction_scope",
         "reason",
         "id_proof",
@@ -87,7 +100,11 @@ SUBSTEPS: dict[RequestType, dict[str, tuple[str, str]]] = {
     RequestType.DELETION: {"reason": ("reason_other", "needs_reason_text")},
     RequestType.RESTRICTION: {"restriction_scope": ("restriction_other", "needs_scope_text")},
 }
-NOT_EDITABLE = {"consequences", "summary"}
+NOT_EDITABLE = {"consequences", "summary", "email_code"}
+# A new email is always proved by its code, even when edited from the summary;
+# and going back from the code step means changing the email.
+NO_SHORTCUT_NEXT = {"email"}
+NO_SHORTCUT_BACK = {"email_code"}
 
 MAIN_OPTIONS = ("deletion", "access", "correction", "restriction", "status", "staff")
 DELETION_REASONS = ("no_longer_used", "switching", "privacy", "business_closed", "other")
@@ -167,9 +184,11 @@ def _build_machine() -> Machine:
                 add("next", sub_state, summary, conditions=["editing"])
                 add("next", sub_state, following)
                 add("back", sub_state, here)
-            add("next", here, summary, conditions=["editing"])
+            if step not in NO_SHORTCUT_NEXT:
+                add("next", here, summary, conditions=["editing"])
             add("next", here, following)
-            add("back", here, summary, conditions=["editing"])
+            if step not in NO_SHORTCUT_BACK:
+                add("back", here, summary, conditions=["editing"])
             if i > 0:
                 add("back", here, names[i - 1])
         add("back", summary, names[-2])
@@ -181,9 +200,14 @@ def _build_machine() -> Machine:
         if rtype is RequestType.DELETION:
             add("copy_first", names[0], state_name(RequestType.ACCESS, "full_name"))
 
-    add("cancel", [*draft_states, STATUS, PROOF_FOR, RESUME, STAFF], MENU)
+    add(
+        "cancel", [*draft_states, STATUS, STATUS_EMAIL, STATUS_CODE, PROOF_FOR, RESUME, STAFF], MENU
+    )
     add("ask_status", [START, MENU], STATUS)
-    add("done", [START, MENU, STATUS, PROOF_FOR], MENU)
+    add("verify_status", [START, MENU, STATUS], STATUS_EMAIL)
+    add("next", STATUS_EMAIL, STATUS_CODE)
+    add("back", STATUS_CODE, STATUS_EMAIL)
+    add("done", [START, MENU, STATUS, PROOF_FOR, STATUS_EMAIL, STATUS_CODE], MENU)
     add("choose_proof", [START, MENU], PROOF_FOR)
     add("escalate", [s for s in states if s != STAFF], STAFF)
     add("pause", [*draft_states, PROOF_FOR], RESUME)
@@ -414,6 +438,9 @@ class Dialogue:
             self._leave_staff(run)
         elif run.state == RESUME:
             self._restore(run)
+        elif run.state == STATUS_CODE and self._fire(run, "back"):
+            run.failures = 0
+            self._prompt(run)
         elif is_draft(run.state) and self._fire(run, "back"):
             if run.step == "summary":
                 run.slots.pop("_editing", None)
@@ -544,15 +571,23 @@ class Dialogue:
             self._fail(run, "hint.reference")
             return
         self._answer_status(run, reference)
-        self._fire(run, "done")
-        run.slots = {}
 
     def _answer_status(self, run: _Run, reference: str) -> None:
+        """Status of a request filed from this address; for any other reference
+        (existing or not: the answer must not tell) ask for proof by email."""
         run.failures = 0
         known = next((r for r in run.ctx.requests if r.reference == reference), None)
         if known is None:
-            run.say("status.unknown", reference=reference)
+            self._fire(run, "verify_status")
+            run.slots = {"status_ref": reference}
+            self._prompt(run)
             return
+        self._say_status(run, known)
+        if run.state == STATUS:
+            self._fire(run, "done")
+            run.slots = {}
+
+    def _say_status(self, run: _Run, known: KnownRequest) -> None:
         run.say(
             "status.answer",
             reference=known.reference,
@@ -560,6 +595,82 @@ class Dialogue:
             status=Label(f"request_status.{known.status}"),
             due_date=known.due_date,
         )
+
+    def _on_status_email(self, run: _Run, text: str, command: str | None) -> None:
+        email, hint = validate_email_address(text)
+        if email is None:
+            self._fail(run, hint or "hint.email")
+            return
+        run.slots["status_email"] = email
+        run.effect(SendCode(f"status:{run.slots['status_ref']}", email))
+        self._fire(run, "next")
+        run.failures = 0
+        self._prompt(run)
+
+    def _on_status_code(self, run: _Run, text: str, command: str | None) -> None:
+        purpose = f"status:{run.slots.get('status_ref')}"
+        if not self._check_code(run, text, command, purpose, run.slots.get("status_email", "")):
+            return
+        verified = run.ctx.verified_request
+        if verified is not None and verified.reference == run.slots.get("status_ref"):
+            self._say_status(run, verified)
+        else:  # cannot happen with a correct code; answer as for any unknown request
+            run.say("status.unknown", reference=run.slots.get("status_ref"))
+        self._fire(run, "done")
+        run.slots = {}
+
+    def _on_email_code(self, run: _Run, text: str, command: str | None) -> None:
+        if self._check_code(run, text, command, "request", run.slots.get("email", "")):
+            run.slots["email_verified"] = run.slots.get("email")
+            run.say("code.verified")
+            self._advance(run)
+
+    def _check_code(
+        self, run: _Run, text: str, command: str | None, purpose: str, email: str
+    ) -> bool:
+        """Handle one answer at a code step; True when the right code was typed."""
+        code, now = run.ctx.code, run.ctx.now
+        if code is None or code.purpose != purpose:
+            # No code on record for this step (e.g. after a restart of the flow):
+            # send one now; the reply is the same as for a first send.
+            run.effect(SendCode(purpose, email))
+            self._prompt(run)
+            return False
+        if command == "resend":
+            if code.locked_until and now < code.locked_until:
+                self._fail(run, "hint.code_locked", minutes=_minutes_until(now, code.locked_until))
+            elif code.resends_left <= 0:
+                self._fail(run, "hint.code_no_resends")
+            elif now < code.next_resend_at:
+                seconds = max(1, int((code.next_resend_at - now).total_seconds()) + 1)
+                run.say("hint.code_wait", seconds=seconds)
+            else:
+                run.effect(SendCode(purpose, email, resend=True))
+                run.say("code.resent")
+            return False
+        digits = "".join(text.split())
+        if not (len(digits) == 6 and digits.isdigit()):
+            self._fail(run, "hint.code_format")
+            return False
+        if code.locked_until and now < code.locked_until:
+            run.say("hint.code_locked", minutes=_minutes_until(now, code.locked_until))
+            run.say("hint.offer_staff")
+            return False
+        if now >= code.expires_at:
+            self._fail(run, "hint.code_expired", minutes=run.ctx.code_minutes)
+            return False
+        run.effect(CodeAttempt(bool(code.typed_ok)))
+        if code.typed_ok:
+            run.failures = 0
+            return True
+        left = code.attempts_left - 1
+        if left <= 0:
+            run.failures += 1
+            run.say("hint.code_locked", minutes=run.ctx.code_lock_minutes)
+            run.say("hint.offer_staff")
+        else:
+            self._fail(run, "hint.code_wrong", left=left)
+        return False
 
     def _on_staff(self, run: _Run, text: str, command: str | None) -> None:
         run.say("staff.still_waiting")
@@ -608,7 +719,11 @@ class Dialogue:
         self._store(run, "full_name", *validate_name(text))
 
     def _on_email(self, run: _Run, text: str, command: str | None) -> None:
-        self._store(run, "email", *validate_email_address(text))
+        email, hint = validate_email_address(text)
+        if email is not None:
+            run.slots.pop("email_verified", None)
+            run.effect(SendCode("request", email))
+        self._store(run, "email", email, hint)
 
     def _on_reason(self, run: _Run, text: str, command: str | None) -> None:
         rtype = run.rtype
@@ -794,6 +909,17 @@ class Dialogue:
             run.ask("menu.prompt", MENU_BUTTONS)
         elif run.state == STATUS:
             run.say("prompt.status")
+        elif run.state == STATUS_EMAIL:
+            run.say("prompt.status_email", reference=run.slots.get("status_ref"))
+        elif run.state == STATUS_CODE:
+            run.ask("prompt.status_code", (RESEND_BUTTON,), reference=run.slots.get("status_ref"))
+        elif step == "email_code":
+            run.ask(
+                "prompt.email_code",
+                (RESEND_BUTTON,),
+                email=run.slots.get("email"),
+                minutes=run.ctx.code_minutes,
+            )
         elif run.state == STAFF:
             run.say("staff.still_waiting")
         elif run.state == RESUME:
@@ -907,6 +1033,11 @@ def _numbered(prefix: str, options: tuple[str, ...]) -> tuple[Button, ...]:
 
 
 MENU_BUTTONS = _numbered("button.main", MAIN_OPTIONS)
+RESEND_BUTTON = Button(Label("button.resend"), "kirim ulang")
+
+
+def _minutes_until(now: datetime, then: datetime) -> int:
+    return max(1, -(-int((then - now).total_seconds()) // 60))
 
 
 def _mb(ctx: Context) -> int:

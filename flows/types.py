@@ -101,22 +101,46 @@ class KnownRequest:
 
 
 @dataclass(frozen=True)
+class CodeState:
+    """The email code the conversation is waiting for, as the engine knows it.
+
+    ``typed_ok`` is the engine's verdict on this message when it looks like a
+    code (None otherwise): the dialogue never sees codes or keys. Nothing here
+    tells whether the email is registered, so no reply can reveal it.
+    """
+
+    purpose: str
+    expires_at: datetime
+    attempts_left: int
+    resends_left: int
+    next_resend_at: datetime
+    locked_until: datetime | None
+    typed_ok: bool | None = None
+
+
+@dataclass(frozen=True)
 class Context:
     """Facts the engine supplies so the dialogue can stay free of I/O.
 
     ``new_reference`` and ``due_date`` are what a request filed by this very
     message would get; the engine retries with a fresh reference if it collides.
+    ``verified_request`` is a request filed elsewhere whose status this
+    customer has just proved the right to see (by its email code).
     """
 
     now: datetime
     new_reference_suffix: str
     due_date: date
     requests: tuple[KnownRequest, ...] = ()
+    code: CodeState | None = None
+    verified_request: KnownRequest | None = None
     resume_after_hours: int = 24
     draft_expiry_days: int = 7
     max_failures: int = 3
     max_text_length: int = 4000
     max_attachment_bytes: int = 10 * 1024 * 1024
+    code_minutes: int = 10
+    code_lock_minutes: int = 15
 
 
 @dataclass(frozen=True)
@@ -163,7 +187,30 @@ class Escalate:
     reason: str
 
 
-Effect = FileRequest | KeepAttachment | DiscardAttachments | AttachProof | Escalate
+@dataclass(frozen=True)
+class SendCode:
+    """Email a one-time code to ``email`` for ``purpose`` ("request", or
+    "status:<reference>"), if the email qualifies; the reply is the same either way."""
+
+    purpose: str
+    email: str
+    resend: bool = False
+
+
+@dataclass(frozen=True)
+class CodeAttempt:
+    ok: bool
+
+
+Effect = (
+    FileRequest
+    | KeepAttachment
+    | DiscardAttachments
+    | AttachProof
+    | Escalate
+    | SendCode
+    | CodeAttempt
+)
 
 
 @dataclass

@@ -31,11 +31,13 @@ from telegram import (
     Bot,
     BotCommand,
     BotCommandScopeDefault,
+    Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
     Update,
 )
+from telegram.constants import ChatType
 from telegram.error import RetryAfter, TelegramError
 from telegram.ext import Application
 
@@ -66,9 +68,9 @@ COMMANDS = {
     "en": [
         ("start", "Start and show the menu"),
         ("status", "Check the status of a request"),
-        ("bantuan", "Help with this step"),
-        ("staf", "Talk to staff"),
-        ("batal", "Cancel the request being filled in"),
+        ("help", "Help with this step"),
+        ("staff", "Talk to staff"),
+        ("cancel", "Cancel the request being filled in"),
     ],
 }
 
@@ -210,24 +212,25 @@ class TelegramAdapter(ChannelAdapter):
         if query is not None:
             with contextlib.suppress(TelegramError):  # the press counts even so
                 await query.answer()
-            if query.message is None or not query.data:
+            if query.message is None or not query.data or not _private(query.message.chat):
                 return None
             state, _, value = query.data.partition(CALLBACK_SEPARATOR)
             return InboundMessage(
                 channel=Channel.TELEGRAM,
                 address=str(query.message.chat.id),
-                message_id=f"update:{update.update_id}",
+                # Callback ids are unique; update ids repeat after a quiet week.
+                message_id=f"callback:{query.id}",
                 text=value,
                 language_hint=query.from_user.language_code if query.from_user else None,
                 expected_state=state or None,
             )
         message = update.message
-        if message is None:
-            return None
+        if message is None or not _private(message.chat):
+            return None  # privacy requests are one-to-one: groups would expose them
         return InboundMessage(
             channel=Channel.TELEGRAM,
             address=str(message.chat.id),
-            message_id=f"update:{update.update_id}",
+            message_id=f"message:{message.chat.id}:{message.message_id}",
             text=message.text or message.caption or "",
             files=await self._files(message),
             language_hint=message.from_user.language_code if message.from_user else None,
@@ -287,6 +290,10 @@ class TelegramAdapter(ChannelAdapter):
                     raise
                 await asyncio.sleep(min(_seconds(exc.retry_after), 60))
         raise AssertionError("unreachable")
+
+
+def _private(chat: Chat) -> bool:
+    return chat.type == ChatType.PRIVATE
 
 
 def _seconds(wait: int | timedelta) -> float:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.engine import Engine
+from bot.mail import Mail
 from bot.models import Channel, InboundFile, InboundMessage, OutboundMessage
 
 ATTACH = "/attach"
@@ -108,6 +109,9 @@ class TerminalChannel:
             self._write(self._texts("terminal.file_unreadable", path=path))
             return None
         return InboundFile(data=data, size=max(size, len(data)), filename=path.name)
+
+    def show_dev_mail(self, mail: Mail) -> None:
+        self._write(self._texts("terminal.dev_mail", to=mail.to, text=mail.text))
 
     def _show(self, reply: OutboundMessage) -> None:
         self._write(reply.text)

@@ -3,23 +3,38 @@ test controls, and a small chat driver around the real engine."""
 
 from __future__ import annotations
 
+import io
 import itertools
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from bot.app import open_engine, shared_dialogue
 from bot.catalogue import Catalogue, load_vocabulary
 from bot.engine import Engine
+from bot.mail import FileMailer, Mail
 from bot.models import Channel, InboundFile, InboundMessage, OutboundMessage
 from bot.settings import Settings, load_settings
 
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x01" * 64
-WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x02" * 64
+
+def picture(fmt: str, size: tuple[int, int] = (32, 24), **options: object) -> bytes:
+    """A small real image (ID proofs are decoded to strip their metadata)."""
+    image = Image.new("RGB", size, (180, 90, 40))
+    for x in range(size[0]):
+        image.putpixel((x, x % size[1]), (10, 200, 30))
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+PNG = picture("PNG")
+JPEG = picture("JPEG", quality=90)
+WEBP = picture("WEBP", lossless=True)
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n" + b"\x03" * 64
 
 
@@ -41,6 +56,37 @@ def file_of(data: bytes, name: str = "ktp.jpg") -> InboundFile:
 
 
 _ids = itertools.count(1)
+CODE = "<code>"  # in a script: the code last mailed
+_CODE_IN_MAIL = re.compile(r"^(\d{6})$", re.MULTILINE)
+
+
+class Mailbox:
+    """Catches the development mailer's mail, as a customer's inbox would."""
+
+    def __init__(self) -> None:
+        self.mails: list[Mail] = []
+
+    def __call__(self, mail: Mail) -> None:
+        self.mails.append(mail)
+
+    def latest_code(self, to: str | None = None) -> str:
+        for mail in reversed(self.mails):
+            if to is None or mail.to == to:
+                match = _CODE_IN_MAIL.search(mail.text)
+                assert match, mail.text
+                return match.group(1)
+        raise AssertionError("no code was mailed")
+
+
+def mailbox_of(engine: Engine) -> Mailbox:
+    mailer = engine.mailer
+    assert isinstance(mailer, FileMailer)
+    for listener in mailer.listeners:
+        if isinstance(listener, Mailbox):
+            return listener
+    box = Mailbox()
+    mailer.listeners.append(box)
+    return box
 
 
 class Chat:
@@ -57,6 +103,8 @@ class Chat:
     async def say(
         self, text: str = "", *files: InboundFile, message_id: str | None = None
     ) -> list[OutboundMessage]:
+        if text == CODE:
+            text = mailbox_of(self.engine).latest_code()
         message = InboundMessage(
             channel=self.channel,
             address=self.address,
@@ -93,6 +141,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 async def engine(settings: Settings, clock: FakeClock) -> AsyncIterator[Engine]:
     async with open_engine(settings, clock=clock) as eng:
+        mailbox_of(eng)
         yield eng
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.models import (
     Channel,
+    CodeRecord,
     ConversationRecord,
     RecordedReply,
     RequestRecord,
@@ -120,6 +121,39 @@ class Transaction(abc.ABC):
 
     @abc.abstractmethod
     async def get_conversation_by_id(self, conversation_id: int) -> ConversationRecord | None: ...
+
+    # identity
+
+    @abc.abstractmethod
+    async def find_account(self, email: str) -> tuple[str, str] | None:
+        """(email, full_name) of a locally imported account."""
+
+    @abc.abstractmethod
+    async def count_accounts(self) -> int: ...
+
+    @abc.abstractmethod
+    async def import_accounts(
+        self, rows: Sequence[tuple[str, str, str | None]], now: datetime
+    ) -> int:
+        """Add or update (email, full_name, phone) rows; returns how many."""
+
+    @abc.abstractmethod
+    async def get_code(self, conversation_id: int) -> CodeRecord | None: ...
+
+    @abc.abstractmethod
+    async def save_code(self, code: CodeRecord) -> None: ...
+
+    # ID proofs
+
+    @abc.abstractmethod
+    async def record_attachment_view(
+        self, token: str, viewer: str, purpose: str, now: datetime
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def id_proofs_due(self, cutoff: datetime) -> list[tuple[str, str]]:
+        """(token, reference) of stored ID proofs whose retention started at or
+        before ``cutoff``."""
 
     @abc.abstractmethod
     async def requests_for_address(self, channel: Channel, address: str) -> list[RequestRecord]: ...

@@ -25,6 +25,7 @@ import aiosqlite
 from bot.models import (
     AttachmentRecord,
     Channel,
+    CodeRecord,
     ConversationRecord,
     RecordedReply,
     RequestEvent,
@@ -371,6 +372,87 @@ class _SQLiteTransaction(Transaction):
             "UPDATE upload_tokens SET used_at = ? WHERE token_hash = ?", (_ts(now), token_hash)
         )
 
+    async def find_account(self, email: str) -> tuple[str, str] | None:
+        row = await self._one(
+            "SELECT email, full_name FROM accounts WHERE email = ?", (email.casefold(),)
+        )
+        return (row[0], row[1]) if row else None
+
+    async def count_accounts(self) -> int:
+        row = await self._one("SELECT count(*) FROM accounts")
+        return int(row[0]) if row else 0
+
+    async def import_accounts(
+        self, rows: Sequence[tuple[str, str, str | None]], now: datetime
+    ) -> int:
+        await self.db.executemany(
+            "INSERT INTO accounts (email, full_name, phone, imported_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (email) DO UPDATE SET full_name = excluded.full_name, "
+            "phone = excluded.phone, imported_at = excluded.imported_at",
+            [(email.casefold(), name, phone, _ts(now)) for email, name, phone in rows],
+        )
+        return len(rows)
+
+    async def get_code(self, conversation_id: int) -> CodeRecord | None:
+        row = await self._one(
+            "SELECT * FROM email_codes WHERE conversation_id = ?", (conversation_id,)
+        )
+        if row is None:
+            return None
+        return CodeRecord(
+            conversation_id=row["conversation_id"],
+            purpose=row["purpose"],
+            email=row["email"],
+            digest=row["digest"],
+            directory_name=row["directory_name"],
+            issued_at=datetime.fromisoformat(row["issued_at"]),
+            expires_at=datetime.fromisoformat(row["expires_at"]),
+            attempts=row["attempts"],
+            sends=row["sends"],
+            last_sent_at=datetime.fromisoformat(row["last_sent_at"]),
+            locked_until=_dt(row["locked_until"]),
+            verified_at=_dt(row["verified_at"]),
+        )
+
+    async def save_code(self, code: CodeRecord) -> None:
+        await self.db.execute(
+            "INSERT OR REPLACE INTO email_codes (conversation_id, purpose, email, digest, "
+            "directory_name, issued_at, expires_at, attempts, sends, last_sent_at, "
+            "locked_until, verified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                code.conversation_id,
+                code.purpose,
+                code.email,
+                code.digest,
+                code.directory_name,
+                _ts(code.issued_at),
+                _ts(code.expires_at),
+                code.attempts,
+                code.sends,
+                _ts(code.last_sent_at),
+                _ts(code.locked_until) if code.locked_until else None,
+                _ts(code.verified_at) if code.verified_at else None,
+            ),
+        )
+
+    async def record_attachment_view(
+        self, token: str, viewer: str, purpose: str, now: datetime
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO attachment_views (attachment_id, viewer, purpose, viewed_at) "
+            "SELECT id, ?, ?, ? FROM attachments WHERE token = ?",
+            (viewer, purpose, _ts(now), token),
+        )
+
+    async def id_proofs_due(self, cutoff: datetime) -> list[tuple[str, str]]:
+        rows = await self._all(
+            "SELECT a.token, r.reference FROM attachments a JOIN requests r ON r.id = a.request_id "
+            "WHERE a.deleted_at IS NULL AND r.retention_from IS NOT NULL "
+            "AND r.retention_from <= ? ORDER BY a.id",
+            (_ts(cutoff),),
+        )
+        return [(r[0], r[1]) for r in rows]
+
     async def get_conversation_by_id(self, conversation_id: int) -> ConversationRecord | None:
         row = await self._one("SELECT * FROM conversations WHERE id = ?", (conversation_id,))
         return _conversation(row) if row else None
@@ -431,9 +513,17 @@ class _SQLiteTransaction(Transaction):
     async def set_request_status(
         self, reference: str, status: RequestStatus, now: datetime
     ) -> None:
+        # Verified, completed, rejected or cancelled: the ID proof's retention starts.
+        starts = status not in (
+            RequestStatus.AWAITING_ID_PROOF,
+            RequestStatus.VERIFYING,
+            RequestStatus.NEEDS_INFO,
+        )
         await self.db.execute(
-            "UPDATE requests SET status = ?, updated_at = ? WHERE reference = ?",
-            (status.value, _ts(now), reference),
+            "UPDATE requests SET status = ?, updated_at = ?, "
+            "retention_from = CASE WHEN ? AND retention_from IS NULL THEN ? "
+            "ELSE retention_from END WHERE reference = ?",
+            (status.value, _ts(now), int(starts), _ts(now), reference),
         )
 
     async def add_request_event(
@@ -484,10 +574,17 @@ class _SQLiteTransaction(Transaction):
             (row["id"],),
         )
         files = await self._all(
-            "SELECT token, media_type, size, sha256, created_at, deleted_at FROM attachments "
+            "SELECT id, token, media_type, size, sha256, created_at, deleted_at FROM attachments "
             "WHERE request_id = ? ORDER BY id",
             (row["id"],),
         )
+        views: dict[int, list[tuple[str, str, datetime]]] = {}
+        for v in await self._all(
+            "SELECT v.attachment_id, v.viewer, v.purpose, v.viewed_at FROM attachment_views v "
+            "JOIN attachments a ON a.id = v.attachment_id WHERE a.request_id = ? ORDER BY v.id",
+            (row["id"],),
+        ):
+            views.setdefault(v[0], []).append((v[1], v[2], datetime.fromisoformat(v[3])))
         return _request(
             row,
             events=tuple(
@@ -507,6 +604,7 @@ class _SQLiteTransaction(Transaction):
                     sha256=f["sha256"],
                     created_at=datetime.fromisoformat(f["created_at"]),
                     deleted_at=_dt(f["deleted_at"]),
+                    views=tuple(views.get(f["id"], ())),
                 )
                 for f in files
             ),

@@ -1,0 +1,88 @@
+"""Keys for what the bot must keep secret: ID-proof files and one-time codes.
+
+One master key (``PRIVACYBOT_SECRET_KEY``, 32 bytes in base64) is never used
+directly: HKDF derives a separate key per purpose, so a leak of one use does
+not help with another. Without the setting, a key is generated once into the
+data folder (mode 0600); that suits one machine, not production.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from bot.settings import SettingsError
+
+log = logging.getLogger(__name__)
+
+KEY_BYTES = 32
+KEY_FILE = "secret.key"
+
+
+class SecretKeyError(SettingsError):
+    """The configured key is unusable."""
+
+
+def parse_key(text: str) -> bytes:
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise SecretKeyError("PRIVACYBOT_SECRET_KEY: not valid base64") from None
+    if len(key) != KEY_BYTES:
+        raise SecretKeyError(
+            f"PRIVACYBOT_SECRET_KEY: must decode to {KEY_BYTES} bytes, not {len(key)}"
+        )
+    return key
+
+
+def load_master_key(configured: str, data_dir: Path) -> bytes:
+    """The configured key, else the one in the data folder, created on first use.
+
+    Creation uses O_EXCL so two processes starting together agree on one key.
+    """
+    if configured:
+        return parse_key(configured)
+    path = data_dir / KEY_FILE
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return parse_key(path.read_text())
+    with os.fdopen(fd, "w") as handle:
+        handle.write(base64.b64encode(os.urandom(KEY_BYTES)).decode() + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    log.warning(
+        "generated a new secret key in %s; production must set PRIVACYBOT_SECRET_KEY "
+        "(and keep it: without it stored ID proofs cannot be read)",
+        path,
+    )
+    return parse_key(path.read_text())
+
+
+class Keyring:
+    def __init__(self, master: bytes) -> None:
+        self._master = master
+        self.file_key = self._derive(b"privacybot/id-proof-files/v1")
+        self._code_key = self._derive(b"privacybot/one-time-codes/v1")
+
+    def _derive(self, purpose: bytes) -> bytes:
+        return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose).derive(
+            self._master
+        )
+
+    def code_digest(self, code: str, context: str) -> str:
+        """A keyed hash of a one-time code, bound to what it is for."""
+        message = f"{context}\x00{code}".encode()
+        return hmac.new(self._code_key, message, hashlib.sha256).hexdigest()
+
+    def code_matches(self, code: str, context: str, digest: str) -> bool:
+        return hmac.compare_digest(self.code_digest(code, context), digest)

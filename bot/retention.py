@@ -1,0 +1,56 @@
+"""Forgetting on time: ID proofs a retention period after their request was
+verified, completed, rejected or cancelled, and drafts nobody came back to.
+
+Runs hourly inside the server and on ``privacybot purge``. The database row
+of a deleted file stays (type, size, hash, when it was deleted) as the record
+that the file existed and was removed; the content is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    drafts: int
+    id_proofs: int
+
+
+async def purge_id_proofs(engine: Engine) -> int:
+    now = engine.clock()
+    cutoff = now - timedelta(days=engine.settings.id_proof_retention_days)
+    async with engine.store.transaction() as tx:
+        due = await tx.id_proofs_due(cutoff)
+        await tx.mark_attachments_deleted([token for token, _ in due], now)
+        for reference in sorted({reference for _, reference in due}):
+            await tx.add_request_event(
+                reference,
+                "system",
+                "id_proof_deleted",
+                {"retention_days": engine.settings.id_proof_retention_days},
+                now,
+            )
+    for token, _ in due:  # after the commit: a crash leaves files, never dangling rows
+        engine.blobs.delete(token)
+    if due:
+        log.info("deleted %d ID proofs past their retention", len(due))
+    return len(due)
+
+
+async def purge(engine: Engine) -> PurgeReport:
+    drafts = await engine.discard_stale_drafts()
+    return PurgeReport(drafts=drafts, id_proofs=await purge_id_proofs(engine))
+
+
+async def open_id_proof(engine: Engine, token: str, viewer: str, purpose: str) -> bytes:
+    """The decrypted file, with the view recorded first: no unrecorded look."""
+    async with engine.store.transaction() as tx:
+        await tx.record_attachment_view(token, viewer, purpose, engine.clock())
+    return engine.blobs.get(token)

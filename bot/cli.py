@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from bot.app import open_core, open_engine
 from bot.engine import utc_now
-from bot.logmask import install as install_log_mask
+from bot.logs import configure as configure_logging
 from bot.mail import FileMailer
 from bot.models import RequestRecord, RequestStatus
 from bot.requests import (
@@ -103,14 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level = logging.getLevelName(settings.log_level.upper())
         if args.command == "chat":  # the terminal is the conversation: keep it clean
             level = max(level, logging.ERROR)
-        for noisy in ("transitions", "httpx", "httpcore"):  # httpx logs URLs with bot tokens
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-        logging.basicConfig(
-            level=level,
-            stream=sys.stderr,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
-        install_log_mask()  # no email, phone number, code or token in the logs
+        configure_logging(level, sys.stderr)  # masked: no email, phone, code or token
         return asyncio.run(_run(args, settings))
     except KeyboardInterrupt:
         return 130

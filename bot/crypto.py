@@ -51,11 +51,15 @@ def load_master_key(configured: str, data_dir: Path) -> bytes:
     if configured:
         return parse_key(configured)
     path = data_dir / KEY_FILE
-    data_dir.mkdir(parents=True, exist_ok=True)
     try:
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
+        if not path.is_file():
+            raise SecretKeyError(f"data folder {data_dir} is not a usable folder") from None
         return parse_key(path.read_text())
+    except OSError as exc:
+        raise SecretKeyError(f"data folder {data_dir} is not usable ({exc.strerror})") from None
     with os.fdopen(fd, "w") as handle:
         handle.write(base64.b64encode(os.urandom(KEY_BYTES)).decode() + "\n")
         handle.flush()

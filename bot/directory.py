@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import httpx
 
 from bot.settings import Settings
-from bot.store import Store
+from bot.store import Store, Transaction
 from flows.validators import validate_email_address
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,9 @@ class AccountDirectory(abc.ABC):
     name: str
 
     @abc.abstractmethod
-    async def lookup(self, email: str) -> Account | None:
-        """The account with this email, None when there is none.
+    async def lookup(self, email: str, tx: Transaction) -> Account | None:
+        """The account with this email, None when there is none. ``tx`` is the
+        caller's open transaction (the local table is read through it).
         Raises DirectoryUnavailable when the answer is unknown."""
 
     async def close(self) -> None:  # noqa: B027 - only the HTTP one holds connections
@@ -52,19 +53,15 @@ class AccountDirectory(abc.ABC):
 class EveryoneRegistered(AccountDirectory):
     name = "none (every email counts as registered)"
 
-    async def lookup(self, email: str) -> Account | None:
+    async def lookup(self, email: str, tx: Transaction) -> Account | None:
         return Account(email, None)
 
 
 class LocalDirectory(AccountDirectory):
     name = "local table"
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    async def lookup(self, email: str) -> Account | None:
-        async with self.store.transaction(readonly=True) as tx:
-            found = await tx.find_account(email.casefold())
+    async def lookup(self, email: str, tx: Transaction) -> Account | None:
+        found = await tx.find_account(email.casefold())
         return Account(found[0], found[1]) if found else None
 
 
@@ -76,7 +73,7 @@ class HttpDirectory(AccountDirectory):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.client = httpx.AsyncClient(timeout=timeout, headers=headers)
 
-    async def lookup(self, email: str) -> Account | None:
+    async def lookup(self, email: str, tx: Transaction) -> Account | None:
         try:
             response = await self.client.get(self.url, params={"email": email})
         except httpx.HTTPError as exc:
@@ -104,7 +101,7 @@ async def open_directory(settings: Settings, store: Store) -> AccountDirectory:
     else:
         async with store.transaction(readonly=True) as tx:
             has_accounts = await tx.count_accounts() > 0
-        directory = LocalDirectory(store) if has_accounts else EveryoneRegistered()
+        directory = LocalDirectory() if has_accounts else EveryoneRegistered()
     return directory
 
 

@@ -645,6 +645,19 @@ class Engine:
         assert work.conversation is not None and work.outcome is not None
         now, settings = work.now, self.settings
         previous = await tx.get_code(work.conversation.id)
+        attempts, sends = 0, 1
+        if previous is not None and previous.verified_at is None:
+            # Limits hold for the conversation, not per email: going back and
+            # typing an email again must not reset the lock, the attempts or the
+            # resend allowance (else guessing and mail bombing are unlimited).
+            quiet_for = now - previous.last_sent_at
+            if quiet_for < timedelta(minutes=settings.email_code_lock_minutes):
+                locked = previous.locked_until is not None and now < previous.locked_until
+                too_soon = quiet_for < timedelta(seconds=settings.email_code_resend_seconds)
+                if locked or too_soon or previous.sends > settings.email_code_resends:
+                    log.info("code not sent: limits of conversation %s", work.conversation.id)
+                    return
+                attempts, sends = previous.attempts, previous.sends + 1
         eligible, directory_name = await self._code_eligibility(tx, effect)
         code = f"{secrets.randbelow(10**6):06d}"
         digest = (
@@ -652,7 +665,6 @@ class Engine:
             if eligible
             else None
         )
-        sends = previous.sends + 1 if effect.resend and previous is not None else 1
         await tx.save_code(
             CodeRecord(
                 conversation_id=work.conversation.id,
@@ -662,7 +674,7 @@ class Engine:
                 directory_name=directory_name,
                 issued_at=now,
                 expires_at=now + timedelta(minutes=settings.email_code_minutes),
-                attempts=0,
+                attempts=attempts,
                 sends=sends,
                 last_sent_at=now,
                 locked_until=None,
@@ -680,7 +692,7 @@ class Engine:
                 None,
             )
         try:
-            account = await self.directory.lookup(effect.email)
+            account = await self.directory.lookup(effect.email, tx)
         except DirectoryUnavailable as exc:
             log.warning("account directory unavailable (%s): no code sent", exc)
             return False, None

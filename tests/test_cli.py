@@ -5,10 +5,18 @@ scripted conversation on stdin (not a TTY, so one message per line until end of
 input) and checks what a customer sees on stdout and what staff see through
 ``privacybot requests``. Expected customer texts come from the message
 catalogue, so copy edits in ``config/messages`` do not break these tests.
+
+A request is filed only after the customer types the code mailed to them. A
+script cannot know that code in advance, so a conversation runs in two
+processes with the same user and data folder: the first ends with the email,
+the test reads the code (shown on stdout as development mail, and written as
+an ``.eml`` file under ``DATA_DIR/mail`` since no SMTP server is configured),
+and the second starts with the code and carries on.
 """
 
 from __future__ import annotations
 
+import email
 import hashlib
 import json
 import os
@@ -17,24 +25,28 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from datetime import date, datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.catalogue import Catalogue
+from bot.images import strip_metadata
+from tests.conftest import PDF, PNG
 
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 60  # seconds, for every process
 LIMIT_MB = 10  # default max_attachment_bytes is 10 MB
-
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02" + b"\0" * 40
-PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n%%EOF\n"
+CODE_MINUTES = 10  # default email_code_minutes
 
 REFERENCE_TOKEN = re.compile(r"\b(?:DEL|ACC|COR|RES)-[0-9A-Z]{6}\b")
 CROCKFORD_SUFFIX = "[0-9A-HJKMNP-TV-Z]{6}"
+CODE_LINE = re.compile(r"^(\d{6})$", re.MULTILINE)
+STORED_PNG = strip_metadata(PNG, "image/png")  # what is kept of PNG: deterministic
 
 
 def _console_script() -> str:
@@ -61,6 +73,11 @@ def text(language: str, key: str, **params: object) -> str:
     return CATALOGUE.text(language, key).format(**params)
 
 
+def text_before(language: str, key: str, placeholder: str) -> str:
+    """The fixed start of a text, up to a placeholder whose value varies."""
+    return CATALOGUE.text(language, key).split("{" + placeholder + "}", 1)[0]
+
+
 # helpers --------------------------------------------------------------------
 
 
@@ -82,6 +99,7 @@ def run(
     stdin: str = "",
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
+    timeout: float = TIMEOUT,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         command(data_dir, *args),
@@ -91,19 +109,103 @@ def run(
         encoding="utf-8",
         env=env if env is not None else clean_env(),
         cwd=cwd,
-        timeout=TIMEOUT,
+        timeout=timeout,
         check=False,
     )
 
 
 def chat(
-    data_dir: Path, user: str, *lines: str, lang: str | None = None
+    data_dir: Path, user: str, *lines: str, lang: str | None = None, timeout: float = TIMEOUT
 ) -> subprocess.CompletedProcess[str]:
     args = ["chat", "--user", user] + (["--lang", lang] if lang else [])
-    result = run(data_dir, *args, stdin="".join(line + "\n" for line in lines))
+    stdin = "".join(line + "\n" for line in lines)
+    result = run(data_dir, *args, stdin=stdin, timeout=timeout)
     assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
+    assert result.stderr == ""  # the chat logs only errors: the terminal stays clean
     return result
+
+
+# the mailed code ------------------------------------------------------------
+
+
+def mail_files(data_dir: Path) -> set[Path]:
+    return set((data_dir / "mail").glob("*.eml"))
+
+
+def read_mail(path: Path) -> tuple[str, str]:
+    """(recipient, code) of a development mail written as an .eml file."""
+    message = email.message_from_bytes(path.read_bytes())
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            payload = part.get_payload(decode=True)
+            body = payload.decode(part.get_content_charset() or "utf-8")
+            match = CODE_LINE.search(body)
+            assert match, body
+            return str(message["To"]), match.group(1)
+    raise AssertionError(f"no text/plain part in {path.name}")
+
+
+def code_on_screen(stdout: str, language: str, to: str) -> str:
+    """The code in the last development mail ``privacybot chat`` printed."""
+    marker = text(language, "terminal.dev_mail", to=to, text="")
+    assert marker in stdout, stdout
+    match = CODE_LINE.search(stdout.rsplit(marker, 1)[1])
+    assert match, stdout
+    return match.group(1)
+
+
+def mailed_code(data_dir: Path, before: set[Path], to: str) -> str:
+    """The code in the one mail written since ``before``, checked to be for ``to``."""
+    new = mail_files(data_dir) - before
+    assert len(new) == 1, sorted(p.name for p in new)
+    recipient, code = read_mail(new.pop())
+    assert recipient == to
+    return code
+
+
+@dataclass
+class Conversation:
+    """A scripted request in two processes: up to the email, then from the code."""
+
+    first: subprocess.CompletedProcess[str]
+    second: subprocess.CompletedProcess[str]
+    code: str
+
+    @property
+    def stdout(self) -> str:
+        return self.first.stdout + self.second.stdout
+
+
+def chat_to_code(
+    data_dir: Path, user: str, *lines: str, lang: str | None = None
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Run a chat whose last line is the email; (the run, the code mailed to it).
+    The code shown on the terminal is the one in the .eml file."""
+    language = lang or "id"
+    before = mail_files(data_dir)
+    result = chat(data_dir, user, *lines, lang=lang)
+    to = lines[-1]
+    code = mailed_code(data_dir, before, to)
+    assert code_on_screen(result.stdout, language, to) == code
+    prompt = text(language, "prompt.email_code", email=to, minutes=CODE_MINUTES)
+    assert result.stdout.strip().endswith(prompt), result.stdout
+    return result, code
+
+
+def request_chat(
+    data_dir: Path,
+    user: str,
+    up_to_email: Sequence[str],
+    after_code: Sequence[str],
+    lang: str | None = None,
+) -> Conversation:
+    first, code = chat_to_code(data_dir, user, *up_to_email, lang=lang)
+    second = chat(data_dir, user, code, *after_code)
+    assert second.stdout.startswith(text(lang or "id", "code.verified")), second.stdout
+    return Conversation(first, second, code)
+
+
+# staff views ----------------------------------------------------------------
 
 
 def filed_reference(stdout: str, prefix: str) -> str:
@@ -158,14 +260,14 @@ def png_file(tmp_path: Path) -> Path:
     return path
 
 
-DELETION_UP_TO_PROOF = (
+DELETION_UP_TO_EMAIL = (
     "halo",
     "hapus akun",
     "ya",
     "Budi Santoso",
     "budi.santoso@example.com",
-    "2",  # Pindah ke aplikasi lain
 )
+REASON = "2"  # Pindah ke aplikasi lain; after it, the bot asks for the ID proof
 
 
 # 1. a deletion request in Indonesian, with a photo of the ID ----------------
@@ -174,15 +276,20 @@ DELETION_UP_TO_PROOF = (
 def test_deletion_in_indonesian_with_png_is_filed_and_visible_to_staff(
     data_dir: Path, png_file: Path
 ) -> None:
-    result = chat(data_dir, "budi", *DELETION_UP_TO_PROOF, f"/attach {png_file}", "kirim")
+    conversation = request_chat(
+        data_dir, "budi", DELETION_UP_TO_EMAIL, (REASON, f"/attach {png_file}", "kirim")
+    )
 
-    out = result.stdout
+    out = conversation.stdout
     assert text("id", "menu.welcome") in out
     assert text("id", "prompt.consequences") in out
+    assert text("id", "code.verified") in out
     assert text("id", "prompt.id_proof", limit_mb=LIMIT_MB) in out
     assert text("id", "proof.received") in out
     reference = filed_reference(out, "DEL")
     assert text("id", "filed.proof_received", reference=reference) in out
+    # The first start made the secret key, readable by the service only.
+    assert (data_dir / "secret.key").stat().st_mode & 0o777 == 0o600
 
     [summary] = list_json(data_dir)
     assert summary["reference"] == reference
@@ -204,18 +311,23 @@ def test_deletion_in_indonesian_with_png_is_filed_and_visible_to_staff(
     assert detail["details"] == {"reason_code": "switching"}
     [attachment] = detail["attachments"]
     assert attachment["media_type"] == "image/png"
-    assert attachment["size"] == len(PNG)
-    assert attachment["sha256"] == hashlib.sha256(png_file.read_bytes()).hexdigest()
+    # What is kept, and described, is the photo without its metadata.
+    assert attachment["size"] == len(STORED_PNG)
+    assert attachment["sha256"] == hashlib.sha256(STORED_PNG).hexdigest()
     assert attachment["deleted_at"] is None
+    assert attachment["views"] == []
     filed = [e for e in detail["events"] if e["kind"] == "filed"]
     assert len(filed) == 1
     assert filed[0]["actor"] == "customer"
-    assert filed[0]["data"] == {"status": "verifying"}
+    assert filed[0]["data"] == {"status": "verifying", "email_verified": True}
 
-    # The photo itself is kept, byte for byte, under an opaque name.
+    # The photo is kept sealed under an opaque name: no plaintext on disk.
     [blob] = stored_files(data_dir)
-    assert blob.read_bytes() == PNG
+    sealed = blob.read_bytes()
+    assert PNG not in sealed and PNG[:16] not in sealed
+    assert STORED_PNG not in sealed
     assert "ktp" not in str(blob.relative_to(data_dir))
+    assert blob.stat().st_mode & 0o777 == 0o600
 
     table = run(data_dir, "requests", "list")
     assert table.returncode == 0, table.stderr
@@ -228,32 +340,51 @@ def test_deletion_in_indonesian_with_png_is_filed_and_visible_to_staff(
     assert attachment["sha256"] in human.stdout
     assert "image/png" in human.stdout
 
+    # Staff read the photo back through the command line, and the look is recorded.
+    proof = subprocess.run(
+        command(data_dir, "requests", "proof", reference, "--viewer", "ani"),
+        capture_output=True,
+        env=clean_env(),
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert proof.returncode == 0, proof.stderr
+    assert proof.stdout == STORED_PNG
+    [viewed] = show_json(data_dir, reference)["attachments"]
+    assert [(v["viewer"], v["purpose"]) for v in viewed["views"]] == [("ani", "cli")]
+
 
 # 2. a correction request in English ----------------------------------------
 
 
 def test_correction_in_english(data_dir: Path) -> None:
-    result = chat(
+    first, code = chat_to_code(
+        data_dir, "jane", "hi", "3", "Jane Doe", "jane@example.com", lang="en"
+    )
+    wrong = "000000" if code != "000000" else "111111"
+    second = chat(
         data_dir,
         "jane",
-        "hi",
-        "3",
-        "Jane Doe",
-        "jane@example.com",
+        wrong,
+        "resend",  # too soon after the first mail: the code stays the same
+        code,
         "2",  # Email
         "jane.new@example.com",
         "later",
         "submit",
-        lang="en",
     )
 
-    out = result.stdout
+    out = first.stdout + second.stdout
     for key in ("menu.welcome", "intro.correction", "prompt.full_name", "prompt.correction_field"):
         assert text("en", key) in out, key
+    assert second.stdout.startswith(text("en", "hint.code_wrong", left=4))
+    assert text_before("en", "hint.code_wait", "seconds") in second.stdout
+    assert text("en", "code.verified") in second.stdout
     assert text("en", "proof.later") in out
     assert text("id", "prompt.full_name") not in out
     reference = filed_reference(out, "COR")
     assert text("en", "filed.proof_later", reference=reference) in out
+    assert len(mail_files(data_dir)) == 1  # no second mail for a refused resend
 
     [summary] = list_json(data_dir)
     assert summary["reference"] == reference
@@ -269,25 +400,33 @@ def test_correction_in_english(data_dir: Path) -> None:
     assert detail["details"]["correction_value"] == "jane.new@example.com"
     assert detail["attachments"] == []
     assert [e["kind"] for e in detail["events"]] == ["filed"]
-    assert detail["events"][0]["data"] == {"status": "awaiting_id_proof"}
+    assert detail["events"][0]["data"] == {"status": "awaiting_id_proof", "email_verified": True}
 
 
 # 3. a draft survives the end of the process --------------------------------
 
 
 def test_draft_resumes_in_a_new_process(data_dir: Path, png_file: Path) -> None:
-    first = chat(data_dir, "sari", "halo", "1", "1", "Sari Dewi", "sari@example.com")
-    assert first.stdout.strip().endswith(text("id", "prompt.reason.deletion"))
+    _, code = chat_to_code(data_dir, "sari", "halo", "1", "1", "Sari Dewi", "sari@example.com")
     assert list_json(data_dir) == []
 
-    second = chat(data_dir, "sari", "3", f"/attach {png_file}", "1")
-    out = second.stdout
+    # The code, typed in a new process: it picks up at the code step.
+    second = chat(data_dir, "sari", code)
+    assert second.stdout.startswith(text("id", "code.verified"))
+    assert second.stdout.strip().endswith(text("id", "prompt.reason.deletion"))
+    assert list_json(data_dir) == []
+
+    third = chat(data_dir, "sari", "3", f"/attach {png_file}", "1")
+    out = third.stdout
     # It picks up at the reason step: no greeting, no questions asked twice.
-    assert text("id", "menu.welcome") not in out
-    assert text("id", "prompt.full_name") not in out
+    for later in (second.stdout, out):
+        assert text("id", "menu.welcome") not in later
+        assert text("id", "prompt.full_name") not in later
+    assert text_before("id", "prompt.email_code", "email") not in out
     assert out.startswith(text("id", "prompt.id_proof", limit_mb=LIMIT_MB))
     assert "Sari Dewi" in out  # the summary shows the name given to the first process
     reference = filed_reference(out, "DEL")
+    assert len(mail_files(data_dir)) == 1  # one code, from the first process
 
     [summary] = list_json(data_dir)
     assert summary["reference"] == reference
@@ -303,10 +442,13 @@ def test_draft_resumes_in_a_new_process(data_dir: Path, png_file: Path) -> None:
 
 def test_list_filters_by_status(data_dir: Path, png_file: Path) -> None:
     later = filed_reference(
-        chat(data_dir, "andi", *DELETION_UP_TO_PROOF, "nanti", "kirim").stdout, "DEL"
+        request_chat(data_dir, "andi", DELETION_UP_TO_EMAIL, (REASON, "nanti", "kirim")).stdout,
+        "DEL",
     )
     now = filed_reference(
-        chat(data_dir, "dewi", *DELETION_UP_TO_PROOF, f"/attach {png_file}", "kirim").stdout,
+        request_chat(
+            data_dir, "dewi", DELETION_UP_TO_EMAIL, (REASON, f"/attach {png_file}", "kirim")
+        ).stdout,
         "DEL",
     )
     assert later != now
@@ -331,6 +473,7 @@ def test_list_filters_by_status(data_dir: Path, png_file: Path) -> None:
     assert detail["status"] == "verifying"
     assert [e["kind"] for e in detail["events"]] == ["filed", "id_proof_received"]
     assert [a["media_type"] for a in detail["attachments"]] == ["image/png"]
+    assert [a["sha256"] for a in detail["attachments"]] == [hashlib.sha256(STORED_PNG).hexdigest()]
 
 
 # 5. errors: one line on stderr, a non-zero status, never a traceback -------
@@ -383,7 +526,13 @@ def test_errors_are_one_line(
 
 
 @pytest.mark.parametrize("how", ["option", "environment"])
-@pytest.mark.parametrize("args", [["requests", "list"], ["chat", "--user", "x"]], ids=str)
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["requests", "list"], id="requests"),
+        pytest.param(["chat", "--user", "x"], id="chat"),
+    ],
+)
 def test_data_dir_that_is_a_file_is_an_error(tmp_path: Path, how: str, args: list[str]) -> None:
     not_a_dir = tmp_path / "not-a-dir"
     not_a_dir.write_text("I am a file\n")
@@ -392,10 +541,10 @@ def test_data_dir_that_is_a_file_is_an_error(tmp_path: Path, how: str, args: lis
     else:
         env = clean_env(PRIVACYBOT_DATA_DIR=str(not_a_dir))
         result = run(None, *args, stdin="halo\n", env=env, cwd=tmp_path)
-    line = assert_one_line_error(result, 1)
-    assert str(not_a_dir) in line
     assert not_a_dir.read_text() == "I am a file\n"
     assert not (tmp_path / "data").exists()  # no silent fallback to ./data
+    line = assert_one_line_error(result, 1)
+    assert str(not_a_dir) in line
 
 
 def test_file_storage_that_is_not_a_folder_is_an_error(data_dir: Path) -> None:
@@ -409,38 +558,50 @@ def test_file_storage_that_is_not_a_folder_is_an_error(data_dir: Path) -> None:
 # 6. several processes on one database --------------------------------------
 
 
-def test_concurrent_chats_share_one_database(tmp_path: Path, data_dir: Path) -> None:
-    script = tmp_path / "script.txt"
-    script.write_text("".join(line + "\n" for line in (*DELETION_UP_TO_PROOF, "nanti", "kirim")))
-    users = [f"kasir-{i}" for i in range(4)]
-    processes = []
-    for user in users:
+def run_together(
+    data_dir: Path, tmp_path: Path, scripts: dict[str, Sequence[str]]
+) -> dict[str, str]:
+    """One ``privacybot chat`` per user, all at once; each user's stdout."""
+    processes = {}
+    for user, lines in scripts.items():
+        script = tmp_path / f"script-{user}.txt"
+        script.write_text("".join(line + "\n" for line in lines))
         with script.open() as stdin:  # each child keeps its own copy of the handle
-            processes.append(
-                subprocess.Popen(
-                    command(data_dir, "chat", "--user", user),
-                    stdin=stdin,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                    encoding="utf-8",
-                    env=clean_env(),
-                )
+            processes[user] = subprocess.Popen(
+                command(data_dir, "chat", "--user", user),
+                stdin=stdin,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                encoding="utf-8",
+                env=clean_env(),
             )
-    outputs = []
+    outputs = {}
     try:
-        for process in processes:
-            outputs.append(process.communicate(timeout=TIMEOUT))
+        for user, process in processes.items():
+            outputs[user] = process.communicate(timeout=TIMEOUT)
     finally:
-        for process in processes:
+        for process in processes.values():
             if process.poll() is None:
                 process.kill()
                 process.wait()
+    assert [p.returncode for p in processes.values()] == [0] * len(scripts), [
+        err for _, err in outputs.values()
+    ]
+    assert [err for _, err in outputs.values()] == [""] * len(scripts)
+    return {user: out for user, (out, _) in outputs.items()}
 
-    assert [p.returncode for p in processes] == [0] * len(users), [err for _, err in outputs]
-    assert [err for _, err in outputs] == [""] * len(users)
-    stdouts = [out for out, _ in outputs]
-    given = {user: filed_reference(out, "DEL") for user, out in zip(users, stdouts, strict=True)}
+
+def test_concurrent_chats_share_one_database(tmp_path: Path, data_dir: Path) -> None:
+    users = [f"kasir-{i}" for i in range(4)]
+    firsts = run_together(data_dir, tmp_path, {user: DELETION_UP_TO_EMAIL for user in users})
+    email_address = DELETION_UP_TO_EMAIL[-1]
+    codes = {user: code_on_screen(out, "id", email_address) for user, out in firsts.items()}
+    assert len(mail_files(data_dir)) == len(users)  # one mail per conversation
+    seconds = run_together(
+        data_dir, tmp_path, {user: (codes[user], REASON, "nanti", "kirim") for user in users}
+    )
+    given = {user: filed_reference(out, "DEL") for user, out in seconds.items()}
 
     found = list_json(data_dir)
     assert len(found) == len(users)
@@ -454,7 +615,9 @@ def test_concurrent_chats_share_one_database(tmp_path: Path, data_dir: Path) -> 
 
 def test_attach_missing_file_says_so_and_chat_continues(tmp_path: Path, data_dir: Path) -> None:
     missing = tmp_path / "tidak-ada.jpg"
-    result = chat(data_dir, "rina", *DELETION_UP_TO_PROOF, f"/attach {missing}", "nanti", "kirim")
+    result = request_chat(
+        data_dir, "rina", DELETION_UP_TO_EMAIL, (REASON, f"/attach {missing}", "nanti", "kirim")
+    )
 
     assert text("id", "terminal.file_not_found", path=missing) in result.stdout
     assert text("id", "proof.later") in result.stdout
@@ -467,7 +630,9 @@ def test_attach_missing_file_says_so_and_chat_continues(tmp_path: Path, data_dir
 def test_pdf_named_jpg_is_sniffed_as_pdf(tmp_path: Path, data_dir: Path) -> None:
     disguised = tmp_path / "ktp scan.jpg"  # a space in the name, too
     disguised.write_bytes(PDF)
-    result = chat(data_dir, "yanto", *DELETION_UP_TO_PROOF, f'/attach "{disguised}"', "kirim")
+    result = request_chat(
+        data_dir, "yanto", DELETION_UP_TO_EMAIL, (REASON, f'/attach "{disguised}"', "kirim")
+    )
 
     assert text("id", "proof.received") in result.stdout
     reference = filed_reference(result.stdout, "DEL")
@@ -475,8 +640,26 @@ def test_pdf_named_jpg_is_sniffed_as_pdf(tmp_path: Path, data_dir: Path) -> None
     assert detail["status"] == "verifying"
     [attachment] = detail["attachments"]
     assert attachment["media_type"] == "application/pdf"
-    assert attachment["size"] == len(PDF)
+    assert attachment["size"] == len(PDF)  # PDFs are kept as they are
     assert attachment["sha256"] == hashlib.sha256(PDF).hexdigest()
+    [blob] = stored_files(data_dir)
+    sealed = blob.read_bytes()
+    assert PDF not in sealed and PDF[:16] not in sealed and b"%PDF" not in sealed
+
+
+def test_fake_image_is_refused_as_unreadable(tmp_path: Path, data_dir: Path) -> None:
+    fake = tmp_path / "ktp.png"  # PNG magic, then junk: not a picture anyone could check
+    fake.write_bytes(PNG[:16] + b"\0" * 200)
+    result = request_chat(
+        data_dir, "edo", DELETION_UP_TO_EMAIL, (REASON, f"/attach {fake}", "nanti", "kirim")
+    )
+
+    assert text("id", "proof.received") not in result.stdout
+    reference = filed_reference(result.stdout, "DEL")
+    detail = show_json(data_dir, reference)
+    assert detail["status"] == "awaiting_id_proof"
+    assert detail["attachments"] == []
+    assert stored_files(data_dir) == []
 
 
 def test_file_over_the_size_limit_is_refused_and_not_stored(tmp_path: Path, data_dir: Path) -> None:
@@ -486,7 +669,9 @@ def test_file_over_the_size_limit_is_refused_and_not_stored(tmp_path: Path, data
         handle.truncate(11 * 1024 * 1024)
     assert big.stat().st_size == 11 * 1024 * 1024
 
-    result = chat(data_dir, "tono", *DELETION_UP_TO_PROOF, f"/attach {big}", "nanti", "kirim")
+    result = request_chat(
+        data_dir, "tono", DELETION_UP_TO_EMAIL, (REASON, f"/attach {big}", "nanti", "kirim")
+    )
 
     out = result.stdout
     assert out.count(text("id", "hint.file_too_large", limit_mb=LIMIT_MB)) == 1
@@ -503,13 +688,11 @@ def test_file_over_the_size_limit_is_refused_and_not_stored(tmp_path: Path, data
 # undecodable input ---------------------------------------------------------
 
 
-def test_line_that_is_not_utf8_does_not_end_the_chat(data_dir: Path) -> None:
-    # "José" typed on a Latin-1 terminal, and raw bytes at the menu.
-    lines = ["\udcff\udcfe", *DELETION_UP_TO_PROOF, "nanti", "kirim"]
-    lines[6] = "Jos\udce9 suka aplikasi lain"  # the reason
+def raw_chat(data_dir: Path, user: str, lines: Sequence[str]) -> str:
+    """A chat fed bytes that are not UTF-8 (lines with lone surrogates)."""
     stdin = "".join(line + "\n" for line in lines).encode("utf-8", "surrogateescape")
     result = subprocess.run(
-        command(data_dir, "chat", "--user", "jose"),
+        command(data_dir, "chat", "--user", user),
         input=stdin,
         capture_output=True,
         env=clean_env(),
@@ -517,5 +700,170 @@ def test_line_that_is_not_utf8_does_not_end_the_chat(data_dir: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+    return result.stdout.decode("utf-8", "replace")
+
+
+def test_line_that_is_not_utf8_does_not_end_the_chat(data_dir: Path) -> None:
+    # Raw bytes at the menu, and "José" typed on a Latin-1 terminal as the reason.
+    first = raw_chat(data_dir, "jose", ["\udcff\udcfe", *DELETION_UP_TO_EMAIL])
+    code = code_on_screen(first, "id", DELETION_UP_TO_EMAIL[-1])
+    raw_chat(data_dir, "jose", [code, "Jos\udce9 suka aplikasi lain", "nanti", "kirim"])
     (filed,) = list_json(data_dir)
     assert filed["reason"] == "Jos\ufffd suka aplikasi lain"
+
+
+# 8. the account directory --------------------------------------------------
+
+
+def accounts(data_dir: Path) -> list[tuple[str, str, str | None]]:
+    with sqlite3.connect(data_dir / "privacybot.db") as db:
+        return db.execute("SELECT email, full_name, phone FROM accounts ORDER BY email").fetchall()
+
+
+def test_accounts_import_from_csv(tmp_path: Path, data_dir: Path) -> None:
+    csv_file = tmp_path / "accounts.csv"
+    csv_file.write_text(
+        "email,full_name,phone\n"
+        "Budi.Santoso@Example.com,Budi Santoso,+6281234567890\n"
+        "sari@example.com,Sari Dewi,\n",
+        encoding="utf-8",
+    )
+    result = run(data_dir, "accounts", "import", str(csv_file))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Imported 2 accounts.\n"
+    assert "Traceback" not in result.stderr
+    assert accounts(data_dir) == [
+        ("budi.santoso@example.com", "Budi Santoso", "+6281234567890"),
+        ("sari@example.com", "Sari Dewi", None),
+    ]
+
+    # Importing again updates (by email, whatever its case) rather than duplicates.
+    csv_file.write_text("email,full_name,phone\nSARI@example.com,Sari Dewi Lestari,0812\n")
+    again = run(data_dir, "accounts", "import", str(csv_file))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "Imported 1 accounts.\n"
+    assert accounts(data_dir)[1] == ("sari@example.com", "Sari Dewi Lestari", "0812")
+
+
+def test_imported_accounts_decide_who_gets_a_code(tmp_path: Path, data_dir: Path) -> None:
+    csv_file = tmp_path / "accounts.csv"
+    csv_file.write_text("email,full_name,phone\nbudi.santoso@example.com,Budi Santoso,\n")
+    imported = run(data_dir, "accounts", "import", str(csv_file))
+    assert imported.returncode == 0, imported.stderr
+
+    # Only registered emails get a code, yet the reply does not tell which.
+    unknown = "nobody@example.com"
+    before = mail_files(data_dir)
+    stranger = chat(data_dir, "tamu", "halo", "1", "1", "Tamu", unknown, timeout=15)
+    assert mail_files(data_dir) == before  # no code for an email without an account
+    prompt = text("id", "prompt.email_code", email=unknown, minutes=CODE_MINUTES)
+    assert stranger.stdout.strip().endswith(prompt)
+    assert text("id", "terminal.dev_mail", to=unknown, text="") not in stranger.stdout
+
+    # A registered email, with a name that differs from the directory's: filed, flagged.
+    conversation = request_chat(
+        data_dir,
+        "budi",
+        ("halo", "1", "1", "Budi S. Wijaya", "budi.santoso@example.com"),
+        (REASON, "nanti", "kirim"),
+    )
+    reference = filed_reference(conversation.stdout, "DEL")
+    detail = show_json(data_dir, reference)
+    assert detail["details"].get("name_mismatch") is True
+    assert [e["kind"] for e in detail["events"]] == ["filed", "name_mismatch"]
+
+
+@pytest.mark.parametrize(
+    ("content", "mentions"),
+    [
+        pytest.param(
+            "email,phone\nbudi@example.com,0812\n", ["full_name", "column"], id="no-full_name"
+        ),
+        pytest.param(
+            "email,full_name\nsari@example.com,Sari Dewi\nbudi-at-example.com,Budi\n",
+            ["line 3", "email"],
+            id="bad-email",
+        ),
+    ],
+)
+def test_accounts_import_refuses_a_bad_csv(
+    tmp_path: Path, data_dir: Path, content: str, mentions: list[str]
+) -> None:
+    csv_file = tmp_path / "accounts.csv"
+    csv_file.write_text(content, encoding="utf-8")
+    result = run(data_dir, "accounts", "import", str(csv_file))
+    line = assert_one_line_error(result, 1)
+    assert str(csv_file) in line
+    for word in mentions:
+        assert word in line
+    # All or nothing: not even the good line before the bad one was imported.
+    assert not (data_dir / "privacybot.db").exists() or accounts(data_dir) == []
+
+
+def test_accounts_import_of_a_missing_file(tmp_path: Path, data_dir: Path) -> None:
+    missing = tmp_path / "no-such.csv"
+    line = assert_one_line_error(run(data_dir, "accounts", "import", str(missing)), 1)
+    assert str(missing) in line
+
+
+# 9. retention ----------------------------------------------------------------
+
+
+def test_purge_deletes_what_is_due_and_prints_the_counts(
+    tmp_path: Path, data_dir: Path, png_file: Path
+) -> None:
+    empty = run(data_dir, "purge")
+    assert empty.returncode == 0, empty.stderr
+    assert "Traceback" not in empty.stderr
+    assert empty.stdout == "Deleted 0 ID proofs past retention and 0 abandoned drafts.\n"
+
+    # A request whose retention has run out, one still within it, and a draft
+    # (with its photo) nobody came back to.
+    old = filed_reference(
+        request_chat(
+            data_dir, "lama", DELETION_UP_TO_EMAIL, (REASON, f"/attach {png_file}", "kirim")
+        ).stdout,
+        "DEL",
+    )
+    recent = filed_reference(
+        request_chat(
+            data_dir, "baru", DELETION_UP_TO_EMAIL, (REASON, f"/attach {png_file}", "kirim")
+        ).stdout,
+        "DEL",
+    )
+    request_chat(data_dir, "draf", DELETION_UP_TO_EMAIL, (REASON, f"/attach {png_file}"))
+    assert len(stored_files(data_dir)) == 3
+    now = datetime.now(UTC)
+    with sqlite3.connect(data_dir / "privacybot.db") as db:  # as if staff had closed them
+        for reference, days in ((old, 31), (recent, 29)):
+            db.execute(
+                "UPDATE requests SET retention_from = ? WHERE reference = ?",
+                ((now - timedelta(days=days)).isoformat(), reference),
+            )
+        db.execute(
+            "UPDATE conversations SET last_activity_at = ? WHERE address = 'draf'",
+            ((now - timedelta(days=8)).isoformat(),),
+        )
+
+    result = run(data_dir, "purge")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == "Deleted 1 ID proofs past retention and 1 abandoned drafts.\n"
+
+    [kept] = stored_files(data_dir)
+    old_detail, recent_detail = show_json(data_dir, old), show_json(data_dir, recent)
+    assert old_detail["attachments"][0]["deleted_at"] is not None
+    assert old_detail["attachments"][0]["sha256"] == hashlib.sha256(STORED_PNG).hexdigest()
+    assert [e["kind"] for e in old_detail["events"]][-1] == "id_proof_deleted"
+    assert recent_detail["attachments"][0]["deleted_at"] is None
+    assert "id_proof_deleted" not in [e["kind"] for e in recent_detail["events"]]
+    with sqlite3.connect(data_dir / "privacybot.db") as db:
+        state = db.execute("SELECT state FROM conversations WHERE address = 'draf'").fetchone()
+        assert state == ("menu",)
+        live = db.execute("SELECT token FROM attachments WHERE deleted_at IS NULL").fetchall()
+    assert [kept.name] == [token for (token,) in live]
+
+    again = run(data_dir, "purge")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "Deleted 0 ID proofs past retention and 0 abandoned drafts.\n"
+    assert len(stored_files(data_dir)) == 1

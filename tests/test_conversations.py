@@ -13,7 +13,7 @@ from bot.engine import Engine
 from bot.models import Channel, RequestStatus
 from bot.requests import find_request, list_requests
 from bot.settings import Settings
-from tests.conftest import JPEG, PDF, PNG, WEBP, Chat, FakeClock, file_of
+from tests.conftest import CODE, JPEG, PDF, PNG, WEBP, Chat, FakeClock, file_of, mailbox_of
 
 REFERENCE = re.compile(r"\b(DEL|ACC|COR|RES)-[0-9A-HJKMNP-TV-Z]{6}\b")
 
@@ -31,6 +31,7 @@ SCRIPTS = {
         "ya",
         "Budi Santoso",
         "budi@example.com",
+        CODE,
         "3",
         JPEG,
         "1",
@@ -42,6 +43,7 @@ SCRIPTS = {
         "yes",
         "Budi Santoso",
         "budi@example.com",
+        CODE,
         "I moved to another city",
         PNG,
         "confirm",
@@ -51,15 +53,26 @@ SCRIPTS = {
         "salinan data",
         "Siti Aminah",
         "siti@example.com",
+        CODE,
         "lewati",
         WEBP,
         "kirim",
     ],
-    ("access", "en"): ["/en", "2", "Siti Aminah", "siti@example.com", "I want to see it", PDF, "1"],
+    ("access", "en"): [
+        "/en",
+        "2",
+        "Siti Aminah",
+        "siti@example.com",
+        CODE,
+        "I want to see it",
+        PDF,
+        "1",
+    ],
     ("correction", "id"): [
         "koreksi",
         "Andi Wijaya",
         "andi@example.com",
+        CODE,
         "4",
         "Toko Andi Jaya",
         JPEG,
@@ -70,6 +83,7 @@ SCRIPTS = {
         "3",
         "Andi Wijaya",
         "andi@example.com",
+        CODE,
         "2",
         "andi.w@example.com",
         PNG,
@@ -79,6 +93,7 @@ SCRIPTS = {
         "batasi pemrosesan",
         "Dewi Lestari",
         "dewi@example.com",
+        CODE,
         "1, 4",
         "Saya tidak ingin data dibagikan",
         JPEG,
@@ -89,6 +104,7 @@ SCRIPTS = {
         "restrict processing",
         "Dewi Lestari",
         "dewi@example.com",
+        CODE,
         "2",
         "Please stop profiling me",
         PDF,
@@ -134,7 +150,7 @@ async def test_full_request_in_both_languages(
 
 
 async def test_deletion_reason_choice_is_stored_as_words(engine: Engine, chat: Chat) -> None:
-    await chat.script("1", "1", "Budi Santoso", "budi@example.com", "2", "nanti", "1")
+    await chat.script("1", "1", "Budi Santoso", "budi@example.com", CODE, "2", "nanti", "1")
     record = await find_request(engine.store, reference_in(chat.text))
     assert record.reason == "Pindah ke aplikasi lain"
     assert record.details["reason_code"] == "switching"
@@ -143,7 +159,7 @@ async def test_deletion_reason_choice_is_stored_as_words(engine: Engine, chat: C
 
 
 async def test_id_proof_sent_later_moves_the_request_on(engine: Engine, chat: Chat) -> None:
-    await chat.script("2", "Siti Aminah", "siti@example.com", "lewati", "nanti", "1")
+    await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati", "nanti", "1")
     reference = reference_in(chat.text)
     assert chat.keys == ["filed.ack", "filed.proof_later"]
     await chat.say("", file_of(JPEG))
@@ -154,25 +170,44 @@ async def test_id_proof_sent_later_moves_the_request_on(engine: Engine, chat: Ch
     assert len(record.attachments) == 1
 
 
-async def test_status_is_told_only_to_the_address_that_filed(engine: Engine) -> None:
+async def test_status_is_told_only_to_the_address_that_filed(
+    engine: Engine, clock: FakeClock
+) -> None:
     owner = Chat(engine, address="owner")
-    await owner.script("2", "Siti Aminah", "siti@example.com", "lewati", "nanti", "1")
+    await owner.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati", "nanti", "1")
     reference = reference_in(owner.text)
 
     await owner.script("5", reference.lower())
     assert owner.keys == ["status.answer"]
     assert "menunggu bukti identitas" in owner.text and "12 Januari 2027" in owner.text
 
+    box = mailbox_of(engine)
+    mails = len(box.mails)
     stranger = Chat(engine, address="stranger")
-    await stranger.script("5", reference)
-    unknown_reply = stranger.text
+    # A made-up reference and an existing one with the wrong email get the same
+    # answers, and no mail goes anywhere.
     await stranger.script("5", "ACC-ZZZZZZ")
-    # An existing reference and a made-up one get the same answer.
-    assert unknown_reply.replace(reference, "X") == stranger.text.replace("ACC-ZZZZZZ", "X")
+    made_up = [stranger.text.replace("ACC-ZZZZZZ", "X")]
+    await stranger.say("siti@example.com")
+    made_up.append(stranger.text.replace("ACC-ZZZZZZ", "X"))
+    await stranger.script("batal", "5", reference)
+    existing = [stranger.text.replace(reference, "X")]
+    await stranger.say("orang.lain@example.com")
+    existing.append(stranger.text.replace(reference, "X"))
+    assert made_up == existing
+    assert stranger.keys == ["prompt.status_code"]
+    assert len(box.mails) == mails
+    # The owner's email, from another address: a code, then the status (after the
+    # minute between codes that also holds when the email is changed).
+    clock.advance(seconds=61)
+    await stranger.script("kembali", "siti@example.com")
+    assert len(box.mails) == mails + 1 and box.mails[-1].to == "siti@example.com"
+    await stranger.say(CODE)
+    assert stranger.keys == ["status.answer"] and reference in stranger.text
 
 
 async def test_duplicate_message_id_is_processed_once(engine: Engine, chat: Chat) -> None:
-    await chat.script("2", "Siti Aminah", "siti@example.com", "lewati", "nanti")
+    await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati", "nanti")
     first = await chat.say("1", message_id="wamid.123")
     again = await chat.say("1", message_id="wamid.123")
     assert [m.text for m in again] == [m.text for m in first]
@@ -186,7 +221,7 @@ async def test_duplicate_message_id_is_processed_once(engine: Engine, chat: Chat
 async def test_duplicate_file_message_stores_the_file_once(
     engine: Engine, chat: Chat, settings: Settings
 ) -> None:
-    await chat.script("2", "Siti Aminah", "siti@example.com", "lewati")
+    await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati")
     await chat.say("", file_of(JPEG), message_id="m-file")
     await chat.say("", file_of(JPEG), message_id="m-file")
     assert chat.keys == ["proof.received", "summary"]
@@ -206,7 +241,7 @@ async def test_bad_inputs_never_break_the_conversation(engine: Engine, chat: Cha
         assert chat.keys[0] == key, text
     await chat.say("محمد علي")  # right-to-left letters are a fine name
     assert chat.keys == ["prompt.email"]
-    await chat.say("siti@example.com")
+    await chat.script("siti@example.com", CODE)
     await chat.say("alasan dengan emoji 🙏 dan \u202eteks terbalik")
     assert chat.keys[-1] == "prompt.id_proof"
     await chat.say("", file_of(PDF, "ktp.jpg"))  # a PDF named .jpg is still a PDF
@@ -229,7 +264,7 @@ async def test_oversized_message_is_stored_truncated(engine: Engine, chat: Chat)
 async def test_big_and_fake_files_are_refused_and_not_stored(
     engine: Engine, chat: Chat, settings: Settings
 ) -> None:
-    await chat.script("2", "Siti Aminah", "siti@example.com", "lewati")
+    await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati")
     big = JPEG + b"\x00" * (11 * 1024 * 1024)
     await chat.say("", file_of(big[: settings.max_attachment_bytes + 1]))
     assert chat.keys == ["hint.file_too_large"]
@@ -258,7 +293,7 @@ async def test_cancel_back_help_and_staff_at_several_steps(engine: Engine, chat:
     async with engine.store.transaction() as tx:
         c = await tx.get_conversation(Channel.TERMINAL, chat.address)
     assert c is not None and c.waiting_staff_since is None
-    await chat.script("Budi", "budi@example.com", "1", "nanti")
+    await chat.script("Budi", "budi@example.com", CODE, "1", "nanti")
     assert chat.keys[-1] == "summary"
     await chat.say("batal")
     assert chat.keys == ["cancel.done", "menu.prompt"]
@@ -270,7 +305,7 @@ async def test_cancel_back_help_and_staff_at_several_steps(engine: Engine, chat:
 async def test_cancelled_draft_removes_its_file(
     engine: Engine, chat: Chat, settings: Settings
 ) -> None:
-    await chat.script("2", "Siti Aminah", "siti@example.com", "lewati")
+    await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati")
     await chat.say("", file_of(PNG))
     files = [p for p in settings.blob_dir.rglob("*") if p.is_file()]
     assert len(files) == 1
@@ -281,10 +316,12 @@ async def test_cancelled_draft_removes_its_file(
 async def test_conversation_resumes_after_restart(settings: Settings, clock: FakeClock) -> None:
     async with open_engine(settings, clock=clock) as first:
         chat = Chat(first, address="restart")
+        mailbox_of(first)
         await chat.script("3", "Andi Wijaya", "andi@example.com")
+        code = mailbox_of(first).latest_code()
     async with open_engine(settings, clock=clock) as second:
         chat = Chat(second, address="restart")
-        await chat.say("1")
+        await chat.script(code, "1")
         assert chat.keys == ["prompt.correction_value"]
         await chat.script("Andi Wijaya Kusuma", "nanti", "1")
         assert chat.keys == ["filed.ack", "filed.proof_later"]
@@ -293,7 +330,7 @@ async def test_conversation_resumes_after_restart(settings: Settings, clock: Fak
 async def test_idle_draft_resume_and_expiry_with_clock(
     engine: Engine, chat: Chat, clock: FakeClock, settings: Settings
 ) -> None:
-    await chat.script("2", "Siti Aminah", "siti@example.com", "lewati")
+    await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati")
     await chat.say("", file_of(PNG))
     clock.advance(hours=25)
     await chat.say("1")
@@ -313,7 +350,7 @@ async def test_idle_draft_resume_and_expiry_with_clock(
 async def test_nothing_is_kept_when_the_transaction_fails(
     engine: Engine, chat: Chat, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await chat.script("2", "Siti Aminah", "siti@example.com", "lewati")
+    await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati")
     from bot.store.sqlite import _SQLiteTransaction
 
     async def boom(*args: object, **kwargs: object) -> None:
@@ -340,8 +377,8 @@ async def test_reference_collision_is_retried(
     import bot.engine as engine_module
 
     one, two = Chat(engine, address="one"), Chat(engine, address="two")
-    await one.script("2", "Siti Aminah", "siti@example.com", "lewati", "nanti")
-    await two.script("2", "Budi Santoso", "budi@example.com", "lewati", "nanti")
+    await one.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati", "nanti")
+    await two.script("2", "Budi Santoso", "budi@example.com", CODE, "lewati", "nanti")
     suffixes = iter(["AAAAAA", "AAAAAA", "AAAAAA", "BBBBBB"])
     monkeypatch.setattr(engine_module, "new_reference_suffix", lambda: next(suffixes))
     await one.say("1")
@@ -365,7 +402,7 @@ async def test_abandoned_drafts_are_swept_with_their_files(
     engine: Engine, clock: FakeClock, settings: Settings
 ) -> None:
     gone = Chat(engine, address="gone")
-    await gone.script("2", "Siti Aminah", "siti@example.com", "lewati")
+    await gone.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati")
     await gone.say("", file_of(PNG))
     staff = Chat(engine, address="staff")
     await staff.script("2", "Budi", "staf")

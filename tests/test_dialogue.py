@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -12,6 +13,8 @@ from flows.dialogue import GLOBAL_STATES, STEPS, Dialogue, split_state
 from flows.types import (
     AttachmentInfo,
     AttachProof,
+    CodeAttempt,
+    CodeState,
     Context,
     DiscardAttachments,
     Escalate,
@@ -21,10 +24,12 @@ from flows.types import (
     KnownRequest,
     Outcome,
     RequestType,
+    SendCode,
     Snapshot,
 )
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+GOOD = "123456"  # the code the engine would confirm
 DUE = date(2027, 1, 12)
 
 
@@ -51,6 +56,23 @@ class Driver:
         oversized: bool = False,
     ) -> Outcome:
         c = context or ctx()
+        if self.state.endswith("email_code") or self.state == "status_code":
+            # What the engine would tell: a code is pending; is this text it?
+            purpose = (
+                "request"
+                if self.state.endswith("email_code")
+                else f"status:{self.snapshot.slots.get('status_ref')}"
+            )
+            code = CodeState(
+                purpose=purpose,
+                expires_at=c.now + timedelta(minutes=10),
+                attempts_left=5,
+                resends_left=3,
+                next_resend_at=c.now,
+                locked_until=None,
+                typed_ok=text.strip() == GOOD,
+            )
+            c = replace(c, code=code)
         out = self.dialogue.step(self.snapshot, Inbound(text, tuple(files), oversized), c)
         self.outcome = out
         self.effects.extend(out.effects)
@@ -81,6 +103,9 @@ def test_deletion_happy_path(d: Driver) -> None:
     assert d.state == "deletion.full_name"
     d.say("Budi Santoso")
     d.say("budi@example.com")
+    assert d.state == "deletion.email_code"
+    assert SendCode("request", "budi@example.com") in d.effects
+    d.say(GOOD)
     assert d.state == "deletion.reason"
     d.say("4")
     assert d.state == "deletion.id_proof"
@@ -142,7 +167,7 @@ def test_ambiguous_menu_words_are_asked_again(d: Driver) -> None:
 
 
 def test_access_reason_is_optional(d: Driver) -> None:
-    for line in ("2", "Siti Aminah", "siti@example.com", "lewati", "nanti"):
+    for line in ("2", "Siti Aminah", "siti@example.com", GOOD, "lewati", "nanti"):
         d.say(line)
     assert d.state == "access.summary"
     d.say("kirim")
@@ -158,6 +183,7 @@ def test_correction_collects_field_and_value(d: Driver) -> None:
         "3",
         "Budi",
         "budi@example.com",
+        GOOD,
         "nomor hp saya salah",
         "0812-3456-7890",
         "nanti",
@@ -171,7 +197,7 @@ def test_correction_collects_field_and_value(d: Driver) -> None:
 
 
 def test_restriction_with_several_scopes_and_other(d: Driver) -> None:
-    for line in ("4", "Budi", "budi@example.com", "1, 5"):
+    for line in ("4", "Budi", "budi@example.com", GOOD, "1, 5"):
         d.say(line)
     assert d.state == "restriction.restriction_other"
     d.say("Survei lewat telepon")
@@ -186,7 +212,7 @@ def test_restriction_with_several_scopes_and_other(d: Driver) -> None:
 
 
 def test_deletion_reason_other_asks_for_words(d: Driver) -> None:
-    for line in ("1", "1", "Budi", "budi@example.com", "5"):
+    for line in ("1", "1", "Budi", "budi@example.com", GOOD, "5"):
         d.say(line)
     assert d.state == "deletion.reason_other"
     d.say("Terlalu mahal")
@@ -194,7 +220,7 @@ def test_deletion_reason_other_asks_for_words(d: Driver) -> None:
 
 
 def test_deletion_free_text_reason(d: Driver) -> None:
-    for line in ("1", "1", "Budi", "budi@example.com", "Saya pindah ke kota lain"):
+    for line in ("1", "1", "Budi", "budi@example.com", GOOD, "Saya pindah ke kota lain"):
         d.say(line)
     assert d.state == "deletion.id_proof"
     assert d.snapshot.slots["reason"] == "Saya pindah ke kota lain"
@@ -208,10 +234,12 @@ def test_copy_first_switches_to_access(d: Driver) -> None:
 
 
 def test_back_walks_the_steps_and_leaves_from_the_first(d: Driver) -> None:
-    for line in ("1", "1", "Budi", "budi@example.com"):
+    for line in ("1", "1", "Budi", "budi@example.com", GOOD):
         d.say(line)
     assert d.state == "deletion.reason"
     d.say("kembali")
+    assert d.state == "deletion.email_code"
+    d.say("kembali")  # from the code step: change the email
     assert d.state == "deletion.email"
     d.say("back")
     assert d.state == "deletion.full_name"
@@ -223,7 +251,7 @@ def test_back_walks_the_steps_and_leaves_from_the_first(d: Driver) -> None:
 
 
 def test_edit_a_field_from_the_summary_returns_to_the_summary(d: Driver) -> None:
-    for line in ("2", "Budi", "budi@example.com", "lewati", "nanti"):
+    for line in ("2", "Budi", "budi@example.com", GOOD, "lewati", "nanti"):
         d.say(line)
     assert d.state == "access.summary"
     d.say("2")
@@ -231,6 +259,8 @@ def test_edit_a_field_from_the_summary_returns_to_the_summary(d: Driver) -> None
     d.say("email")
     assert d.state == "access.email"
     d.say("budi.baru@example.com")
+    assert d.state == "access.email_code"  # a new email is always proved
+    d.say(GOOD)
     assert d.state == "access.summary"
     assert d.snapshot.slots["email"] == "budi.baru@example.com"
     assert "_editing" not in d.snapshot.slots
@@ -241,7 +271,7 @@ def test_edit_a_field_from_the_summary_returns_to_the_summary(d: Driver) -> None
 
 
 def test_replacing_the_id_proof_discards_the_old_file(d: Driver) -> None:
-    for line in ("2", "Budi", "budi@example.com", "lewati"):
+    for line in ("2", "Budi", "budi@example.com", GOOD, "lewati"):
         d.say(line)
     d.say("", good_file("a" * 32))
     d.say("ubah")
@@ -254,7 +284,7 @@ def test_replacing_the_id_proof_discards_the_old_file(d: Driver) -> None:
 
 
 def test_cancel_discards_the_draft_and_its_file(d: Driver) -> None:
-    for line in ("2", "Budi", "budi@example.com", "lewati"):
+    for line in ("2", "Budi", "budi@example.com", GOOD, "lewati"):
         d.say(line)
     d.say("", good_file())
     d.say("batal")
@@ -315,7 +345,7 @@ def test_oversized_and_empty_messages(d: Driver) -> None:
 
 
 def test_bad_files_get_their_own_hint(d: Driver) -> None:
-    for line in ("2", "Budi", "budi@example.com", "lewati"):
+    for line in ("2", "Budi", "budi@example.com", GOOD, "lewati"):
         d.say(line)
     d.say("", AttachmentInfo("c" * 32, 11 * 2**20, None, None, "too_large"))
     assert d.keys == ["hint.file_too_large"] and d.state == "access.id_proof"
@@ -341,7 +371,14 @@ def test_status_only_for_requests_of_this_address(d: Driver) -> None:
     d.say("del-aaaaaa", context=context)
     assert d.keys == ["status.answer"] and d.state == "menu"
     d.say("DEL-BBBBBB", context=context)  # typed straight into the menu
-    assert d.keys == ["status.unknown"]
+    # Not from this address: prove the request's email first (same for unknown ones).
+    assert d.keys == ["prompt.status_email"] and d.state == "status_email"
+    d.say("pemilik@example.com", context=context)
+    assert SendCode("status:DEL-BBBBBB", "pemilik@example.com") in d.effects
+    assert d.state == "status_code"
+    other = KnownRequest("DEL-BBBBBB", RequestType.DELETION, "in_progress", DUE)
+    d.say(GOOD, context=replace(context, verified_request=other))
+    assert d.keys == ["status.answer"] and d.state == "menu"
 
 
 def test_late_id_proof_goes_to_the_waiting_request(d: Driver) -> None:
@@ -373,7 +410,7 @@ def test_idle_draft_is_offered_to_resume(d: Driver) -> None:
     d.say("1", context=ctx(now=later))
     assert d.state == "access.email"
     d.say("budi@example.com", context=ctx(now=later))
-    assert d.state == "access.reason"
+    assert d.state == "access.email_code"
 
 
 def test_idle_draft_restart(d: Driver) -> None:
@@ -386,7 +423,7 @@ def test_idle_draft_restart(d: Driver) -> None:
 
 
 def test_week_old_draft_is_discarded(d: Driver) -> None:
-    for line in ("2", "Budi", "budi@example.com", "lewati"):
+    for line in ("2", "Budi", "budi@example.com", GOOD, "lewati"):
         d.say(line)
     d.say("", good_file())
     later = NOW + timedelta(days=8)
@@ -432,7 +469,7 @@ def test_the_machine_is_built_once_and_a_step_takes_microseconds(d: Driver) -> N
 
 
 def test_status_command_never_becomes_an_answer(d: Driver) -> None:
-    for line in ("1", "1", "Budi", "budi@example.com"):
+    for line in ("1", "1", "Budi", "budi@example.com", GOOD):
         d.say(line)
     d.say("/status")
     assert d.state == "deletion.reason"
@@ -454,3 +491,58 @@ def test_menus_offer_buttons_that_send_their_number(dialogue: Dialogue) -> None:
     assert [b.value for b in reply.buttons] == ["1", "2", "3", "4", "5", "6"]
     replies = dialogue.prompt(Snapshot("access.id_proof", {"type": "access"}, "id"), ctx())
     assert [b.value for r in replies for b in r.buttons] == ["nanti"]
+
+
+def _code(**changes: object) -> CodeState:
+    base = CodeState(
+        purpose="request",
+        expires_at=NOW + timedelta(minutes=10),
+        attempts_left=5,
+        resends_left=3,
+        next_resend_at=NOW,
+        locked_until=None,
+        typed_ok=False,
+    )
+    return replace(base, **changes)
+
+
+def _at_code_step(dialogue: Dialogue) -> Snapshot:
+    slots = {"type": "access", "full_name": "Budi", "email": "budi@example.com"}
+    return Snapshot("access.email_code", slots, "id")
+
+
+def test_wrong_codes_count_down_then_lock_and_offer_staff(dialogue: Dialogue) -> None:
+    snap = _at_code_step(dialogue)
+    out = dialogue.step(snap, Inbound("000000"), replace(ctx(), code=_code(attempts_left=2)))
+    assert [r.key for r in out.replies] == ["hint.code_wrong"]
+    assert CodeAttempt(False) in out.effects and out.state == "access.email_code"
+    out = dialogue.step(snap, Inbound("000000"), replace(ctx(), code=_code(attempts_left=1)))
+    assert [r.key for r in out.replies] == ["hint.code_locked", "hint.offer_staff"]
+    locked = _code(attempts_left=0, locked_until=NOW + timedelta(minutes=15), typed_ok=True)
+    out = dialogue.step(snap, Inbound(GOOD), replace(ctx(), code=locked))
+    assert [r.key for r in out.replies] == ["hint.code_locked", "hint.offer_staff"]
+    assert not out.effects  # a locked step does not even try
+
+
+def test_expired_code_and_format_hints(dialogue: Dialogue) -> None:
+    snap = _at_code_step(dialogue)
+    late = replace(ctx(now=NOW + timedelta(minutes=11)), code=_code(typed_ok=True))
+    out = dialogue.step(snap, Inbound(GOOD), late)
+    assert [r.key for r in out.replies] == ["hint.code_expired"]
+    out = dialogue.step(snap, Inbound("12345"), replace(ctx(), code=_code()))
+    assert [r.key for r in out.replies] == ["hint.code_format"]
+    out = dialogue.step(snap, Inbound(" 123 456 "), replace(ctx(), code=_code(typed_ok=True)))
+    assert out.state == "access.reason"
+
+
+def test_resend_limits(dialogue: Dialogue) -> None:
+    snap = _at_code_step(dialogue)
+    out = dialogue.step(snap, Inbound("kirim ulang"), replace(ctx(), code=_code()))
+    assert SendCode("request", "budi@example.com", resend=True) in out.effects
+    assert [r.key for r in out.replies] == ["code.resent"]
+    soon = _code(next_resend_at=NOW + timedelta(seconds=40))
+    out = dialogue.step(snap, Inbound("resend"), replace(ctx(), code=soon))
+    assert [r.key for r in out.replies] == ["hint.code_wait"] and not out.effects
+    assert out.replies[0].params["seconds"] == 41
+    out = dialogue.step(snap, Inbound("resend"), replace(ctx(), code=_code(resends_left=0)))
+    assert [r.key for r in out.replies] == ["hint.code_no_resends"] and not out.effects

@@ -97,7 +97,7 @@ def test_jpeg_loses_gps_device_time_comment_and_xmp_but_keeps_the_picture() -> N
     data = _after_soi(data, 0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + XMP)
     before = _open(data)
     assert before.getexif().get_ifd(ExifTags.IFD.GPSInfo)  # the fixture really has it
-    assert before.info["comment"] == COMMENT and "xmp" in before.info
+    assert before.info["comment"] == COMMENT
 
     out = strip_metadata(data, "image/jpeg")
 
@@ -106,7 +106,8 @@ def test_jpeg_loses_gps_device_time_comment_and_xmp_but_keeps_the_picture() -> N
     assert not after.getexif()
     assert not after.getexif().get_ifd(ExifTags.IFD.GPSInfo)
     assert "comment" not in after.info and "xmp" not in after.info and "exif" not in after.info
-    for secret in (MAKE.encode(), COMMENT, b"GPSLatitude", b"2024:05:01", b"Exif\x00\x00"):
+    secrets = (MAKE.encode(), COMMENT, b"2024:05:01", b"Exif\x00\x00", b"ns.adobe.com/xap")
+    for secret in secrets:
         assert secret not in out
     assert after.info["icc_profile"] == ICC
     assert after.size == before.size and after.mode == "RGB"
@@ -193,13 +194,14 @@ def test_png_keeps_palette_transparency_and_gamma() -> None:
     original = _photo().quantize(16)
     data = _encode(original, "PNG", transparency=3)
     data = data[:33] + _png_chunk(b"gAMA", struct.pack(">I", 45455)) + data[33:]
+    before = _open(data)
 
     after = _open(strip_metadata(data, "image/png"))
 
     assert after.mode == "P" and after.tobytes() == original.tobytes()
     assert after.info["transparency"] == 3
     assert after.info["gamma"] == pytest.approx(0.45455)
-    assert after.convert("RGBA").tobytes() == original.convert("RGBA").tobytes()
+    assert after.convert("RGBA").tobytes() == before.convert("RGBA").tobytes()
 
 
 @pytest.mark.parametrize("mode", ["1", "L", "LA", "RGB", "I;16"])

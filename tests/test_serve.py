@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email
+import hashlib
 import json
 import os
 import re
@@ -32,6 +34,8 @@ import httpx
 import pytest
 
 from bot.catalogue import Catalogue
+from bot.images import strip_metadata
+from tests.conftest import JPEG
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio, new_sid, signed_form
 
@@ -44,7 +48,8 @@ CUSTOMER = "whatsapp:+6281234567890"
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 LIMIT_MB = 10
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x11" * 200
+CODE_MINUTES = 10
+CODE_LINE = re.compile(r"^(\d{6})$", re.MULTILINE)
 REFERENCE = re.compile(r"\bDEL-[0-9A-HJKMNP-TV-Z]{6}\b")
 CATALOGUE = Catalogue.load()
 
@@ -89,6 +94,22 @@ def channel_env(data_dir: Path, tw: FakeTwilio, tg: FakeTelegram) -> dict[str, s
         TELEGRAM_API_BASE_URL=tg.base_url,
         TELEGRAM_FILE_BASE_URL=tg.base_file_url,
     )
+
+
+def mailed_code(data_dir: Path, to: str) -> str:
+    """The code in the one development mail (an .eml file) the server wrote for ``to``."""
+    found = []
+    for path in (data_dir / "mail").glob("*.eml"):
+        message = email.message_from_bytes(path.read_bytes())
+        if message["To"] != to:
+            continue
+        for part in message.walk():
+            if part.get_content_type() == "text/plain":
+                payload = part.get_payload(decode=True)
+                body = payload.decode(part.get_content_charset() or "utf-8")
+                found += CODE_LINE.findall(body)
+    assert len(found) == 1, found
+    return found[0]
 
 
 def free_port() -> int:
@@ -296,7 +317,15 @@ async def test_whatsapp_deletion_request_over_http(
         assert text("prompt.consequences") in (await customer.say("1")).text
         assert text("prompt.full_name") in (await customer.say("1")).text
         assert text("prompt.email") in (await customer.say("Budi Santoso")).text
-        assert text("prompt.reason.deletion") in (await customer.say("budi@example.com")).text
+        reply = await customer.say("budi@example.com")
+        assert text("prompt.email_code", email="budi@example.com", minutes=CODE_MINUTES) in (
+            reply.text
+        )
+        # No SMTP server: the code went to an .eml file in the data folder.
+        mail_code = mailed_code(data_dir, "budi@example.com")
+        reply = await customer.say(mail_code)
+        assert text("code.verified") in reply.text
+        assert text("prompt.reason.deletion") in reply.text
         reply = await customer.say("2")
         assert text("prompt.id_proof", limit_mb=LIMIT_MB) in reply.text
 
@@ -369,10 +398,17 @@ async def test_whatsapp_deletion_request_over_http(
         code, out, err = await run_cli(env, tmp_path, "requests", "show", reference, "--json")
         assert code == 0, err
         attachments = json.loads(out)["attachments"]
-        assert len(attachments) == 1 and attachments[0]["size"] == len(JPEG)
+        stored = strip_metadata(JPEG, "image/jpeg")  # what is kept: the photo minus metadata
+        assert len(attachments) == 1 and attachments[0]["size"] == len(stored)
+        assert attachments[0]["sha256"] == hashlib.sha256(stored).hexdigest()
+        # Sealed on disk: not the photo as sent, nor as kept.
+        [blob] = [p for p in (data_dir / "files").rglob("*") if p.is_file()]
+        sealed = blob.read_bytes()
+        assert JPEG not in sealed and JPEG[:16] not in sealed and stored not in sealed
 
-    # Logs never carry phone numbers, names or emails.
-    for secret in ("6281234567890", "Budi Santoso", "budi@example.com"):
+    # The log says where mail goes; it never carries phone numbers, names, emails or codes.
+    assert str(data_dir / "mail") in served.log
+    for secret in ("6281234567890", "Budi Santoso", "budi@example.com", mail_code):
         assert secret not in served.log
 
 

@@ -17,26 +17,27 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.images import strip_metadata
 from bot.models import Channel, OutboundMessage, RecordedReply, RequestStatus
 from bot.requests import find_request, list_requests
 from bot.settings import load_settings
 from integrations.telegram import TelegramAdapter
-from tests.conftest import FakeClock
+from tests.conftest import CODE, JPEG, PDF, FakeClock, Mailbox, mailbox_of
 from tests.fakes.telegram_api import FakeTelegram
 from tests.server import RunningServer, running_server
 
 CHAT = 700_100_001
 OTHER_CHAT = 700_100_002
+GROUP_CHAT = -4_700_100_003  # a basic group (supergroups have -100... ids)
 WEBHOOK_URL = "https://bot.jovapos.test/webhooks/telegram"
 WEBHOOK_PATH = "/webhooks/telegram"
 SECRET = "privacybot-webhook-Secret_123"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 REFERENCE = re.compile(r"\b(DEL|ACC|COR|RES)-[0-9A-HJKMNP-TV-Z]{6}\b")
 CALLBACK = re.compile(r"^[a-z_]+(\.[a-z_]+)?\|[^|]+$")
-
-# Real magic bytes (the engine sniffs content, not names) with some padding.
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01" + bytes(range(256)) * 8
-PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n" + b"\x03" * 2048
+# Real images (ID proofs are decoded to strip their metadata): what is stored is
+# the re-encoded picture, deterministic, so its size and hash are known up front.
+STORED_JPEG = strip_metadata(JPEG, "image/jpeg")
 MB = 1024 * 1024
 
 
@@ -48,6 +49,7 @@ class Telegram:
     server: RunningServer
     http: httpx.AsyncClient
     webhook: bool
+    mailbox: Mailbox
     pressed: list[str] = field(default_factory=list)
 
     @property
@@ -64,38 +66,43 @@ class Telegram:
         headers = {} if secret is None else {SECRET_HEADER: secret}
         return await self.http.post(self.server.url + WEBHOOK_PATH, json=update, headers=headers)
 
-    async def deliver(self, update: dict[str, Any]) -> int:
-        """Hand an update to the bot the way Telegram would in this mode."""
+    async def deliver(self, update: dict[str, Any]) -> dict[str, Any]:
+        """Hand an update to the bot the way Telegram would in this mode; the
+        update as delivered (with its update_id)."""
+        update = self.fake.stamp(update)
         if self.webhook:
-            update = self.fake.stamp(update)
             response = await self.post(update)
             assert response.status_code == 200, response.text
-            return update["update_id"]
-        return self.fake.push_update(update)
+        else:
+            self.fake.push_update(update)
+        return update
 
     async def say(self, update: dict[str, Any]) -> list[dict[str, Any]]:
         """Deliver one update, wait until it is handled and its replies sent;
         the sendMessage calls it caused."""
         before = len(self.fake.sent)
-        update_id = await self.deliver(update)
-        await self.handled(update_id)
+        await self.handled(await self.deliver(update))
         return self.fake.sent[before:]
 
-    async def handled(self, update_id: int, timeout: float = 10) -> list[RecordedReply]:
+    async def handled(self, update: dict[str, Any], timeout: float = 10) -> list[RecordedReply]:
         """The recorded replies of an update, once all of them are marked sent."""
+        key = message_key(update)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             async with self.store.transaction(readonly=True) as tx:
-                inbound = await tx.find_inbound(Channel.TELEGRAM, f"update:{update_id}")
+                inbound = await tx.find_inbound(Channel.TELEGRAM, key)
                 replies = await tx.replies_to(inbound) if inbound is not None else None
             if replies is not None and all(r.sent for r in replies):
                 return replies
             if loop.time() > deadline:
-                raise TimeoutError(f"update {update_id} not handled: {self.fake.sent!r}")
+                raise TimeoutError(f"{key} not handled: {self.fake.sent!r}")
             await asyncio.sleep(0.01)
 
     async def text(self, text: str, chat: int = CHAT, language: str = "id") -> list[str]:
+        """Type ``text`` (``CODE``: the code last mailed) and wait for the replies."""
+        if text == CODE:
+            text = self.mailbox.latest_code()
         return texts(await self.say(self.fake.text_update(chat, text, language_code=language)))
 
     def callback(self, data: str, chat: int = CHAT, language: str = "id", **kw: Any) -> dict:
@@ -112,6 +119,15 @@ class Telegram:
         path = self.server.core.settings.database_path
         with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
             return db.execute(sql, params).fetchall()
+
+
+def message_key(update: dict[str, Any]) -> str:
+    """The engine's message id of an update: a message is known by its chat and
+    message id, a button press by its callback query id."""
+    if "callback_query" in update:
+        return f"callback:{update['callback_query']['id']}"
+    message = update["message"]
+    return f"message:{message['chat']['id']}:{message['message_id']}"
 
 
 def texts(sent: list[dict[str, Any]]) -> list[str]:
@@ -154,7 +170,8 @@ async def telegram_bot(
             ) as server,
             httpx.AsyncClient(timeout=10) as http,
         ):
-            yield Telegram(fake, server, http, webhook)
+            # Listen to the development mailer before any email is asked for.
+            yield Telegram(fake, server, http, webhook, mailbox_of(server.core.engine))
 
 
 @pytest.fixture
@@ -171,7 +188,7 @@ async def tg_webhook(tmp_path) -> AsyncIterator[Telegram]:
 
 async def reach_deletion_id_proof(tg: Telegram, chat: int = CHAT) -> None:
     """Type (not press) through a deletion request up to the ID-proof step."""
-    for answer in ("/start", "1", "1", "Budi Santoso", "budi@example.com", "2"):
+    for answer in ("/start", "1", "1", "Budi Santoso", "budi@example.com", CODE, "2"):
         replies = await tg.text(answer, chat)
     assert "KTP, SIM, atau paspor" in replies[-1]
 
@@ -205,7 +222,17 @@ async def test_deletion_request_in_indonesian_with_buttons_and_a_photo(tg: Teleg
     assert await tg.text("Budi Santoso") == [
         "Apa alamat email yang terdaftar di akun JOVA POS Anda?"
     ]
-    reason = await tg.say(fake.text_update(CHAT, "budi@example.com"))
+    asked = await tg.say(fake.text_update(CHAT, "budi@example.com"))
+    assert asked[-1]["text"].startswith(
+        "Jika budi@example.com terdaftar di JOVA POS, kami sudah mengirim kode 6 angka"
+    )
+    assert callback_data(asked[-1]) == ["deletion.email_code|kirim ulang"]
+    (mail,) = tg.mailbox.mails
+    assert mail.to == "budi@example.com"
+    code = tg.mailbox.latest_code()
+    assert code not in asked[-1]["text"]  # the code only goes by email
+    reason = await tg.say(fake.text_update(CHAT, code))
+    assert reason[0]["text"] == "Email Anda sudah terverifikasi."
     assert reason[-1]["text"].startswith("Apa alasan Anda menghapus akun?")
     assert callback_data(reason[-1]) == [f"deletion.reason|{n}" for n in range(1, 6)]
 
@@ -247,11 +274,16 @@ async def test_deletion_request_in_indonesian_with_buttons_and_a_photo(tg: Teleg
     assert request.reason == "Pindah ke aplikasi lain"
     (attachment,) = (await find_request(tg.store, reference.lower())).attachments
     assert attachment.media_type == "image/jpeg"
-    assert attachment.size == len(JPEG)
-    assert attachment.sha256 == hashlib.sha256(JPEG).hexdigest()
+    # What is kept is the photo without its metadata, sealed on disk.
+    plain = tg.server.core.engine.blobs.get(attachment.token)
+    assert plain == STORED_JPEG
+    assert attachment.size == len(STORED_JPEG)
+    assert attachment.sha256 == hashlib.sha256(plain).hexdigest()
     assert len(fake.downloads) == 1
-    stored = list((tg.server.core.settings.blob_dir).rglob("*"))
-    assert [p.read_bytes() for p in stored if p.is_file()] == [JPEG]
+    stored = [p.read_bytes() for p in tg.server.core.settings.blob_dir.rglob("*") if p.is_file()]
+    assert len(stored) == 1
+    assert JPEG not in stored[0] and STORED_JPEG not in stored[0]
+    assert b"\xff\xd8\xff" not in stored[0]
 
 
 async def test_access_request_in_english_from_the_language_code_with_a_pdf(tg: Telegram) -> None:
@@ -267,7 +299,13 @@ async def test_access_request_in_english_from_the_language_code_with_a_pdf(tg: T
     assert await tg.text("Jane Doe", language="en") == [
         "What is the email address registered to your JOVA POS account?"
     ]
-    reason = await tg.say(fake.text_update(CHAT, "jane@example.com", language_code="en"))
+    asked = await tg.text("jane@example.com", language="en")
+    assert asked[-1].startswith(
+        "If jane@example.com is registered with JOVA POS, we have sent a 6-digit code to it."
+    )
+    assert tg.mailbox.mails[-1].to == "jane@example.com"
+    reason = await tg.say(fake.text_update(CHAT, tg.mailbox.latest_code(), language_code="en"))
+    assert reason[0]["text"] == "Your email is verified."
     assert reason[-1]["text"].startswith("Why are you asking for a copy of your data?")
     assert [(b["text"], b["callback_data"]) for b in buttons(reason[-1])] == [
         ("Skip", "access.reason|lewati")
@@ -301,7 +339,7 @@ async def test_access_request_in_english_from_the_language_code_with_a_pdf(tg: T
 
 async def test_id_proof_sent_later_at_the_menu_is_fetched_and_attached(tg: Telegram) -> None:
     fake = tg.fake
-    for answer in ("/start", "2", "Budi Santoso", "budi@example.com", "lewati", "nanti", "1"):
+    for answer in ("/start", "2", "Budi Santoso", "budi@example.com", CODE, "lewati", "nanti", "1"):
         replies = await tg.text(answer)
     match = REFERENCE.search("\n".join(replies))
     assert match is not None
@@ -316,11 +354,45 @@ async def test_id_proof_sent_later_at_the_menu_is_fetched_and_attached(tg: Teleg
     ]
     request = await find_request(tg.store, reference)
     assert request.status is RequestStatus.VERIFYING
-    assert [a.sha256 for a in request.attachments] == [hashlib.sha256(JPEG).hexdigest()]
+    assert [a.sha256 for a in request.attachments] == [hashlib.sha256(STORED_JPEG).hexdigest()]
     assert len(fake.downloads) == 1
 
 
 # --------------------------------------------------------------------------- delivery
+
+
+@pytest.mark.parametrize("webhook", [False, True], ids=["polling", "webhook"])
+async def test_a_message_in_a_group_chat_is_ignored(tmp_path, webhook: bool) -> None:
+    """Privacy requests are one-to-one: nothing said in a group is stored or answered."""
+    async with telegram_bot(tmp_path, webhook=webhook) as tg:
+        fake = tg.fake
+        assert fake.text_update(GROUP_CHAT, "/start")["message"]["chat"]["type"] == "group"
+        fake.add_file("group-photo", JPEG)
+        group_updates = [
+            fake.text_update(GROUP_CHAT, "/start"),
+            fake.text_update(GROUP_CHAT, "hapus akun"),
+            fake.photo_update(GROUP_CHAT, "group-photo"),
+            tg.callback("menu|1", GROUP_CHAT),
+        ]
+        for update in group_updates:
+            # Acknowledged (a webhook answers 200), so Telegram does not retry it.
+            await tg.deliver(update)
+        # Updates are handled in order: once this one is done, the group's are too.
+        assert (await tg.text("/start"))[0].startswith("Halo!")
+
+        assert [entry["chat_id"] for entry in fake.sent] == [CHAT]
+        assert [c["chat_id"] for c in fake.calls_of("sendMessage")] == [CHAT]
+        assert fake.calls_of("getFile") == [] and fake.downloads == []
+        keys = [message_key(update) for update in group_updates]
+        for key in keys:
+            rows = tg.rows("SELECT count(*) FROM inbound_messages WHERE external_id = ?", key)
+            assert rows == [(0,)], key
+        assert tg.rows("SELECT count(*) FROM inbound_messages") == [(1,)]
+        assert tg.rows("SELECT address FROM conversations") == [(str(CHAT),)]
+        assert tg.rows("SELECT count(*) FROM outbound_messages") == [(1,)]
+        assert tg.rows("SELECT count(*) FROM attachments") == [(0,)]
+        assert [p for p in tg.server.core.settings.blob_dir.rglob("*") if p.is_file()] == []
+        assert tg.mailbox.mails == []
 
 
 async def test_an_update_delivered_twice_by_polling_is_handled_once(
@@ -341,11 +413,12 @@ async def test_an_update_delivered_twice_by_polling_is_handled_once(
     update = fake.stamp(fake.text_update(CHAT, "1"))
     fake.push_update(update)
     fake.push_update(update)  # Telegram hands out the same update again
-    await tg.handled(update["update_id"])
+    await tg.handled(update)
     follow_up = await tg.text("bantuan")  # handled after both copies: updates are sequential
     assert "Penghapusan akun bersifat permanen" in follow_up[0]
 
-    key = f"update:{update['update_id']}"
+    key = f"message:{CHAT}:{update['message']['message_id']}"
+    assert message_key(update) == key
     assert seen.count(key) == 2, "the duplicate never reached the bot"
     assert tg.rows("SELECT count(*) FROM inbound_messages WHERE external_id = ?", key) == [(1,)]
     consequences = [t for t in texts(fake.sent) if "dampak penghapusan akun" in t]
@@ -355,18 +428,18 @@ async def test_an_update_delivered_twice_by_polling_is_handled_once(
 
 async def test_a_webhook_update_posted_twice_is_handled_once(tg_webhook: Telegram) -> None:
     tg, fake = tg_webhook, tg_webhook.fake
-    for answer in ("/start", "1", "1", "Budi Santoso", "budi@example.com", "2"):
+    for answer in ("/start", "1", "1", "Budi Santoso", "budi@example.com", CODE, "2"):
         await tg.text(answer)
     fake.add_file("ktp-photo", JPEG)
     before = len(fake.sent)
     photo = fake.stamp(fake.photo_update(CHAT, "ktp-photo"))
     for _ in range(2):  # Telegram retries a webhook it believes failed
         assert (await tg.post(photo)).status_code == 200
-    await tg.handled(photo["update_id"])
+    await tg.handled(photo)
     press = fake.stamp(tg.callback("deletion.summary|1"))
     for _ in range(2):
         assert (await tg.post(press)).status_code == 200
-    await tg.handled(press["update_id"])
+    await tg.handled(press)
     await tg.text("bantuan")  # both second copies are behind us now
 
     sent = texts(fake.sent[before:])
@@ -375,8 +448,12 @@ async def test_a_webhook_update_posted_twice_is_handled_once(tg_webhook: Telegra
     assert sum("Nomor referensi: DEL-" in t for t in sent) == 1
     assert len(fake.downloads) == 1
     assert len(fake.answered_callbacks) == 1  # the second answer was refused, harmlessly
-    for update in (photo, press):
-        key = f"update:{update['update_id']}"
+    keys = [
+        f"message:{CHAT}:{photo['message']['message_id']}",
+        f"callback:{press['callback_query']['id']}",
+    ]
+    assert [message_key(update) for update in (photo, press)] == keys
+    for key in keys:
         assert tg.rows("SELECT count(*) FROM inbound_messages WHERE external_id = ?", key) == [(1,)]
     assert len(await list_requests(tg.store)) == 1
     assert tg.rows("SELECT count(*) FROM attachments") == [(1,)]
@@ -482,7 +559,7 @@ async def test_a_file_over_the_limit_is_refused_without_downloading(tg: Telegram
 async def test_a_file_nobody_asked_for_is_not_downloaded(tg: Telegram) -> None:
     fake = tg.fake
     # Another customer waits to send ID proof later; that is no reason to fetch ours.
-    for answer in ("/start", "2", "Siti Aminah", "siti@example.com", "lewati", "nanti", "1"):
+    for answer in ("/start", "2", "Siti Aminah", "siti@example.com", CODE, "lewati", "nanti", "1"):
         await tg.text(answer, OTHER_CHAT)
     (waiting,) = await list_requests(tg.store, RequestStatus.AWAITING_ID_PROOF)
     assert waiting.customer_address == str(OTHER_CHAT)
@@ -545,7 +622,7 @@ async def test_webhook_requires_the_secret_token(tg_webhook: Telegram) -> None:
 
     response = await tg.post(update)
     assert response.status_code == 200
-    await tg.handled(update["update_id"])
+    await tg.handled(update)
     assert texts(fake.sent)[0].startswith("Halo! Ini layanan privasi JOVA POS.")
 
     health = (await tg.http.get(tg.server.url + "/healthz")).json()
@@ -557,8 +634,9 @@ async def test_bot_commands_are_registered_in_indonesian_and_english(tg: Telegra
     id_commands = fake.commands_for("id")
     en_commands = fake.commands_for("en")
     assert id_commands and en_commands
-    assert [c["command"] for c in id_commands] == [c["command"] for c in en_commands]
-    assert {"start", "status", "bantuan", "staf", "batal"} <= {c["command"] for c in id_commands}
+    # The same menu in each language, in the same order, each with its own words.
+    assert [c["command"] for c in id_commands] == ["start", "status", "bantuan", "staf", "batal"]
+    assert [c["command"] for c in en_commands] == ["start", "status", "help", "staff", "cancel"]
     descriptions = {c["command"]: c["description"] for c in id_commands}
     assert descriptions["start"] == "Mulai dan tampilkan menu"
     assert {c["command"]: c["description"] for c in en_commands}["start"] == (
@@ -577,6 +655,17 @@ async def test_registered_commands_are_understood_at_the_menu(tg: Telegram) -> N
     assert (await tg.text("/staf"))[0].startswith("Baik, permintaan Anda sudah kami teruskan")
 
 
+async def test_english_commands_are_understood_at_the_menu(tg: Telegram) -> None:
+    def say(text: str) -> Any:
+        return tg.text(text, OTHER_CHAT, language="en")
+
+    assert (await say("/start"))[0].startswith("Hello! This is the JOVA POS privacy desk.")
+    assert await say("/status") == ["Type the reference of your request, for example DEL-7K3M9Q."]
+    assert (await say("/help"))[0].startswith("Type the reference of your request")
+    assert (await say("/cancel"))[0] == "There is no request in progress."
+    assert (await say("/staff"))[0].startswith("Thanks, we have passed your request to our staff.")
+
+
 async def test_healthz_shows_telegram_polling(tg: Telegram) -> None:
     response = await tg.http.get(tg.server.url + "/healthz")
     assert response.status_code == 200
@@ -593,8 +682,9 @@ async def test_healthz_shows_telegram_polling(tg: Telegram) -> None:
 
 
 async def test_the_status_command_is_not_taken_as_an_answer_mid_request(tg: Telegram) -> None:
-    for answer in ("/start", "1", "1", "Budi Santoso", "budi@example.com"):
+    for answer in ("/start", "1", "1", "Budi Santoso", "budi@example.com", CODE):
         await tg.text(answer)
+    assert tg.rows("SELECT state FROM conversations") == [("deletion.reason",)]
     await tg.text("/status")  # tapped in the bot's command menu at the reason step
     ((state, slots),) = tg.rows("SELECT state, slots FROM conversations")
     assert json.loads(slots).get("reason") != "/status", (state, slots)

@@ -12,12 +12,13 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 
+from bot.images import strip_metadata
 from bot.models import Channel, RequestStatus
 from bot.requests import find_request, list_requests
 from bot.settings import load_settings
 from integrations.twilio.adapter import TwilioAdapter
 from integrations.twilio.text import segments
-from tests.conftest import JPEG, PDF, PNG, FakeClock
+from tests.conftest import CODE, JPEG, PDF, PNG, FakeClock, Mailbox, mailbox_of
 from tests.fakes.twilio_api import FakeTwilio, signed_form
 from tests.server import PUBLIC_URL, RunningServer, running_server
 
@@ -32,6 +33,7 @@ class Twilio:
     fake: FakeTwilio
     server: RunningServer
     http: httpx.AsyncClient
+    mailbox: Mailbox
 
     async def post(
         self, path: str, params: dict[str, str], sign: bool = True, token: str | None = None
@@ -51,6 +53,9 @@ class Twilio:
         media: tuple = (),
         **extra: str,
     ) -> list[str]:
+        """Send ``body`` (``CODE``: the code last mailed); the TwiML replies."""
+        if body == CODE:
+            body = self.mailbox.latest_code()
         to = WHATSAPP_NUMBER if sender.startswith("whatsapp:") else SMS_NUMBER
         params = self.fake.inbound_params(sender, to, body, message_sid, media)
         params.update(extra)
@@ -87,7 +92,8 @@ async def twilio(tmp_path, clock: FakeClock) -> AsyncIterator[Twilio]:
             running_server(settings, lambda core: [TwilioAdapter(core)], clock) as server,
             httpx.AsyncClient(timeout=20) as http,
         ):
-            yield Twilio(fake, server, http)
+            # Listen to the development mailer before any email is asked for.
+            yield Twilio(fake, server, http, mailbox_of(server.core.engine))
 
 
 async def _count_inbound(server: RunningServer) -> int:
@@ -101,7 +107,14 @@ async def test_whole_deletion_on_whatsapp_with_photo(twilio: Twilio) -> None:
     await twilio.say("hapus akun")
     await twilio.say("1")
     await twilio.say("Budi Santoso")
-    await twilio.say("budi@example.com")
+    bodies = await twilio.say("budi@example.com")
+    assert "kode 6 angka" in bodies[-1]
+    assert twilio.mailbox.mails[-1].to == "budi@example.com"
+    code = twilio.mailbox.latest_code()
+    assert all(code not in body for body in bodies)  # the code only goes by email
+    bodies = await twilio.say(code)
+    assert bodies[0].startswith("Email Anda sudah terverifikasi.")
+    assert "Apa alasan Anda menghapus akun?" in bodies[-1]
     bodies = await twilio.say("2")
     assert "KTP" in bodies[0]
     msid = "MM" + "a" * 32
@@ -120,7 +133,11 @@ async def test_whole_deletion_on_whatsapp_with_photo(twilio: Twilio) -> None:
     assert record.channel is Channel.WHATSAPP
     assert record.customer_address == CUSTOMER
     assert record.status is RequestStatus.VERIFYING
-    assert record.attachments[0].sha256 == hashlib.sha256(JPEG).hexdigest()
+    # What is kept is the photo without its metadata (sealed on disk).
+    (attachment,) = record.attachments
+    stored = twilio.server.core.engine.blobs.get(attachment.token)
+    assert stored == strip_metadata(JPEG, "image/jpeg")
+    assert attachment.sha256 == hashlib.sha256(stored).hexdigest()
     for body in bodies:
         assert len(body) <= 1600
 
@@ -194,7 +211,7 @@ async def test_same_message_sid_three_times_is_processed_once(twilio: Twilio) ->
 
 
 async def test_media_download_failure_asks_again(twilio: Twilio) -> None:
-    for line in ("2", "Siti Aminah", "siti@example.com", "lewati"):
+    for line in ("2", "Siti Aminah", "siti@example.com", CODE, "lewati"):
         await twilio.say(line)
     msid, mid = "MM" + "e" * 32, "ME" + "f" * 32
     url = twilio.fake.add_media(msid, mid, PNG, "image/png")
@@ -219,7 +236,7 @@ async def test_media_at_another_step_is_not_downloaded(twilio: Twilio) -> None:
 
 
 async def test_too_large_media_is_refused(twilio: Twilio) -> None:
-    for line in ("2", "Siti Aminah", "siti@example.com", "lewati"):
+    for line in ("2", "Siti Aminah", "siti@example.com", CODE, "lewati"):
         await twilio.say(line)
     msid = "MM" + "4" * 32
     big = JPEG + b"\x00" * (11 * 1024 * 1024)
@@ -250,7 +267,7 @@ async def test_opt_out_and_back_in(twilio: Twilio) -> None:
 async def test_sms_gets_an_upload_link_and_short_texts(twilio: Twilio) -> None:
     sms = CUSTOMER
     all_bodies = []
-    for line in ("halo", "2", "Siti Aminah", "siti@example.com", "lewati"):
+    for line in ("halo", "2", "Siti Aminah", "siti@example.com", CODE, "lewati"):
         all_bodies += await twilio.say(line, sender=sms)
     link_text = all_bodies[-1]
     match = re.search(r"https://bot\.jovapos\.test/upload/([A-Za-z0-9_-]+)", link_text)
@@ -280,12 +297,24 @@ async def test_sms_gets_an_upload_link_and_short_texts(twilio: Twilio) -> None:
 
 async def test_sms_texts_stay_within_three_segments_in_both_languages(twilio: Twilio) -> None:
     scripts = {
-        "+628111": ["halo", "1", "1", "Budi Santoso", "budi@example.com", "3", "nanti", "1", "5"],
+        "+628111": [
+            "halo",
+            "1",
+            "1",
+            "Budi Santoso",
+            "budi@example.com",
+            CODE,
+            "3",
+            "nanti",
+            "1",
+            "5",
+        ],
         "+628222": [
             "EN",
             "4",
             "Dewi Lestari",
             "dewi@example.com",
+            CODE,
             "1, 4",
             "Please stop sharing my data",
             "later",
@@ -296,6 +325,12 @@ async def test_sms_texts_stay_within_three_segments_in_both_languages(twilio: Tw
         for line in lines:
             for body in await twilio.say(line, sender=sender):
                 assert segments(body) <= 3, body
+    # Both scripts went all the way (the code prompt was answered with the code).
+    filed = await list_requests(twilio.server.core.engine.store)
+    assert sorted((r.type.value, r.customer_address) for r in filed) == [
+        ("deletion", "+628111"),
+        ("restriction", "+628222"),
+    ]
 
 
 async def test_healthz_lists_the_channels(twilio: Twilio) -> None:

@@ -31,7 +31,7 @@ from bot.settings import Settings, load_settings
 from bot.web import create_app
 from integrations.twilio.adapter import TwilioAdapter
 from integrations.twilio.text import SMS_MAX_SEGMENTS, segments
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, mailbox_of
 from tests.fakes.twilio_api import FakeTwilio, signed_form
 from tests.server import RunningServer
 
@@ -52,6 +52,7 @@ CUSTOMER = "+6281234567890"
 SMS_NUMBER = "+15005550006"
 LIMIT_MB = 10
 LINK_HOURS = 24
+CODE_MINUTES = 10
 CATALOGUE = Catalogue.load()
 
 
@@ -209,7 +210,12 @@ async def sms_to_upload_link(server: RunningServer, tw: FakeTwilio) -> tuple[str
         assert text("intro.access") in reply
         assert text("prompt.full_name") in reply
         assert text("prompt.email") in await customer.say("Budi Santoso")
-        assert text("prompt.reason.access") in await customer.say("budi@example.com")
+        mailbox = mailbox_of(server.core.engine)  # the development mailer's outbox
+        reply = await customer.say("budi@example.com")
+        assert text("prompt.email_code", email="budi@example.com", minutes=CODE_MINUTES) in reply
+        reply = await customer.say(mailbox.latest_code("budi@example.com"))
+        assert text("code.verified") in reply
+        assert text("prompt.reason.access") in reply
         reply = await customer.say("lewati")
     found = re.findall(re.escape(server.url) + r"/upload/[A-Za-z0-9_-]+", reply)
     assert len(found) == 1, reply
@@ -289,9 +295,11 @@ async def test_sms_upload_link_in_a_phone_browser(tmp_path: Path, tw: FakeTwilio
             assert message["status_callback"].startswith(server.url + "/webhooks/twilio/status?o=")
         assert_sms_sized([m["body"] for m in sent])
 
-        # One file kept for the draft, readable by the service only.
+        # One file kept for the draft, readable by the service only, and sealed.
         stored = [p for p in (tmp_path / "data" / "files").rglob("*") if p.is_file()]
         assert len(stored) == 1 and stored[0].stat().st_mode & 0o777 == 0o600
+        sealed = stored[0].read_bytes()
+        assert photo.read_bytes() not in sealed and photo.read_bytes()[:16] not in sealed
 
         # Single use: the same link now says it is no longer valid.
         again = await page.goto(link)

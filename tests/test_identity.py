@@ -1,0 +1,429 @@
+"""Identity: email codes through a real SMTP server, the account directory (CSV
+and HTTP), ID proofs sealed at rest without metadata, retention, and logs
+without personal data."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import hashlib
+import io
+import logging
+import re
+import socket
+from collections.abc import AsyncIterator, Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiosmtpd.controller import Controller
+from PIL import Image
+
+from bot.app import open_engine
+from bot.engine import Engine
+from bot.logs import configure as configure_logging
+from bot.models import Channel, RequestStatus
+from bot.requests import find_request, list_requests
+from bot.retention import open_id_proof, purge, purge_id_proofs
+from bot.settings import Settings, load_settings
+from tests.conftest import CODE, PDF, Chat, FakeClock, file_of, mailbox_of
+
+REFERENCE = re.compile(r"\b(DEL|ACC|COR|RES)-[0-9A-HJKMNP-TV-Z]{6}\b")
+
+
+def reference_in(text: str) -> str:
+    match = REFERENCE.search(text)
+    assert match, text
+    return match.group(0)
+
+
+# --- a real SMTP server --------------------------------------------------------
+
+
+class Inbox:
+    """aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(message)  # type: ignore[arg-type]
+        return "250 OK"
+
+    def code(self) -> str:
+        body = self.messages[-1].get_body(("plain",))
+        assert body is not None
+        match = re.search(r"^(\d{6})\r?$", body.get_content(), re.MULTILINE)
+        assert match
+        return match.group(1)
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    with socket.socket() as probe:  # aiosmtpd checks readiness on the port: pick one
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+async def test_code_by_real_smtp_completes_a_request(tmp_path: Path, smtp, clock) -> None:
+    inbox, port = smtp
+    settings = load_settings(
+        environ={},
+        data_dir=str(tmp_path / "data"),
+        smtp_url=f"smtp://127.0.0.1:{port}",
+        mail_from="JOVA POS Privasi <privasi@jovapos.test>",
+    )
+    async with open_engine(settings, clock=clock) as engine:
+        chat = Chat(engine, address="smtp-user")
+        await chat.script("2", "Siti Aminah", "siti@example.com")
+        assert len(inbox.messages) == 1
+        mail = inbox.messages[0]
+        assert mail["To"] == "siti@example.com"
+        assert mail["From"] == "JOVA POS Privasi <privasi@jovapos.test>"
+        assert mail["Content-Language"] == "id"
+        code = inbox.code()
+        plain = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        html = mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        assert code in html and "Siti" not in plain + html  # nothing beyond the code
+        assert code not in mail["Subject"]
+        await chat.script(code, "lewati", "nanti", "1")
+        assert chat.keys == ["filed.ack", "filed.proof_later"]
+        record = await find_request(engine.store, reference_in(chat.text))
+        assert record.email == "siti@example.com"
+        # The code is kept only as a keyed hash.
+        db = engine.store.db  # type: ignore[attr-defined]
+        async with db.execute("SELECT digest FROM email_codes") as cur:
+            (digest,) = await cur.fetchone()
+        assert code not in digest and len(digest) == 64
+
+
+# --- code rules, with a controllable clock ---------------------------------------
+
+
+async def _at_code(chat: Chat) -> None:
+    await chat.script("2", "Siti Aminah", "siti@example.com")
+    assert chat.keys == ["prompt.email_code"]
+
+
+async def test_five_wrong_codes_lock_the_step_then_a_new_code_works(
+    engine: Engine, chat: Chat, clock: FakeClock
+) -> None:
+    await _at_code(chat)
+    right = mailbox_of(engine).latest_code()
+    wrong = "000000" if right != "000000" else "111111"
+    for left in (4, 3, 2, 1):
+        await chat.say(wrong)
+        assert chat.keys[0] == "hint.code_wrong" and f": {left}." in chat.text
+    await chat.say(wrong)
+    assert chat.keys == ["hint.code_locked", "hint.offer_staff"]
+    await chat.say(right)  # even the right code does not open a locked step
+    assert chat.keys == ["hint.code_locked", "hint.offer_staff"]
+    await chat.say("kirim ulang")
+    assert chat.keys[0] == "hint.code_locked"
+    clock.advance(minutes=16)
+    await chat.say("kirim ulang")
+    assert chat.keys == ["code.resent"]
+    await chat.say(CODE)
+    assert chat.keys[-1] == "prompt.reason.access"
+
+
+async def test_an_expired_code_does_not_work(engine: Engine, chat: Chat, clock) -> None:
+    await _at_code(chat)
+    code = mailbox_of(engine).latest_code()
+    clock.advance(minutes=10, seconds=1)
+    await chat.say(code)
+    assert chat.keys == ["hint.code_expired"]
+    await chat.say("resend")
+    await chat.say(CODE)
+    assert chat.keys[-1] == "prompt.reason.access"
+
+
+async def test_resend_at_most_three_times_sixty_seconds_apart(
+    engine: Engine, chat: Chat, clock
+) -> None:
+    box = mailbox_of(engine)
+    await _at_code(chat)
+    await chat.say("kirim ulang")
+    assert chat.keys == ["hint.code_wait"] and len(box.mails) == 1
+    for n in range(3):
+        clock.advance(seconds=61)
+        await chat.say("kirim ulang")
+        assert chat.keys == ["code.resent"]
+        assert len(box.mails) == 2 + n
+    clock.advance(seconds=61)
+    await chat.say("kirim ulang")
+    assert chat.keys[0] == "hint.code_no_resends" and len(box.mails) == 4
+    first = re.findall(r"^(\d{6})$", box.mails[0].text, re.MULTILINE)[0]
+    if first != box.latest_code():
+        await chat.say(first)
+        assert chat.keys[0] == "hint.code_wrong"  # only the newest code counts
+    await chat.say(CODE)
+    assert chat.keys[-1] == "prompt.reason.access"
+
+
+# --- the account directory --------------------------------------------------------
+
+
+async def _import(engine: Engine, rows: list[tuple[str, str, str | None]]) -> None:
+    async with engine.store.transaction() as tx:
+        await tx.import_accounts(rows, engine.clock())
+
+
+@pytest.fixture
+async def local_directory(settings: Settings, clock: FakeClock) -> AsyncIterator[Engine]:
+    """An engine whose directory is the local table (imported before it opens)."""
+    async with open_engine(settings, clock=clock) as first:
+        await _import(first, [("siti@example.com", "Siti Aminah", "+6281234567890")])
+    async with open_engine(settings, clock=clock) as engine:
+        mailbox_of(engine)
+        yield engine
+
+
+async def test_unregistered_email_gets_the_same_replies_and_nothing_else(
+    local_directory: Engine,
+) -> None:
+    engine = local_directory
+    box = mailbox_of(engine)
+    registered, stranger = Chat(engine, address="a"), Chat(engine, address="b")
+    await registered.script("2", "Siti Aminah", "siti@example.com")
+    await stranger.script("2", "Siti Aminah", "siti@example.com".replace("siti", "tidak.ada"))
+    assert registered.keys == stranger.keys == ["prompt.email_code"]
+    assert registered.text == stranger.text.replace("tidak.ada", "siti")
+    assert [m.to for m in box.mails] == ["siti@example.com"]  # no code for the stranger
+    for _ in range(5):
+        await stranger.say("123456")
+    assert stranger.keys == ["hint.code_locked", "hint.offer_staff"]
+    await stranger.say("staf")
+    assert stranger.keys == ["staff.waiting"]
+    assert await list_requests(engine.store) == []
+
+
+async def test_name_mismatch_is_flagged_not_blocking(local_directory: Engine) -> None:
+    engine = local_directory
+    chat = Chat(engine, address="m")
+    await chat.script("2", "  sití   AMINAH ", "siti@example.com", CODE, "lewati", "nanti", "1")
+    same = await find_request(engine.store, reference_in(chat.text))
+    assert "name_mismatch" not in same.details  # case, spacing and accents ignored
+    await chat.script("2", "Budi Santoso", "siti@example.com", CODE, "lewati", "nanti", "1")
+    other = await find_request(engine.store, reference_in(chat.text))
+    assert other.details["name_mismatch"] is True
+    assert [e.kind for e in other.events] == ["filed", "name_mismatch"]
+
+
+@pytest.fixture
+async def back_office() -> AsyncIterator[tuple[str, list[dict]]]:
+    """A local fake of the POS back office's account look-up."""
+    seen: list[dict] = []
+    accounts = {"siti@example.com": "Siti Aminah"}
+
+    async def lookup(request: web.Request) -> web.Response:
+        seen.append(
+            {"email": request.query.get("email"), "auth": request.headers.get("Authorization")}
+        )
+        if request.headers.get("Authorization") != "Bearer s3cret":
+            return web.Response(status=401)
+        address = request.query.get("email", "")
+        if address == "down@example.com":
+            return web.Response(status=503)
+        if address in accounts:
+            return web.json_response({"email": address, "full_name": accounts[address]})
+        return web.Response(status=404)
+
+    app = web.Application()
+    app.router.add_get("/accounts", lookup)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}/accounts", seen
+    finally:
+        await runner.cleanup()
+
+
+async def test_directory_over_http(tmp_path: Path, back_office, clock) -> None:
+    url, seen = back_office
+    settings = load_settings(
+        environ={}, data_dir=str(tmp_path / "data"), accounts_url=url, accounts_token="s3cret"
+    )
+    async with open_engine(settings, clock=clock) as engine:
+        box = mailbox_of(engine)
+        for address, mail in (
+            ("a", "siti@example.com"),
+            ("b", "nobody@example.com"),
+            ("c", "down@example.com"),
+        ):
+            await Chat(engine, address=address).script("2", "Budi", mail)
+        assert [m.to for m in box.mails] == ["siti@example.com"]
+        assert [s["email"] for s in seen] == [
+            "siti@example.com",
+            "nobody@example.com",
+            "down@example.com",
+        ]
+        assert {s["auth"] for s in seen} == {"Bearer s3cret"}
+        chat = Chat(engine, address="a")
+        await chat.script(CODE, "lewati", "nanti", "1")
+        record = await find_request(engine.store, reference_in(chat.text))
+        assert record.details["name_mismatch"] is True  # "Budi" vs "Siti Aminah"
+
+
+# --- ID proofs at rest ------------------------------------------------------------
+
+
+def _jpeg_with_gps() -> bytes:
+    image = Image.new("RGB", (64, 48), (30, 120, 200))
+    for x in range(64):
+        image.putpixel((x, x % 48), (250, 250, 0))
+    exif = Image.Exif()
+    exif[0x010F] = "SecretPhoneMaker"  # Make
+    exif[0x0110] = "Model X"  # Model
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "S", (6.0, 12.0, 30.0)  # Jakarta
+    gps[3], gps[4] = "E", (106.0, 49.0, 0.0)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=92, exif=exif)
+    return out.getvalue()
+
+
+async def test_id_proofs_are_sealed_and_stripped(engine: Engine, settings: Settings) -> None:
+    original = _jpeg_with_gps()
+    assert Image.open(io.BytesIO(original)).getexif().get_ifd(0x8825)
+    for address, data in (("j", original), ("p", PDF)):
+        chat = Chat(engine, address=address)
+        await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati")
+        await chat.say("", file_of(data))
+        await chat.say("1")
+    on_disk = b"".join(p.read_bytes() for p in settings.data_dir.rglob("*") if p.is_file())
+    for data in (original, PDF):
+        assert data[:4] not in on_disk.replace(b"SQLite format", b"")  # magic bytes
+        for start in range(0, len(data) - 64, 16):
+            assert data[start : start + 64] not in on_disk
+    requests = await list_requests(engine.store)
+    by_type = {}
+    for r in requests:
+        record = await find_request(engine.store, r.reference)
+        (attachment,) = record.attachments
+        by_type[attachment.media_type] = attachment
+    pdf = engine.blobs.get(by_type["application/pdf"].token)
+    assert pdf == PDF
+    jpeg = engine.blobs.get(by_type["image/jpeg"].token)
+    assert hashlib.sha256(jpeg).hexdigest() == by_type["image/jpeg"].sha256
+    stripped = Image.open(io.BytesIO(jpeg))
+    assert not stripped.getexif().get_ifd(0x8825) and b"SecretPhoneMaker" not in jpeg
+    assert stripped.size == (64, 48)
+
+
+async def test_a_view_is_recorded(engine: Engine, chat: Chat) -> None:
+    await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati")
+    await chat.say("", file_of(PDF))
+    await chat.say("1")
+    reference = reference_in(chat.text)
+    record = await find_request(engine.store, reference)
+    data = await open_id_proof(engine, record.attachments[0].token, "agent@jovapos.test", "check")
+    assert data == PDF
+    record = await find_request(engine.store, reference)
+    ((viewer, purpose, _),) = record.attachments[0].views
+    assert (viewer, purpose) == ("agent@jovapos.test", "check")
+
+
+async def test_retention_deletes_exactly_what_is_due(
+    engine: Engine, clock: FakeClock, settings: Settings
+) -> None:
+    refs = []
+    for n in range(4):
+        chat = Chat(engine, address=f"r{n}")
+        await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati")
+        await chat.say("", file_of(PDF))
+        await chat.say("1")
+        refs.append(reference_in(chat.text))
+    # r0 verified 31 days ago, r1 cancelled 30 days ago exactly, r2 completed 29
+    # days ago, r3 still being verified.
+    async with engine.store.transaction() as tx:
+        await tx.set_request_status(refs[0], RequestStatus.IN_PROGRESS, clock.now)
+    clock.advance(days=1)
+    async with engine.store.transaction() as tx:
+        await tx.set_request_status(refs[1], RequestStatus.CANCELLED, clock.now)
+    clock.advance(days=1)
+    async with engine.store.transaction() as tx:
+        await tx.set_request_status(refs[2], RequestStatus.COMPLETED, clock.now)
+        # a later change does not restart the clock
+        await tx.set_request_status(refs[0], RequestStatus.COMPLETED, clock.now)
+    clock.advance(days=29)
+    assert await purge_id_proofs(engine) == 2
+    for ref, gone in zip(refs, (True, True, False, False), strict=True):
+        record = await find_request(engine.store, ref)
+        (attachment,) = record.attachments
+        assert (attachment.deleted_at is not None) is gone, ref
+        path = settings.blob_dir / attachment.token[:2] / attachment.token
+        assert path.exists() is not gone
+        assert ("id_proof_deleted" in [e.kind for e in record.events]) is gone
+    report = await purge(engine)
+    assert report.id_proofs == 0  # nothing twice
+
+
+# --- logs ----------------------------------------------------------------------------
+
+
+async def test_logs_of_a_whole_conversation_hold_no_personal_data(
+    engine: Engine, settings: Settings
+) -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    old_level, old_handlers = root.level, list(root.handlers)
+    handler = configure_logging(logging.DEBUG, stream)
+    try:
+        chat = Chat(engine, address="+6281234567890", channel=Channel.WHATSAPP)
+        await chat.script("hapus akun", "1", "Budi Santoso", "budi.santoso@example.com")
+        code = mailbox_of(engine).latest_code()
+        await chat.script(code, "3", "nanti", "1", "5")
+        logging.getLogger("test").info(
+            "customer %s wrote from %s", "budi.santoso@example.com", "+6281234567890"
+        )
+        await asyncio.sleep(0)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+        assert root.handlers == old_handlers
+    logged = stream.getvalue()
+    assert "message handled" in logged  # the engine did log at DEBUG/INFO
+    for secret in (
+        "budi.santoso@example.com",
+        "Budi Santoso",
+        "+6281234567890",
+        "6281234567890",
+        code,
+    ):
+        assert secret not in logged, secret
+
+
+async def test_changing_the_email_does_not_reset_the_limits(
+    engine: Engine, chat: Chat, clock: FakeClock
+) -> None:
+    box = mailbox_of(engine)
+    await _at_code(chat)
+    for _ in range(5):
+        await chat.say("000000" if box.latest_code() != "000000" else "111111")
+    assert chat.keys == ["hint.code_locked", "hint.offer_staff"]
+    clock.advance(seconds=61)
+    await chat.script("kembali", "siti@example.com")  # same email again: still locked
+    assert len(box.mails) == 1
+    await chat.say(CODE)
+    assert chat.keys == ["hint.code_locked", "hint.offer_staff"]
+    await chat.script("kembali", "lain@example.com")  # another email: still locked
+    assert len(box.mails) == 1
+    clock.advance(minutes=16)  # the lock is over: a new code, fresh attempts
+    await chat.say("kirim ulang")
+    assert [m.to for m in box.mails] == ["siti@example.com", "lain@example.com"]
+    await chat.say(CODE)
+    assert chat.keys[-1] == "prompt.reason.access"

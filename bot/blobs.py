@@ -13,6 +13,7 @@ import abc
 import os
 import secrets
 import tempfile
+import time
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -42,6 +43,10 @@ class BlobStore(abc.ABC):
 
     @abc.abstractmethod
     def exists(self, token: str) -> bool: ...
+
+    @abc.abstractmethod
+    def stored(self, older_than: float) -> list[str]:
+        """Tokens of files last written more than ``older_than`` seconds ago."""
 
 
 class BlobUnreadable(Exception):
@@ -104,3 +109,11 @@ class FileBlobStore(BlobStore):
 
     def exists(self, token: str) -> bool:
         return self._path(token).exists()
+
+    def stored(self, older_than: float) -> list[str]:
+        cutoff = time.time() - older_than
+        found = []
+        for path in self.root.glob("??/*"):
+            if len(path.name) == 32 and path.stat().st_mtime < cutoff:
+                found.append(path.name)
+        return found

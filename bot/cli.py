@@ -13,6 +13,7 @@ import contextlib
 import getpass
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -97,6 +98,7 @@ def _port(value: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(0o077)  # the database, keys, mail and files are for this user only
     args = _parser().parse_args(argv)
     try:
         settings = load_settings(dotenv=Path(".env"), data_dir=args.data_dir)

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import logging
 import os
+import tempfile
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
@@ -46,24 +47,32 @@ def parse_key(text: str) -> bytes:
 def load_master_key(configured: str, data_dir: Path) -> bytes:
     """The configured key, else the one in the data folder, created on first use.
 
-    Creation uses O_EXCL so two processes starting together agree on one key.
+    The new key is written to a private temporary file and then hard-linked
+    into place, which fails if another process got there first: processes
+    starting together agree on one complete key, never read a half-written one.
     """
     if configured:
         return parse_key(configured)
     path = data_dir / KEY_FILE
+    if path.is_file():
+        return parse_key(path.read_text())
     try:
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd, temporary = tempfile.mkstemp(dir=data_dir, prefix=".key-")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(base64.b64encode(os.urandom(KEY_BYTES)).decode() + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
     except FileExistsError:
         if not path.is_file():
             raise SecretKeyError(f"data folder {data_dir} is not a usable folder") from None
-        return parse_key(path.read_text())
+        return parse_key(path.read_text())  # another process made it first
     except OSError as exc:
         raise SecretKeyError(f"data folder {data_dir} is not usable ({exc.strerror})") from None
-    with os.fdopen(fd, "w") as handle:
-        handle.write(base64.b64encode(os.urandom(KEY_BYTES)).decode() + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
     log.warning(
         "generated a new secret key in %s; production must set PRIVACYBOT_SECRET_KEY "
         "(and keep it: without it stored ID proofs cannot be read)",

@@ -10,6 +10,7 @@ time and not processed again.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import logging
@@ -74,7 +75,8 @@ def new_reference_suffix() -> str:
     return "".join(secrets.choice(CROCKFORD_ALPHABET) for _ in range(6))
 
 
-UPLOAD_LINK_KEYS = ("prompt.id_proof", "hint.id_proof")
+# Replies that ask for ID proof: on SMS they carry a one-time upload link.
+UPLOAD_LINK_KEYS = ("prompt.id_proof", "hint.id_proof", "filed.proof_later")
 
 
 class UploadLinkInvalid(Exception):
@@ -147,10 +149,15 @@ class Engine:
 
     async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
         """Process one inbound message; the replies to send back."""
-        message, inbound, files = self._prepare(message)
+        # Decoding images to strip their metadata is CPU work: keep it off the loop.
+        message, inbound, files = await asyncio.to_thread(self._prepare, message)
         for _ in range(REFERENCE_ATTEMPTS):
             try:
-                return await self._in_transaction(message, inbound, files, upload=None)
+                # Shielded: a caller cancelled mid-way (a shutdown) must not cut
+                # the transaction between its commit and its file clean-up.
+                return await asyncio.shield(
+                    self._in_transaction(message, inbound, files, upload=None)
+                )
             except DuplicateReference:
                 log.warning("request reference collided; retrying with a new one")
         raise RuntimeError("could not allocate a unique request reference")
@@ -175,8 +182,10 @@ class Engine:
             message_id=f"upload:{token_hash[:16]}:{uuid.uuid4().hex}",
             files=(file,),
         )
-        message, inbound, files = self._prepare(message)
-        replies = await self._in_transaction(message, inbound, files, upload=token_hash)
+        message, inbound, files = await asyncio.to_thread(self._prepare, message)
+        replies = await asyncio.shield(
+            self._in_transaction(message, inbound, files, upload=token_hash)
+        )
         accepted = any(r.key in ("proof.received", "proof.attached_to") for r in replies)
         return UploadResult(accepted=accepted, replies=replies, language=conversation.language)
 
@@ -265,7 +274,7 @@ class Engine:
                 await tx.mark_attachments_deleted(tokens, now)
                 discarded.extend(tokens)
                 conversation.state = MENU
-                conversation.slots = {}
+                conversation.slots = {"_notice": "draft.expired"}  # told on the next message
                 conversation.failures = 0
                 conversation.updated_at = now
                 await tx.save_conversation(conversation)

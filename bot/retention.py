@@ -17,10 +17,14 @@ from bot.engine import Engine
 log = logging.getLogger(__name__)
 
 
+ORPHAN_AGE_SECONDS = 3600  # far longer than any transaction
+
+
 @dataclass(frozen=True)
 class PurgeReport:
     drafts: int
     id_proofs: int
+    orphans: int = 0
 
 
 async def purge_id_proofs(engine: Engine) -> int:
@@ -44,9 +48,30 @@ async def purge_id_proofs(engine: Engine) -> int:
     return len(due)
 
 
+async def purge_orphans(engine: Engine) -> int:
+    """Files with no live row: written by a process killed before its commit
+    (or whose deletion was interrupted). Old enough that no transaction can
+    still be about to record them."""
+    candidates = engine.blobs.stored(older_than=ORPHAN_AGE_SECONDS)
+    if not candidates:
+        return 0
+    async with engine.store.transaction(readonly=True) as tx:
+        live = await tx.live_attachment_tokens()
+    orphans = [token for token in candidates if token not in live]
+    for token in orphans:
+        engine.blobs.delete(token)
+    if orphans:
+        log.info("deleted %d stored files that no record refers to", len(orphans))
+    return len(orphans)
+
+
 async def purge(engine: Engine) -> PurgeReport:
     drafts = await engine.discard_stale_drafts()
-    return PurgeReport(drafts=drafts, id_proofs=await purge_id_proofs(engine))
+    return PurgeReport(
+        drafts=drafts,
+        id_proofs=await purge_id_proofs(engine),
+        orphans=await purge_orphans(engine),
+    )
 
 
 async def open_id_proof(engine: Engine, token: str, viewer: str, purpose: str) -> bytes:

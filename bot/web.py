@@ -189,8 +189,8 @@ def create_app(
                 status=422,
             )
         # The next step, by SMS: an answer to the upload, not a message of our own.
-        await core.deliver(result.replies, proactive=False)
-        return _page(engine.catalogue, result.language, "done", limit_mb)
+        delivered = await core.deliver(result.replies, proactive=False)
+        return _page(engine.catalogue, result.language, "done" if delivered else "unsent", limit_mb)
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
@@ -230,8 +230,8 @@ def _page(
     message = ""
     if kind == "invalid":
         message = f'<p class="message error">{t("invalid")}</p>'
-    elif kind == "done":
-        message = f'<p class="message done" role="status">{t("done")}</p>'
+    elif kind in ("done", "unsent"):
+        message = f'<p class="message done" role="status">{t(kind)}</p>'
     elif error or error_text:
         text = t(error) if error else html.escape(error_text or "").replace("\n", "<br>")
         message = f'<p class="message error" role="alert">{text}</p>'

@@ -317,6 +317,9 @@ class Dialogue:
     def _handle(self, run: _Run, snapshot: Snapshot, inbound: Inbound) -> None:
         text = clean_text(inbound.text) if not inbound.oversized else ""
         command = self.vocabulary.command(text) if text else None
+        notice = run.slots.pop("_notice", None)
+        if notice == "draft.expired":  # left by the sweep of abandoned drafts
+            run.say("draft.expired", days=run.ctx.draft_expiry_days)
 
         if self._idle_draft(run, snapshot, command):
             return
@@ -401,9 +404,12 @@ class Dialogue:
                 run.failures = 0
                 self._prompt(run)
             return True
-        if command == "menu":
+        if command in ("menu", "greeting"):
             if run.state == STAFF:
-                self._leave_staff(run)
+                if command == "menu":
+                    self._leave_staff(run)
+                else:  # "halo" while waiting is a nudge, not a wish to leave
+                    run.say("staff.still_waiting")
             elif is_draft(run.state):
                 run.say("menu.in_draft")
                 self._prompt(run)

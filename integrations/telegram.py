@@ -38,12 +38,13 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application
 
 from bot.channels import ChannelAdapter, Core
 from bot.models import Channel, InboundFile, InboundMessage, OutboundMessage
 from bot.packing import pack, utf16_length
+from bot.store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,10 @@ COMMANDS = {
         ("cancel", "Cancel the request being filled in"),
     ],
 }
+
+
+class UndeliverableError(Exception):
+    """Telegram refused a message for good (e.g. the customer blocked the bot)."""
 
 
 def _fits(text: str) -> bool:
@@ -186,19 +191,34 @@ class TelegramAdapter(ChannelAdapter):
                 continue
             failures = 0
             for update in updates:
-                for attempt in range(UPDATE_ATTEMPTS):
-                    try:
-                        await self._process(update)
-                        break
-                    except Exception as exc:
-                        log.error(
-                            "handling Telegram update %s failed (attempt %d): %s",
-                            update.update_id,
-                            attempt + 1,
-                            type(exc).__name__,
-                        )
-                        await asyncio.sleep(min(2**attempt, 10))
+                await self._process_until_done(update)
                 offset = update.update_id + 1
+
+    async def _process_until_done(self, update: Update) -> None:
+        """Retry an update while the failure is ours to outlast (the database
+        busy or down): giving up would lose a customer's message. Only an update
+        that fails for another reason, repeatedly, is skipped."""
+        attempt = 0
+        while True:
+            try:
+                await self._process(update)
+                return
+            except UndeliverableError as exc:
+                log.warning("a Telegram reply cannot be delivered (%s); moving on", exc)
+                return
+            except StoreError as exc:
+                log.error("database unavailable for a Telegram update: %s", exc.__class__.__name__)
+            except Exception as exc:
+                attempt += 1
+                log.error(
+                    "handling Telegram update %s failed (attempt %d): %s",
+                    update.update_id,
+                    attempt,
+                    type(exc).__name__,
+                )
+                if attempt >= UPDATE_ATTEMPTS:
+                    return
+            await asyncio.sleep(min(2 ** min(attempt, 5), 30))
 
     async def _process(self, update: Update) -> None:
         message = await self._inbound(update)
@@ -288,7 +308,10 @@ class TelegramAdapter(ChannelAdapter):
             except RetryAfter as exc:
                 if attempt == SEND_ATTEMPTS - 1:
                     raise
-                await asyncio.sleep(min(_seconds(exc.retry_after), 60))
+                await asyncio.sleep(_seconds(exc.retry_after))  # what Telegram asks
+            except (Forbidden, BadRequest) as exc:
+                # Permanent (blocked by the customer, chat gone): retrying cannot help.
+                raise UndeliverableError(type(exc).__name__) from exc
         raise AssertionError("unreachable")
 
 
@@ -313,4 +336,4 @@ def _keyboard(reply: OutboundMessage) -> InlineKeyboardMarkup | None:
 def _callback(state: str, value: str) -> str:
     data = f"{state}{CALLBACK_SEPARATOR}{value}"
     # Telegram allows 64 bytes; states and values are short, but never fail on it.
-    return data if len(data.encode()) <= 64 else value[:64]
+    return data if len(data.encode()) <= 64 else f"{CALLBACK_SEPARATOR}{value}"[:64]

@@ -417,8 +417,9 @@ async def test_abandoned_drafts_are_swept_with_their_files(
         swept = await tx.get_conversation(Channel.TERMINAL, "gone")
         waiting = await tx.get_conversation(Channel.TERMINAL, "staff")
         kept = await tx.get_conversation(Channel.TERMINAL, "fresh")
-    assert swept is not None and swept.state == "menu" and swept.slots == {}
+    assert swept is not None and swept.state == "menu"
+    assert swept.slots == {"_notice": "draft.expired"}  # nothing of the draft is left
     assert waiting is not None and waiting.state == "staff"  # staff decide
     assert kept is not None and kept.state == "access.email"
     await gone.say("halo")
-    assert gone.keys == ["menu.prompt"]
+    assert gone.keys == ["draft.expired", "menu.prompt"]  # the customer is told

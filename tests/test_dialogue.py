@@ -546,3 +546,11 @@ def test_resend_limits(dialogue: Dialogue) -> None:
     assert out.replies[0].params["seconds"] == 41
     out = dialogue.step(snap, Inbound("resend"), replace(ctx(), code=_code(resends_left=0)))
     assert [r.key for r in out.replies] == ["hint.code_no_resends"] and not out.effects
+
+
+def test_a_greeting_does_not_leave_the_staff_queue(d: Driver) -> None:
+    d.say("staf")
+    d.say("halo")
+    assert d.state == "staff" and d.keys == ["staff.still_waiting"]
+    d.say("menu")
+    assert d.state == "menu" and d.keys[0] == "staff.back_to_bot"

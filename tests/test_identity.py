@@ -427,3 +427,26 @@ async def test_changing_the_email_does_not_reset_the_limits(
     assert [m.to for m in box.mails] == ["siti@example.com", "lain@example.com"]
     await chat.say(CODE)
     assert chat.keys[-1] == "prompt.reason.access"
+
+
+async def test_files_no_record_refers_to_are_swept(
+    engine: Engine, chat: Chat, settings: Settings
+) -> None:
+    import os
+    import time
+
+    from bot.retention import purge_orphans
+
+    await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati")
+    await chat.say("", file_of(PDF))  # a live file, kept by the draft
+    orphan, fresh = engine.blobs.new_token(), engine.blobs.new_token()
+    engine.blobs.put(orphan, b"left by a process killed before its commit")
+    engine.blobs.put(fresh, b"a transaction may still be about to record this")
+    hour_ago = time.time() - 7200  # file times are real times
+    for path in settings.blob_dir.rglob("*"):
+        if path.is_file() and path.name != fresh:
+            os.utime(path, (hour_ago, hour_ago))
+    assert await purge_orphans(engine) == 1
+    assert not engine.blobs.exists(orphan)
+    assert engine.blobs.exists(fresh)
+    assert len([p for p in settings.blob_dir.rglob("*") if p.is_file()]) == 2

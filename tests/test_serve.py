@@ -342,6 +342,10 @@ async def test_whatsapp_deletion_request_over_http(
         assert media_gets and all("Authorization" in r["headers"] for r in media_gets)
         assert tw.cdn_requests, "the media was never fetched from the CDN"
         assert all(r["authorization"] is None for r in tw.cdn_requests)
+        for _ in range(250):  # deleted in the background, after the answer
+            if tw.deleted_media:
+                break
+            await asyncio.sleep(0.02)
         assert tw.deleted_media == [(message_sid, media_sid)]
         assert not tw.has_media(message_sid, media_sid)
 

@@ -151,6 +151,10 @@ class Transaction(abc.ABC):
     ) -> None: ...
 
     @abc.abstractmethod
+    async def live_attachment_tokens(self) -> set[str]:
+        """Tokens of attachments not marked deleted."""
+
+    @abc.abstractmethod
     async def id_proofs_due(self, cutoff: datetime) -> list[tuple[str, str]]:
         """(token, reference) of stored ID proofs whose retention started at or
         before ``cutoff``."""

@@ -137,8 +137,14 @@ class SQLiteStore(Store):
         except BaseException:
             await self.db.execute("ROLLBACK")
             raise
-        else:
+        try:
             await self.db.execute("COMMIT")
+        except BaseException:
+            # A failed COMMIT leaves the transaction open: close it, or every
+            # later BEGIN on this connection fails.
+            if self.db.in_transaction:
+                await self.db.execute("ROLLBACK")
+            raise
 
     @asynccontextmanager
     async def transaction(self, readonly: bool = False) -> AsyncIterator[Transaction]:
@@ -443,6 +449,10 @@ class _SQLiteTransaction(Transaction):
             "SELECT id, ?, ?, ? FROM attachments WHERE token = ?",
             (viewer, purpose, _ts(now), token),
         )
+
+    async def live_attachment_tokens(self) -> set[str]:
+        rows = await self._all("SELECT token FROM attachments WHERE deleted_at IS NULL")
+        return {r[0] for r in rows}
 
     async def id_proofs_due(self, cutoff: datetime) -> list[tuple[str, str]]:
         rows = await self._all(

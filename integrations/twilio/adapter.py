@@ -13,6 +13,7 @@ media is deleted from Twilio so an ID card does not stay there.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from itertools import groupby
@@ -38,7 +39,8 @@ log = logging.getLogger(__name__)
 
 INBOUND_PATH = "/webhooks/twilio"
 STATUS_PATH = "/webhooks/twilio/status"
-MEDIA_TIMEOUT = 8.0  # seconds; the whole reply must stay well inside Twilio's 15
+MEDIA_TIMEOUT = 8.0  # seconds for one download's connect/read steps
+MEDIA_BUDGET = 9.0  # seconds for all downloads of one message: Twilio waits 15 in all
 OPT_OUT_WORDS = {"STOP", "BERHENTI", "UNSUBSCRIBE"}
 OPT_IN_WORDS = {"START"}
 WHATSAPP_PREFIX = "whatsapp:"
@@ -62,6 +64,7 @@ class TwilioAdapter(ChannelAdapter):
         self.http = RebasedHttpClient(settings.twilio_api_base_url)
         self.client = Client(self.account_sid, self.auth_token, http_client=self.http)
         self.media_http = httpx.AsyncClient(timeout=MEDIA_TIMEOUT)
+        self._background: set[asyncio.Task[None]] = set()
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -70,6 +73,8 @@ class TwilioAdapter(ChannelAdapter):
         ]
 
     async def stop(self) -> None:
+        if self._background:
+            await asyncio.wait(self._background, timeout=10)
         await self.http.aclose()
         await self.media_http.aclose()
 
@@ -96,15 +101,27 @@ class TwilioAdapter(ChannelAdapter):
 
         body = params.get("Body", "")
         control, quiet = _control(params, body)
+        if (
+            control is Control.OPT_IN
+            and not quiet
+            and not await engine.is_opted_out(channel, address)
+        ):
+            control = None  # a first "start" is a greeting: show the menu
         media = _media_items(params)
         files: list[InboundFile] = []
         done_with: list[str] = []  # media to delete from Twilio afterwards
         if media and control is None and await engine.expects_file(channel, address):
-            for url, _ in media:
-                file = await self._fetch(url)
-                files.append(file)
-                if file.fetched:
-                    done_with.append(url)
+            try:
+                # One budget for all downloads: the answer must reach Twilio in 15 s.
+                async with asyncio.timeout(MEDIA_BUDGET):
+                    for url, _ in media:
+                        file = await self._fetch(url)
+                        files.append(file)
+                        if file.fetched:
+                            done_with.append(url)
+            except TimeoutError:
+                log.warning("media downloads took too long; asking for the file again")
+            files += [InboundFile(b"", 0, fetched=False)] * (len(media) - len(files))
         elif media:
             # Not needed now: say so without downloading it, and do not keep it.
             files = [InboundFile(b"", 0, fetched=False) for _ in media]
@@ -120,8 +137,10 @@ class TwilioAdapter(ChannelAdapter):
                 quiet=quiet,
             )
         )
-        for url in done_with:
-            await self._delete_media(url)
+        for url in done_with:  # after answering: it need not delay the reply
+            task = asyncio.create_task(self._delete_media(url))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         return await self._twiml(replies, channel)
 
     async def delivery_status(self, request: Request) -> Response:

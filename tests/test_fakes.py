@@ -4,10 +4,10 @@ python-telegram-bot and twilio clients work against them."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -16,11 +16,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 from twilio.base.exceptions import TwilioRestException
-from twilio.http import AsyncHttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from integrations.twilio.http import RebasedHttpClient
 from tests.fakes import telegram_api, twilio_api
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import (
@@ -62,40 +62,15 @@ async def tw() -> AsyncIterator[FakeTwilio]:
         yield fake
 
 
-class RewritingHttpClient(AsyncHttpClient):
-    """Sends the official client's requests for https://api.twilio.com to the fake."""
+class RewritingHttpClient(RebasedHttpClient):
+    """The product's rebasing client, refusing any host but the fake."""
 
-    def __init__(self, base_url: str) -> None:
-        super().__init__(logging.getLogger("tests.twilio"), is_async=True, timeout=5)
-        self.base_url = base_url
-        self.client = httpx.AsyncClient()
-
-    async def request(
-        self,
-        method: str,
-        uri: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
-        allow_redirects: bool = False,
-    ) -> TwilioResponse:
+    async def request(self, method: str, uri: str, *args: Any, **kwargs: Any) -> TwilioResponse:
         assert uri.startswith(TWILIO_API + "/"), f"refusing to contact {uri}"
-        response = await self.client.request(
-            method.upper(),
-            self.base_url + uri.removeprefix(TWILIO_API),
-            params=params,  # type: ignore[arg-type]
-            data=data,  # type: ignore[arg-type]
-            headers=headers,
-            auth=auth,
-            timeout=timeout or self.timeout,
-            follow_redirects=allow_redirects,
-        )
-        return TwilioResponse(response.status_code, response.text, response.headers)
+        return await super().request(method, uri, *args, **kwargs)
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.aclose()
 
 
 @pytest.fixture

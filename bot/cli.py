@@ -18,12 +18,14 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 from bot.app import open_core, open_engine
 from bot.engine import utc_now
+from bot.lifecycle import MOVES, OPEN, Deadline, IllegalMove, act, deadline
 from bot.logs import configure as configure_logging
 from bot.mail import FileMailer
 from bot.models import RequestRecord, RequestStatus
@@ -39,6 +41,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from bot.store import StoreError
 
 PROG = "privacybot"
+OPEN_STATUSES = {s.value for s in OPEN}
 
 
 class CliError(Exception):
@@ -63,10 +66,37 @@ def _parser() -> argparse.ArgumentParser:
     views = requests.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = views.add_parser("list", help="list requests, soonest due first")
     listing.add_argument("--status", choices=[s.value for s in RequestStatus])
+    listing.add_argument("--overdue", action="store_true", help="only open requests past due")
+    listing.add_argument(
+        "--due-within",
+        type=_days,
+        metavar="N",
+        help="only open requests due within N business days",
+    )
     listing.add_argument("--json", action="store_true", help="print JSON")
     show = views.add_parser("show", help="one request with its files and history")
     show.add_argument("reference", help="e.g. DEL-7K3M9Q")
     show.add_argument("--json", action="store_true", help="print JSON")
+
+    for action, text in (
+        ("verify", "identity accepted: the request is in progress"),
+        ("ask", "ask the customer for more information (needs_info)"),
+        ("reject", "reject the request, with the reason"),
+        ("delay", "move the due date, with the reason"),
+        ("complete", "the request is done"),
+        ("cancel", "cancel the request"),
+    ):
+        move = views.add_parser(action, help=text)
+        move.add_argument("reference", help="e.g. DEL-7K3M9Q")
+        move.add_argument("--by", help="who acts (recorded; default: your login)")
+        if action == "ask":
+            move.add_argument("--message", required=True, help="what the customer is asked")
+        if action in ("reject", "delay"):
+            move.add_argument("--reason", required=True, help="why (recorded)")
+        if action == "delay":
+            move.add_argument("--until", required=True, type=_date, help="new due date YYYY-MM-DD")
+        if action in ("verify", "complete", "cancel"):
+            move.add_argument("--reason", help="why (recorded)")
 
     proof = views.add_parser(
         "proof", help="write a request's ID proof to stdout (the view is recorded)"
@@ -89,6 +119,19 @@ def _parser() -> argparse.ArgumentParser:
         "purge", help="delete ID proofs past their retention and abandoned drafts now"
     )
     return parser
+
+
+def _days(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"invalid number of days {value!r}")
+    return int(value)
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid date {value!r} (YYYY-MM-DD)") from None
 
 
 def _port(value: str) -> int:
@@ -286,18 +329,30 @@ async def _proof(args: argparse.Namespace, settings: Settings) -> int:
 async def _requests(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "proof":
         return await _proof(args, settings)
+    if args.action in MOVES:
+        return await _move(args, settings)
     async with open_core(settings) as store:
         if args.action == "list":
             status = RequestStatus(args.status) if args.status else None
-            found = await list_requests(store, status)
+            today = utc_now().astimezone(ZoneInfo(settings.timezone)).date()
+            found = [(r, deadline(r, today)) for r in await list_requests(store, status)]
+            if args.overdue:
+                found = [(r, d) for r, d in found if d.overdue]
+            if args.due_within is not None:
+                found = [
+                    (r, d)
+                    for r, d in found
+                    if r.status.value in OPEN_STATUSES and d.business_days_left <= args.due_within
+                ]
             if args.json:
-                _print_json([request_summary(r) for r in found])
+                _print_json([{**request_summary(r), **_deadline_json(d)} for r, d in found])
             else:
                 _print_table(found, settings)
             return 0
         record = await find_request(store, args.reference)
+        today = utc_now().astimezone(ZoneInfo(settings.timezone)).date()
         if args.json:
-            _print_json(request_detail(record))
+            _print_json({**request_detail(record), **_deadline_json(deadline(record, today))})
         else:
             _print_detail(record, settings)
         return 0
@@ -307,12 +362,48 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
-def _print_table(found: list[RequestRecord], settings: Settings) -> None:
+async def _move(args: argparse.Namespace, settings: Settings) -> int:
+    actor = f"staff:{args.by or getpass.getuser()}"
+    async with open_core(settings) as store:
+        try:
+            result = await act(
+                store,
+                utc_now,
+                args.reference,
+                args.action,
+                actor,
+                reason=getattr(args, "reason", None),
+                message=getattr(args, "message", None),
+                until=getattr(args, "until", None),
+            )
+        except IllegalMove as exc:
+            raise CliError(str(exc)) from None
+    r = result.request
+    change = (
+        f"{result.previous.value} -> {r.status.value}"
+        if r.status is not result.previous
+        else f"{args.action}, still {r.status.value}"
+    )
+    sys.stdout.write(
+        f"{r.reference}: {change} (due {r.due_date.isoformat()}), recorded for {actor}\n"
+    )
+    return 0
+
+
+def _deadline_json(d: Deadline) -> dict[str, Any]:
+    return {
+        "business_days_left": d.business_days_left,
+        "due_soon": d.due_soon,
+        "overdue": d.overdue,
+    }
+
+
+def _print_table(found: list[tuple[RequestRecord, Deadline]], settings: Settings) -> None:
     if not found:
         sys.stdout.write("No requests.\n")
         return
     zone = ZoneInfo(settings.timezone)
-    header = ("REFERENCE", "TYPE", "STATUS", "CHANNEL", "FILED", "DUE")
+    header = ("REFERENCE", "TYPE", "STATUS", "CHANNEL", "FILED", "DUE", "DAYS LEFT")
     rows = [
         (
             r.reference,
@@ -321,8 +412,14 @@ def _print_table(found: list[RequestRecord], settings: Settings) -> None:
             r.channel.value,
             r.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
             r.due_date.isoformat(),
+            (
+                f"{d.business_days_left}"
+                + (" OVERDUE" if d.overdue else " due soon" if d.due_soon else "")
+                if r.status.value in OPEN_STATUSES
+                else "-"
+            ),
         )
-        for r in found
+        for r, d in found
     ]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:

@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.blobs import BlobStore
-from bot.business_days import due_date
+from bot.business_days import due_date, due_for
 from bot.catalogue import LANGUAGES, Catalogue
 from bot.crypto import Keyring
 from bot.directory import AccountDirectory, DirectoryUnavailable, same_name
 from bot.images import ImageUnreadable, strip_metadata
+from bot.lifecycle import apply_move
 from bot.mail import Mail, Mailer, html_page
 from bot.models import (
     Channel,
@@ -36,6 +37,7 @@ from bot.models import (
     InboundFile,
     InboundMessage,
     OutboundMessage,
+    RequestRecord,
     RequestStatus,
 )
 from bot.settings import Settings
@@ -44,6 +46,7 @@ from flows.dialogue import MENU, Dialogue, draft_files, holds_draft
 from flows.types import (
     AttachmentInfo,
     AttachProof,
+    CancelRequest,
     CodeAttempt,
     CodeState,
     Context,
@@ -55,6 +58,7 @@ from flows.types import (
     KnownRequest,
     Outcome,
     Reply,
+    RequestType,
     SendCode,
     Snapshot,
 )
@@ -93,6 +97,11 @@ class UploadResult:
 def hash_token(token: str) -> str:
     """Upload links are stored hashed: a copy of the database opens no upload."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _known(record: RequestRecord) -> KnownRequest:
+    """A request as the dialogue may know it."""
+    return KnownRequest(record.reference, record.type, record.status.value, record.due_date)
 
 
 def _code_context(conversation_id: int, effect: SendCode) -> str:
@@ -224,7 +233,7 @@ class Engine:
             known = await tx.requests_for_address(channel, address)
         return self.dialogue.expects_file(
             conversation.state,
-            tuple(KnownRequest(r.reference, r.type, r.status.value, r.due_date) for r in known),
+            tuple(_known(r) for r in known),
         )
 
     async def recorded_replies(
@@ -425,13 +434,25 @@ class Engine:
     ) -> Outcome:
         known = await tx.requests_for_address(conversation.channel, conversation.address)
         code_state, verified = await self._code_state(tx, conversation, inbound, now)
+        settings = self.settings
+        email = conversation.slots.get("email")
+        same_email = await tx.open_requests_for_email(email) if email else []
         context = Context(
             now=now,
             new_reference_suffix=new_reference_suffix(),
-            due_date=due_date(now, self.settings.completion_business_days, self.settings.timezone),
-            requests=tuple(
-                KnownRequest(r.reference, r.type, r.status.value, r.due_date) for r in known
-            ),
+            due_date=due_date(now, settings.completion_business_days, settings.timezone),
+            due_dates={
+                t: due_for(
+                    t.value,
+                    now,
+                    settings.sla_profile,
+                    settings.completion_business_days,
+                    settings.timezone,
+                )
+                for t in RequestType
+            },
+            requests=tuple(_known(r) for r in known),
+            open_same_email=tuple(_known(r) for r in same_email),
             code=code_state,
             verified_request=verified,
             code_minutes=self.settings.email_code_minutes,
@@ -573,6 +594,10 @@ class Engine:
                 await self._send_code(tx, work, effect)
             elif isinstance(effect, CodeAttempt):
                 await self._code_attempt(tx, work, effect)
+            elif isinstance(effect, CancelRequest):
+                record = await tx.get_request(effect.reference)
+                if record is not None:  # the dialogue checked it is this customer's own
+                    await apply_move(tx, record, "cancel", "customer", work.now)
             elif isinstance(effect, Escalate):
                 log.info(
                     "conversation %s waiting for staff (%s)", work.conversation.id, effect.reason

@@ -69,6 +69,7 @@ class Settings:
     accounts_token: str
     smtp_url: str
     mail_from: str
+    sla_profile: str
 
     @property
     def twilio_enabled(self) -> bool:
@@ -193,6 +194,8 @@ def _check(s: Settings) -> None:
         raise SettingsError(
             "PRIVACYBOT_DRAFT_EXPIRY_DAYS must be longer than PRIVACYBOT_DRAFT_RESUME_HOURS"
         )
+    if s.sla_profile not in ("policy", "uu-pdp"):
+        raise SettingsError("PRIVACYBOT_SLA_PROFILE: 'policy' or 'uu-pdp'")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError("PRIVACYBOT_LOG_LEVEL: one of DEBUG, INFO, WARNING, ERROR")
     s.database_path  # noqa: B018 - validates the URL early

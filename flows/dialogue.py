@@ -14,6 +14,7 @@ attaching and detaching models per message costs ten times as much.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from flows.types import (
     AttachmentInfo,
     AttachProof,
     Button,
+    CancelRequest,
     CodeAttempt,
     Context,
     DiscardAttachments,
@@ -61,7 +63,20 @@ START, MENU, STATUS, STAFF, RESUME, PROOF_FOR = (
     "proof_for",
 )
 STATUS_EMAIL, STATUS_CODE = "status_email", "status_code"
-GLOBAL_STATES = (START, MENU, STATUS, STAFF, RESUME, PROOF_FOR, STATUS_EMAIL, STATUS_CODE)
+CANCEL_CONFIRM = "cancel_confirm"
+GLOBAL_STATES = (
+    START,
+    MENU,
+    STATUS,
+    STAFF,
+    RESUME,
+    PROOF_FOR,
+    STATUS_EMAIL,
+    STATUS_CODE,
+    CANCEL_CONFIRM,
+)
+OPEN_STATUSES = ("awaiting_id_proof", "verifying", "needs_info", "in_progress")
+_CANCEL_REQUEST = re.compile(r"^(?:batalkan|batal|cancel)\s+(\S+)$", re.IGNORECASE)
 
 # The steps of each request type, in order. Sub-steps are asked only when the
 # answer to their parent needs more words.
@@ -201,13 +216,25 @@ def _build_machine() -> Machine:
             add("copy_first", names[0], state_name(RequestType.ACCESS, "full_name"))
 
     add(
-        "cancel", [*draft_states, STATUS, STATUS_EMAIL, STATUS_CODE, PROOF_FOR, RESUME, STAFF], MENU
+        "cancel",
+        [
+            *draft_states,
+            STATUS,
+            STATUS_EMAIL,
+            STATUS_CODE,
+            CANCEL_CONFIRM,
+            PROOF_FOR,
+            RESUME,
+            STAFF,
+        ],
+        MENU,
     )
     add("ask_status", [START, MENU], STATUS)
     add("verify_status", [START, MENU, STATUS], STATUS_EMAIL)
     add("next", STATUS_EMAIL, STATUS_CODE)
     add("back", STATUS_CODE, STATUS_EMAIL)
-    add("done", [START, MENU, STATUS, PROOF_FOR, STATUS_EMAIL, STATUS_CODE], MENU)
+    add("done", [START, MENU, STATUS, PROOF_FOR, STATUS_EMAIL, STATUS_CODE, CANCEL_CONFIRM], MENU)
+    add("confirm_cancel", [START, MENU], CANCEL_CONFIRM)
     add("choose_proof", [START, MENU], PROOF_FOR)
     add("escalate", [s for s in states if s != STAFF], STAFF)
     add("pause", [*draft_states, PROOF_FOR], RESUME)
@@ -548,6 +575,10 @@ class Dialogue:
         self._on_menu(run, text, command)
 
     def _on_menu(self, run: _Run, text: str, command: str | None) -> None:
+        match = _CANCEL_REQUEST.match(text.strip())
+        if match and parse_reference(match.group(1)):
+            self._ask_cancel(run, parse_reference(match.group(1)) or "")
+            return
         reference = parse_reference(text)
         if reference:
             self._answer_status(run, reference)
@@ -629,7 +660,8 @@ class Dialogue:
         if self._check_code(run, text, command, "request", run.slots.get("email", "")):
             run.slots["email_verified"] = run.slots.get("email")
             run.say("code.verified")
-            self._advance(run)
+            if not self._duplicate(run):
+                self._advance(run)
 
     def _check_code(
         self, run: _Run, text: str, command: str | None, purpose: str, email: str
@@ -677,6 +709,33 @@ class Dialogue:
         else:
             self._fail(run, "hint.code_wrong", left=left)
         return False
+
+    def _ask_cancel(self, run: _Run, reference: str) -> None:
+        """A customer cancelling a filed request: only their own, open, and only
+        after saying yes. Any other reference gets the same 'not possible'."""
+        run.failures = 0
+        own = next((r for r in run.ctx.requests if r.reference == reference), None)
+        if own is None or own.status not in OPEN_STATUSES:
+            run.say("cancel_request.not_possible", reference=reference)
+            return
+        self._fire(run, "confirm_cancel")
+        run.slots = {"cancel_ref": reference}
+        self._prompt(run)
+
+    def _on_cancel_confirm(self, run: _Run, text: str, command: str | None) -> None:
+        choice = self.vocabulary.choose("yes_no", text, ("yes", "no"))
+        reference = run.slots.get("cancel_ref", "")
+        if choice == "yes":
+            run.effect(CancelRequest(reference))
+            run.say("cancel_request.done", reference=reference)
+        elif choice == "no":
+            run.say("cancel_request.kept", reference=reference)
+        else:
+            self._fail(run, "hint.choose_number", count=2)
+            return
+        self._fire(run, "done")
+        run.slots = {}
+        run.failures = 0
 
     def _on_staff(self, run: _Run, text: str, command: str | None) -> None:
         run.say("staff.still_waiting")
@@ -879,9 +938,29 @@ class Dialogue:
         except (KeyError, MachineError):
             return False
 
+    def _duplicate(self, run: _Run) -> bool:
+        """An open request of this type for the verified email means no second
+        one: point the customer to it and end the draft."""
+        open_one = next((r for r in run.ctx.open_same_email if r.type is run.rtype), None)
+        if open_one is None:
+            return False
+        run.say(
+            "duplicate.open",
+            reference=open_one.reference,
+            type=Label(f"type.{open_one.type.value}"),
+            status=Label(f"request_status.{open_one.status}"),
+            due_date=open_one.due_date,
+        )
+        self._discard_draft(run)
+        self._reset(run)
+        return True
+
     def _file(self, run: _Run) -> None:
         rtype = run.rtype
         assert rtype is not None
+        if self._duplicate(run):
+            return
+        due = run.ctx.due_dates.get(rtype, run.ctx.due_date)
         reference = f"{rtype.prefix}-{run.ctx.new_reference_suffix}"
         proof = run.slots.get("id_proof")
         fields = {k: run.slots.get(k) for k in SLOT_KEYS if run.slots.get(k) is not None}
@@ -891,7 +970,7 @@ class Dialogue:
                 type=rtype,
                 fields=fields,
                 id_proof_token=proof["token"] if proof else None,
-                due_date=run.ctx.due_date,
+                due_date=due,
             )
         )
         self._fire(run, "file")
@@ -901,7 +980,7 @@ class Dialogue:
             "filed.ack",
             reference=reference,
             type=Label(f"type.{rtype.value}"),
-            due_date=run.ctx.due_date,
+            due_date=due,
         )
         run.say("filed.proof_received" if proof else "filed.proof_later", reference=reference)
 
@@ -915,6 +994,12 @@ class Dialogue:
             run.ask("menu.prompt", MENU_BUTTONS)
         elif run.state == STATUS:
             run.say("prompt.status")
+        elif run.state == CANCEL_CONFIRM:
+            run.ask(
+                "cancel_request.confirm",
+                _numbered("button.yes_no", ("yes", "no")),
+                reference=run.slots.get("cancel_ref"),
+            )
         elif run.state == STATUS_EMAIL:
             run.say("prompt.status_email", reference=run.slots.get("status_ref"))
         elif run.state == STATUS_CODE:

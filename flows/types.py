@@ -126,6 +126,8 @@ class Context:
     message would get; the engine retries with a fresh reference if it collides.
     ``verified_request`` is a request filed elsewhere whose status this
     customer has just proved the right to see (by its email code).
+    ``open_same_email`` are open requests filed with the email this draft has
+    verified, from any address: a second one of the same type is not filed.
     """
 
     now: datetime
@@ -134,6 +136,8 @@ class Context:
     requests: tuple[KnownRequest, ...] = ()
     code: CodeState | None = None
     verified_request: KnownRequest | None = None
+    due_dates: dict[RequestType, date] = field(default_factory=dict)  # per type; else due_date
+    open_same_email: tuple[KnownRequest, ...] = ()
     resume_after_hours: int = 24
     draft_expiry_days: int = 7
     max_failures: int = 3
@@ -202,6 +206,13 @@ class CodeAttempt:
     ok: bool
 
 
+@dataclass(frozen=True)
+class CancelRequest:
+    """The customer confirmed cancelling one of their own open requests."""
+
+    reference: str
+
+
 Effect = (
     FileRequest
     | KeepAttachment
@@ -210,6 +221,7 @@ Effect = (
     | Escalate
     | SendCode
     | CodeAttempt
+    | CancelRequest
 )
 
 

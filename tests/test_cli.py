@@ -17,6 +17,7 @@ and the second starts with the code and carries on.
 from __future__ import annotations
 
 import email
+import getpass
 import hashlib
 import json
 import os
@@ -270,6 +271,12 @@ DELETION_UP_TO_EMAIL = (
 REASON = "2"  # Pindah ke aplikasi lain; after it, the bot asks for the ID proof
 
 
+def up_to_email(user: str) -> tuple[str, ...]:
+    """DELETION_UP_TO_EMAIL with the user's own email: one open deletion request
+    per email is the rule, so customers of one test need their own addresses."""
+    return (*DELETION_UP_TO_EMAIL[:-1], f"{user}@example.com")
+
+
 # 1. a deletion request in Indonesian, with a photo of the ID ----------------
 
 
@@ -442,12 +449,12 @@ def test_draft_resumes_in_a_new_process(data_dir: Path, png_file: Path) -> None:
 
 def test_list_filters_by_status(data_dir: Path, png_file: Path) -> None:
     later = filed_reference(
-        request_chat(data_dir, "andi", DELETION_UP_TO_EMAIL, (REASON, "nanti", "kirim")).stdout,
+        request_chat(data_dir, "andi", up_to_email("andi"), (REASON, "nanti", "kirim")).stdout,
         "DEL",
     )
     now = filed_reference(
         request_chat(
-            data_dir, "dewi", DELETION_UP_TO_EMAIL, (REASON, f"/attach {png_file}", "kirim")
+            data_dir, "dewi", up_to_email("dewi"), (REASON, f"/attach {png_file}", "kirim")
         ).stdout,
         "DEL",
     )
@@ -594,9 +601,8 @@ def run_together(
 
 def test_concurrent_chats_share_one_database(tmp_path: Path, data_dir: Path) -> None:
     users = [f"kasir-{i}" for i in range(4)]
-    firsts = run_together(data_dir, tmp_path, {user: DELETION_UP_TO_EMAIL for user in users})
-    email_address = DELETION_UP_TO_EMAIL[-1]
-    codes = {user: code_on_screen(out, "id", email_address) for user, out in firsts.items()}
+    firsts = run_together(data_dir, tmp_path, {user: up_to_email(user) for user in users})
+    codes = {user: code_on_screen(out, "id", up_to_email(user)[-1]) for user, out in firsts.items()}
     assert len(mail_files(data_dir)) == len(users)  # one mail per conversation
     seconds = run_together(
         data_dir, tmp_path, {user: (codes[user], REASON, "nanti", "kirim") for user in users}
@@ -821,17 +827,17 @@ def test_purge_deletes_what_is_due_and_prints_the_counts(
     # (with its photo) nobody came back to.
     old = filed_reference(
         request_chat(
-            data_dir, "lama", DELETION_UP_TO_EMAIL, (REASON, f"/attach {png_file}", "kirim")
+            data_dir, "lama", up_to_email("lama"), (REASON, f"/attach {png_file}", "kirim")
         ).stdout,
         "DEL",
     )
     recent = filed_reference(
         request_chat(
-            data_dir, "baru", DELETION_UP_TO_EMAIL, (REASON, f"/attach {png_file}", "kirim")
+            data_dir, "baru", up_to_email("baru"), (REASON, f"/attach {png_file}", "kirim")
         ).stdout,
         "DEL",
     )
-    request_chat(data_dir, "draf", DELETION_UP_TO_EMAIL, (REASON, f"/attach {png_file}"))
+    request_chat(data_dir, "draf", up_to_email("draf"), (REASON, f"/attach {png_file}"))
     assert len(stored_files(data_dir)) == 3
     now = datetime.now(UTC)
     with sqlite3.connect(data_dir / "privacybot.db") as db:  # as if staff had closed them
@@ -867,3 +873,46 @@ def test_purge_deletes_what_is_due_and_prints_the_counts(
     assert again.returncode == 0, again.stderr
     assert again.stdout == "Deleted 0 ID proofs past retention and 0 abandoned drafts.\n"
     assert len(stored_files(data_dir)) == 1
+
+
+# staff actions ------------------------------------------------------------------
+
+
+def test_staff_actions_from_the_command_line(data_dir: Path, png_file: Path) -> None:
+    conversation = request_chat(
+        data_dir, "sari", up_to_email("sari"), (REASON, f"/attach {png_file}", "kirim")
+    )
+    reference = filed_reference(conversation.second.stdout, "DEL")
+    done = run(data_dir, "requests", "verify", reference, "--by", "ani")
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(
+        rf"{reference}: verifying -> in_progress \(due [0-9-]{{10}}\), recorded for staff:ani\n",
+        done.stdout,
+    ), done.stdout
+    delayed = run(
+        data_dir, "requests", "delay", reference, "--reason", "Arsip lama", "--until", "2099-01-05"
+    )
+    assert delayed.returncode == 0, delayed.stderr
+    assert "delay, still in_progress (due 2099-01-05)" in delayed.stdout
+    # Illegal moves and bad arguments: one line, non-zero.
+    assert_one_line_error(run(data_dir, "requests", "verify", reference), 1)
+    assert_one_line_error(run(data_dir, "requests", "reject", reference), 2)  # --reason missing
+    line = assert_one_line_error(
+        run(data_dir, "requests", "delay", reference, "--reason", "x", "--until", "2099-13-01"), 2
+    )
+    assert "2099-13-01" in line
+    detail = show_json(data_dir, reference)
+    assert detail["status"] == "in_progress" and detail["due_date"] == "2099-01-05"
+    assert detail["overdue"] is False and detail["business_days_left"] > 1000
+    assert [(e["actor"], e["kind"]) for e in detail["events"]] == [
+        ("customer", "filed"),
+        ("staff:ani", "verify"),
+        (f"staff:{getpass.getuser()}", "delay"),
+    ]
+    assert list_json(data_dir, "--overdue") == []
+    assert [r["reference"] for r in list_json(data_dir, "--due-within", "100000")] == [reference]
+    completed = run(data_dir, "requests", "complete", reference, "--by", "ani")
+    assert completed.returncode == 0
+    assert list_json(data_dir, "--due-within", "100000") == []  # closed requests are not due
+    human = run(data_dir, "requests", "list")
+    assert reference in human.stdout and "DAYS LEFT" in human.stdout

@@ -214,6 +214,8 @@ async def test_name_mismatch_is_flagged_not_blocking(local_directory: Engine) ->
     await chat.script("2", "  sití   AMINAH ", "siti@example.com", CODE, "lewati", "nanti", "1")
     same = await find_request(engine.store, reference_in(chat.text))
     assert "name_mismatch" not in same.details  # case, spacing and accents ignored
+    await chat.script(f"batalkan {same.reference}", "1")  # one open request per type
+    assert chat.keys == ["cancel_request.done"]
     await chat.script("2", "Budi Santoso", "siti@example.com", CODE, "lewati", "nanti", "1")
     other = await find_request(engine.store, reference_in(chat.text))
     assert other.details["name_mismatch"] is True
@@ -301,7 +303,7 @@ async def test_id_proofs_are_sealed_and_stripped(engine: Engine, settings: Setti
     assert Image.open(io.BytesIO(original)).getexif().get_ifd(0x8825)
     for address, data in (("j", original), ("p", PDF)):
         chat = Chat(engine, address=address)
-        await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati")
+        await chat.script("2", "Siti Aminah", f"siti.{address}@example.com", CODE, "lewati")
         await chat.say("", file_of(data))
         await chat.say("1")
     on_disk = b"".join(p.read_bytes() for p in settings.data_dir.rglob("*") if p.is_file())
@@ -343,7 +345,7 @@ async def test_retention_deletes_exactly_what_is_due(
     refs = []
     for n in range(4):
         chat = Chat(engine, address=f"r{n}")
-        await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati")
+        await chat.script("2", "Siti Aminah", f"siti{n}@example.com", CODE, "lewati")
         await chat.say("", file_of(PDF))
         await chat.say("1")
         refs.append(reference_in(chat.text))

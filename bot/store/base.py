@@ -160,6 +160,10 @@ class Transaction(abc.ABC):
         before ``cutoff``."""
 
     @abc.abstractmethod
+    async def open_requests_for_email(self, email: str) -> list[RequestRecord]:
+        """Open requests filed with this email (any case), from any address."""
+
+    @abc.abstractmethod
     async def requests_for_address(self, channel: Channel, address: str) -> list[RequestRecord]: ...
 
     @abc.abstractmethod
@@ -181,6 +185,9 @@ class Transaction(abc.ABC):
         due_date: date,
     ) -> int:
         """Raises DuplicateReference when the reference is taken."""
+
+    @abc.abstractmethod
+    async def set_due_date(self, reference: str, due: date, now: datetime) -> None: ...
 
     @abc.abstractmethod
     async def set_request_status(

@@ -467,6 +467,14 @@ class _SQLiteTransaction(Transaction):
         row = await self._one("SELECT * FROM conversations WHERE id = ?", (conversation_id,))
         return _conversation(row) if row else None
 
+    async def open_requests_for_email(self, email: str) -> list[RequestRecord]:
+        rows = await self._all(
+            "SELECT * FROM requests WHERE lower(email) = lower(?) AND status IN "
+            "('awaiting_id_proof', 'verifying', 'needs_info', 'in_progress') ORDER BY id",
+            (email,),
+        )
+        return [_request(r) for r in rows]
+
     async def requests_for_address(self, channel: Channel, address: str) -> list[RequestRecord]:
         rows = await self._all(
             "SELECT * FROM requests WHERE channel = ? AND customer_address = ? ORDER BY id DESC",
@@ -519,6 +527,12 @@ class _SQLiteTransaction(Transaction):
             raise
         assert cur.lastrowid is not None
         return cur.lastrowid
+
+    async def set_due_date(self, reference: str, due: date, now: datetime) -> None:
+        await self.db.execute(
+            "UPDATE requests SET due_date = ?, updated_at = ? WHERE reference = ?",
+            (due.isoformat(), _ts(now), reference),
+        )
 
     async def set_request_status(
         self, reference: str, status: RequestStatus, now: datetime

@@ -1,0 +1,147 @@
+"""What staff (and customers) may do to a request, and nothing else.
+
+Every action is one transaction that checks the move is legal from the
+request's current status, changes it, and records who did it, when and why
+as an event. The command line calls these functions; the web console will
+call the same ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from bot.business_days import business_days_between
+from bot.models import RequestRecord, RequestStatus
+from bot.requests import RequestNotFound
+from bot.store import Store, Transaction
+from flows.validators import parse_reference
+
+S = RequestStatus
+OPEN = (S.AWAITING_ID_PROOF, S.VERIFYING, S.NEEDS_INFO, S.IN_PROGRESS)
+
+# action -> (statuses it may start from, status it leads to; None keeps the status)
+MOVES: dict[str, tuple[tuple[RequestStatus, ...], RequestStatus | None]] = {
+    "verify": ((S.VERIFYING, S.NEEDS_INFO), S.IN_PROGRESS),
+    "ask": ((S.AWAITING_ID_PROOF, S.VERIFYING, S.IN_PROGRESS), S.NEEDS_INFO),
+    "reject": (OPEN, S.REJECTED),
+    "delay": (OPEN, None),
+    "complete": ((S.IN_PROGRESS,), S.COMPLETED),
+    "cancel": (OPEN, S.CANCELLED),
+}
+
+
+class IllegalMove(ValueError):
+    """The action is not possible from the request's current status."""
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    request: RequestRecord
+    previous: RequestStatus
+
+
+async def act(
+    store: Store,
+    clock: Callable[[], datetime],
+    reference: str,
+    action: str,
+    actor: str,
+    *,
+    reason: str | None = None,
+    message: str | None = None,
+    until: date | None = None,
+) -> ActionResult:
+    """One staff action, in its own transaction."""
+    normalised = parse_reference(reference)
+    if normalised is None:
+        raise RequestNotFound(reference)
+    _require(action, reason=reason, message=message, until=until)
+    async with store.transaction() as tx:
+        record = await tx.get_request(normalised)
+        if record is None:
+            raise RequestNotFound(normalised)
+        await apply_move(
+            tx, record, action, actor, clock(), reason=reason, message=message, until=until
+        )
+        updated = await tx.get_request(record.reference)
+    assert updated is not None
+    return ActionResult(request=updated, previous=record.status)
+
+
+async def apply_move(
+    tx: Transaction,
+    record: RequestRecord,
+    action: str,
+    actor: str,
+    now: datetime,
+    *,
+    reason: str | None = None,
+    message: str | None = None,
+    until: date | None = None,
+) -> None:
+    """The move itself, inside the caller's transaction (a customer's cancel
+    runs in the engine's message transaction)."""
+    if action not in MOVES:
+        raise IllegalMove(f"unknown action {action!r}")
+    sources, target = MOVES[action]
+    if record.status not in sources:
+        raise IllegalMove(
+            f"cannot {action} {record.reference}: it is {record.status.value}"
+            + (f" (possible from: {', '.join(s.value for s in sources)})" if sources else "")
+        )
+    data: dict[str, Any] = {"from": record.status.value}
+    if target is not None:
+        await tx.set_request_status(record.reference, target, now)
+        data["to"] = target.value
+    if reason:
+        data["reason"] = reason
+    if message:
+        data["message"] = message
+    if until is not None:
+        if until <= record.due_date:
+            raise IllegalMove(
+                f"the new date {until.isoformat()} must be after the current due date "
+                f"{record.due_date.isoformat()}"
+            )
+        await tx.set_due_date(record.reference, until, now)
+        data["until"] = until.isoformat()
+        data["previous_due_date"] = record.due_date.isoformat()
+    await tx.add_request_event(record.reference, actor, action, data, now)
+
+
+def _require(action: str, **given: object) -> None:
+    needed = {
+        "ask": ("message",),
+        "reject": ("reason",),
+        "delay": ("reason", "until"),
+    }.get(action, ())
+    missing = [name for name in needed if not given.get(name)]
+    if missing:
+        raise IllegalMove(f"{action} needs {' and '.join('--' + m for m in missing)}")
+    for name, value in given.items():
+        if isinstance(value, str) and not value.strip():
+            raise IllegalMove(f"--{name} must not be empty")
+
+
+@dataclass(frozen=True)
+class Deadline:
+    business_days_left: int
+    due_soon: bool
+    overdue: bool
+
+
+DUE_SOON_DAYS = 3
+
+
+def deadline(record: RequestRecord, today: date) -> Deadline:
+    """Business days left until the due date (negative once past it)."""
+    left = business_days_between(today, record.due_date)
+    open_ = record.status in OPEN
+    return Deadline(
+        business_days_left=left,
+        due_soon=open_ and 0 <= left <= DUE_SOON_DAYS,
+        overdue=open_ and today > record.due_date,
+    )

@@ -1,0 +1,167 @@
+"""Request lifecycle: legal moves only, every action recorded, customer cancel,
+one open request per type and email, and deadlines under both profiles."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+
+import pytest
+
+from bot.business_days import business_days_between, due_for
+from bot.engine import Engine
+from bot.lifecycle import IllegalMove, act, deadline
+from bot.models import RequestStatus
+from bot.requests import RequestNotFound, find_request, list_requests
+from tests.conftest import CODE, PDF, Chat, FakeClock, file_of
+
+REFERENCE = re.compile(r"\b(DEL|ACC|COR|RES)-[0-9A-HJKMNP-TV-Z]{6}\b")
+
+
+async def _filed(chat: Chat, email: str = "siti@example.com", proof: bool = True) -> str:
+    await chat.script("2", "Siti Aminah", email, CODE, "lewati")
+    if proof:
+        await chat.say("", file_of(PDF))
+    else:
+        await chat.say("nanti")
+    await chat.say("1")
+    match = REFERENCE.search("\n".join(m.text for m in chat.last))
+    assert match
+    return match.group(0)
+
+
+async def test_legal_moves_and_their_events(engine: Engine, chat: Chat, clock) -> None:
+    ref = await _filed(chat)
+    store = engine.store
+
+    async def move(action: str, **kw: object):
+        return await act(store, clock, ref, action, "staff:ani", **kw)  # type: ignore[arg-type]
+
+    with pytest.raises(IllegalMove, match=r"cannot complete .* verifying"):
+        await move("complete")
+    await move("ask", message="Mohon kirim foto KTP yang lebih jelas")
+    assert (await find_request(store, ref)).status is RequestStatus.NEEDS_INFO
+    await move("verify")
+    await move("delay", reason="Data di sistem kasir lama", until=date(2027, 2, 1))
+    result = await move("complete")
+    assert result.request.status is RequestStatus.COMPLETED
+    assert result.request.due_date == date(2027, 2, 1)
+    with pytest.raises(IllegalMove, match="cannot cancel"):
+        await move("cancel")
+    record = await find_request(store, ref)
+    assert [(e.actor, e.kind) for e in record.events] == [
+        ("customer", "filed"),
+        ("staff:ani", "ask"),
+        ("staff:ani", "verify"),
+        ("staff:ani", "delay"),
+        ("staff:ani", "complete"),
+    ]
+    ask, _, delay, _ = record.events[1:]
+    assert ask.data == {
+        "from": "verifying",
+        "to": "needs_info",
+        "message": "Mohon kirim foto KTP yang lebih jelas",
+    }
+    assert delay.data["reason"] == "Data di sistem kasir lama"
+    assert delay.data["previous_due_date"] == "2027-01-12"
+
+
+async def test_actions_need_their_reasons(engine: Engine, chat: Chat, clock) -> None:
+    ref = await _filed(chat)
+    store = engine.store
+    with pytest.raises(IllegalMove, match="--reason"):
+        await act(store, clock, ref, "reject", "staff:ani")
+    with pytest.raises(IllegalMove, match="must not be empty"):
+        await act(store, clock, ref, "reject", "staff:ani", reason="  ")
+    with pytest.raises(IllegalMove, match="after the current due date"):
+        await act(store, clock, ref, "delay", "staff:ani", reason="x", until=date(2026, 12, 1))
+    with pytest.raises(RequestNotFound):
+        await act(store, clock, "DEL-ZZZZZZ", "verify", "staff:ani")
+    await act(store, clock, ref, "reject", "staff:ani", reason="Identitas tidak cocok")
+    assert (await find_request(store, ref)).status is RequestStatus.REJECTED
+
+
+async def test_customer_cancels_their_own_request_after_confirming(
+    engine: Engine, chat: Chat
+) -> None:
+    ref = await _filed(chat)
+    await chat.say(f"batalkan {ref.lower()}")
+    assert chat.keys == ["cancel_request.confirm"]
+    await chat.say("2")
+    assert chat.keys == ["cancel_request.kept"]
+    assert (await find_request(engine.store, ref)).status is RequestStatus.VERIFYING
+    other = Chat(engine, address="someone-else")
+    await other.say(f"batalkan {ref}")
+    unknown = Chat(engine, address="another")
+    await unknown.say("batalkan DEL-ZZZZZZ")
+    assert other.keys == unknown.keys == ["cancel_request.not_possible"]
+    assert other.text.replace(ref, "X") == unknown.text.replace("DEL-ZZZZZZ", "X")
+    await chat.script(f"cancel {ref}", "ya")
+    assert chat.keys == ["cancel_request.done"]
+    record = await find_request(engine.store, ref)
+    assert record.status is RequestStatus.CANCELLED
+    assert (record.events[-1].actor, record.events[-1].kind) == ("customer", "cancel")
+    await chat.say(f"batalkan {ref}")  # already cancelled
+    assert chat.keys == ["cancel_request.not_possible"]
+
+
+async def test_one_open_request_per_type_and_email(engine: Engine, clock: FakeClock) -> None:
+    first = Chat(engine, address="wa-1")
+    ref = await _filed(first, proof=False)
+    second = Chat(engine, address="tg-2")  # the same person on another channel
+    clock.advance(seconds=61)
+    await second.script("2", "Siti Aminah", "SITI@example.com", CODE)
+    assert second.keys == ["code.verified", "duplicate.open", "menu.prompt"]
+    assert ref in second.text
+    assert len(await list_requests(engine.store)) == 1
+    # Another type is fine.
+    await second.script("4", "Siti Aminah", "siti@example.com")
+    assert second.keys == ["prompt.email_code"]
+
+
+def test_business_days_between_and_deadlines() -> None:
+    assert business_days_between(date(2026, 11, 26), date(2026, 11, 26)) == 0
+    assert business_days_between(date(2026, 11, 27), date(2026, 11, 30)) == 1  # weekend
+    assert business_days_between(date(2026, 11, 30), date(2026, 11, 27)) == -1
+    # Idul Fitri 2027 (10-11 March) and Nyepi (8 March) are not business days.
+    assert business_days_between(date(2027, 3, 5), date(2027, 3, 12)) == 2
+
+
+def test_deadline_profiles_across_holidays() -> None:
+    before_lebaran = datetime(2027, 3, 5, 3, 0, tzinfo=UTC)  # Friday 10:00 WIB
+    # policy: 30 business days for every type. Hand count: 9 Mar (1; 8 Nyepi,
+    # 10-11 Idul Fitri off), 12 (2), 15-19 (7), 22-25 (11; 26 Good Friday off),
+    # 29 Mar-2 Apr (16), 5-9 (21), 12-16 (26), 19-22 April (30).
+    for kind in ("deletion", "access", "correction", "restriction"):
+        assert due_for(kind, before_lebaran, "policy", 30, "Asia/Jakarta") == date(2027, 4, 22)
+    # uu-pdp: 3 x 24 hours for access, correction, restriction (calendar hours);
+    # deletion keeps 30 business days.
+    assert due_for("access", before_lebaran, "uu-pdp", 30, "Asia/Jakarta") == date(2027, 3, 8)
+    assert due_for("deletion", before_lebaran, "uu-pdp", 30, "Asia/Jakarta") == date(2027, 4, 22)
+    year_end = datetime(2026, 12, 23, 9, 0, tzinfo=UTC)
+    assert due_for("access", year_end, "policy", 3, "Asia/Jakarta") == date(2026, 12, 29)
+
+
+async def test_uu_pdp_profile_gives_access_three_days(tmp_path, clock: FakeClock) -> None:
+    from bot.app import open_engine
+    from bot.settings import load_settings
+    from tests.conftest import mailbox_of
+
+    settings = load_settings(environ={}, data_dir=str(tmp_path / "d"), sla_profile="uu-pdp")
+    async with open_engine(settings, clock=clock) as engine:
+        mailbox_of(engine)
+        chat = Chat(engine, address="pdp")
+        ref = await _filed(chat, proof=False)
+        record = await find_request(engine.store, ref)
+        assert record.due_date == date(2026, 11, 29)  # Thursday 10:00 WIB + 72 hours
+        assert "29 November 2026" in chat.text
+
+
+async def test_due_soon_and_overdue(engine: Engine, chat: Chat) -> None:
+    ref = await _filed(chat)
+    record = await find_request(engine.store, ref)  # due 12 January 2027
+    assert deadline(record, date(2027, 1, 6)).due_soon is False  # 4 business days left
+    soon = deadline(record, date(2027, 1, 7))
+    assert (soon.business_days_left, soon.due_soon, soon.overdue) == (3, True, False)
+    late = deadline(record, date(2027, 1, 14))
+    assert (late.business_days_left, late.overdue) == (-2, True)

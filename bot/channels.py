@@ -12,15 +12,22 @@ import abc
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute
 
-from bot.engine import Engine
 from bot.models import Channel, OutboundMessage
 from bot.settings import Settings
 
+if TYPE_CHECKING:  # the engine imports the notifications that use this module
+    from bot.engine import Engine
+
 log = logging.getLogger(__name__)
+
+
+class DeliveryRefused(Exception):
+    """The provider refused a message for good (blocked, invalid number...):
+    retrying cannot help."""
 
 
 class ChannelAdapter(abc.ABC):

@@ -182,6 +182,19 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     raise CliError(f"unknown command {args.command!r}")
 
 
+async def show_pending_notifications(engine: Any, channel: Any) -> None:
+    """The terminal has no push: news about the customer's requests is shown
+    when they open the chat."""
+    from bot.notifications import render_text
+
+    async with engine.store.transaction(readonly=True) as tx:
+        pending = await tx.pending_notifications("terminal", channel.user)
+    for n in pending:
+        channel.show_text(render_text(engine.catalogue, n))
+        async with engine.store.transaction() as tx:
+            await tx.notification_sent(n.id, None, engine.clock())
+
+
 async def _chat(args: argparse.Namespace, settings: Settings) -> int:
     from integrations.terminal import TerminalChannel
 
@@ -204,6 +217,7 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
         if isinstance(engine.mailer, FileMailer):
             # No mail server: show the customer's mail here, marked as such.
             engine.mailer.listeners.append(channel.show_dev_mail)
+        await show_pending_notifications(engine, channel)
         await channel.run()
     return 0
 

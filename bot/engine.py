@@ -40,6 +40,7 @@ from bot.models import (
     RequestRecord,
     RequestStatus,
 )
+from bot.notifications import notify
 from bot.settings import Settings
 from bot.store import DuplicateReference, Store, Transaction
 from flows.dialogue import MENU, Dialogue, draft_files, holds_draft
@@ -672,6 +673,10 @@ class Engine:
             await tx.add_request_event(effect.reference, "system", "name_mismatch", {}, now)
         if effect.id_proof_token:
             await tx.link_attachment(effect.id_proof_token, effect.reference)
+        # The chat acknowledgement is the receipt; its email copy is queued here.
+        filed = await tx.get_request(effect.reference)
+        assert filed is not None
+        await notify(tx, filed, "receipt", now, serial=0, chat=False)
 
     async def _send_code(self, tx: Transaction, work: _Work, effect: SendCode) -> None:
         """Issue a code for the email if it qualifies; otherwise record that none

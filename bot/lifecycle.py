@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.business_days import business_days_between
 from bot.models import RequestRecord, RequestStatus
+from bot.notifications import notify
 from bot.requests import RequestNotFound
 from bot.store import Store, Transaction
 from flows.validators import parse_reference
@@ -30,6 +31,16 @@ MOVES: dict[str, tuple[tuple[RequestStatus, ...], RequestStatus | None]] = {
     "delay": (OPEN, None),
     "complete": ((S.IN_PROGRESS,), S.COMPLETED),
     "cancel": (OPEN, S.CANCELLED),
+}
+
+
+# What the customer is told after each action (issue: receipt at filing, then these).
+NOTICES = {
+    "verify": "in_progress",
+    "ask": "needs_info",
+    "delay": "delayed",
+    "reject": "rejected",
+    "complete": "completed",
 }
 
 
@@ -110,6 +121,18 @@ async def apply_move(
         data["until"] = until.isoformat()
         data["previous_due_date"] = record.due_date.isoformat()
     await tx.add_request_event(record.reference, actor, action, data, now)
+    kind = NOTICES.get(action)
+    if kind is not None:
+        updated = await tx.get_request(record.reference)
+        assert updated is not None
+        await notify(
+            tx,
+            updated,
+            kind,
+            now,
+            serial=len(record.events),
+            **{k: v for k, v in (("reason", reason), ("message", message), ("until", until)) if v},
+        )
 
 
 def _require(action: str, **given: object) -> None:

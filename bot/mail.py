@@ -9,6 +9,7 @@ mail server; listeners (the terminal chat) can show it as development mail.
 from __future__ import annotations
 
 import abc
+import hashlib
 import html
 import logging
 import os
@@ -36,6 +37,7 @@ class Mail:
     text: str
     html: str
     language: str
+    message_key: str | None = None  # the same key gives the same Message-ID
 
 
 class Mailer(abc.ABC):
@@ -50,7 +52,12 @@ def build_message(mail: Mail, sender: str) -> EmailMessage:
     message["To"] = mail.to
     message["Subject"] = mail.subject
     message["Date"] = format_datetime(datetime.now(UTC))
-    message["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].strip(">") or None)
+    domain = sender.rsplit("@", 1)[-1].strip(">") or "privacybot.local"
+    if mail.message_key:
+        digest = hashlib.sha256(mail.message_key.encode()).hexdigest()[:32]
+        message["Message-ID"] = f"<{digest}@{domain}>"
+    else:
+        message["Message-ID"] = make_msgid(domain=domain)
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
     message["Content-Language"] = mail.language  # after: set_content clears Content-*

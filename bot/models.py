@@ -147,6 +147,24 @@ class RequestEvent:
 
 
 @dataclass
+class Notification:
+    """One message to a customer in the outbox (see the notifications table)."""
+
+    id: int
+    reference: str
+    kind: str
+    channel: str
+    address: str
+    language: str
+    params: dict[str, Any]
+    idempotency_key: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+
+
+@dataclass
 class CodeRecord:
     """The email code a conversation waits for (see the email_codes table)."""
 

@@ -29,6 +29,7 @@ from bot.catalogue import Catalogue
 from bot.channels import Core
 from bot.engine import Clock, UploadLinkInvalid, utc_now
 from bot.models import InboundFile
+from bot.notifications import run_worker
 from bot.retention import purge
 
 log = logging.getLogger(__name__)
@@ -113,18 +114,20 @@ def create_app(
         async with open_engine(settings, clock=clock) as engine:
             core.attach(engine)
             started = []
+            tasks: list[asyncio.Task[None]] = []
             try:
                 for adapter in core.adapters:
                     await adapter.start()
                     started.append(adapter)
-                sweeper = asyncio.create_task(_housekeeping(core, housekeeping_seconds))
+                tasks.append(asyncio.create_task(_housekeeping(core, housekeeping_seconds)))
+                tasks.append(asyncio.create_task(run_worker(core)))
                 log.info("serving; channels: %s", ", ".join(a.name for a in started) or "none")
                 yield
             finally:
-                if "sweeper" in locals():
-                    sweeper.cancel()
+                for task in tasks:
+                    task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
-                        await sweeper
+                        await task
                 for adapter in reversed(started):
                     try:
                         await adapter.stop()

@@ -41,7 +41,7 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application
 
-from bot.channels import ChannelAdapter, Core
+from bot.channels import ChannelAdapter, Core, DeliveryRefused
 from bot.models import Channel, InboundFile, InboundMessage, OutboundMessage
 from bot.packing import pack, utf16_length
 from bot.store import StoreError
@@ -74,10 +74,6 @@ COMMANDS = {
         ("cancel", "Cancel the request being filled in"),
     ],
 }
-
-
-class UndeliverableError(Exception):
-    """Telegram refused a message for good (e.g. the customer blocked the bot)."""
 
 
 def _fits(text: str) -> bool:
@@ -203,7 +199,7 @@ class TelegramAdapter(ChannelAdapter):
             try:
                 await self._process(update)
                 return
-            except UndeliverableError as exc:
+            except DeliveryRefused as exc:
                 log.warning("a Telegram reply cannot be delivered (%s); moving on", exc)
                 return
             except StoreError as exc:
@@ -311,7 +307,7 @@ class TelegramAdapter(ChannelAdapter):
                 await asyncio.sleep(_seconds(exc.retry_after))  # what Telegram asks
             except (Forbidden, BadRequest) as exc:
                 # Permanent (blocked by the customer, chat gone): retrying cannot help.
-                raise UndeliverableError(type(exc).__name__) from exc
+                raise DeliveryRefused(type(exc).__name__) from exc
         raise AssertionError("unreachable")
 
 

@@ -110,6 +110,9 @@ class TerminalChannel:
             return None
         return InboundFile(data=data, size=max(size, len(data)), filename=path.name)
 
+    def show_text(self, text: str) -> None:
+        self._write(text)
+
     def show_dev_mail(self, mail: Mail) -> None:
         self._write(self._texts("terminal.dev_mail", to=mail.to, text=mail.text))
 

@@ -17,6 +17,7 @@ from bot.models import (
     Channel,
     CodeRecord,
     ConversationRecord,
+    Notification,
     RecordedReply,
     RequestRecord,
     RequestStatus,
@@ -121,6 +122,44 @@ class Transaction(abc.ABC):
 
     @abc.abstractmethod
     async def get_conversation_by_id(self, conversation_id: int) -> ConversationRecord | None: ...
+
+    # outbox
+
+    @abc.abstractmethod
+    async def enqueue_notification(
+        self,
+        reference: str,
+        kind: str,
+        channel: str,
+        address: str,
+        language: str,
+        params: dict[str, Any],
+        idempotency_key: str,
+        now: datetime,
+    ) -> bool:
+        """Add a notification; False when its idempotency key is already there."""
+
+    @abc.abstractmethod
+    async def due_notifications(self, now: datetime, limit: int) -> list[Notification]: ...
+
+    @abc.abstractmethod
+    async def lease_notification(self, id: int, until: datetime) -> None:
+        """Hold a notification back until ``until`` while one worker sends it."""
+
+    @abc.abstractmethod
+    async def pending_notifications(self, channel: str, address: str) -> list[Notification]: ...
+
+    @abc.abstractmethod
+    async def notification_sent(self, id: int, provider_id: str | None, now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    async def notification_failed(
+        self, id: int, error: str, next_attempt_at: datetime | None, now: datetime
+    ) -> None:
+        """Record a failed try; ``next_attempt_at`` None means given up."""
+
+    @abc.abstractmethod
+    async def flag_request(self, reference: str) -> None: ...
 
     # identity
 

@@ -27,6 +27,7 @@ from bot.models import (
     Channel,
     CodeRecord,
     ConversationRecord,
+    Notification,
     RecordedReply,
     RequestEvent,
     RequestRecord,
@@ -378,6 +379,84 @@ class _SQLiteTransaction(Transaction):
             "UPDATE upload_tokens SET used_at = ? WHERE token_hash = ?", (_ts(now), token_hash)
         )
 
+    async def enqueue_notification(
+        self,
+        reference: str,
+        kind: str,
+        channel: str,
+        address: str,
+        language: str,
+        params: dict[str, Any],
+        idempotency_key: str,
+        now: datetime,
+    ) -> bool:
+        cur = await self.db.execute(
+            "INSERT OR IGNORE INTO notifications (request_id, kind, channel, address, language, "
+            "params, idempotency_key, next_attempt_at, created_at) "
+            "SELECT id, ?, ?, ?, ?, ?, ?, ?, ? FROM requests WHERE reference = ?",
+            (
+                kind,
+                channel,
+                address,
+                language,
+                json.dumps(params, ensure_ascii=False),
+                idempotency_key,
+                _ts(now),
+                _ts(now),
+                reference,
+            ),
+        )
+        return cur.rowcount == 1
+
+    async def due_notifications(self, now: datetime, limit: int) -> list[Notification]:
+        rows = await self._all(
+            "SELECT n.*, r.reference FROM notifications n JOIN requests r ON r.id = n.request_id "
+            "WHERE n.status = 'pending' AND n.next_attempt_at <= ? "
+            "ORDER BY n.next_attempt_at, n.id LIMIT ?",
+            (_ts(now), limit),
+        )
+        return [_notification(r) for r in rows]
+
+    async def lease_notification(self, id: int, until: datetime) -> None:
+        await self.db.execute(
+            "UPDATE notifications SET next_attempt_at = ? WHERE id = ?", (_ts(until), id)
+        )
+
+    async def pending_notifications(self, channel: str, address: str) -> list[Notification]:
+        rows = await self._all(
+            "SELECT n.*, r.reference FROM notifications n JOIN requests r ON r.id = n.request_id "
+            "WHERE n.status = 'pending' AND n.channel = ? AND n.address = ? ORDER BY n.id",
+            (channel, address),
+        )
+        return [_notification(r) for r in rows]
+
+    async def notification_sent(self, id: int, provider_id: str | None, now: datetime) -> None:
+        await self.db.execute(
+            "UPDATE notifications SET status = 'sent', sent_at = ?, provider_id = ?, "
+            "attempts = attempts + 1 WHERE id = ?",
+            (_ts(now), provider_id, id),
+        )
+
+    async def notification_failed(
+        self, id: int, error: str, next_attempt_at: datetime | None, now: datetime
+    ) -> None:
+        await self.db.execute(
+            "UPDATE notifications SET attempts = attempts + 1, last_error = ?, "
+            "status = CASE WHEN ? IS NULL THEN 'given_up' ELSE status END, "
+            "next_attempt_at = coalesce(?, next_attempt_at) WHERE id = ?",
+            (
+                error[:200],
+                _ts(next_attempt_at) if next_attempt_at else None,
+                _ts(next_attempt_at) if next_attempt_at else None,
+                id,
+            ),
+        )
+
+    async def flag_request(self, reference: str) -> None:
+        await self.db.execute(
+            "UPDATE requests SET needs_attention = 1 WHERE reference = ?", (reference,)
+        )
+
     async def find_account(self, email: str) -> tuple[str, str] | None:
         row = await self._one(
             "SELECT email, full_name FROM accounts WHERE email = ?", (email.casefold(),)
@@ -642,6 +721,23 @@ class _SQLiteTransaction(Transaction):
                 "SELECT * FROM requests WHERE status = ? ORDER BY due_date, id", (status.value,)
             )
         return [_request(r) for r in rows]
+
+
+def _notification(r: aiosqlite.Row) -> Notification:
+    return Notification(
+        id=r["id"],
+        reference=r["reference"],
+        kind=r["kind"],
+        channel=r["channel"],
+        address=r["address"],
+        language=r["language"],
+        params=json.loads(r["params"]),
+        idempotency_key=r["idempotency_key"],
+        status=r["status"],
+        attempts=r["attempts"],
+        next_attempt_at=datetime.fromisoformat(r["next_attempt_at"]),
+        created_at=datetime.fromisoformat(r["created_at"]),
+    )
 
 
 def _conversation(row: aiosqlite.Row) -> ConversationRecord:

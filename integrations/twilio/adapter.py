@@ -24,12 +24,12 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from twilio.base.exceptions import TwilioException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.channels import ChannelAdapter, Core
+from bot.channels import ChannelAdapter, Core, DeliveryRefused
 from bot.models import Channel, Control, InboundFile, InboundMessage, OutboundMessage
 from bot.packing import pack
 from integrations.twilio.http import RebasedHttpClient
@@ -256,9 +256,18 @@ class TwilioAdapter(ChannelAdapter):
             fits = fits_whatsapp if channel is Channel.WHATSAPP else fits_sms
             for body in pack([r.text for r in items], fits):
                 carried = [items[i] for i in body.replies]
-                message = await self.client.messages.create_async(
-                    to=to, from_=sender, body=body.text, status_callback=self._status_url(carried)
-                )
+                try:
+                    message = await self.client.messages.create_async(
+                        to=to,
+                        from_=sender,
+                        body=body.text,
+                        status_callback=self._status_url(carried),
+                    )
+                except TwilioRestException as exc:
+                    if 400 <= exc.status < 500 and exc.status != 429:
+                        # e.g. 21610 (the number opted out), 21211 (invalid number)
+                        raise DeliveryRefused(f"Twilio {exc.status}/{exc.code}") from exc
+                    raise
                 for reply in carried:
                     await self.core.engine.mark_sent(reply, message.sid)
 

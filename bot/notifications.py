@@ -1,0 +1,182 @@
+"""Notifications that always arrive: an outbox in the database and its worker.
+
+A notification is written in the same transaction as the action that causes
+it, so an action without its notification cannot be committed. The worker
+claims due rows (a lease, so two workers do not send the same one), sends
+them, and records the result; failures are retried with exponential backoff
+and jitter (about 1 s, doubling, at most 5 minutes apart) and given up after
+48 hours, when the request is flagged for staff.
+
+Idempotency: each notification has a key, so re-running an action (a retried
+transaction) cannot queue it twice. Sending can still repeat in one case: a
+crash after the provider accepted a message and before the row says so.
+Neither Twilio's Messages API nor Telegram's sendMessage accepts an
+idempotency key, so that rare copy cannot be prevented there; emails carry a
+Message-ID derived from the key, which lets mail clients fold duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from bot.catalogue import Catalogue
+from bot.channels import Core, DeliveryRefused
+from bot.mail import Mail, html_page
+from bot.models import Channel, Notification, OutboundMessage, RequestRecord
+from bot.store import Transaction
+from flows.types import Label, Reply
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY = 1.0  # seconds
+MAX_RETRY = 300.0
+GIVE_UP_AFTER = timedelta(hours=48)
+LEASE = timedelta(minutes=2)
+POLL_SECONDS = 1.0
+CHAT_CHANNELS = {"whatsapp", "sms", "telegram", "terminal"}
+# Which notifications also go by email (the policy promises these by email).
+EMAIL_COPY = {"receipt", "delayed", "completed"}
+
+
+async def notify(
+    tx: Transaction,
+    record: RequestRecord,
+    kind: str,
+    now: datetime,
+    *,
+    serial: int,
+    chat: bool = True,
+    **params: Any,
+) -> None:
+    """Queue ``kind`` for the request's customer: on their channel (unless
+    ``chat`` is False or they opted out there) and by email where promised.
+    ``serial`` tells apart two notifications of one kind for one request."""
+    data = {
+        "reference": record.reference,
+        "type": record.type.value,
+        "due_date": record.due_date.isoformat(),
+        **{k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()},
+    }
+    targets: list[tuple[str, str]] = []
+    opted_out = record.channel in (Channel.SMS, Channel.WHATSAPP) and await tx.is_opted_out(
+        record.channel, record.customer_address
+    )
+    if chat and not opted_out:
+        targets.append((record.channel.value, record.customer_address))
+    if kind in EMAIL_COPY or (chat and opted_out):
+        targets.append(("email", record.email))
+    for channel, address in targets:
+        key = f"{record.reference}:{kind}:{serial}:{channel}"
+        await tx.enqueue_notification(
+            record.reference, kind, channel, address, record.language, data, key, now
+        )
+
+
+def render(core: Core, n: Notification) -> tuple[str, str]:
+    """(subject, text) of a notification in the customer's language."""
+    catalogue = core.engine.catalogue
+    params = _params(n)
+    subject = catalogue.render(n.language, Reply("mail.notify.subject", params))
+    return subject, render_text(catalogue, n)
+
+
+def render_text(catalogue: Catalogue, n: Notification) -> str:
+    key = f"notify.completed.{n.params['type']}" if n.kind == "completed" else f"notify.{n.kind}"
+    return catalogue.render(n.language, Reply(key, _params(n)))
+
+
+def _params(n: Notification) -> dict[str, Any]:
+    params: dict[str, Any] = dict(n.params)
+    params["type"] = Label(f"type.{params['type']}")
+    for name in ("due_date", "until"):
+        if name in params:
+            params[name] = date.fromisoformat(params[name])
+    return params
+
+
+async def send_due(core: Core, limit: int = 50) -> int:
+    """Send what is due now; returns how many were sent."""
+    engine = core.engine
+    now = engine.clock()
+    async with engine.store.transaction() as tx:
+        due = await tx.due_notifications(now, limit)
+        due = [n for n in due if n.channel != "terminal"]  # shown by `privacybot chat`
+        for n in due:  # claim them: another worker leaves them alone meanwhile
+            await tx.lease_notification(n.id, now + LEASE)
+    sent = 0
+    for n in due:
+        try:
+            provider_id = await _deliver(core, n)
+        except Exception as exc:
+            await _failed(core, n, exc, permanent=isinstance(exc, DeliveryRefused))
+            continue
+        async with engine.store.transaction() as tx:
+            await tx.notification_sent(n.id, provider_id, engine.clock())
+        sent += 1
+    return sent
+
+
+async def _deliver(core: Core, n: Notification) -> str | None:
+    subject, text = render(core, n)
+    if n.channel == "email":
+        await core.engine.mailer.send(
+            Mail(
+                to=n.address,
+                subject=subject,
+                text=text + "\n\nJOVA POS",
+                html=html_page(text.split("\n\n")),
+                language=n.language,
+                message_key=n.idempotency_key,
+            )
+        )
+        return None
+    channel = Channel(n.channel)
+    adapter = core.adapter_for(channel)
+    if adapter is None:
+        raise RuntimeError(f"{channel.value} is not enabled")
+    await adapter.send([OutboundMessage(channel, n.address, f"notify.{n.kind}", text, n.language)])
+    return None
+
+
+async def _failed(core: Core, n: Notification, exc: Exception, permanent: bool) -> None:
+    engine = core.engine
+    now = engine.clock()
+    give_up = permanent or now - n.created_at >= GIVE_UP_AFTER
+    # The first retry after about a second, then doubling, with jitter.
+    wait = min(MAX_RETRY, FIRST_RETRY * 2**n.attempts * random.uniform(0.8, 1.2))
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int | float):
+        wait = max(wait, float(retry_after))
+    log.warning(
+        "notification %s on %s failed (%s)%s",
+        n.id,
+        n.channel,
+        type(exc).__name__,
+        "; giving up" if give_up else f"; retry in {wait:.0f} s",
+    )
+    async with engine.store.transaction() as tx:
+        await tx.notification_failed(
+            n.id, type(exc).__name__, None if give_up else now + timedelta(seconds=wait), now
+        )
+        if give_up:
+            await tx.flag_request(n.reference)
+            await tx.add_request_event(
+                n.reference,
+                "system",
+                "notification_failed",
+                {"kind": n.kind, "channel": n.channel, "error": type(exc).__name__},
+                now,
+            )
+
+
+async def run_worker(core: Core, every: float = POLL_SECONDS) -> None:
+    while True:
+        try:
+            await send_due(core)
+        except Exception as exc:  # keep the worker alive; the rows stay queued
+            log.error("notification worker: %s", type(exc).__name__)
+        await asyncio.sleep(every)

@@ -1,0 +1,246 @@
+"""Notifications: queued with the action, sent by the outbox worker through the
+real adapters (fake Twilio and Telegram servers, a real SMTP server), retried
+with backoff, given up and flagged after 48 hours."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import socket
+from collections.abc import AsyncIterator, Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from bot.app import open_engine
+from bot.channels import Core
+from bot.engine import Engine
+from bot.lifecycle import act
+from bot.models import Channel, Control, InboundMessage
+from bot.notifications import send_due
+from bot.requests import find_request
+from bot.settings import load_settings
+from integrations.telegram import TelegramAdapter
+from integrations.twilio.adapter import TwilioAdapter
+from tests.conftest import CODE, Chat, FakeClock, mailbox_of
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.twilio_api import FakeTwilio
+
+REFERENCE = re.compile(r"\b(DEL|ACC|COR|RES)-[0-9A-HJKMNP-TV-Z]{6}\b")
+CUSTOMER = "+6281234567890"
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)  # type: ignore[arg-type]
+        )
+        return "250 OK"
+
+    def texts(self) -> list[str]:
+        return [m.get_body(("plain",)).get_content() for m in self.messages]  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+class Desk:
+    """The engine, the channel adapters and the outbox, as the server runs them."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        core: Core,
+        twilio: FakeTwilio,
+        telegram: FakeTelegram,
+        inbox: Inbox,
+        clock: FakeClock,
+    ) -> None:
+        self.engine, self.core, self.twilio, self.telegram = engine, core, twilio, telegram
+        self.inbox, self.clock = inbox, clock
+
+    async def file(self, channel: Channel, address: str, email_address: str) -> str:
+        chat = Chat(self.engine, address=address, channel=channel)
+        await chat.script("2", "Siti Aminah", email_address)
+        body = self.inbox.texts()[-1]  # the code, through the real SMTP server
+        code = re.search(r"^(\d{6})\r?$", body, re.MULTILINE).group(1)  # type: ignore[union-attr]
+        await chat.script(code, "lewati", "nanti", "1")
+        match = REFERENCE.search("\n".join(m.text for m in chat.last))
+        assert match, chat.text
+        return match.group(0)
+
+    async def act(self, reference: str, action: str, **kw: object) -> None:
+        await act(self.engine.store, self.clock, reference, action, "staff:ani", **kw)  # type: ignore[arg-type]
+
+    async def rows(self) -> list[tuple]:
+        db = self.engine.store.db  # type: ignore[attr-defined]
+        async with db.execute(
+            "SELECT kind, channel, status, attempts FROM notifications ORDER BY id"
+        ) as cur:
+            return [tuple(r) for r in await cur.fetchall()]
+
+
+@pytest.fixture
+async def desk(tmp_path: Path, clock: FakeClock, smtp) -> AsyncIterator[Desk]:
+    inbox, port = smtp
+    async with FakeTwilio() as twilio, FakeTelegram() as telegram:
+        settings = load_settings(
+            environ={},
+            data_dir=str(tmp_path / "data"),
+            public_url="https://bot.jovapos.test",
+            twilio_account_sid=twilio.account_sid,
+            twilio_auth_token=twilio.auth_token,
+            twilio_whatsapp_number="whatsapp:+14155238886",
+            twilio_sms_number="+15005550006",
+            twilio_api_base_url=twilio.base_url,
+            telegram_bot_token=telegram.token,
+            telegram_api_base_url=telegram.base_url,
+            telegram_file_base_url=telegram.base_file_url,
+            smtp_url=f"smtp://127.0.0.1:{port}",
+        )
+        async with open_engine(settings, clock=clock) as engine:
+            core = Core(settings)
+            core.attach(engine)
+            core.adapters.extend([TwilioAdapter(core), TelegramAdapter(core)])
+            for adapter in core.adapters:
+                await adapter.start()
+            try:
+                yield Desk(engine, core, twilio, telegram, inbox, clock)
+            finally:
+                for adapter in reversed(core.adapters):
+                    await adapter.stop()
+
+
+async def test_every_notification_arrives_on_its_channel_and_by_email(desk: Desk) -> None:
+    whatsapp = await desk.file(Channel.WHATSAPP, CUSTOMER, "siti@example.com")
+    telegram_ref = await desk.file(Channel.TELEGRAM, "4242", "budi@example.com")
+    codes = len(desk.inbox.messages)  # the two code mails
+    assert await send_due(desk.core) == 2  # the receipts' email copies
+    receipts = desk.inbox.texts()[codes:]
+    assert any(whatsapp in t for t in receipts) and any(telegram_ref in t for t in receipts)
+
+    for ref in (whatsapp, telegram_ref):
+        await desk.act(ref, "ask", message="Mohon kirim foto KTP yang lebih jelas")
+        await desk.act(ref, "verify")
+        await desk.act(ref, "delay", reason="Arsip lama", until=date(2027, 2, 1))
+        await desk.act(ref, "complete")
+    assert await send_due(desk.core) == 12  # 4 chat + 2 email copies, for each request
+
+    wa = [m["body"] for m in desk.twilio.messages]
+    assert [m["to"] for m in desk.twilio.messages] == [f"whatsapp:{CUSTOMER}"] * 4
+    assert "Mohon kirim foto KTP yang lebih jelas" in wa[0] and whatsapp in wa[0]
+    assert "sudah kami verifikasi" in wa[1]
+    assert "Arsip lama" in wa[2] and "1 Februari 2027" in wa[2]
+    assert "salinan data pribadi Anda sudah kami siapkan" in wa[3]
+    tg = [m["text"] for m in desk.telegram.sent]
+    assert len(tg) == 4 and all(telegram_ref in t for t in tg)
+    mails = desk.inbox.texts()[codes + 2 :]
+    assert len(mails) == 4  # delay and completion copies, for each request
+    assert all(r[2] == "sent" for r in await desk.rows())
+
+
+async def test_outbox_retries_through_failures_and_sends_once(desk: Desk) -> None:
+    ref = await desk.file(Channel.WHATSAPP, CUSTOMER, "siti@example.com")
+    await send_due(desk.core)  # the receipt copy
+    await desk.act(ref, "ask", message="Kirim KTP")
+    desk.twilio.fail_next_messages(1, status=500)
+    desk.twilio.fail_next_messages(1, status=429, retry_after=2)
+    assert await send_due(desk.core) == 0
+    assert await send_due(desk.core) == 0  # not due yet: backing off
+    desk.clock.advance(seconds=2)
+    assert await send_due(desk.core) == 0  # the 429
+    desk.clock.advance(seconds=5)
+    assert await send_due(desk.core) == 1
+    assert len(desk.twilio.messages) == 1  # exactly once on the fake
+    assert await send_due(desk.core) == 0
+    (row,) = [r for r in await desk.rows() if r[0] == "needs_info"]
+    assert row[2:] == ("sent", 3)
+
+
+async def test_gives_up_after_48_hours_and_flags_the_request(desk: Desk) -> None:
+    ref = await desk.file(Channel.WHATSAPP, CUSTOMER, "siti@example.com")
+    await send_due(desk.core)
+    await desk.act(ref, "ask", message="Kirim KTP")
+    desk.twilio.fail_next_messages(1000, status=503)
+    waits = []
+    for _ in range(12):  # a few hours of tries: the gaps grow to 5 minutes, no more
+        before = desk.clock.now
+        while await send_due(desk.core) == 0 and (await desk.rows())[-1][3] == len(waits):
+            desk.clock.advance(seconds=1)
+        waits.append((desk.clock.now - before).total_seconds())
+    assert waits[0] <= 2 and max(waits) <= 5 * 60 + 1
+    assert (await desk.rows())[-1][2] == "pending"
+    desk.clock.advance(hours=48)
+    await send_due(desk.core)
+    assert (await desk.rows())[-1][2] == "given_up"
+    record = await find_request(desk.engine.store, ref)
+    assert record.events[-1].kind == "notification_failed"
+    db = desk.engine.store.db  # type: ignore[attr-defined]
+    async with db.execute("SELECT needs_attention FROM requests") as cur:
+        assert (await cur.fetchone())[0] == 1
+
+
+async def test_a_refused_message_is_not_retried(desk: Desk) -> None:
+    ref = await desk.file(Channel.WHATSAPP, CUSTOMER, "siti@example.com")
+    await send_due(desk.core)
+    await desk.act(ref, "ask", message="Kirim KTP")
+    desk.twilio.fail_next_messages(1, status=400)
+    await send_due(desk.core)
+    assert (await desk.rows())[-1][2:] == ("given_up", 1)
+
+
+async def test_opted_out_numbers_get_email_instead(desk: Desk) -> None:
+    ref = await desk.file(Channel.SMS, CUSTOMER, "siti@example.com")
+    await desk.engine.handle(
+        InboundMessage(Channel.SMS, CUSTOMER, "stop-1", "STOP", control=Control.OPT_OUT)
+    )
+    await send_due(desk.core)
+    before = len(desk.inbox.messages)
+    await desk.act(ref, "reject", reason="Identitas tidak cocok")
+    await send_due(desk.core)
+    assert desk.twilio.messages == []  # no SMS to an opted-out number
+    assert "Identitas tidak cocok" in desk.inbox.texts()[before]
+
+
+async def test_terminal_customers_see_news_when_they_open_the_chat(
+    engine: Engine, clock: FakeClock
+) -> None:
+    from bot.cli import show_pending_notifications
+
+    mailbox_of(engine)
+    chat = Chat(engine, address="kasir")
+    await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati", "nanti", "1")
+    ref = REFERENCE.search(chat.text).group(0)  # type: ignore[union-attr]
+    await act(engine.store, clock, ref, "reject", "staff:ani", reason="Data tidak lengkap")
+
+    class Screen:
+        user = "kasir"
+
+        def __init__(self) -> None:
+            self.shown: list[str] = []
+
+        def show_text(self, text: str) -> None:
+            self.shown.append(text)
+
+    screen = Screen()
+    await show_pending_notifications(engine, screen)
+    assert len(screen.shown) == 1 and "Data tidak lengkap" in screen.shown[0]
+    await show_pending_notifications(engine, screen)
+    assert len(screen.shown) == 1  # once only

@@ -14,7 +14,7 @@ from functools import lru_cache
 from bot.blobs import FileBlobStore
 from bot.catalogue import Catalogue, load_vocabulary
 from bot.crypto import Keyring, load_master_key
-from bot.directory import EveryoneRegistered, open_directory
+from bot.directory import open_directory
 from bot.engine import Clock, Engine, utc_now
 from bot.mail import open_mailer
 from bot.settings import Settings
@@ -47,11 +47,6 @@ async def open_engine(settings: Settings, clock: Clock = utc_now) -> AsyncIterat
     blobs.open()
     async with open_core(settings) as store:
         directory = await open_directory(settings, store)
-        if isinstance(directory, EveryoneRegistered):
-            log.warning(
-                "no account directory (PRIVACYBOT_ACCOUNTS_URL or `privacybot accounts "
-                "import`): every email counts as registered"
-            )
         try:
             yield Engine(
                 store=store,

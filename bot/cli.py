@@ -377,11 +377,13 @@ def _print_json(data: Any) -> None:
 
 
 async def _move(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.retention import forget_deleted_customers
+
     actor = f"staff:{args.by or getpass.getuser()}"
-    async with open_core(settings) as store:
+    async with open_engine(settings) as engine:
         try:
             result = await act(
-                store,
+                engine.store,
                 utc_now,
                 args.reference,
                 args.action,
@@ -392,6 +394,8 @@ async def _move(args: argparse.Namespace, settings: Settings) -> int:
             )
         except IllegalMove as exc:
             raise CliError(str(exc)) from None
+        if result.request.status is RequestStatus.COMPLETED:
+            await forget_deleted_customers(engine)  # a deletion forgets its customer now
     r = result.request
     change = (
         f"{result.previous.value} -> {r.status.value}"

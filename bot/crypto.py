@@ -97,5 +97,10 @@ class Keyring:
         message = f"{context}\x00{code}".encode()
         return hmac.new(self._code_key, message, hashlib.sha256).hexdigest()
 
+    def identity_digest(self, value: str) -> str:
+        """A keyed hash that proves a record concerned this person (whoever holds
+        the key can check a given email) without keeping the email itself."""
+        return self.code_digest(value.casefold(), "identity")
+
     def code_matches(self, code: str, context: str, digest: str) -> bool:
         return hmac.compare_digest(self.code_digest(code, context), digest)

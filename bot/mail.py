@@ -17,7 +17,9 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import policy
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -105,6 +107,17 @@ class FileMailer(Mailer):
             self._announced = True
         for listener in self.listeners:
             listener(mail)
+
+    def forget(self, address: str) -> int:
+        """Remove development mail to ``address`` (its customer is forgotten)."""
+        removed = 0
+        for path in self.folder.glob("*.eml"):
+            with path.open("rb") as handle:
+                to = BytesParser(policy=policy.default).parse(handle, headersonly=True)["To"]
+            if to and str(to).casefold() == address.casefold():
+                path.unlink()
+                removed += 1
+        return removed
 
 
 def open_mailer(settings: Settings) -> Mailer:

@@ -25,6 +25,7 @@ class PurgeReport:
     drafts: int
     id_proofs: int
     orphans: int = 0
+    forgotten: int = 0
 
 
 async def purge_id_proofs(engine: Engine) -> int:
@@ -65,12 +66,40 @@ async def purge_orphans(engine: Engine) -> int:
     return len(orphans)
 
 
+async def forget_deleted_customers(engine: Engine) -> int:
+    """After a completed deletion, the customer is forgotten: their messages,
+    codes, files and identifying fields go; the compliance record (reference,
+    type, dates, status history, keyed hash of the email) stays. Idempotent, so
+    the hourly run finishes what a crash interrupted."""
+    async with engine.store.transaction(readonly=True) as tx:
+        references = await tx.deletions_to_forget()
+    for reference in references:
+        now = engine.clock()
+        async with engine.store.transaction() as tx:
+            record = await tx.get_request(reference)
+            if record is None or record.email.startswith("hmac:"):
+                continue
+            email = record.email
+            tokens = await tx.forget_customer(reference, engine.keyring.identity_digest(email), now)
+            await tx.add_request_event(reference, "system", "customer_forgotten", {}, now)
+        for token in tokens:
+            engine.blobs.delete(token)
+        forget_mail = getattr(engine.mailer, "forget", None)
+        if forget_mail is not None:
+            forget_mail(email)  # development mail files name the address
+        log.info("forgot the customer of %s", reference)
+    if references:
+        await engine.store.scrub_wal()
+    return len(references)
+
+
 async def purge(engine: Engine) -> PurgeReport:
     drafts = await engine.discard_stale_drafts()
     return PurgeReport(
         drafts=drafts,
         id_proofs=await purge_id_proofs(engine),
         orphans=await purge_orphans(engine),
+        forgotten=await forget_deleted_customers(engine),
     )
 
 

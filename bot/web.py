@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.app import open_engine
 from bot.catalogue import Catalogue
 from bot.channels import Core
+from bot.directory import EveryoneRegistered
 from bot.engine import Clock, UploadLinkInvalid, utc_now
 from bot.models import InboundFile
 from bot.notifications import run_worker
@@ -113,6 +114,11 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with open_engine(settings, clock=clock) as engine:
             core.attach(engine)
+            if isinstance(engine.directory, EveryoneRegistered):
+                log.warning(
+                    "no account directory (PRIVACYBOT_ACCOUNTS_URL or `privacybot accounts "
+                    "import`): every email counts as registered"
+                )
             started = []
             tasks: list[asyncio.Task[None]] = []
             try:

@@ -244,3 +244,37 @@ async def test_terminal_customers_see_news_when_they_open_the_chat(
     assert len(screen.shown) == 1 and "Data tidak lengkap" in screen.shown[0]
     await show_pending_notifications(engine, screen)
     assert len(screen.shown) == 1  # once only
+
+
+async def test_a_completed_deletion_forgets_the_customer(desk: Desk, tmp_path: Path) -> None:
+    from bot.retention import forget_deleted_customers
+    from tests.conftest import PNG, file_of
+
+    engine = desk.engine
+    chat = Chat(engine, address=CUSTOMER, channel=Channel.WHATSAPP)
+    await chat.script("1", "1", "Siti Aminah", "siti.aminah@example.com")
+    code = re.search(r"^(\d{6})\r?$", desk.inbox.texts()[-1], re.MULTILINE).group(1)  # type: ignore[union-attr]
+    await chat.script(code, "Saya pindah ke kota Bandung")
+    await chat.say("", file_of(PNG))
+    await chat.say("1")
+    ref = REFERENCE.search(chat.text).group(0)  # type: ignore[union-attr]
+    await desk.act(ref, "verify")
+    await desk.act(ref, "complete")
+    assert await forget_deleted_customers(engine) == 1
+    assert await send_due(desk.core) >= 2  # the last notices still reach the customer
+    assert "sudah kami hapus" in desk.twilio.messages[-1]["body"]
+    assert await forget_deleted_customers(engine) == 0  # once
+
+    record = await find_request(engine.store, ref)
+    assert record.type.value == "deletion" and record.status.value == "completed"
+    assert record.email == "hmac:" + engine.keyring.identity_digest("siti.aminah@example.com")
+    assert record.full_name == "" and record.customer_address == "" and record.reason is None
+    assert [e.kind for e in record.events][:3] == ["filed", "verify", "complete"]
+    assert all(a.deleted_at is not None for a in record.attachments)
+
+    await engine.store.scrub_wal()
+    on_disk = b"".join(p.read_bytes() for p in engine.settings.data_dir.rglob("*") if p.is_file())
+    for secret in ("Siti Aminah", "siti.aminah@example.com", "6281234567890", "Bandung"):
+        assert secret.encode() not in on_disk, secret
+        assert secret.encode("utf-16-le") not in on_disk, secret
+    assert code.encode() not in on_disk

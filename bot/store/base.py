@@ -161,6 +161,17 @@ class Transaction(abc.ABC):
     @abc.abstractmethod
     async def flag_request(self, reference: str) -> None: ...
 
+    @abc.abstractmethod
+    async def deletions_to_forget(self) -> list[str]:
+        """References of completed deletion requests whose customer is not yet forgotten."""
+
+    @abc.abstractmethod
+    async def forget_customer(self, reference: str, email_digest: str, now: datetime) -> list[str]:
+        """After a completed deletion: erase what identifies the customer (all
+        their conversations, messages, codes, files, names and addresses),
+        keeping reference, type, dates, status history and a keyed hash of the
+        email. Returns the tokens of the files to delete after the commit."""
+
     # identity
 
     @abc.abstractmethod
@@ -280,6 +291,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def schema_version(self) -> int: ...
+
+    @abc.abstractmethod
+    async def scrub_wal(self) -> None:
+        """Make sure deleted content is not kept in a log beside the database."""
 
     @abc.abstractmethod
     async def ping(self) -> None:

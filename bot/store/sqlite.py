@@ -88,6 +88,8 @@ class SQLiteStore(Store):
             await self._db.execute("PRAGMA journal_mode = WAL")
             await self._db.execute("PRAGMA synchronous = FULL")
             await self._db.execute("PRAGMA foreign_keys = ON")
+            # Deleted personal data is overwritten, not left in free pages.
+            await self._db.execute("PRAGMA secure_delete = ON")
             await self._migrate()
         except (sqlite3.Error, OSError) as exc:
             await self.close()
@@ -120,6 +122,12 @@ class SQLiteStore(Store):
                 await self.db.execute(
                     "INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,)
                 )
+
+    async def scrub_wal(self) -> None:
+        """Copy the WAL into the database and empty it, so old page images
+        (with deleted content) do not stay on disk."""
+        async with self._lock:
+            await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def ping(self) -> None:
         async with self.transaction(readonly=True) as tx:
@@ -431,6 +439,12 @@ class _SQLiteTransaction(Transaction):
         return [_notification(r) for r in rows]
 
     async def notification_sent(self, id: int, provider_id: str | None, now: datetime) -> None:
+        # A forgotten customer's last notice keeps its address only until it is sent.
+        await self.db.execute(
+            "UPDATE notifications SET address = '' WHERE id = ? AND request_id IN "
+            "(SELECT id FROM requests WHERE email LIKE 'hmac:%')",
+            (id,),
+        )
         await self.db.execute(
             "UPDATE notifications SET status = 'sent', sent_at = ?, provider_id = ?, "
             "attempts = attempts + 1 WHERE id = ?",
@@ -456,6 +470,88 @@ class _SQLiteTransaction(Transaction):
         await self.db.execute(
             "UPDATE requests SET needs_attention = 1 WHERE reference = ?", (reference,)
         )
+
+    async def deletions_to_forget(self) -> list[str]:
+        rows = await self._all(
+            "SELECT reference FROM requests WHERE type = 'deletion' AND status = 'completed' "
+            "AND email NOT LIKE 'hmac:%' ORDER BY id"
+        )
+        return [r[0] for r in rows]
+
+    async def forget_customer(self, reference: str, email_digest: str, now: datetime) -> list[str]:
+        """Erase what identifies the customer of a completed deletion request,
+        keeping the compliance record; returns the tokens of files to remove."""
+        row = await self._one("SELECT email FROM requests WHERE reference = ?", (reference,))
+        if row is None:
+            return []
+        email = row[0]
+        requests = await self._all(
+            "SELECT id, conversation_id FROM requests WHERE lower(email) = lower(?)", (email,)
+        )
+        request_ids = [r[0] for r in requests]
+        conversations = sorted({r[1] for r in requests})
+        marks = ",".join("?" * len(request_ids))
+        convs = ",".join("?" * len(conversations))
+        tokens = [
+            r[0]
+            for r in await self._all(
+                f"SELECT token FROM attachments WHERE deleted_at IS NULL AND (request_id IN "
+                f"({marks}) OR conversation_id IN ({convs}))",
+                (*request_ids, *conversations),
+            )
+        ]
+        await self.db.execute(
+            f"UPDATE attachments SET deleted_at = coalesce(deleted_at, ?) WHERE request_id IN "
+            f"({marks}) OR conversation_id IN ({convs})",
+            (_ts(now), *request_ids, *conversations),
+        )
+        await self.db.execute(
+            f"DELETE FROM delivery_events WHERE outbound_id IN (SELECT id FROM "
+            f"outbound_messages WHERE conversation_id IN ({convs}))",
+            conversations,
+        )
+        await self.db.execute(
+            f"DELETE FROM outbound_messages WHERE conversation_id IN ({convs})", conversations
+        )
+        await self.db.execute(
+            f"UPDATE attachments SET inbound_id = NULL WHERE inbound_id IN (SELECT id FROM "
+            f"inbound_messages WHERE conversation_id IN ({convs}))",
+            conversations,
+        )
+        await self.db.execute(
+            f"DELETE FROM inbound_messages WHERE conversation_id IN ({convs})", conversations
+        )
+        await self.db.execute(
+            f"DELETE FROM email_codes WHERE conversation_id IN ({convs})", conversations
+        )
+        await self.db.execute(
+            f"DELETE FROM upload_tokens WHERE conversation_id IN ({convs})", conversations
+        )
+        await self.db.execute(
+            f"UPDATE conversations SET address = 'forgotten:' || id, slots = '{{}}', "
+            f"state = 'menu', waiting_staff_since = NULL WHERE id IN ({convs})",
+            conversations,
+        )
+        await self.db.execute("DELETE FROM accounts WHERE email = lower(?)", (email,))
+        await self.db.execute(
+            f"UPDATE requests SET full_name = '', email = ?, customer_address = '', "
+            f"reason = NULL, details = '{{}}' WHERE id IN ({marks})",
+            (f"hmac:{email_digest}", *request_ids),
+        )
+        # The status history stays; what people wrote in it does not.
+        await self.db.execute(
+            f"UPDATE request_events SET data = json_remove(data, '$.reason', '$.message') "
+            f"WHERE request_id IN ({marks})",
+            request_ids,
+        )
+        await self.db.execute(
+            f"UPDATE notifications SET params = json_object('reference', "
+            f"json_extract(params, '$.reference'), 'type', json_extract(params, '$.type'), "
+            f"'due_date', json_extract(params, '$.due_date')), address = CASE WHEN status = "
+            f"'pending' THEN address ELSE '' END WHERE request_id IN ({marks})",
+            request_ids,
+        )
+        return tokens
 
     async def find_account(self, email: str) -> tuple[str, str] | None:
         row = await self._one(

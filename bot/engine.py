@@ -58,6 +58,7 @@ from flows.types import (
     KeepAttachment,
     KnownRequest,
     Outcome,
+    ProvideInfo,
     Reply,
     RequestType,
     SendCode,
@@ -595,6 +596,16 @@ class Engine:
                 await self._send_code(tx, work, effect)
             elif isinstance(effect, CodeAttempt):
                 await self._code_attempt(tx, work, effect)
+            elif isinstance(effect, ProvideInfo):
+                if effect.token:
+                    await tx.link_attachment(effect.token, effect.reference)
+                await tx.add_request_event(
+                    effect.reference,
+                    "customer",
+                    "info_provided",
+                    {"text": effect.text} if effect.text else {"file": True},
+                    work.now,
+                )
             elif isinstance(effect, CancelRequest):
                 record = await tx.get_request(effect.reference)
                 if record is not None:  # the dialogue checked it is this customer's own

@@ -121,6 +121,14 @@ async def apply_move(
         data["until"] = until.isoformat()
         data["previous_due_date"] = record.due_date.isoformat()
     await tx.add_request_event(record.reference, actor, action, data, now)
+    if action == "ask":
+        # The customer's next messages and files go to this request (unless they
+        # are in the middle of something else; then after it).
+        conversation = await tx.get_conversation_by_id(record.conversation_id)
+        if conversation is not None and conversation.state in ("start", "menu", "info"):
+            conversation.state = "info"
+            conversation.slots = {"info_ref": record.reference}
+            await tx.save_conversation(conversation)
     kind = NOTICES.get(action)
     if kind is not None:
         updated = await tx.get_request(record.reference)

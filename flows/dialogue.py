@@ -37,6 +37,7 @@ from flows.types import (
     KnownRequest,
     Label,
     Outcome,
+    ProvideInfo,
     Reply,
     RequestType,
     SendCode,
@@ -64,7 +65,9 @@ START, MENU, STATUS, STAFF, RESUME, PROOF_FOR = (
 )
 STATUS_EMAIL, STATUS_CODE = "status_email", "status_code"
 CANCEL_CONFIRM = "cancel_confirm"
+INFO = "info"  # staff asked for more about a request: messages and files go to it
 GLOBAL_STATES = (
+    INFO,
     START,
     MENU,
     STATUS,
@@ -235,6 +238,7 @@ def _build_machine() -> Machine:
     add("back", STATUS_CODE, STATUS_EMAIL)
     add("done", [START, MENU, STATUS, PROOF_FOR, STATUS_EMAIL, STATUS_CODE, CANCEL_CONFIRM], MENU)
     add("confirm_cancel", [START, MENU], CANCEL_CONFIRM)
+    add("done", INFO, MENU)
     add("choose_proof", [START, MENU], PROOF_FOR)
     add("escalate", [s for s in states if s != STAFF], STAFF)
     add("pause", [*draft_states, PROOF_FOR], RESUME)
@@ -524,6 +528,15 @@ class Dialogue:
     def _attachments(self, run: _Run, attachments: tuple[AttachmentInfo, ...]) -> bool:
         """True when the files answered the message; False when they were only
         acknowledged and any text should still be read."""
+        if run.state == INFO and self._info_wanted(run, run.slots.get("info_ref", "")):
+            good = next((a for a in attachments if a.problem is None), None)
+            if good is None:
+                self._fail(run, f"hint.file_{attachments[0].problem}", limit_mb=_mb(run.ctx))
+                return True
+            run.effect(KeepAttachment(good.token))
+            run.effect(ProvideInfo(run.slots["info_ref"], "", good.token))
+            run.say("info.received", reference=run.slots["info_ref"])
+            return True
         if run.step == "id_proof":
             first = attachments[0]
             good = next((a for a in attachments if a.problem is None), None)
@@ -736,6 +749,18 @@ class Dialogue:
         self._fire(run, "done")
         run.slots = {}
         run.failures = 0
+
+    def _on_info(self, run: _Run, text: str, command: str | None) -> None:
+        reference = run.slots.get("info_ref", "")
+        if not self._info_wanted(run, reference):
+            self._reset(run)  # the request moved on; the message is read as usual
+            self._text(run, text, command)
+            return
+        run.effect(ProvideInfo(reference, text, None))
+        run.say("info.received", reference=reference)
+
+    def _info_wanted(self, run: _Run, reference: str) -> bool:
+        return any(r.reference == reference and r.status == "needs_info" for r in run.ctx.requests)
 
     def _on_staff(self, run: _Run, text: str, command: str | None) -> None:
         run.say("staff.still_waiting")
@@ -994,6 +1019,8 @@ class Dialogue:
             run.ask("menu.prompt", MENU_BUTTONS)
         elif run.state == STATUS:
             run.say("prompt.status")
+        elif run.state == INFO:
+            run.say("prompt.info", reference=run.slots.get("info_ref"))
         elif run.state == CANCEL_CONFIRM:
             run.ask(
                 "cancel_request.confirm",

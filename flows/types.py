@@ -207,6 +207,16 @@ class CodeAttempt:
 
 
 @dataclass(frozen=True)
+class ProvideInfo:
+    """What the customer sent for a request staff asked more about: words, or a
+    file (already kept under ``token``)."""
+
+    reference: str
+    text: str
+    token: str | None
+
+
+@dataclass(frozen=True)
 class CancelRequest:
     """The customer confirmed cancelling one of their own open requests."""
 
@@ -222,6 +232,7 @@ Effect = (
     | SendCode
     | CodeAttempt
     | CancelRequest
+    | ProvideInfo
 )
 
 

@@ -165,3 +165,22 @@ async def test_due_soon_and_overdue(engine: Engine, chat: Chat) -> None:
     assert (soon.business_days_left, soon.due_soon, soon.overdue) == (3, True, False)
     late = deadline(record, date(2027, 1, 14))
     assert (late.business_days_left, late.overdue) == (-2, True)
+
+
+async def test_asked_information_goes_to_the_request(engine: Engine, chat: Chat, clock) -> None:
+    ref = await _filed(chat)
+    await act(engine.store, clock, ref, "ask", "staff:ani", message="Foto KTP buram")
+    await chat.say("Ini KTP saya yang baru, maaf tadi buram")
+    assert chat.keys == ["info.received"]
+    await chat.say("", file_of(PDF))
+    assert chat.keys == ["info.received"]
+    record = await find_request(engine.store, ref)
+    info = [e for e in record.events if e.kind == "info_provided"]
+    assert [e.data for e in info] == [
+        {"text": "Ini KTP saya yang baru, maaf tadi buram"},
+        {"file": True},
+    ]
+    assert len(record.attachments) == 2
+    await act(engine.store, clock, ref, "verify", "staff:ani")
+    await chat.say("1")  # the request moved on: "1" is the menu's first option again
+    assert chat.keys[-1] == "prompt.consequences"

@@ -49,6 +49,10 @@ class ChannelAdapter(abc.ABC):
     async def send(self, replies: Sequence[OutboundMessage]) -> None:
         """Send replies to their customer and mark each sent; raise on failure."""
 
+    async def send_template(self, address: str, template: str, variables: dict[str, str]) -> None:
+        """Send an approved message template (channels that have them)."""
+        raise DeliveryRefused(f"{self.name} has no message templates")
+
     def status(self) -> dict[str, Any]:
         return {"enabled": True}
 

@@ -32,12 +32,17 @@ from flows.types import Label, Reply
 
 log = logging.getLogger(__name__)
 
+
+class OutsideWindow(DeliveryRefused):
+    """WhatsApp's 24-hour window is closed and no template is configured."""
+
+
 FIRST_RETRY = 1.0  # seconds
 MAX_RETRY = 300.0
 GIVE_UP_AFTER = timedelta(hours=48)
 LEASE = timedelta(minutes=2)
 POLL_SECONDS = 1.0
-CHAT_CHANNELS = {"whatsapp", "sms", "telegram", "terminal"}
+WHATSAPP_WINDOW = timedelta(hours=24)
 # Which notifications also go by email (the policy promises these by email).
 EMAIL_COPY = {"receipt", "delayed", "completed"}
 
@@ -138,7 +143,66 @@ async def _deliver(core: Core, n: Notification) -> str | None:
     adapter = core.adapter_for(channel)
     if adapter is None:
         raise RuntimeError(f"{channel.value} is not enabled")
+    if channel is Channel.WHATSAPP and not await _in_window(core, n):
+        # WhatsApp allows free-form messages only within 24 hours of the
+        # customer's last message; outside it, an approved template or nothing.
+        template = core.settings.twilio_templates.get(n.kind)
+        if not template:
+            raise OutsideWindow("no template for this notification")
+        await adapter.send_template(n.address, template, _template_variables(n))
+        return None
     await adapter.send([OutboundMessage(channel, n.address, f"notify.{n.kind}", text, n.language)])
+    return None
+
+
+async def _in_window(core: Core, n: Notification) -> bool:
+    """Whether the customer wrote within 24 hours (their conversation's last
+    activity: kept even when a deletion has made the bot forget them)."""
+    engine = core.engine
+    async with engine.store.transaction(readonly=True) as tx:
+        record = await tx.get_request(n.reference)
+        conversation = (
+            await tx.get_conversation_by_id(record.conversation_id) if record else None
+        )
+    last = conversation.last_activity_at if conversation else None
+    return last is not None and engine.clock() - last < WHATSAPP_WINDOW
+
+
+def _template_variables(n: Notification) -> dict[str, str]:
+    """Template variables by position: 1 reference, 2 due date, 3 reason or message."""
+    p = n.params
+    return {
+        "1": p.get("reference", ""),
+        "2": p.get("until") or p.get("due_date", ""),
+        "3": p.get("reason") or p.get("message") or "",
+    }
+
+
+async def _fallback(tx: Transaction, core: Core, n: Notification, now: datetime) -> str | None:
+    """Queue the notification on the next channel: WhatsApp, then SMS (unless the
+    number opted out or no SMS sender is set), then email. Returns the channel."""
+    order = {
+        "whatsapp": ["whatsapp", "sms", "email"],
+        "sms": ["sms", "email"],
+        "telegram": ["telegram", "email"],
+    }.get(n.channel, [n.channel])
+    record = await tx.get_request(n.reference)
+    if record is None or n.channel not in order:
+        return None
+    for channel in order[order.index(n.channel) + 1 :]:
+        if channel == "sms":
+            if not core.settings.twilio_sms_number or await tx.is_opted_out(Channel.SMS, n.address):
+                continue
+            address = n.address
+        else:
+            if record.email.startswith("hmac:"):
+                return None  # a forgotten customer has no email any more
+            address = record.email
+        key = f"{n.idempotency_key}>{channel}"
+        await tx.enqueue_notification(
+            n.reference, n.kind, channel, address, n.language, n.params, key, now
+        )
+        return channel
     return None
 
 
@@ -162,7 +226,9 @@ async def _failed(core: Core, n: Notification, exc: Exception, permanent: bool) 
         await tx.notification_failed(
             n.id, type(exc).__name__, None if give_up else now + timedelta(seconds=wait), now
         )
-        if give_up:
+        if give_up and (next_channel := await _fallback(tx, core, n, now)):
+            log.info("notification %s goes on by %s instead", n.id, next_channel)
+        elif give_up:
             await tx.flag_request(n.reference)
             await tx.add_request_event(
                 n.reference,

@@ -70,6 +70,7 @@ class Settings:
     smtp_url: str
     mail_from: str
     sla_profile: str
+    twilio_templates: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def twilio_enabled(self) -> bool:
@@ -123,6 +124,8 @@ def load_settings(
 
     converted: dict[str, object] = {}
     for field in dataclasses.fields(Settings):
+        if field.name == "twilio_templates":
+            continue  # collected from TWILIO_TEMPLATE_* below
         name = env_name(field.name)
         if field.name not in values:
             raise SettingsError(f"{name}: missing")
@@ -139,6 +142,13 @@ def load_settings(
         except ValueError:
             raise SettingsError(f"{name}: expected a number, got {raw!r}") from None
 
+    # TWILIO_TEMPLATE_<NOTIFICATION>: the approved WhatsApp template (Content SID)
+    # for one notification kind, used outside the 24-hour window.
+    converted["twilio_templates"] = {
+        key.removeprefix("TWILIO_TEMPLATE_").lower(): value
+        for key, value in env.items()
+        if key.startswith("TWILIO_TEMPLATE_") and value
+    } | dict(overrides.get("twilio_templates") or {})  # type: ignore[call-overload]
     settings = Settings(**converted)  # type: ignore[arg-type]
     _check(settings)
     return settings

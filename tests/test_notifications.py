@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import re
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -176,9 +177,11 @@ async def test_outbox_retries_through_failures_and_sends_once(desk: Desk) -> Non
 
 async def test_gives_up_after_48_hours_and_flags_the_request(desk: Desk) -> None:
     ref = await desk.file(Channel.WHATSAPP, CUSTOMER, "siti@example.com")
-    await send_due(desk.core)
-    await desk.act(ref, "ask", message="Kirim KTP")
-    desk.twilio.fail_next_messages(1000, status=503)
+
+    async def mail_server_down(mail: object) -> None:
+        raise ConnectionRefusedError("SMTP down")
+
+    desk.engine.mailer.send = mail_server_down  # type: ignore[method-assign]
     waits = []
     for _ in range(12):  # a few hours of tries: the gaps grow to 5 minutes, no more
         before = desk.clock.now
@@ -189,7 +192,7 @@ async def test_gives_up_after_48_hours_and_flags_the_request(desk: Desk) -> None
     assert (await desk.rows())[-1][2] == "pending"
     desk.clock.advance(hours=48)
     await send_due(desk.core)
-    assert (await desk.rows())[-1][2] == "given_up"
+    assert (await desk.rows())[-1][2] == "given_up"  # email has nothing to fall back to
     record = await find_request(desk.engine.store, ref)
     assert record.events[-1].kind == "notification_failed"
     db = desk.engine.store.db  # type: ignore[attr-defined]
@@ -203,7 +206,9 @@ async def test_a_refused_message_is_not_retried(desk: Desk) -> None:
     await desk.act(ref, "ask", message="Kirim KTP")
     desk.twilio.fail_next_messages(1, status=400)
     await send_due(desk.core)
-    assert (await desk.rows())[-1][2:] == ("given_up", 1)
+    rows = [r for r in await desk.rows() if r[0] == "needs_info"]
+    assert rows[0][1:] == ("whatsapp", "given_up", 1)  # one try, then the next channel
+    assert rows[1][1:3] == ("sms", "pending")
 
 
 async def test_opted_out_numbers_get_email_instead(desk: Desk) -> None:
@@ -278,3 +283,42 @@ async def test_a_completed_deletion_forgets_the_customer(desk: Desk, tmp_path: P
         assert secret.encode() not in on_disk, secret
         assert secret.encode("utf-16-le") not in on_disk, secret
     assert code.encode() not in on_disk
+
+
+async def _whatsapp_request(desk: Desk) -> str:
+    ref = await desk.file(Channel.WHATSAPP, CUSTOMER, "siti@example.com")
+    await send_due(desk.core)  # the receipt copy
+    desk.clock.advance(hours=25)  # the customer's last message is now over 24 hours old
+    return ref
+
+
+async def test_outside_the_whatsapp_window_a_template_is_used(desk: Desk) -> None:
+    ref = await _whatsapp_request(desk)
+    desk.core.settings.twilio_templates["needs_info"] = "HX" + "1" * 32
+    await desk.act(ref, "ask", message="Kirim KTP")
+    assert await send_due(desk.core) == 1
+    (sent,) = desk.twilio.messages
+    assert sent["form"]["ContentSid"] == "HX" + "1" * 32
+    assert json.loads(sent["form"]["ContentVariables"])["1"] == ref
+
+
+async def test_outside_the_window_without_template_falls_back_to_sms_then_email(
+    desk: Desk,
+) -> None:
+    ref = await _whatsapp_request(desk)
+    await desk.act(ref, "ask", message="Kirim KTP")
+    await send_due(desk.core)  # WhatsApp refused (window), SMS queued
+    await send_due(desk.core)
+    assert [m["to"] for m in desk.twilio.messages] == [CUSTOMER]  # by SMS
+    assert "Kirim KTP" in desk.twilio.messages[0]["body"]
+    kinds = [(r[1], r[2]) for r in await desk.rows() if r[0] == "needs_info"]
+    assert kinds == [("whatsapp", "given_up"), ("sms", "sent")]
+    # An SMS that is refused for good goes on by email.
+    before = len(desk.inbox.messages)
+    await desk.act(ref, "reject", reason="Identitas tidak cocok")
+    desk.twilio.fail_next_messages(1, status=400)
+    for _ in range(3):
+        await send_due(desk.core)
+    assert "Identitas tidak cocok" in desk.inbox.texts()[before]
+    record = await find_request(desk.engine.store, ref)
+    assert "notification_failed" not in [e.kind for e in record.events]  # it arrived

@@ -46,8 +46,9 @@ class ChannelAdapter(abc.ABC):
         """Stop receiving and release connections."""
 
     @abc.abstractmethod
-    async def send(self, replies: Sequence[OutboundMessage]) -> None:
-        """Send replies to their customer and mark each sent; raise on failure."""
+    async def send(self, replies: Sequence[OutboundMessage]) -> list[str]:
+        """Send replies to their customer and mark each sent; raise on failure.
+        Returns the provider's ids of the messages sent."""
 
     async def send_template(self, address: str, template: str, variables: dict[str, str]) -> None:
         """Send an approved message template (channels that have them)."""

@@ -151,8 +151,31 @@ async def _deliver(core: Core, n: Notification) -> str | None:
             raise OutsideWindow("no template for this notification")
         await adapter.send_template(n.address, template, _template_variables(n))
         return None
-    await adapter.send([OutboundMessage(channel, n.address, f"notify.{n.kind}", text, n.language)])
-    return None
+    ids = await adapter.send(
+        [OutboundMessage(channel, n.address, f"notify.{n.kind}", text, n.language)]
+    )
+    return ids[0] if ids else None
+
+
+async def delivery_failed(core: Core, provider_id: str) -> None:
+    """The provider reported a notification it had accepted as failed or
+    undelivered: it goes on by the next channel."""
+    engine = core.engine
+    now = engine.clock()
+    async with engine.store.transaction() as tx:
+        n = await tx.notification_by_provider(provider_id)
+        if n is None:
+            return  # a reply in a conversation, not a notification
+        await tx.notification_failed(n.id, "undelivered", None, now)
+        if not await _fallback(tx, core, n, now):
+            await tx.flag_request(n.reference)
+            await tx.add_request_event(
+                n.reference,
+                "system",
+                "notification_failed",
+                {"kind": n.kind, "channel": n.channel, "error": "undelivered"},
+                now,
+            )
 
 
 async def _in_window(core: Core, n: Notification) -> bool:
@@ -161,9 +184,7 @@ async def _in_window(core: Core, n: Notification) -> bool:
     engine = core.engine
     async with engine.store.transaction(readonly=True) as tx:
         record = await tx.get_request(n.reference)
-        conversation = (
-            await tx.get_conversation_by_id(record.conversation_id) if record else None
-        )
+        conversation = await tx.get_conversation_by_id(record.conversation_id) if record else None
     last = conversation.last_activity_at if conversation else None
     return last is not None and engine.clock() - last < WHATSAPP_WINDOW
 

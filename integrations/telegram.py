@@ -280,9 +280,10 @@ class TelegramAdapter(ChannelAdapter):
 
     # outbound -----------------------------------------------------------
 
-    async def send(self, replies: Sequence[OutboundMessage]) -> None:
+    async def send(self, replies: Sequence[OutboundMessage]) -> list[str]:
         """Send what has not gone out yet, in order; buttons under the last part
         of a reply that offers them."""
+        ids: list[str] = []
         for reply in replies:
             if reply.sent:
                 continue
@@ -294,6 +295,8 @@ class TelegramAdapter(ChannelAdapter):
                 sent = await self._send_message(int(reply.address), part, markup if last else None)
                 sent_id = sent.message_id
             await self.core.engine.mark_sent(reply, str(sent_id))
+            ids.append(str(sent_id))
+        return ids
 
     async def _send_message(
         self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None

@@ -322,3 +322,21 @@ async def test_outside_the_window_without_template_falls_back_to_sms_then_email(
     assert "Identitas tidak cocok" in desk.inbox.texts()[before]
     record = await find_request(desk.engine.store, ref)
     assert "notification_failed" not in [e.kind for e in record.events]  # it arrived
+
+
+async def test_an_undelivered_whatsapp_notice_goes_on_by_sms(desk: Desk) -> None:
+    from bot.notifications import delivery_failed
+
+    ref = await desk.file(Channel.WHATSAPP, CUSTOMER, "siti@example.com")
+    await send_due(desk.core)
+    await desk.act(ref, "ask", message="Kirim KTP")
+    assert await send_due(desk.core) == 1
+    (whatsapp,) = desk.twilio.messages
+    # Twilio's status callback says it never arrived (as TwilioAdapter forwards it).
+    await delivery_failed(desk.core, whatsapp["sid"])
+    await delivery_failed(desk.core, "SM" + "0" * 32)  # not a notification: ignored
+    assert await send_due(desk.core) == 1
+    sms = desk.twilio.messages[-1]
+    assert sms["to"] == CUSTOMER and ref in sms["body"]
+    rows = [r[1:3] for r in await desk.rows() if r[0] == "needs_info"]
+    assert rows == [("whatsapp", "given_up"), ("sms", "sent")]

@@ -143,6 +143,9 @@ class Transaction(abc.ABC):
     async def due_notifications(self, now: datetime, limit: int) -> list[Notification]: ...
 
     @abc.abstractmethod
+    async def notification_by_provider(self, provider_id: str) -> Notification | None: ...
+
+    @abc.abstractmethod
     async def lease_notification(self, id: int, until: datetime) -> None:
         """Hold a notification back until ``until`` while one worker sends it."""
 

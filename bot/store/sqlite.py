@@ -425,6 +425,14 @@ class _SQLiteTransaction(Transaction):
         )
         return [_notification(r) for r in rows]
 
+    async def notification_by_provider(self, provider_id: str) -> Notification | None:
+        row = await self._one(
+            "SELECT n.*, r.reference FROM notifications n JOIN requests r ON r.id = n.request_id "
+            "WHERE n.provider_id = ? AND n.status = 'sent'",
+            (provider_id,),
+        )
+        return _notification(row) if row else None
+
     async def lease_notification(self, id: int, until: datetime) -> None:
         await self.db.execute(
             "UPDATE notifications SET next_attempt_at = ? WHERE id = ?", (_ts(until), id)

@@ -32,6 +32,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.channels import ChannelAdapter, Core, DeliveryRefused
 from bot.models import Channel, Control, InboundFile, InboundMessage, OutboundMessage
+from bot.notifications import delivery_failed
 from bot.packing import pack
 from integrations.twilio.http import RebasedHttpClient
 from integrations.twilio.text import fits_sms, fits_whatsapp
@@ -156,6 +157,8 @@ class TwilioAdapter(ChannelAdapter):
         ids = [int(v) for v in request.query_params.get("o", "").split(",") if v.isdigit()]
         for outbound_id in ids or [None]:
             await self.core.engine.record_delivery(sid, state, error, outbound_id)
+        if state in ("failed", "undelivered"):
+            await delivery_failed(self.core, sid)  # a notification goes on by another channel
         return Response(status_code=204)
 
     async def _verified(self, request: Request) -> dict[str, str] | Response:
@@ -256,8 +259,9 @@ class TwilioAdapter(ChannelAdapter):
                 raise DeliveryRefused(f"Twilio {exc.status}/{exc.code}") from exc
             raise
 
-    async def send(self, replies: Sequence[OutboundMessage]) -> None:
+    async def send(self, replies: Sequence[OutboundMessage]) -> list[str]:
         """Send through the REST API, one customer at a time, fewest messages."""
+        sids: list[str] = []
 
         def key(r: OutboundMessage) -> tuple[str, str]:
             return (r.channel.value, r.address)
@@ -284,8 +288,10 @@ class TwilioAdapter(ChannelAdapter):
                         # e.g. 21610 (the number opted out), 21211 (invalid number)
                         raise DeliveryRefused(f"Twilio {exc.status}/{exc.code}") from exc
                     raise
+                sids.append(message.sid)
                 for reply in carried:
                     await self.core.engine.mark_sent(reply, message.sid)
+        return sids
 
 
 def _control(params: dict[str, str], body: str) -> tuple[Control | None, bool]:

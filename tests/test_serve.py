@@ -505,3 +505,53 @@ async def test_sigterm_exit_status_is_zero(
     async with serve(tmp_path, env) as served:
         code, _ = await served.terminate()
     assert code == 0, served.log
+
+
+# f. notifications survive a SIGKILL -------------------------------------------------
+
+
+async def test_queued_notifications_survive_sigkill(
+    tmp_path: Path, tw: FakeTwilio, tg: FakeTelegram
+) -> None:
+    """Notifications queued while Twilio fails, the server killed with SIGKILL and
+    started again: every one arrives, once."""
+    data_dir = tmp_path / "data"
+    env = channel_env(data_dir, tw, tg)
+    references = []
+    async with serve(tmp_path, env) as served, httpx.AsyncClient(timeout=15) as client:
+        for n in range(3):
+            customer_number = f"+62811000000{n}"
+
+            async def say(body: str, number: str = customer_number) -> str:
+                params = tw.inbound_params(f"whatsapp:{number}", WHATSAPP_NUMBER, body)
+                headers = signed_form(PUBLIC_URL + "/webhooks/twilio", params, tw.auth_token)
+                answer = await client.post(
+                    served.url + "/webhooks/twilio", data=params, headers=headers
+                )
+                assert answer.status_code == 200
+                return answer.text
+
+            for line in ("2", "Siti Aminah", f"siti{n}@example.com"):
+                await say(line)
+            await say(mailed_code(data_dir, f"siti{n}@example.com"))
+            for line in ("lewati", "nanti"):
+                await say(line)
+            references += sorted(set(re.findall(r"\bACC-[0-9A-HJKMNP-TV-Z]{6}\b", await say("1"))))
+        assert len(references) == 3
+        tw.fail_next_messages(10_000, status=503)  # Twilio is down
+        for ref in references:
+            code, _, err = await run_cli(env, tmp_path, "requests", "ask", ref, "--message", "KTP?")
+            assert code == 0, err
+        await asyncio.sleep(1.5)  # the worker tries, fails, backs off
+        served.process.kill()  # SIGKILL: no clean shutdown
+        await served.process.wait()
+    assert tw.messages == []
+    tw._message_failures.clear()  # Twilio is back
+    async with serve(tmp_path, env):
+        for _ in range(200):
+            if len(tw.messages) >= 3:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)  # nothing more may come
+    assert sorted(m["to"] for m in tw.messages) == [f"whatsapp:+62811000000{n}" for n in range(3)]
+    assert all(any(ref in m["body"] for ref in references) for m in tw.messages)

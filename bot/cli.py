@@ -97,6 +97,14 @@ def _parser() -> argparse.ArgumentParser:
             move.add_argument("--until", required=True, type=_date, help="new due date YYYY-MM-DD")
         if action in ("verify", "complete", "cancel"):
             move.add_argument("--reason", help="why (recorded)")
+        if action == "complete":
+            move.add_argument(
+                "--export",
+                action="append",
+                default=[],
+                metavar="FILE",
+                help="access requests: a back-office file for the customer's data copy",
+            )
 
     proof = views.add_parser(
         "proof", help="write a request's ID proof to stdout (the view is recorded)"
@@ -381,6 +389,18 @@ async def _move(args: argparse.Namespace, settings: Settings) -> int:
 
     actor = f"staff:{args.by or getpass.getuser()}"
     async with open_engine(settings) as engine:
+        if getattr(args, "export", None):
+            from bot.exports import complete_access, read_exports
+
+            try:
+                await complete_access(engine, args.reference, actor, read_exports(args.export))
+            except IllegalMove as exc:
+                raise CliError(str(exc)) from None
+            sys.stdout.write(
+                f"{args.reference.upper()}: completed; the data copy is ready and the "
+                f"customer is sent a download link, recorded for {actor}\n"
+            )
+            return 0
         try:
             result = await act(
                 engine.store,

@@ -92,9 +92,11 @@ async def apply_move(
     reason: str | None = None,
     message: str | None = None,
     until: date | None = None,
+    **notice: Any,
 ) -> None:
     """The move itself, inside the caller's transaction (a customer's cancel
-    runs in the engine's message transaction)."""
+    runs in the engine's message transaction). ``notice`` adds parameters to
+    the customer's notification (e.g. a download link)."""
     if action not in MOVES:
         raise IllegalMove(f"unknown action {action!r}")
     sources, target = MOVES[action]
@@ -140,6 +142,7 @@ async def apply_move(
             now,
             serial=len(record.events),
             **{k: v for k, v in (("reason", reason), ("message", message), ("until", until)) if v},
+            **notice,
         )
 
 

@@ -91,6 +91,8 @@ def render(core: Core, n: Notification) -> tuple[str, str]:
 
 def render_text(catalogue: Catalogue, n: Notification) -> str:
     key = f"notify.completed.{n.params['type']}" if n.kind == "completed" else f"notify.{n.kind}"
+    if n.kind == "completed" and "download_url" in n.params:
+        key = "notify.completed.access_download"
     return catalogue.render(n.language, Reply(key, _params(n)))
 
 
@@ -195,7 +197,7 @@ def _template_variables(n: Notification) -> dict[str, str]:
     return {
         "1": p.get("reference", ""),
         "2": p.get("until") or p.get("due_date", ""),
-        "3": p.get("reason") or p.get("message") or "",
+        "3": p.get("reason") or p.get("message") or p.get("download_url") or "",
     }
 
 

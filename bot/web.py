@@ -28,7 +28,8 @@ from bot.app import open_engine
 from bot.catalogue import Catalogue
 from bot.channels import Core
 from bot.directory import EveryoneRegistered
-from bot.engine import Clock, UploadLinkInvalid, utc_now
+from bot.engine import Clock, UploadLinkInvalid, hash_token, utc_now
+from bot.exports import DownloadError, open_download, send_download_code
 from bot.models import InboundFile
 from bot.notifications import run_worker
 from bot.retention import purge
@@ -201,9 +202,36 @@ def create_app(
         delivered = await core.deliver(result.replies, proactive=False)
         return _page(engine.catalogue, result.language, "done" if delivered else "unsent", limit_mb)
 
+    async def download(request: Request) -> Response:
+        token = request.path_params["token"]
+        engine = core.engine
+        async with engine.store.transaction(readonly=True) as tx:
+            found = await tx.get_download(hash_token(token), engine.clock())
+        if found is None:
+            return _download_page(engine.catalogue, settings.default_language, "gone", 410)
+        language = found["language"]
+        if request.method == "GET":
+            return _download_page(engine.catalogue, language, None)
+        form = await request.form(max_files=0, max_fields=3)
+        try:
+            if form.get("action") == "send":
+                await send_download_code(engine, token)
+                return _download_page(engine.catalogue, language, "sent")
+            name, data = await open_download(engine, token, str(form.get("code", "")))
+        except DownloadError as exc:
+            status = {"gone": 410, "wait": 429, "code": 403}[exc.reason]
+            key = {"gone": "gone", "wait": "wait", "code": "wrong"}[exc.reason]
+            return _download_page(engine.catalogue, language, key, status)
+        return Response(
+            data,
+            media_type="application/zip",
+            headers={**_SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/upload/{token}", upload, methods=["GET", "POST"]),
+        Route("/download/{token}", download, methods=["GET", "POST"]),
     ]
     for adapter in core.adapters:
         routes.extend(adapter.routes())
@@ -222,6 +250,27 @@ async def _housekeeping(core: Core, every: float) -> None:
         except Exception as exc:  # try again next round
             log.error("housekeeping failed: %s", type(exc).__name__)
         await asyncio.sleep(every)
+
+
+def _download_page(
+    catalogue: Catalogue, language: str, message: str | None, status: int = 200
+) -> HTMLResponse:
+    def t(key: str) -> str:
+        return html.escape(catalogue.text(language, f"download.{key}"))
+
+    notice = ""
+    if message:
+        kind = "done" if message == "sent" else "error"
+        notice = f'<p class="message {kind}" role="status">{t(message)}</p>'
+    form = ""
+    if message != "gone":
+        form = _template("download_form.html").substitute(
+            intro=t("intro"), send=t("send"), code_label=t("code_label"), submit=t("submit")
+        )
+    body = _template("upload.html").substitute(
+        lang=language, title=t("title"), message=notice, form=form
+    )
+    return HTMLResponse(body, status_code=status, headers=_SECURITY_HEADERS)
 
 
 def _page(

@@ -175,6 +175,39 @@ class Transaction(abc.ABC):
         keeping reference, type, dates, status history and a keyed hash of the
         email. Returns the tokens of the files to delete after the commit."""
 
+    # downloads
+
+    @abc.abstractmethod
+    async def create_download(
+        self,
+        token_hash: str,
+        reference: str,
+        blob_token: str,
+        size: int,
+        sha256: str,
+        now: datetime,
+        expires_at: datetime,
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def get_download(self, token_hash: str, now: datetime) -> dict[str, Any] | None:
+        """The unexpired download with its request's reference, email and language."""
+
+    @abc.abstractmethod
+    async def set_download_code(
+        self,
+        token_hash: str,
+        digest: str | None,
+        expires: datetime | None,
+        attempts: int,
+        sent_at: datetime | None,
+    ) -> None:
+        """The download page's current code (``digest`` None: no usable code)."""
+
+    @abc.abstractmethod
+    async def request_transcripts(self, email: str) -> list[dict[str, Any]]:
+        """Messages of the conversations that filed requests with this email."""
+
     # identity
 
     @abc.abstractmethod

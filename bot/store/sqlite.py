@@ -561,6 +561,63 @@ class _SQLiteTransaction(Transaction):
         )
         return tokens
 
+    async def create_download(
+        self,
+        token_hash: str,
+        reference: str,
+        blob_token: str,
+        size: int,
+        sha256: str,
+        now: datetime,
+        expires_at: datetime,
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO downloads (token_hash, request_id, blob_token, size, sha256, "
+            "created_at, expires_at) SELECT ?, id, ?, ?, ?, ?, ? FROM requests WHERE reference = ?",
+            (token_hash, blob_token, size, sha256, _ts(now), _ts(expires_at), reference),
+        )
+
+    async def get_download(self, token_hash: str, now: datetime) -> dict[str, Any] | None:
+        row = await self._one(
+            "SELECT d.*, r.reference, r.email, r.language FROM downloads d "
+            "JOIN requests r ON r.id = d.request_id WHERE d.token_hash = ? AND d.expires_at > ?",
+            (token_hash, _ts(now)),
+        )
+        return dict(row) if row else None
+
+    async def set_download_code(
+        self,
+        token_hash: str,
+        digest: str | None,
+        expires: datetime | None,
+        attempts: int,
+        sent_at: datetime | None,
+    ) -> None:
+        await self.db.execute(
+            "UPDATE downloads SET code_digest = ?, code_expires = ?, code_attempts = ?, "
+            "code_sent_at = coalesce(?, code_sent_at) WHERE token_hash = ?",
+            (
+                digest,
+                _ts(expires) if expires else None,
+                attempts,
+                _ts(sent_at) if sent_at else None,
+                token_hash,
+            ),
+        )
+
+    async def request_transcripts(self, email: str) -> list[dict[str, Any]]:
+        rows = await self._all(
+            "SELECT c.channel, m.at, m.who, m.text FROM ("
+            " SELECT conversation_id, received_at AS at, 'customer' AS who, text, id"
+            " FROM inbound_messages UNION ALL"
+            " SELECT conversation_id, created_at AS at, 'bot' AS who, text, id"
+            " FROM outbound_messages) m JOIN conversations c ON c.id = m.conversation_id "
+            "WHERE m.conversation_id IN (SELECT conversation_id FROM requests "
+            "WHERE lower(email) = lower(?)) ORDER BY m.at, m.who DESC, m.id",
+            (email,),
+        )
+        return [dict(r) for r in rows]
+
     async def find_account(self, email: str) -> tuple[str, str] | None:
         row = await self._one(
             "SELECT email, full_name FROM accounts WHERE email = ?", (email.casefold(),)

@@ -1,0 +1,214 @@
+"""The data copy of an access request, and the page that hands it over.
+
+Completing an access request packs the back office's files with what the bot
+itself holds about the customer (their requests and conversation transcripts,
+as JSON and as a readable HTML page) into a zip, sealed at rest like ID proof.
+The customer gets a link; the page sends a one-time code to the verified
+email and serves the file only for that code. Every download is recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import json
+import secrets
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.engine import Engine, hash_token
+from bot.lifecycle import IllegalMove, apply_move
+from bot.mail import Mail, html_page
+from bot.requests import RequestNotFound, request_detail
+from flows.types import RequestType
+from flows.validators import parse_reference
+
+LINK_DAYS = 7
+CODE_MINUTES = 10
+CODE_ATTEMPTS = 5
+CODE_SPACING = timedelta(seconds=60)
+MAX_EXPORT_BYTES = 200 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    name: str
+    data: bytes
+
+
+def read_exports(paths: list[str]) -> list[ExportFile]:
+    files = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_file():
+            raise IllegalMove(f"no export file {raw}")
+        if path.stat().st_size > MAX_EXPORT_BYTES:
+            raise IllegalMove(f"{raw} is larger than {MAX_EXPORT_BYTES // 2**20} MB")
+        files.append(ExportFile(path.name, path.read_bytes()))
+    return files
+
+
+async def complete_access(
+    engine: Engine, reference: str, actor: str, files: list[ExportFile]
+) -> str:
+    """Complete an access request with its data copy; returns the download URL.
+    The zip is stored first; the completion, the link and the notification
+    commit together (a failure leaves only a sealed file that purge removes)."""
+    normalised = parse_reference(reference)
+    if normalised is None:
+        raise RequestNotFound(reference)
+    async with engine.store.transaction(readonly=True) as tx:
+        record = await tx.get_request(normalised)
+        if record is None:
+            raise RequestNotFound(normalised)
+        if record.type is not RequestType.ACCESS:
+            raise IllegalMove(f"--export is for access requests; {normalised} is {record.type}")
+        transcripts = await tx.request_transcripts(record.email)
+        related = [r for r in await tx.list_requests() if r.email == record.email]
+    payload = _zip(record.reference, files, related, transcripts)
+    blob = engine.blobs.new_token()
+    engine.blobs.put(blob, payload)
+    token = secrets.token_urlsafe(24)  # 192 bits
+    url = f"{engine.settings.public_url.rstrip('/')}/download/{token}"
+    now = engine.clock()
+    try:
+        async with engine.store.transaction() as tx:
+            fresh = await tx.get_request(record.reference)
+            assert fresh is not None
+            await tx.create_download(
+                hash_token(token),
+                record.reference,
+                blob,
+                len(payload),
+                hashlib.sha256(payload).hexdigest(),
+                now,
+                now + timedelta(days=LINK_DAYS),
+            )
+            await apply_move(tx, fresh, "complete", actor, now, download_url=url)
+    except BaseException:
+        engine.blobs.delete(blob)
+        raise
+    return url
+
+
+def _zip(
+    reference: str,
+    files: list[ExportFile],
+    requests: list[Any],
+    transcripts: list[dict[str, Any]],
+) -> bytes:
+    data = {
+        "reference": reference,
+        "requests": [request_detail(r) for r in requests],
+        "conversations": transcripts,
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for f in files:
+            archive.writestr(f"back-office/{f.name}", f.data)
+        archive.writestr("privacybot/data.json", json.dumps(data, ensure_ascii=False, indent=2))
+        archive.writestr("privacybot/data.html", _html(data))
+    return out.getvalue()
+
+
+def _html(data: dict[str, Any]) -> str:
+    rows = []
+    for r in data["requests"]:
+        rows.append(
+            "<h2>{}</h2><table>{}</table>".format(
+                html.escape(r["reference"]),
+                "".join(
+                    f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+                    for k, v in r.items()
+                    if k not in ("events", "attachments", "details")
+                ),
+            )
+        )
+    messages = "".join(
+        f"<tr><td>{html.escape(m['at'])}</td><td>{html.escape(m['channel'])}</td>"
+        f"<td>{html.escape(m['who'])}</td><td>{html.escape(m['text'])}</td></tr>"
+        for m in data["conversations"]
+    )
+    return (
+        '<!doctype html><html><head><meta charset="utf-8"><title>JOVA POS</title></head><body>'
+        f"<h1>JOVA POS - {html.escape(data['reference'])}</h1>{''.join(rows)}"
+        f"<h2>Messages</h2><table>{messages}</table></body></html>"
+    )
+
+
+class DownloadError(Exception):
+    """The link is unknown or expired (``gone``) or the code is wrong."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def send_download_code(engine: Engine, token: str) -> str:
+    """Mail a code for the page; returns the language of the page."""
+    now = engine.clock()
+    async with engine.store.transaction() as tx:
+        found = await tx.get_download(hash_token(token), now)
+        if found is None:
+            raise DownloadError("gone")
+        sent = found["code_sent_at"]
+        if sent and now - datetime.fromisoformat(sent) < CODE_SPACING:
+            raise DownloadError("wait")
+        code = f"{secrets.randbelow(10**6):06d}"
+        digest = engine.keyring.code_digest(code, f"download:{found['token_hash']}")
+        await tx.set_download_code(
+            found["token_hash"], digest, now + timedelta(minutes=CODE_MINUTES), 0, now
+        )
+    language = found["language"]
+
+    def t(key: str) -> str:
+        return engine.catalogue.text(language, f"mail.code.{key}").format(
+            code=code, minutes=CODE_MINUTES
+        )
+
+    await engine.mailer.send(
+        Mail(
+            to=found["email"],
+            subject=t("subject"),
+            text=t("text"),
+            html=html_page([t("html_intro"), t("html_validity"), t("html_ignore")], code),
+            language=language,
+        )
+    )
+    return language
+
+
+async def open_download(engine: Engine, token: str, code: str) -> tuple[str, bytes]:
+    """(file name, zip) for the right code; the code is used up and the
+    download recorded. Wrong codes count; 5 of them need a new code."""
+    now = engine.clock()
+    async with engine.store.transaction() as tx:
+        found = await tx.get_download(hash_token(token), now)
+        if found is None:
+            raise DownloadError("gone")
+        digest, expires = found["code_digest"], found["code_expires"]
+        usable = digest is not None and expires and now < datetime.fromisoformat(expires)
+        typed = "".join(code.split())
+        ok = bool(usable) and engine.keyring.code_matches(
+            typed, f"download:{found['token_hash']}", digest
+        )
+        if not ok:
+            attempts = found["code_attempts"] + 1
+            spent = attempts >= CODE_ATTEMPTS
+            await tx.set_download_code(
+                found["token_hash"],
+                None if spent else digest,
+                None if spent else (datetime.fromisoformat(expires) if expires else None),
+                attempts,
+                None,
+            )
+            raise DownloadError("code")
+        await tx.set_download_code(found["token_hash"], None, None, 0, None)  # one use
+        await tx.add_request_event(
+            found["reference"], "customer", "downloaded", {"size": found["size"]}, now
+        )
+    return f"jova-pos-data-{found['reference']}.zip", engine.blobs.get(found["blob_token"])

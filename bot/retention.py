@@ -93,8 +93,21 @@ async def forget_deleted_customers(engine: Engine) -> int:
     return len(references)
 
 
+async def drop_old_compliance_records(engine: Engine) -> int:
+    """The proof that a deletion was done is kept for a configured number of
+    years, then it goes too."""
+    years = engine.settings.compliance_record_years
+    before = engine.clock() - timedelta(days=365 * years + years // 4)
+    async with engine.store.transaction() as tx:
+        dropped = await tx.drop_compliance_records(before)
+    if dropped:
+        log.info("dropped %d compliance records older than %d years", dropped, years)
+    return dropped
+
+
 async def purge(engine: Engine) -> PurgeReport:
     drafts = await engine.discard_stale_drafts()
+    await drop_old_compliance_records(engine)
     return PurgeReport(
         drafts=drafts,
         id_proofs=await purge_id_proofs(engine),

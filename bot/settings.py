@@ -70,6 +70,7 @@ class Settings:
     smtp_url: str
     mail_from: str
     sla_profile: str
+    compliance_record_years: int
     twilio_templates: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
@@ -175,6 +176,7 @@ def _check(s: Settings) -> None:
         "email_code_lock_minutes",
         "email_code_resends",
         "email_code_resend_seconds",
+        "compliance_record_years",
     ):
         if getattr(s, name) <= 0:
             raise SettingsError(f"{env_name(name)}: must be greater than zero")

@@ -340,3 +340,26 @@ async def test_an_undelivered_whatsapp_notice_goes_on_by_sms(desk: Desk) -> None
     assert sms["to"] == CUSTOMER and ref in sms["body"]
     rows = [r[1:3] for r in await desk.rows() if r[0] == "needs_info"]
     assert rows == [("whatsapp", "given_up"), ("sms", "sent")]
+
+
+async def test_compliance_records_go_after_the_configured_years(desk: Desk) -> None:
+    from bot.retention import drop_old_compliance_records, forget_deleted_customers
+
+    engine = desk.engine
+    chat = Chat(engine, address=CUSTOMER, channel=Channel.WHATSAPP)
+    await chat.script("1", "1", "Siti Aminah", "siti.aminah@example.com")
+    code = re.search(r"^(\d{6})\r?$", desk.inbox.texts()[-1], re.MULTILINE).group(1)  # type: ignore[union-attr]
+    await chat.script(code, "3", "nanti", "1")
+    ref = REFERENCE.search(chat.text).group(0)  # type: ignore[union-attr]
+    await desk.act(ref, "ask", message="KTP?")
+    await desk.act(ref, "verify")
+    await desk.act(ref, "complete")
+    await forget_deleted_customers(engine)
+    desk.clock.advance(days=365 * 5 - 1)
+    assert await drop_old_compliance_records(engine) == 0
+    desk.clock.advance(days=3)
+    assert await drop_old_compliance_records(engine) == 1
+    from bot.requests import RequestNotFound
+
+    with pytest.raises(RequestNotFound):
+        await find_request(engine.store, ref)

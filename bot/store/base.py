@@ -165,6 +165,10 @@ class Transaction(abc.ABC):
     async def flag_request(self, reference: str) -> None: ...
 
     @abc.abstractmethod
+    async def drop_compliance_records(self, before: datetime) -> int:
+        """Remove forgotten customers' compliance records completed before ``before``."""
+
+    @abc.abstractmethod
     async def deletions_to_forget(self) -> list[str]:
         """References of completed deletion requests whose customer is not yet forgotten."""
 

@@ -479,6 +479,26 @@ class _SQLiteTransaction(Transaction):
             "UPDATE requests SET needs_attention = 1 WHERE reference = ?", (reference,)
         )
 
+    async def drop_compliance_records(self, before: datetime) -> int:
+        rows = await self._all(
+            "SELECT id FROM requests WHERE email LIKE 'hmac:%' AND updated_at < ?",
+            (_ts(before),),
+        )
+        ids = [r[0] for r in rows]
+        if not ids:
+            return 0
+        marks = ",".join("?" * len(ids))
+        for table in ("request_events", "notifications", "downloads"):
+            await self.db.execute(f"DELETE FROM {table} WHERE request_id IN ({marks})", ids)
+        await self.db.execute(
+            f"DELETE FROM attachment_views WHERE attachment_id IN (SELECT id FROM attachments "
+            f"WHERE request_id IN ({marks}))",
+            ids,
+        )
+        await self.db.execute(f"DELETE FROM attachments WHERE request_id IN ({marks})", ids)
+        await self.db.execute(f"DELETE FROM requests WHERE id IN ({marks})", ids)
+        return len(ids)
+
     async def deletions_to_forget(self) -> list[str]:
         rows = await self._all(
             "SELECT reference FROM requests WHERE type = 'deletion' AND status = 'completed' "

@@ -161,18 +161,24 @@ async def test_outbox_retries_through_failures_and_sends_once(desk: Desk) -> Non
     ref = await desk.file(Channel.WHATSAPP, CUSTOMER, "siti@example.com")
     await send_due(desk.core)  # the receipt copy
     await desk.act(ref, "ask", message="Kirim KTP")
+    twilio = next(a for a in desk.core.adapters if isinstance(a, TwilioAdapter))
+    twilio.http.timeout = 0.5  # so the stalled request times out quickly
     desk.twilio.fail_next_messages(1, status=500)
     desk.twilio.fail_next_messages(1, status=429, retry_after=2)
-    assert await send_due(desk.core) == 0
+    assert await send_due(desk.core) == 0  # 500
     assert await send_due(desk.core) == 0  # not due yet: backing off
     desk.clock.advance(seconds=2)
     assert await send_due(desk.core) == 0  # the 429
+    desk.twilio.stall_next_messages(1, seconds=1.5)
     desk.clock.advance(seconds=5)
-    assert await send_due(desk.core) == 1
+    assert await send_due(desk.core) == 0  # times out
+    desk.clock.advance(seconds=10)
+    assert await send_due(desk.core) == 1  # recovered
     assert len(desk.twilio.messages) == 1  # exactly once on the fake
+    desk.clock.advance(minutes=10)
     assert await send_due(desk.core) == 0
     (row,) = [r for r in await desk.rows() if r[0] == "needs_info"]
-    assert row[2:] == ("sent", 3)
+    assert row[2:] == ("sent", 4)
 
 
 async def test_gives_up_after_48_hours_and_flags_the_request(desk: Desk) -> None:

@@ -264,6 +264,7 @@ class FakeTwilio:
         self._media: dict[tuple[str, str], dict[str, Any]] = {}
         self._cdn: dict[str, tuple[str, str]] = {}
         self._message_failures: deque[tuple[int, int | None]] = deque()
+        self._message_stalls: deque[float] = deque()
         self._media_failures: dict[str, list[Any]] = {}
         self._runners: list[web.AppRunner] = []
 
@@ -325,6 +326,11 @@ class FakeTwilio:
 
     def has_media(self, message_sid: str, media_sid: str) -> bool:
         return (message_sid, media_sid) in self._media
+
+    def stall_next_messages(self, count: int = 1, seconds: float = 2.0) -> None:
+        """The next ``count`` Messages.json creates hang ``seconds`` (a client
+        timeout), then fail without creating a message."""
+        self._message_stalls.extend([seconds] * count)
 
     def fail_next_messages(
         self, count: int = 1, status: int = 500, retry_after: int | None = None
@@ -421,6 +427,10 @@ class FakeTwilio:
                 return self._delete_media(media["msid"], media["mid"], path)
             return _error_response(405)
         if match.re is _MESSAGES:
+            if self._message_stalls and request.method == "POST":
+                # Hang past the client's timeout, then fail without creating anything.
+                await asyncio.sleep(self._message_stalls.popleft())
+                return _error_response(504)
             if request.method != "POST":
                 return _error_response(405)
             return self._create_message(form if form is not None else MultiDict())

@@ -349,3 +349,37 @@ async def test_healthz_lists_the_channels(twilio: Twilio) -> None:
     assert health["channels"]["whatsapp"]["enabled"] is True
     assert health["channels"]["sms"]["enabled"] is True
     assert health["channels"]["telegram"]["enabled"] is False
+
+
+async def test_an_undelivered_status_callback_moves_a_notification_to_sms(
+    twilio: Twilio,
+) -> None:
+    from bot.lifecycle import act
+    from bot.notifications import send_due
+    from tests.conftest import mailbox_of
+
+    engine = twilio.server.core.engine
+    box = mailbox_of(engine)
+    await twilio.say("2")
+    await twilio.say("Siti Aminah")
+    await twilio.say("siti@example.com")
+    await twilio.say(box.latest_code())
+    await twilio.say("lewati")
+    await twilio.say("nanti")
+    bodies = await twilio.say("1")
+    ref = REFERENCE.search("\n".join(bodies)).group(0)  # type: ignore[union-attr]
+    await act(engine.store, engine.clock, ref, "ask", "staff:ani", message="KTP?")
+    await send_due(twilio.server.core)
+    (whatsapp,) = twilio.fake.messages
+    assert whatsapp["to"] == f"whatsapp:{CUSTOMER}"
+    callback = {
+        "MessageSid": whatsapp["sid"],
+        "MessageStatus": "undelivered",
+        "ErrorCode": "63016",
+        "AccountSid": twilio.fake.account_sid,
+    }
+    answer = await twilio.post("/webhooks/twilio/status", callback)
+    assert answer.status_code == 204
+    await send_due(twilio.server.core)
+    assert [m["to"] for m in twilio.fake.messages] == [f"whatsapp:{CUSTOMER}", CUSTOMER]
+    assert "KTP?" in twilio.fake.messages[-1]["body"]

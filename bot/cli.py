@@ -126,6 +126,11 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "purge", help="delete ID proofs past their retention and abandoned drafts now"
     )
+
+    tokens = commands.add_parser("api-token", help="bearer tokens of the back-office API")
+    token_actions = tokens.add_subparsers(dest="action", metavar="ACTION", required=True)
+    creating = token_actions.add_parser("create", help="a new token, printed once")
+    creating.add_argument("name", help="what uses it, e.g. pos-backoffice")
     return parser
 
 
@@ -187,6 +192,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         return await _import_accounts(args, settings)
     if args.command == "purge":
         return await _purge(settings)
+    if args.command == "api-token":
+        return await _create_token(args, settings)
     raise CliError(f"unknown command {args.command!r}")
 
 
@@ -317,6 +324,21 @@ async def _import_accounts(args: argparse.Namespace, settings: Settings) -> int:
     async with open_core(settings) as store, store.transaction() as tx:
         count = await tx.import_accounts(rows, utc_now())
     sys.stdout.write(f"Imported {count} accounts.\n")
+    return 0
+
+
+async def _create_token(args: argparse.Namespace, settings: Settings) -> int:
+    import secrets
+
+    from bot.engine import hash_token
+
+    name = args.name.strip()
+    if not name or len(name) > 100:
+        raise CliError("the token name must be 1 to 100 characters")
+    token = secrets.token_urlsafe(32)
+    async with open_core(settings) as store, store.transaction() as tx:
+        await tx.create_api_token(name, hash_token(token), utc_now())
+    sys.stdout.write(f"API token for {name} (shown only now; keep it secret):\n{token}\n")
     return 0
 
 

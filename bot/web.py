@@ -24,6 +24,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.api import api_routes
 from bot.app import open_engine
 from bot.catalogue import Catalogue
 from bot.channels import Core
@@ -37,6 +38,7 @@ from bot.retention import purge
 log = logging.getLogger(__name__)
 
 WEBHOOK_BODY_LIMIT = 1024 * 1024  # Twilio and Telegram bodies are far smaller
+EXPORT_BODY_LIMIT = 110 * 1024 * 1024  # back-office export uploads
 HOUSEKEEPING_SECONDS = 3600
 _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -233,12 +235,17 @@ def create_app(
         Route("/upload/{token}", upload, methods=["GET", "POST"]),
         Route("/download/{token}", download, methods=["GET", "POST"]),
     ]
+    routes.extend(api_routes(core))
     for adapter in core.adapters:
         routes.extend(adapter.routes())
     app = Starlette(routes=routes, lifespan=lifespan)
 
     def limit_for(path: str) -> int:
-        return upload_limit if path.startswith("/upload/") else WEBHOOK_BODY_LIMIT
+        if path.startswith("/upload/"):
+            return upload_limit
+        if path.startswith("/api/v1/") and path.endswith("/export"):
+            return EXPORT_BODY_LIMIT
+        return WEBHOOK_BODY_LIMIT
 
     return BodyLimit(app, limit_for)
 

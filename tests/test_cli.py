@@ -916,3 +916,18 @@ def test_staff_actions_from_the_command_line(data_dir: Path, png_file: Path) -> 
     assert list_json(data_dir, "--due-within", "100000") == []  # closed requests are not due
     human = run(data_dir, "requests", "list")
     assert reference in human.stdout and "DAYS LEFT" in human.stdout
+
+
+def test_api_token_is_printed_once_alone_on_the_last_line(data_dir: Path) -> None:
+    import sqlite3
+
+    from bot.engine import hash_token
+
+    made = run(data_dir, "api-token", "create", "pos-backoffice")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.rstrip("\n").split("\n")[-1]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", token)
+    with sqlite3.connect(data_dir / "privacybot.db") as db:
+        rows = db.execute("SELECT name, token_hash FROM api_tokens").fetchall()
+    assert rows == [("pos-backoffice", hash_token(token))]  # only the hash is kept
+    assert_one_line_error(run(data_dir, "api-token", "create", " "), 1)

@@ -179,6 +179,15 @@ class Transaction(abc.ABC):
         keeping reference, type, dates, status history and a keyed hash of the
         email. Returns the tokens of the files to delete after the commit."""
 
+    # back-office API
+
+    @abc.abstractmethod
+    async def create_api_token(self, name: str, token_hash: str, now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    async def api_token_name(self, token_hash: str, now: datetime) -> str | None:
+        """The name of a valid token (and note its use), None if unknown or revoked."""
+
     # downloads
 
     @abc.abstractmethod

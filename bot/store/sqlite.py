@@ -581,6 +581,24 @@ class _SQLiteTransaction(Transaction):
         )
         return tokens
 
+    async def create_api_token(self, name: str, token_hash: str, now: datetime) -> None:
+        await self.db.execute(
+            "INSERT INTO api_tokens (name, token_hash, created_at) VALUES (?, ?, ?)",
+            (name, token_hash, _ts(now)),
+        )
+
+    async def api_token_name(self, token_hash: str, now: datetime) -> str | None:
+        row = await self._one(
+            "SELECT name FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+            (token_hash,),
+        )
+        if row is None:
+            return None
+        await self.db.execute(
+            "UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?", (_ts(now), token_hash)
+        )
+        return str(row[0])
+
     async def create_download(
         self,
         token_hash: str,

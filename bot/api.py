@@ -1,0 +1,316 @@
+"""The back-office API (``/api/v1``): requests, their lifecycle actions, and
+the access export, for systems holding a bearer token.
+
+Tokens come from ``privacybot api-token create NAME``; only a hash is stored.
+Actions are recorded with the actor ``api:NAME``. The routes call the same
+service functions as the command line. ``/api/v1/openapi.json`` describes
+exactly these routes.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.channels import Core
+from bot.engine import hash_token, utc_now
+from bot.exports import ExportFile, complete_access
+from bot.lifecycle import MOVES, IllegalMove, act, deadline
+from bot.models import RequestStatus
+from bot.requests import (
+    BadReference,
+    RequestNotFound,
+    find_request,
+    list_requests,
+    request_detail,
+    request_summary,
+)
+
+PREFIX = "/api/v1"
+MAX_EXPORT_BYTES = 50 * 1024 * 1024
+
+
+def _error(status: int, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers or None)
+
+
+def api_routes(core: Core) -> list[BaseRoute]:
+    async def actor_of(request: Request) -> str | None:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if not hmac.compare_digest(scheme.lower().encode(), b"bearer") or not token.strip():
+            return None
+        async with core.engine.store.transaction() as tx:
+            name = await tx.api_token_name(hash_token(token.strip()), core.engine.clock())
+        return f"api:{name}" if name else None
+
+    def guarded(handler: Any) -> Any:
+        async def run(request: Request) -> Response:
+            actor = await actor_of(request)
+            if actor is None:
+                return _error(
+                    401,
+                    "a valid bearer token is required",
+                    **{"WWW-Authenticate": 'Bearer realm="privacybot"'},
+                )
+            try:
+                return await handler(request, actor)
+            except (RequestNotFound, BadReference):
+                return _error(404, "no such request")
+            except IllegalMove as exc:
+                return _error(409, str(exc))
+
+        return run
+
+    def today() -> date:
+        return utc_now().astimezone(ZoneInfo(core.settings.timezone)).date()
+
+    def with_deadline(record: Any, detail: bool = False) -> dict[str, Any]:
+        data = request_detail(record) if detail else request_summary(record)
+        d = deadline(record, today())
+        data.update(business_days_left=d.business_days_left, due_soon=d.due_soon, overdue=d.overdue)
+        return data
+
+    async def list_all(request: Request, actor: str) -> Response:
+        status = request.query_params.get("status")
+        if status is not None and status not in {s.value for s in RequestStatus}:
+            return _error(400, f"unknown status {status!r}")
+        found = await list_requests(core.engine.store, RequestStatus(status) if status else None)
+        return JSONResponse([with_deadline(r) for r in found])
+
+    async def show(request: Request, actor: str) -> Response:
+        record = await find_request(core.engine.store, request.path_params["reference"])
+        return JSONResponse(with_deadline(record, detail=True))
+
+    async def move(request: Request, actor: str) -> Response:
+        action = request.path_params["action"]
+        if action not in MOVES:
+            return _error(404, f"unknown action {action!r}")
+        try:
+            body = await request.json() if await request.body() else {}
+        except ValueError:
+            return _error(400, "the body must be JSON")
+        if not isinstance(body, dict):
+            return _error(400, "the body must be a JSON object")
+        until = body.get("until")
+        try:
+            until_date = date.fromisoformat(until) if until else None
+        except (TypeError, ValueError):
+            return _error(400, "until must be a date YYYY-MM-DD")
+        result = await act(
+            core.engine.store,
+            core.engine.clock,
+            request.path_params["reference"],
+            action,
+            actor,
+            reason=body.get("reason"),
+            message=body.get("message"),
+            until=until_date,
+        )
+        return JSONResponse(with_deadline(result.request, detail=True))
+
+    async def export(request: Request, actor: str) -> Response:
+        form = await request.form(max_files=20, max_fields=0)
+        files = []
+        for _, value in form.multi_items():
+            if isinstance(value, str):
+                continue
+            data = await value.read(MAX_EXPORT_BYTES + 1)
+            if len(data) > MAX_EXPORT_BYTES:
+                return _error(413, "an export file is larger than 50 MB")
+            files.append(ExportFile(value.filename or "export", data))
+        await form.close()
+        if not files:
+            return _error(400, "upload at least one file (multipart, any field name)")
+        reference = request.path_params["reference"]
+        await complete_access(core.engine, reference, actor, files)
+        record = await find_request(core.engine.store, reference)
+        return JSONResponse(with_deadline(record, detail=True))
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(OPENAPI)
+
+    return [
+        Route(f"{PREFIX}/openapi.json", openapi, methods=["GET"]),
+        Route(f"{PREFIX}/requests", guarded(list_all), methods=["GET"]),
+        Route(f"{PREFIX}/requests/{{reference}}", guarded(show), methods=["GET"]),
+        Route(f"{PREFIX}/requests/{{reference}}/export", guarded(export), methods=["POST"]),
+        Route(f"{PREFIX}/requests/{{reference}}/{{action}}", guarded(move), methods=["POST"]),
+    ]
+
+
+_REQUEST = {
+    "type": "object",
+    "required": [
+        "reference",
+        "type",
+        "status",
+        "channel",
+        "customer_address",
+        "full_name",
+        "email",
+        "reason",
+        "language",
+        "created_at",
+        "updated_at",
+        "due_date",
+        "business_days_left",
+        "due_soon",
+        "overdue",
+    ],
+    "properties": {
+        "reference": {"type": "string", "pattern": "^(DEL|ACC|COR|RES)-[0-9A-HJKMNP-TV-Z]{6}$"},
+        "type": {"type": "string", "enum": ["deletion", "access", "correction", "restriction"]},
+        "status": {"type": "string", "enum": [s.value for s in RequestStatus]},
+        "channel": {"type": "string", "enum": ["terminal", "whatsapp", "sms", "telegram"]},
+        "customer_address": {"type": "string"},
+        "full_name": {"type": "string"},
+        "email": {"type": "string"},
+        "reason": {"type": "string", "nullable": True},
+        "language": {"type": "string", "enum": ["id", "en"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "due_date": {"type": "string", "format": "date"},
+        "business_days_left": {"type": "integer"},
+        "due_soon": {"type": "boolean"},
+        "overdue": {"type": "boolean"},
+        "details": {"type": "object"},
+        "attachments": {"type": "array", "items": {"type": "object"}},
+        "events": {"type": "array", "items": {"type": "object"}},
+    },
+}
+_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+_ERRORS = {
+    "401": {"description": "no or an invalid bearer token", **_json(_ERROR)},
+    "404": {"description": "no such request", **_json(_ERROR)},
+}
+_REF = {"name": "reference", "in": "path", "required": True, "schema": {"type": "string"}}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "privacybot back-office API", "version": "1"},
+    "servers": [{"url": PREFIX}],
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {"Request": _REQUEST, "Error": _ERROR},
+    },
+    "security": [{"bearer": []}],
+    "paths": {
+        "/requests": {
+            "get": {
+                "summary": "All requests, soonest due first",
+                "parameters": [
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": [s.value for s in RequestStatus]},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the requests",
+                        **_json(
+                            {"type": "array", "items": {"$ref": "#/components/schemas/Request"}}
+                        ),
+                    },
+                    "400": {"description": "unknown status", **_json(_ERROR)},
+                    "401": _ERRORS["401"],
+                },
+            }
+        },
+        "/requests/{reference}": {
+            "get": {
+                "summary": "One request with its files' descriptions and its events",
+                "parameters": [_REF],
+                "responses": {
+                    "200": {
+                        "description": "the request",
+                        **_json({"$ref": "#/components/schemas/Request"}),
+                    },
+                    **_ERRORS,
+                },
+            }
+        },
+        "/requests/{reference}/{action}": {
+            "post": {
+                "summary": "A lifecycle action: verify, ask, reject, delay, complete, cancel",
+                "parameters": [
+                    _REF,
+                    {
+                        "name": "action",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": list(MOVES)},
+                    },
+                ],
+                "requestBody": {
+                    "required": False,
+                    **_json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "reason": {"type": "string"},
+                                "message": {"type": "string"},
+                                "until": {"type": "string", "format": "date"},
+                            },
+                        }
+                    ),
+                },
+                "responses": {
+                    "200": {
+                        "description": "the request after the action",
+                        **_json({"$ref": "#/components/schemas/Request"}),
+                    },
+                    "400": {"description": "a malformed body", **_json(_ERROR)},
+                    "409": {"description": "not possible from the current status", **_json(_ERROR)},
+                    **_ERRORS,
+                },
+            }
+        },
+        "/requests/{reference}/export": {
+            "post": {
+                "summary": "Complete an access request with the back office's files",
+                "parameters": [_REF],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "file": {
+                                        "type": "array",
+                                        "items": {"type": "string", "format": "binary"},
+                                    }
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "the completed request",
+                        **_json({"$ref": "#/components/schemas/Request"}),
+                    },
+                    "400": {"description": "no file", **_json(_ERROR)},
+                    "409": {"description": "not an access request in progress", **_json(_ERROR)},
+                    "413": {"description": "a file over 50 MB", **_json(_ERROR)},
+                    **_ERRORS,
+                },
+            }
+        },
+    },
+}

@@ -127,6 +127,15 @@ def _parser() -> argparse.ArgumentParser:
         "purge", help="delete ID proofs past their retention and abandoned drafts now"
     )
 
+    staff = commands.add_parser("staff", help="staff accounts of the console")
+    staff_actions = staff.add_subparsers(dest="action", metavar="ACTION", required=True)
+    adding = staff_actions.add_parser("add", help="a new staff account")
+    adding.add_argument("email")
+    adding.add_argument("--role", choices=("agent", "admin"), default="agent")
+    adding.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+
     tokens = commands.add_parser("api-token", help="bearer tokens of the back-office API")
     token_actions = tokens.add_subparsers(dest="action", metavar="ACTION", required=True)
     creating = token_actions.add_parser("create", help="a new token, printed once")
@@ -194,6 +203,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         return await _purge(settings)
     if args.command == "api-token":
         return await _create_token(args, settings)
+    if args.command == "staff":
+        return await _add_staff(args, settings)
     raise CliError(f"unknown command {args.command!r}")
 
 
@@ -324,6 +335,26 @@ async def _import_accounts(args: argparse.Namespace, settings: Settings) -> int:
     async with open_core(settings) as store, store.transaction() as tx:
         count = await tx.import_accounts(rows, utc_now())
     sys.stdout.write(f"Imported {count} accounts.\n")
+    return 0
+
+
+async def _add_staff(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.staff import StaffError, add_staff
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Again: "):
+            raise CliError("the passwords differ")
+    else:
+        raise CliError("no terminal for the password prompt: use --password-stdin")
+    async with open_engine(settings) as engine:
+        try:
+            await add_staff(engine, args.email, args.role, password)
+        except StaffError as exc:
+            raise CliError(str(exc)) from None
+    sys.stdout.write(f"Added {args.email.lower()} ({args.role}).\n")
     return 0
 
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import html
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -28,12 +29,14 @@ from bot.api import api_routes
 from bot.app import open_engine
 from bot.catalogue import Catalogue
 from bot.channels import Core
+from bot.console import console_routes
 from bot.directory import EveryoneRegistered
 from bot.engine import Clock, UploadLinkInvalid, hash_token, utc_now
 from bot.exports import DownloadError, open_download, send_download_code
 from bot.models import InboundFile
 from bot.notifications import run_worker
 from bot.retention import purge
+from bot.staff import ensure_first_admin
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +120,14 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with open_engine(settings, clock=clock) as engine:
             core.attach(engine)
+            password = await ensure_first_admin(engine)
+            if password is not None:
+                # Shown once, on the console that started the server, never logged.
+                sys.stderr.write(
+                    "No staff accounts yet: created admin@localhost with the one-time "
+                    f"password\n{password}\nLog in at /console and create real accounts.\n"
+                )
+                sys.stderr.flush()
             if isinstance(engine.directory, EveryoneRegistered):
                 log.warning(
                     "no account directory (PRIVACYBOT_ACCOUNTS_URL or `privacybot accounts "
@@ -236,6 +247,7 @@ def create_app(
         Route("/download/{token}", download, methods=["GET", "POST"]),
     ]
     routes.extend(api_routes(core))
+    routes.extend(console_routes(core))
     for adapter in core.adapters:
         routes.extend(adapter.routes())
     app = Starlette(routes=routes, lifespan=lifespan)

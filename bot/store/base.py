@@ -179,6 +179,49 @@ class Transaction(abc.ABC):
         keeping reference, type, dates, status history and a keyed hash of the
         email. Returns the tokens of the files to delete after the commit."""
 
+    # staff
+
+    @abc.abstractmethod
+    async def create_staff(self, email: str, role: str, password_hash: str, now: datetime) -> bool:
+        """False when the email already has an account."""
+
+    @abc.abstractmethod
+    async def count_staff(self) -> int: ...
+
+    @abc.abstractmethod
+    async def list_staff(self) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    async def staff_by_email(self, email: str) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    async def set_staff_login_state(
+        self, staff_id: int, failed: int, locked_until: datetime | None
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def login_failures(self, address: str) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    async def set_login_failures(
+        self, address: str, failures: int, locked_until: datetime | None, now: datetime
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def create_session(
+        self, id_hash: str, staff_id: int, csrf: str, language: str, now: datetime
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def get_session(self, id_hash: str) -> dict[str, Any] | None:
+        """The session with its staff member's email and role."""
+
+    @abc.abstractmethod
+    async def touch_session(self, id_hash: str, now: datetime, language: str | None) -> None: ...
+
+    @abc.abstractmethod
+    async def delete_session(self, id_hash: str) -> None: ...
+
     # back-office API
 
     @abc.abstractmethod

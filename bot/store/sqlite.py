@@ -581,6 +581,74 @@ class _SQLiteTransaction(Transaction):
         )
         return tokens
 
+    async def create_staff(self, email: str, role: str, password_hash: str, now: datetime) -> bool:
+        cur = await self.db.execute(
+            "INSERT OR IGNORE INTO staff (email, role, password_hash, created_at) "
+            "VALUES (lower(?), ?, ?, ?)",
+            (email, role, password_hash, _ts(now)),
+        )
+        return cur.rowcount == 1
+
+    async def count_staff(self) -> int:
+        row = await self._one("SELECT count(*) FROM staff")
+        return int(row[0]) if row else 0
+
+    async def list_staff(self) -> list[dict[str, Any]]:
+        rows = await self._all("SELECT id, email, role, created_at, locked_until FROM staff")
+        return [dict(r) for r in rows]
+
+    async def staff_by_email(self, email: str) -> dict[str, Any] | None:
+        row = await self._one("SELECT * FROM staff WHERE email = lower(?)", (email,))
+        return dict(row) if row else None
+
+    async def set_staff_login_state(
+        self, staff_id: int, failed: int, locked_until: datetime | None
+    ) -> None:
+        await self.db.execute(
+            "UPDATE staff SET failed_logins = ?, locked_until = ? WHERE id = ?",
+            (failed, _ts(locked_until) if locked_until else None, staff_id),
+        )
+
+    async def login_failures(self, address: str) -> dict[str, Any] | None:
+        row = await self._one("SELECT * FROM login_failures WHERE address = ?", (address,))
+        return dict(row) if row else None
+
+    async def set_login_failures(
+        self, address: str, failures: int, locked_until: datetime | None, now: datetime
+    ) -> None:
+        await self.db.execute(
+            "INSERT OR REPLACE INTO login_failures (address, failures, last_at, locked_until) "
+            "VALUES (?, ?, ?, ?)",
+            (address, failures, _ts(now), _ts(locked_until) if locked_until else None),
+        )
+
+    async def create_session(
+        self, id_hash: str, staff_id: int, csrf: str, language: str, now: datetime
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO staff_sessions (id_hash, staff_id, csrf_token, language, created_at, "
+            "last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (id_hash, staff_id, csrf, language, _ts(now), _ts(now)),
+        )
+
+    async def get_session(self, id_hash: str) -> dict[str, Any] | None:
+        row = await self._one(
+            "SELECT s.*, f.email, f.role FROM staff_sessions s JOIN staff f ON f.id = s.staff_id "
+            "WHERE s.id_hash = ?",
+            (id_hash,),
+        )
+        return dict(row) if row else None
+
+    async def touch_session(self, id_hash: str, now: datetime, language: str | None) -> None:
+        await self.db.execute(
+            "UPDATE staff_sessions SET last_seen_at = ?, language = coalesce(?, language) "
+            "WHERE id_hash = ?",
+            (_ts(now), language, id_hash),
+        )
+
+    async def delete_session(self, id_hash: str) -> None:
+        await self.db.execute("DELETE FROM staff_sessions WHERE id_hash = ?", (id_hash,))
+
     async def create_api_token(self, name: str, token_hash: str, now: datetime) -> None:
         await self.db.execute(
             "INSERT INTO api_tokens (name, token_hash, created_at) VALUES (?, ?, ?)",

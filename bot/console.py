@@ -1,0 +1,360 @@
+"""The staff console (``/console``): log in, the request queue, a request's
+page with its ID proof and the lifecycle actions.
+
+Every page needs a session (cookie: HttpOnly, SameSite=Lax, Secure behind
+https); every form carries the session's CSRF token, the login form a
+cookie-bound one. Pages are plain HTML with no script, served with a strict
+Content-Security-Policy and never cached. Actions call the same lifecycle
+functions as the command line and the API; each is recorded with the staff
+member's email.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.channels import Core
+from bot.engine import utc_now
+from bot.lifecycle import MOVES, OPEN, IllegalMove, act, deadline
+from bot.models import RequestRecord, RequestStatus
+from bot.requests import BadReference, RequestNotFound, find_request, list_requests
+from bot.retention import open_id_proof
+from bot.staff import LoginRefused, Session, log_in, session_for
+
+COOKIE = "pb_session"
+LOGIN_CSRF = "pb_login"
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+}
+STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:0;color:#1d2733;background:#f4f6f8}"
+    "header{background:#0b6bcb;color:#fff;padding:.75rem 1rem;display:flex;gap:1rem;"
+    "align-items:center;flex-wrap:wrap}header a,header button{color:#fff}"
+    "main{padding:1rem;max-width:70rem;margin:auto}table{border-collapse:collapse;width:100%;"
+    "background:#fff}td,th{border-bottom:1px solid #dde3ea;padding:.45rem;text-align:left;"
+    "vertical-align:top}.soon{color:#a35c00;font-weight:600}.late{color:#b3261e;"
+    "font-weight:700}.card{background:#fff;padding:1rem;border-radius:.5rem;margin:1rem 0}"
+    "form.inline{display:inline}.msg{padding:.6rem;border-radius:.4rem;background:#e7f6ec}"
+    ".err{background:#fdecea}img.proof{max-width:100%;border:1px solid #ccc}"
+    "input,textarea,select,button{font-size:1rem;padding:.35rem}"
+    "@media(max-width:40rem){td,th{display:block}}"
+)
+
+Handler = Callable[[Request, Session], Awaitable[Response]]
+
+
+def console_routes(core: Core) -> list[BaseRoute]:
+    secure = core.settings.public_url.startswith("https://")
+
+    def t(session_or_lang: Session | str, key: str, **params: Any) -> str:
+        lang = session_or_lang if isinstance(session_or_lang, str) else session_or_lang.language
+        text = core.engine.catalogue.text(lang, f"console.{key}")
+        return html.escape(text.format(**params) if params else text)
+
+    def page(lang: str, body: str, session: Session | None = None, status: int = 200) -> Response:
+        bar = ""
+        if session is not None:
+            other = "en" if session.language == "id" else "id"
+            bar = (
+                f'<a href="/console">{t(session, "queue")}</a>'
+                f'<a href="/console?lang={other}">{t(session, "language")}</a>'
+                f"<span>{html.escape(session.email)} ({session.role})</span>"
+                f'<form class="inline" method="post" action="/console/logout">'
+                f'<input type="hidden" name="csrf" value="{session.csrf}">'
+                f'<button type="submit">{t(session, "logout")}</button></form>'
+            )
+        document = (
+            f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{t(lang, 'title')}</title><style>{STYLE}</style></head><body>"
+            f"<header><strong>{t(lang, 'title')}</strong>{bar}</header><main>{body}</main>"
+            "</body></html>"
+        )
+        return HTMLResponse(document, status_code=status, headers=HEADERS)
+
+    def signed_in(
+        handler: Handler, admin: bool = False
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def run(request: Request) -> Response:
+            session = await session_for(core.engine, request.cookies.get(COOKIE))
+            if session is None:
+                if request.method == "GET":
+                    return RedirectResponse("/console/login", status_code=303)
+                return Response("login required", status_code=401, headers=HEADERS)
+            if request.method == "POST":
+                form = await request.form()
+                given = str(form.get("csrf", ""))
+                if not hmac.compare_digest(given.encode(), session.csrf.encode()):
+                    return Response("invalid CSRF token", status_code=403, headers=HEADERS)
+            if admin and session.role != "admin":
+                return page(session.language, f"<p>{t(session, 'admin_only')}</p>", session, 403)
+            return await handler(request, session)
+
+        return run
+
+    async def login_form(request: Request, error: bool = False, status: int = 200) -> Response:
+        token = secrets.token_urlsafe(24)
+        lang = core.settings.default_language
+        notice = f'<p class="msg err">{t(lang, "login_failed")}</p>' if error else ""
+        body = (
+            f'<div class="card">{notice}<form method="post" action="/console/login">'
+            f'<input type="hidden" name="csrf" value="{token}">'
+            f'<p><label>{t(lang, "email")}<br><input name="email" type="email" required '
+            f'autocomplete="username"></label></p>'
+            f'<p><label>{t(lang, "password")}<br><input name="password" type="password" '
+            f'required autocomplete="current-password"></label></p>'
+            f'<button type="submit">{t(lang, "login")}</button></form></div>'
+        )
+        response = page(lang, body, status=status)
+        response.set_cookie(
+            LOGIN_CSRF, token, httponly=True, samesite="lax", secure=secure, path="/console"
+        )
+        return response
+
+    async def login(request: Request) -> Response:
+        if request.method == "GET":
+            return await login_form(request)
+        form = await request.form()
+        expected = request.cookies.get(LOGIN_CSRF, "")
+        if not expected or not hmac.compare_digest(
+            str(form.get("csrf", "")).encode(), expected.encode()
+        ):
+            return Response("invalid CSRF token", status_code=403, headers=HEADERS)
+        address = request.client.host if request.client else "unknown"
+        try:
+            cookie = await log_in(
+                core.engine, str(form.get("email", "")), str(form.get("password", "")), address
+            )
+        except LoginRefused:
+            return await login_form(request, error=True, status=401)
+        response = RedirectResponse("/console", status_code=303)
+        response.set_cookie(
+            COOKIE,
+            cookie,
+            httponly=True,
+            samesite="lax",
+            secure=secure,
+            path="/",
+            max_age=12 * 3600,
+        )
+        response.delete_cookie(LOGIN_CSRF, path="/console")
+        return response
+
+    async def logout(request: Request, session: Session) -> Response:
+        async with core.engine.store.transaction() as tx:
+            await tx.delete_session(session.id_hash)
+        response = RedirectResponse("/console/login", status_code=303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    def today() -> date:
+        return utc_now().astimezone(ZoneInfo(core.settings.timezone)).date()
+
+    async def queue(request: Request, session: Session) -> Response:
+        lang = request.query_params.get("lang")
+        if lang in ("id", "en") and lang != session.language:
+            async with core.engine.store.transaction() as tx:
+                await tx.touch_session(session.id_hash, core.engine.clock(), lang)
+            session = Session(
+                session.id_hash,
+                session.staff_id,
+                session.email,
+                session.role,
+                session.csrf,
+                lang,
+            )
+        status = request.query_params.get("status", "open")
+        kind = request.query_params.get("type", "")
+        search = request.query_params.get("q", "").strip().casefold()
+        found = await list_requests(core.engine.store)
+        rows = []
+        for r in found:
+            if status == "open" and r.status not in OPEN:
+                continue
+            if status not in ("open", "all") and r.status.value != status:
+                continue
+            if kind and r.type.value != kind:
+                continue
+            if search and search not in r.reference.casefold() and search != r.email.casefold():
+                continue
+            d = deadline(r, today())
+            mark = (
+                f' <span class="late">{t(session, "overdue")}</span>'
+                if d.overdue
+                else f' <span class="soon">{t(session, "due_soon")}</span>'
+                if d.due_soon
+                else ""
+            )
+            rows.append(
+                f'<tr><td><a href="/console/requests/{r.reference}">{r.reference}</a></td>'
+                f"<td>{r.type.value}</td><td>{r.status.value}</td>"
+                f"<td>{r.due_date.isoformat()}{mark}</td>"
+                f"<td>{d.business_days_left if r.status in OPEN else '-'}</td></tr>"
+            )
+        options = "".join(
+            f'<option value="{v}"{" selected" if v == status else ""}>{v}</option>'
+            for v in ("open", "all", *(s.value for s in RequestStatus))
+        )
+        types = "".join(
+            f'<option value="{v}"{" selected" if v == kind else ""}>{v or t(session, "all")}'
+            "</option>"
+            for v in ("", "deletion", "access", "correction", "restriction")
+        )
+        body = (
+            f"<h1>{t(session, 'queue')}</h1>"
+            f'<form method="get" action="/console"><select name="status">{options}</select> '
+            f'<select name="type">{types}</select> '
+            f'<input name="q" value="{html.escape(search)}" placeholder="{t(session, "search")}">'
+            f' <button type="submit">{t(session, "filter")}</button></form>'
+            f"<table><tr><th>{t(session, 'reference')}</th><th>{t(session, 'type')}</th>"
+            f"<th>{t(session, 'status')}</th><th>{t(session, 'due')}</th>"
+            f"<th>{t(session, 'days_left')}</th></tr>"
+            + ("".join(rows) or f'<tr><td colspan="5">{t(session, "empty")}</td></tr>')
+            + "</table>"
+        )
+        return page(session.language, body, session)
+
+    def action_forms(session: Session, record: RequestRecord) -> str:
+        forms = []
+        for action, (sources, _) in MOVES.items():
+            if record.status not in sources:
+                continue
+            extra = ""
+            if action == "ask":
+                hint = t(session, "message")
+                extra = f'<textarea name="message" required placeholder="{hint}"></textarea>'
+            elif action in ("reject", "delay"):
+                extra = f'<input name="reason" required placeholder="{t(session, "reason")}">'
+            if action == "delay":
+                extra += f' <input name="until" type="date" required title="{t(session, "until")}">'
+            forms.append(
+                f'<form method="post" action="/console/requests/{record.reference}/{action}">'
+                f'<input type="hidden" name="csrf" value="{session.csrf}">{extra} '
+                f'<label><input type="checkbox" name="sure" required> {t(session, "confirm")}'
+                f'</label> <button type="submit" name="do" value="{action}">{action}</button>'
+                "</form>"
+            )
+        return "".join(f'<div class="card">{f}</div>' for f in forms)
+
+    async def request_page(request: Request, session: Session) -> Response:
+        try:
+            record = await find_request(core.engine.store, request.path_params["reference"])
+        except (RequestNotFound, BadReference):
+            return page(session.language, f"<p>{t(session, 'empty')}</p>", session, 404)
+        notice = ""
+        if request.query_params.get("done"):
+            notice = f'<p class="msg">{t(session, "done")}</p>'
+        if request.query_params.get("error"):
+            notice = (
+                f'<p class="msg err">'
+                f"{t(session, 'not_possible', problem=request.query_params['error'])}</p>"
+            )
+        fields = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+            for k, v in (
+                ("reference", record.reference),
+                ("type", record.type.value),
+                ("status", record.status.value),
+                ("channel", record.channel.value),
+                ("full_name", record.full_name),
+                ("email", record.email),
+                ("reason", record.reason or "-"),
+                ("due_date", record.due_date.isoformat()),
+                ("details", record.details),
+            )
+        )
+        events = "".join(
+            f"<tr><td>{e.at.astimezone(ZoneInfo(core.settings.timezone)):%Y-%m-%d %H:%M}</td>"
+            f"<td>{html.escape(e.actor)}</td><td>{html.escape(e.kind)}</td>"
+            f"<td>{html.escape(str(e.data))}</td></tr>"
+            for e in record.events
+        )
+        stored = [a for a in record.attachments if a.deleted_at is None]
+        if stored and stored[-1].media_type.startswith("image/"):
+            proof = f'<img class="proof" alt="ID" src="/console/requests/{record.reference}/proof">'
+        elif stored:
+            proof = f'<a href="/console/requests/{record.reference}/proof">PDF</a>'
+        else:
+            proof = f"<p>{t(session, 'no_proof')}</p>"
+        body = (
+            f"<h1>{record.reference}</h1>{notice}"
+            f'<div class="card"><h2>{t(session, "fields")}</h2><table>{fields}</table></div>'
+            f'<div class="card"><h2>{t(session, "proof")}</h2>{proof}</div>'
+            f"<h2>{t(session, 'actions')}</h2>{action_forms(session, record)}"
+            f'<div class="card"><h2>{t(session, "events")}</h2><table>{events}</table></div>'
+        )
+        return page(session.language, body, session)
+
+    async def proof(request: Request, session: Session) -> Response:
+        try:
+            record = await find_request(core.engine.store, request.path_params["reference"])
+        except (RequestNotFound, BadReference):
+            return Response(status_code=404, headers=HEADERS)
+        stored = [a for a in record.attachments if a.deleted_at is None]
+        if not stored:
+            return Response(status_code=404, headers=HEADERS)
+        data = await open_id_proof(core.engine, stored[-1].token, session.email, "console")
+        return Response(data, media_type=stored[-1].media_type, headers=HEADERS)
+
+    async def do_action(request: Request, session: Session) -> Response:
+        reference = request.path_params["reference"]
+        action = request.path_params["action"]
+        form = await request.form()
+        until_raw = str(form.get("until", "")) or None
+        try:
+            until = date.fromisoformat(until_raw) if until_raw else None
+            await act(
+                core.engine.store,
+                core.engine.clock,
+                reference,
+                action,
+                f"staff:{session.email}",
+                reason=str(form.get("reason", "")) or None,
+                message=str(form.get("message", "")) or None,
+                until=until,
+            )
+        except (IllegalMove, ValueError) as exc:
+            return RedirectResponse(
+                f"/console/requests/{reference}?error={quote(str(exc))}", status_code=303
+            )
+        except (RequestNotFound, BadReference):
+            return Response(status_code=404, headers=HEADERS)
+        return RedirectResponse(f"/console/requests/{reference}?done=1", status_code=303)
+
+    async def staff_page(request: Request, session: Session) -> Response:
+        async with core.engine.store.transaction(readonly=True) as tx:
+            members = await tx.list_staff()
+        rows = "".join(
+            f"<tr><td>{html.escape(m['email'])}</td><td>{m['role']}</td></tr>" for m in members
+        )
+        return page(
+            session.language, f"<h1>{t(session, 'staff')}</h1><table>{rows}</table>", session
+        )
+
+    return [
+        Route("/console/login", login, methods=["GET", "POST"]),
+        Route("/console/logout", signed_in(logout), methods=["POST"]),
+        Route("/console", signed_in(queue), methods=["GET"]),
+        Route("/console/staff", signed_in(staff_page, admin=True), methods=["GET"]),
+        Route("/console/requests/{reference}", signed_in(request_page), methods=["GET"]),
+        Route("/console/requests/{reference}/proof", signed_in(proof), methods=["GET"]),
+        Route("/console/requests/{reference}/{action}", signed_in(do_action), methods=["POST"]),
+    ]

@@ -1,0 +1,191 @@
+"""The staff console: security over real HTTP, and a staff member's work in a
+real browser (Playwright driving Debian's Chromium)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.settings import load_settings
+from bot.staff import add_staff
+from tests.conftest import CODE, PNG, Chat, FakeClock, file_of, mailbox_of
+from tests.server import RunningServer, running_server
+from tests.test_upload_page import CHROMIUM, CHROMIUM_ARGS, PHONE
+
+PASSWORD = "kata-sandi-yang-panjang"
+ROUTES = [
+    ("GET", "/console"),
+    ("GET", "/console/staff"),
+    ("GET", "/console/requests/ACC-AAAAAA"),
+    ("GET", "/console/requests/ACC-AAAAAA/proof"),
+    ("POST", "/console/requests/ACC-AAAAAA/verify"),
+    ("POST", "/console/logout"),
+]
+
+
+@dataclass
+class Desk:
+    server: RunningServer
+    http: httpx.AsyncClient
+    reference: str
+
+
+@pytest.fixture
+async def desk(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Desk]:
+    # http: the session cookie is Secure only behind https (checked separately).
+    settings = load_settings(
+        environ={}, data_dir=str(tmp_path / "data"), public_url="http://127.0.0.1"
+    )
+    async with (
+        running_server(settings, clock=clock) as server,
+        httpx.AsyncClient(base_url=server.url) as http,
+    ):
+        engine = server.core.engine
+        await add_staff(engine, "ani@jovapos.test", "agent", PASSWORD)
+        await add_staff(engine, "boss@jovapos.test", "admin", PASSWORD)
+        mailbox_of(engine)
+        chat = Chat(engine, address="siti")
+        await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati")
+        await chat.say("", file_of(PNG))
+        await chat.say("1")
+        reference = re.search(r"ACC-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
+        yield Desk(server, http, reference)
+
+
+async def _log_in(http: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
+    form = await http.get("/console/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+    return await http.post(
+        "/console/login", data={"csrf": token, "email": email, "password": password}
+    )
+
+
+def _csrf(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+async def test_nothing_without_a_session(desk: Desk) -> None:
+    for method, path in ROUTES:
+        answer = await desk.http.request(method, path, data={"csrf": "x"})
+        if method == "GET":
+            assert answer.status_code == 303 and answer.headers["location"] == "/console/login"
+        else:
+            assert answer.status_code == 401, path
+
+
+async def test_login_csrf_lockout_roles_and_forged_tokens(desk: Desk) -> None:
+    http = desk.http
+    no_token = await http.post(
+        "/console/login", data={"email": "ani@jovapos.test", "password": PASSWORD}
+    )
+    assert no_token.status_code == 403
+    for _ in range(5):
+        assert (await _log_in(http, "ani@jovapos.test", "salah")).status_code == 401
+    locked = await _log_in(http, "ani@jovapos.test")
+    assert locked.status_code == 401  # the right password does not open a locked account
+    desk.server.core.engine.clock.advance(minutes=16)  # type: ignore[attr-defined]
+    ok = await _log_in(http, "ani@jovapos.test")
+    assert ok.status_code == 303
+    cookie = ok.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+    queue = await http.get("/console")
+    assert queue.status_code == 200 and desk.reference in queue.text
+    assert queue.headers["cache-control"] == "no-store"
+    assert (await http.get("/console/staff")).status_code == 403  # agents are not admins
+    page = await http.get(f"/console/requests/{desk.reference}")
+    forged = await http.post(
+        f"/console/requests/{desk.reference}/reject",
+        data={"csrf": "forged", "reason": "x", "sure": "on"},
+    )
+    assert forged.status_code == 403
+    done = await http.post(
+        f"/console/requests/{desk.reference}/ask",
+        data={"csrf": _csrf(page.text), "message": "Foto buram", "sure": "on"},
+    )
+    assert done.status_code == 303
+    events = (await http.get(f"/console/requests/{desk.reference}")).text
+    assert "staff:ani@jovapos.test" in events and "needs_info" in events
+    await http.post("/console/logout", data={"csrf": _csrf(events)})
+    assert (await http.get("/console")).status_code == 303
+    await _log_in(http, "boss@jovapos.test")
+    assert (await http.get("/console/staff")).status_code == 200
+
+
+async def test_session_cookie_is_secure_behind_https(tmp_path: Path, clock: FakeClock) -> None:
+    settings = load_settings(
+        environ={}, data_dir=str(tmp_path / "d"), public_url="https://bot.jovapos.test"
+    )
+    async with (
+        running_server(settings, clock=clock) as server,
+        httpx.AsyncClient(base_url=server.url) as http,
+    ):
+        await add_staff(server.core.engine, "ani@jovapos.test", "agent", PASSWORD)
+        form = await http.get("/console/login")
+        assert "Secure" in form.headers["set-cookie"]  # the login form's CSRF cookie too
+        token = _csrf(form.text)
+        # The client would not send a Secure cookie over plain http: hand it over.
+        answer = await http.post(
+            "/console/login",
+            data={"csrf": token, "email": "ani@jovapos.test", "password": PASSWORD},
+            headers={"Cookie": f"pb_login={token}"},
+        )
+        assert answer.status_code == 303 and "Secure" in answer.headers["set-cookie"]
+
+
+@pytest.mark.slow
+async def test_a_staff_member_handles_a_request_in_the_browser(desk: Desk, tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    artefacts = tmp_path / "screenshots"
+    artefacts.mkdir()
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(desk.server.url + "/console")
+            await page.fill('input[name="email"]', "ani@jovapos.test")
+            await page.fill('input[name="password"]', PASSWORD)
+            await page.click('button[type="submit"]')
+            await page.wait_for_url("**/console")
+            await page.screenshot(path=str(artefacts / "queue-desktop.png"), full_page=True)
+            await page.click(f"text={desk.reference}")
+            await page.wait_for_url(f"**/console/requests/{desk.reference}")
+            width = await page.eval_on_selector("img.proof", "img => img.naturalWidth")
+            assert width == 32  # the ID proof, decrypted on the fly
+            form = page.locator(f'form[action="/console/requests/{desk.reference}/verify"]')
+            await form.locator('input[name="sure"]').check()
+            await form.locator("button").click()
+            await page.wait_for_url("**done=1")
+            form = page.locator(f'form[action="/console/requests/{desk.reference}/complete"]')
+            await form.locator('input[name="sure"]').check()
+            await form.locator("button").click()
+            await page.wait_for_url("**done=1")
+            assert "completed" in await page.inner_text("main")
+            await page.screenshot(path=str(artefacts / "request-desktop.png"), full_page=True)
+            await page.set_viewport_size(PHONE)
+            await page.screenshot(path=str(artefacts / "request-phone.png"), full_page=True)
+            for name in ("queue-desktop", "request-desktop", "request-phone"):
+                assert (artefacts / f"{name}.png").stat().st_size > 1000
+        finally:
+            await browser.close()
+    engine = desk.server.core.engine
+    from bot.requests import find_request
+
+    record = await find_request(engine.store, desk.reference)
+    assert [(e.actor, e.kind) for e in record.events][-2:] == [
+        ("staff:ani@jovapos.test", "verify"),
+        ("staff:ani@jovapos.test", "complete"),
+    ]
+    views = record.attachments[0].views
+    assert views and {(v[0], v[1]) for v in views} == {("ani@jovapos.test", "console")}
+    db = engine.store.db  # type: ignore[attr-defined]
+    async with db.execute(
+        "SELECT kind FROM notifications WHERE channel = 'terminal' ORDER BY id"
+    ) as cur:
+        kinds = [r[0] for r in await cur.fetchall()]
+    assert kinds[-2:] == ["in_progress", "completed"]  # the notices leave with the actions

@@ -499,6 +499,7 @@ class Engine:
             + timedelta(seconds=settings.email_code_resend_seconds),
             locked_until=record.locked_until,
             typed_ok=typed_ok,
+            email=record.email,
         )
         verified = None
         if typed_ok and record.purpose.startswith("status:") and now < record.expires_at:
@@ -701,11 +702,19 @@ class Engine:
             # typing an email again must not reset the lock, the attempts or the
             # resend allowance (else guessing and mail bombing are unlimited).
             quiet_for = now - previous.last_sent_at
-            if quiet_for < timedelta(minutes=settings.email_code_lock_minutes):
-                locked = previous.locked_until is not None and now < previous.locked_until
+            locked = previous.locked_until is not None and now < previous.locked_until
+            if locked or quiet_for < timedelta(minutes=settings.email_code_lock_minutes):
                 too_soon = quiet_for < timedelta(seconds=settings.email_code_resend_seconds)
                 if locked or too_soon or previous.sends > settings.email_code_resends:
                     log.info("code not sent: limits of conversation %s", work.conversation.id)
+                    # The pending code now belongs to the new email and purpose, and
+                    # cannot be used: an old code must never verify another address.
+                    previous.purpose, previous.email, previous.digest = (
+                        effect.purpose,
+                        effect.email,
+                        None,
+                    )
+                    await tx.save_code(previous)
                     return
                 attempts, sends = previous.attempts, previous.sends + 1
         eligible, directory_name = await self._code_eligibility(tx, effect)

@@ -105,8 +105,17 @@ async def drop_old_compliance_records(engine: Engine) -> int:
     return dropped
 
 
+async def purge_expired_downloads(engine: Engine) -> int:
+    async with engine.store.transaction() as tx:
+        tokens = await tx.expired_downloads(engine.clock())
+    for token in tokens:
+        engine.blobs.delete(token)
+    return len(tokens)
+
+
 async def purge(engine: Engine) -> PurgeReport:
     drafts = await engine.discard_stale_drafts()
+    await purge_expired_downloads(engine)
     await drop_old_compliance_records(engine)
     return PurgeReport(
         drafts=drafts,

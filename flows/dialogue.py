@@ -681,7 +681,11 @@ class Dialogue:
     ) -> bool:
         """Handle one answer at a code step; True when the right code was typed."""
         code, now = run.ctx.code, run.ctx.now
-        if code is None or code.purpose != purpose:
+        if (
+            code is None
+            or code.purpose != purpose
+            or (code.email and code.email.casefold() != email.casefold())
+        ):
             # No code on record for this step (e.g. after a restart of the flow):
             # send one now; the reply is the same as for a first send.
             run.effect(SendCode(purpose, email))

@@ -116,6 +116,7 @@ class CodeState:
     next_resend_at: datetime
     locked_until: datetime | None
     typed_ok: bool | None = None
+    email: str = ""  # the address the pending code was (or was not) sent to
 
 
 @dataclass(frozen=True)

@@ -92,3 +92,32 @@ async def test_only_access_requests_take_an_export(engine, chat: Chat, clock) ->
     ref = re.search(r"DEL-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
     with pytest.raises(IllegalMove, match="access requests"):
         await complete_access(engine, ref, "staff:ani", [ExportFile("x.csv", b"x")])
+
+
+async def test_purge_keeps_data_copies_until_their_link_expires(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    import os
+    import time
+
+    from bot.retention import purge
+
+    settings = load_settings(environ={}, data_dir=str(tmp_path / "data"), public_url=PUBLIC_URL)
+    async with running_server(settings, clock=clock) as server:
+        engine = server.core.engine
+        mailbox_of(engine)
+        chat = Chat(engine, address="rina")
+        await chat.script("2", "Rina", "rina@example.com", CODE, "lewati", "nanti", "1")
+        ref = re.search(r"ACC-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
+        await act(engine.store, clock, ref, "ask", "staff:ani", message="KTP?")
+        await act(engine.store, clock, ref, "verify", "staff:ani")
+        await complete_access(engine, ref, "staff:ani", [ExportFile("a.csv", b"a")])
+        files = [p for p in settings.blob_dir.rglob("*") if p.is_file()]
+        old = time.time() - 7200
+        for path in files:
+            os.utime(path, (old, old))
+        await purge(engine)
+        assert all(p.exists() for p in files)  # still linked: not an orphan
+        clock.advance(days=8)
+        await purge(engine)
+        assert not any(p.exists() for p in files)  # the link expired: the zip goes

@@ -452,3 +452,17 @@ async def test_files_no_record_refers_to_are_swept(
     assert not engine.blobs.exists(orphan)
     assert engine.blobs.exists(fresh)
     assert len([p for p in settings.blob_dir.rglob("*") if p.is_file()]) == 2
+
+
+async def test_a_code_never_verifies_another_email(engine: Engine, chat: Chat) -> None:
+    box = mailbox_of(engine)
+    await _at_code(chat)  # a code for siti@example.com
+    own = box.latest_code()
+    await chat.script("kembali", "korban@example.com")  # within the minute: no new code
+    assert len(box.mails) == 1
+    await chat.say(own)
+    assert chat.keys != ["code.verified"] and "code.verified" not in chat.keys
+    async with engine.store.transaction() as tx:
+        c = await tx.get_conversation(Channel.TERMINAL, chat.address)
+    assert c is not None and c.state == "access.email_code"
+    assert "email_verified" not in c.slots

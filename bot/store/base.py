@@ -294,7 +294,11 @@ class Transaction(abc.ABC):
 
     @abc.abstractmethod
     async def live_attachment_tokens(self) -> set[str]:
-        """Tokens of attachments not marked deleted."""
+        """Tokens of stored files a record still refers to (ID proofs, data copies)."""
+
+    @abc.abstractmethod
+    async def expired_downloads(self, now: datetime) -> list[str]:
+        """Remove download links past their date; returns their files' tokens."""
 
     @abc.abstractmethod
     async def id_proofs_due(self, cutoff: datetime) -> list[tuple[str, str]]:

@@ -419,7 +419,7 @@ class _SQLiteTransaction(Transaction):
     async def due_notifications(self, now: datetime, limit: int) -> list[Notification]:
         rows = await self._all(
             "SELECT n.*, r.reference FROM notifications n JOIN requests r ON r.id = n.request_id "
-            "WHERE n.status = 'pending' AND n.next_attempt_at <= ? "
+            "WHERE n.status = 'pending' AND n.next_attempt_at <= ? AND n.channel != 'terminal' "
             "ORDER BY n.next_attempt_at, n.id LIMIT ?",
             (_ts(now), limit),
         )
@@ -556,11 +556,23 @@ class _SQLiteTransaction(Transaction):
             f"DELETE FROM upload_tokens WHERE conversation_id IN ({convs})", conversations
         )
         await self.db.execute(
+            f"DELETE FROM opt_outs WHERE (channel, address) IN (SELECT channel, address FROM "
+            f"conversations WHERE id IN ({convs}))",
+            conversations,
+        )
+        await self.db.execute(
             f"UPDATE conversations SET address = 'forgotten:' || id, slots = '{{}}', "
             f"state = 'menu', waiting_staff_since = NULL WHERE id IN ({convs})",
             conversations,
         )
         await self.db.execute("DELETE FROM accounts WHERE email = lower(?)", (email,))
+        tokens += [
+            r[0]
+            for r in await self._all(
+                f"SELECT blob_token FROM downloads WHERE request_id IN ({marks})", request_ids
+            )
+        ]
+        await self.db.execute(f"DELETE FROM downloads WHERE request_id IN ({marks})", request_ids)
         await self.db.execute(
             f"UPDATE requests SET full_name = '', email = ?, customer_address = '', "
             f"reason = NULL, details = '{{}}' WHERE id IN ({marks})",
@@ -568,7 +580,8 @@ class _SQLiteTransaction(Transaction):
         )
         # The status history stays; what people wrote in it does not.
         await self.db.execute(
-            f"UPDATE request_events SET data = json_remove(data, '$.reason', '$.message') "
+            f"UPDATE request_events SET data = json_remove(data, '$.reason', '$.message', "
+            f"'$.text') "
             f"WHERE request_id IN ({marks})",
             request_ids,
         )
@@ -797,8 +810,18 @@ class _SQLiteTransaction(Transaction):
         )
 
     async def live_attachment_tokens(self) -> set[str]:
-        rows = await self._all("SELECT token FROM attachments WHERE deleted_at IS NULL")
+        rows = await self._all(
+            "SELECT token FROM attachments WHERE deleted_at IS NULL "
+            "UNION SELECT blob_token FROM downloads"
+        )
         return {r[0] for r in rows}
+
+    async def expired_downloads(self, now: datetime) -> list[str]:
+        rows = await self._all(
+            "SELECT blob_token FROM downloads WHERE expires_at <= ?", (_ts(now),)
+        )
+        await self.db.execute("DELETE FROM downloads WHERE expires_at <= ?", (_ts(now),))
+        return [r[0] for r in rows]
 
     async def id_proofs_due(self, cutoff: datetime) -> list[tuple[str, str]]:
         rows = await self._all(

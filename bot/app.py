@@ -47,17 +47,19 @@ async def open_engine(settings: Settings, clock: Clock = utc_now) -> AsyncIterat
     blobs.open()
     async with open_core(settings) as store:
         directory = await open_directory(settings, store)
+        engine = Engine(
+            store=store,
+            blobs=blobs,
+            settings=settings,
+            catalogue=Catalogue.load(settings.timezone),
+            dialogue=shared_dialogue(),
+            keyring=keyring,
+            directory=directory,
+            mailer=open_mailer(settings),
+            clock=clock,
+        )
         try:
-            yield Engine(
-                store=store,
-                blobs=blobs,
-                settings=settings,
-                catalogue=Catalogue.load(settings.timezone),
-                dialogue=shared_dialogue(),
-                keyring=keyring,
-                directory=directory,
-                mailer=open_mailer(settings),
-                clock=clock,
-            )
+            yield engine
         finally:
+            await engine.flush_mail()
             await directory.close()

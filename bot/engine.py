@@ -28,7 +28,7 @@ from bot.crypto import Keyring
 from bot.directory import AccountDirectory, DirectoryUnavailable, same_name
 from bot.images import ImageUnreadable, strip_metadata
 from bot.lifecycle import apply_move
-from bot.mail import Mail, Mailer, html_page
+from bot.mail import FileMailer, Mail, Mailer, html_page
 from bot.models import (
     Channel,
     CodeRecord,
@@ -157,6 +157,7 @@ class Engine:
         self.directory = directory
         self.mailer = mailer
         self.clock = clock
+        self._mail_tasks: set[asyncio.Task[None]] = set()
 
     async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
         """Process one inbound message; the replies to send back."""
@@ -416,7 +417,14 @@ class Engine:
         for token in work.discarded:
             self.blobs.delete(token)
         for mail in work.mails:
-            await self._send_mail(mail)
+            if isinstance(self.mailer, FileMailer):
+                await self._send_mail(mail)  # development: at once, for the chat to show
+            else:
+                # Not awaited: a registered email must not answer slower than an
+                # unknown one (and an SMTP server must not hold up a webhook).
+                task = asyncio.create_task(self._send_mail(mail))
+                self._mail_tasks.add(task)
+                task.add_done_callback(self._mail_tasks.discard)
         return [
             OutboundMessage(
                 message.channel,
@@ -787,6 +795,11 @@ class Engine:
             html=html_page([t("html_intro"), t("html_validity"), t("html_ignore")], code),
             language=language,
         )
+
+    async def flush_mail(self) -> None:
+        """Wait for mail still being sent (at shutdown, and in tests)."""
+        if self._mail_tasks:
+            await asyncio.wait(set(self._mail_tasks), timeout=30)
 
     async def _send_mail(self, mail: Mail) -> None:
         try:

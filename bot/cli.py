@@ -382,6 +382,11 @@ async def _purge(settings: Settings) -> int:
         f"Deleted {report.id_proofs} ID proofs past retention and "
         f"{report.drafts} abandoned drafts.\n"
     )
+    if report.orphans or report.forgotten:
+        sys.stdout.write(
+            f"Also removed {report.orphans} unreferenced files and forgot "
+            f"{report.forgotten} customers of completed deletions.\n"
+        )
     return 0
 
 

@@ -225,7 +225,10 @@ def create_app(
         language = found["language"]
         if request.method == "GET":
             return _download_page(engine.catalogue, language, None)
-        form = await request.form(max_files=0, max_fields=3)
+        try:
+            form = await request.form(max_files=0, max_fields=3)
+        except Exception:  # a malformed body
+            return _download_page(engine.catalogue, language, "wrong", 400)
         try:
             if form.get("action") == "send":
                 await send_download_code(engine, token)

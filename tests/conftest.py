@@ -3,15 +3,19 @@ test controls, and a small chat driver around the real engine."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import io
 import itertools
 import re
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 from PIL import Image
 
 from bot.app import open_engine, shared_dialogue
@@ -53,6 +57,41 @@ class FakeClock:
 
 def file_of(data: bytes, name: str = "ktp.jpg") -> InboundFile:
     return InboundFile(data=data, size=len(data), filename=name)
+
+
+class Inbox:
+    """A real SMTP server's mailbox (aiosmtpd handler) for the tests."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's hook name
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(message)  # type: ignore[arg-type]
+        return "250 OK"
+
+    def texts(self) -> list[str]:
+        return [m.get_body(("plain",)).get_content() for m in self.messages]  # type: ignore[union-attr]
+
+    def code(self) -> str:
+        match = re.search(r"^(\d{6})\r?$", self.texts()[-1], re.MULTILINE)
+        assert match
+        return match.group(1)
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server on loopback: (its inbox, its port)."""
+    inbox = Inbox()
+    with socket.socket() as probe:  # aiosmtpd checks readiness on the port: pick one
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
 
 
 _ids = itertools.count(1)

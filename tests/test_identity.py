@@ -5,20 +5,15 @@ without personal data."""
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import hashlib
 import io
 import logging
 import re
-import socket
-from collections.abc import AsyncIterator, Iterator
-from email.message import EmailMessage
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
-from aiosmtpd.controller import Controller
 from PIL import Image
 
 from bot.app import open_engine
@@ -40,39 +35,6 @@ def reference_in(text: str) -> str:
 
 
 # --- a real SMTP server --------------------------------------------------------
-
-
-class Inbox:
-    """aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append(message)  # type: ignore[arg-type]
-        return "250 OK"
-
-    def code(self) -> str:
-        body = self.messages[-1].get_body(("plain",))
-        assert body is not None
-        match = re.search(r"^(\d{6})\r?$", body.get_content(), re.MULTILINE)
-        assert match
-        return match.group(1)
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    with socket.socket() as probe:  # aiosmtpd checks readiness on the port: pick one
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 async def test_code_by_real_smtp_completes_a_request(tmp_path: Path, smtp, clock) -> None:

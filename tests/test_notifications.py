@@ -4,17 +4,13 @@ with backoff, given up and flagged after 48 hours."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import re
-import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from bot.app import open_engine
 from bot.channels import Core
@@ -26,40 +22,12 @@ from bot.requests import find_request
 from bot.settings import load_settings
 from integrations.telegram import TelegramAdapter
 from integrations.twilio.adapter import TwilioAdapter
-from tests.conftest import CODE, Chat, FakeClock, mailbox_of
+from tests.conftest import CODE, Chat, FakeClock, Inbox, mailbox_of
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio
 
 REFERENCE = re.compile(r"\b(DEL|ACC|COR|RES)-[0-9A-HJKMNP-TV-Z]{6}\b")
 CUSTOMER = "+6281234567890"
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=email.policy.default)  # type: ignore[arg-type]
-        )
-        return "250 OK"
-
-    def texts(self) -> list[str]:
-        return [m.get_body(("plain",)).get_content() for m in self.messages]  # type: ignore[union-attr]
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 class Desk:

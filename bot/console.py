@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot import staff_chats
 from bot.channels import Core
 from bot.engine import utc_now
 from bot.lifecycle import MOVES, OPEN, IllegalMove, act, deadline
@@ -75,6 +76,7 @@ def console_routes(core: Core) -> list[BaseRoute]:
             other = "en" if session.language == "id" else "id"
             bar = (
                 f'<a href="/console">{t(session, "queue")}</a>'
+                f'<a href="/console/inbox">{t(session, "inbox")}</a>'
                 f'<a href="/console?lang={other}">{t(session, "language")}</a>'
                 f"<span>{html.escape(session.email)} ({session.role})</span>"
                 f'<form class="inline" method="post" action="/console/logout">'
@@ -339,6 +341,91 @@ def console_routes(core: Core) -> list[BaseRoute]:
             return Response(status_code=404, headers=HEADERS)
         return RedirectResponse(f"/console/requests/{reference}?done=1", status_code=303)
 
+    async def inbox(request: Request, session: Session) -> Response:
+        async with core.engine.store.transaction(readonly=True) as tx:
+            chats = await tx.staff_queue(session.email)
+        zone = ZoneInfo(core.settings.timezone)
+        rows = "".join(
+            f'<tr><td><a href="/console/chats/{c.id}">#{c.id}</a></td><td>{c.channel.value}</td>'
+            f"<td>{c.language}</td><td>"
+            + (
+                f"{t(session, 'yours')} {html.escape(c.claimed_by)}"
+                if c.claimed_by
+                else f"{t(session, 'waiting')} "
+                f"{c.waiting_staff_since.astimezone(zone):%Y-%m-%d %H:%M}"
+                if c.waiting_staff_since
+                else ""
+            )
+            + "</td></tr>"
+            for c in chats
+        )
+        body = f"<h1>{t(session, 'inbox')}</h1>" + (
+            f"<table>{rows}</table>" if rows else f"<p>{t(session, 'no_chats')}</p>"
+        )
+        return page(session.language, body, session)
+
+    async def chat_page(request: Request, session: Session) -> Response:
+        chat_id = int(request.path_params["chat"])
+        async with core.engine.store.transaction(readonly=True) as tx:
+            conversation = await tx.get_conversation_by_id(chat_id)
+            lines = await tx.transcript(chat_id) if conversation else []
+        if conversation is None:
+            return page(session.language, f"<p>{t(session, 'no_chats')}</p>", session, 404)
+        transcript = "".join(
+            f"<tr><td>{html.escape(m['at'][:16])}</td><td>{html.escape(m['who'])}</td>"
+            f"<td>{html.escape(m['text']).replace(chr(10), '<br>')}</td></tr>"
+            for m in lines
+        )
+        draft = html.escape(
+            str({k: v for k, v in conversation.slots.items() if not k.startswith("_")})
+        )
+
+        def form(action: str, field: str = "") -> str:
+            box = '<textarea name="text" required></textarea> ' if field else ""
+            return (
+                f'<form method="post" action="/console/chats/{chat_id}/{action}">'
+                f'<input type="hidden" name="csrf" value="{session.csrf}">{box}'
+                f'<button type="submit">{t(session, action)}</button></form>'
+            )
+
+        actions = (
+            form("reply", "text") + form("note", "text") + form("release")
+            if conversation.claimed_by == session.email
+            else form("claim")
+        )
+        notice = ""
+        if request.query_params.get("error"):
+            notice = f'<p class="msg err">{html.escape(request.query_params["error"])}</p>'
+        body = (
+            f"<h1>{t(session, 'chat')} #{chat_id} ({conversation.channel.value})</h1>{notice}"
+            f'<div class="card">{draft}</div><div class="card">{actions}</div>'
+            f'<div class="card"><table>{transcript}</table></div>'
+        )
+        return page(session.language, body, session)
+
+    async def chat_action(request: Request, session: Session) -> Response:
+        chat_id = int(request.path_params["chat"])
+        action = request.path_params["action"]
+        form = await request.form()
+        text = str(form.get("text", ""))
+        try:
+            if action == "claim":
+                await staff_chats.claim(core, chat_id, session.email)
+            elif action == "reply":
+                await staff_chats.reply(core, chat_id, session.email, text)
+            elif action == "note":
+                await staff_chats.note(core, chat_id, session.email, text)
+            elif action == "release":
+                await staff_chats.release(core, chat_id, session.email)
+                return RedirectResponse("/console/inbox", status_code=303)
+            else:
+                return Response(status_code=404, headers=HEADERS)
+        except staff_chats.ChatError as exc:
+            return RedirectResponse(
+                f"/console/chats/{chat_id}?error={quote(str(exc))}", status_code=303
+            )
+        return RedirectResponse(f"/console/chats/{chat_id}", status_code=303)
+
     async def staff_page(request: Request, session: Session) -> Response:
         async with core.engine.store.transaction(readonly=True) as tx:
             members = await tx.list_staff()
@@ -354,6 +441,9 @@ def console_routes(core: Core) -> list[BaseRoute]:
         Route("/console/logout", signed_in(logout), methods=["POST"]),
         Route("/console", signed_in(queue), methods=["GET"]),
         Route("/console/staff", signed_in(staff_page, admin=True), methods=["GET"]),
+        Route("/console/inbox", signed_in(inbox), methods=["GET"]),
+        Route("/console/chats/{chat:int}", signed_in(chat_page), methods=["GET"]),
+        Route("/console/chats/{chat:int}/{action}", signed_in(chat_action), methods=["POST"]),
         Route("/console/requests/{reference}", signed_in(request_page), methods=["GET"]),
         Route("/console/requests/{reference}/proof", signed_in(proof), methods=["GET"]),
         Route("/console/requests/{reference}/{action}", signed_in(do_action), methods=["POST"]),

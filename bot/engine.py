@@ -371,6 +371,16 @@ class Engine:
                 conversation = work.conversation = await self._conversation(tx, message, now)
                 if message.control is not None:
                     outcome = await self._control(tx, conversation, message, now)
+                elif conversation.claimed_by:
+                    # A person has this chat: the bot keeps quiet and only records.
+                    outcome = Outcome(
+                        conversation.state,
+                        conversation.slots,
+                        conversation.language,
+                        conversation.failures,
+                        [],
+                        [],
+                    )
                 else:
                     outcome = await self._dialogue(tx, conversation, inbound, now)
                 work.outcome = outcome
@@ -809,7 +819,9 @@ class Engine:
 
     @staticmethod
     def _update(conversation: ConversationRecord, outcome: Outcome, now: datetime) -> None:
-        if outcome.state == "staff":
+        if conversation.claimed_by:
+            pass  # staff hold it: the waiting time stays as it was
+        elif outcome.state == "staff":
             conversation.waiting_staff_since = conversation.waiting_staff_since or now
         else:
             conversation.waiting_staff_since = None

@@ -115,6 +115,7 @@ class ConversationRecord:
     created_at: datetime
     updated_at: datetime
     last_activity_at: datetime | None
+    claimed_by: str | None = None  # the staff member who took the chat over
 
 
 @dataclass(frozen=True)

@@ -189,3 +189,75 @@ async def test_a_staff_member_handles_a_request_in_the_browser(desk: Desk, tmp_p
     ) as cur:
         kinds = [r[0] for r in await cur.fetchall()]
     assert kinds[-2:] == ["in_progress", "completed"]  # the notices leave with the actions
+
+
+async def test_staff_take_over_a_telegram_chat_and_give_it_back(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    import asyncio
+
+    from integrations.telegram import TelegramAdapter
+    from tests.fakes.telegram_api import FakeTelegram
+
+    async with FakeTelegram() as tg:
+        settings = load_settings(
+            environ={},
+            data_dir=str(tmp_path / "data"),
+            public_url="http://127.0.0.1",
+            telegram_bot_token=tg.token,
+            telegram_api_base_url=tg.base_url,
+            telegram_file_base_url=tg.base_file_url,
+        )
+        async with (
+            running_server(settings, lambda core: [TelegramAdapter(core)], clock) as server,
+            httpx.AsyncClient(base_url=server.url) as http,
+        ):
+            engine = server.core.engine
+            await add_staff(engine, "ani@jovapos.test", "agent", PASSWORD)
+
+            async def customer(text: str) -> None:
+                before = len(tg.sent)
+                tg.push_update(tg.text_update(777, text))
+                await tg.wait_for_sent(before + 1)
+
+            async def staff(action: str, page_text: str, **data: str) -> None:
+                before = len(tg.sent)
+                await http.post(
+                    f"/console/chats/{chat_id}/{action}", data={"csrf": _csrf(page_text), **data}
+                )
+                if action != "note":
+                    await tg.wait_for_sent(before + 1)
+
+            for line in ("/start", "2", "Budi Santoso", "staf"):
+                await customer(line)
+            await _log_in(http, "ani@jovapos.test")
+            inbox = await http.get("/console/inbox")
+            (chat_id,) = re.findall(r'href="/console/chats/(\d+)"', inbox.text)
+            page = await http.get(f"/console/chats/{chat_id}")
+            assert "Budi Santoso" in page.text  # the draft's fields and the transcript
+            await staff("claim", page.text)
+            assert "staf JOVA POS" in tg.sent[-1]["text"]
+            quiet = len(tg.sent)
+            tg.push_update(tg.text_update(777, "Halo, ada orang?"))
+            for _ in range(40):  # until the message is in the transcript
+                page = await http.get(f"/console/chats/{chat_id}")
+                if "Halo, ada orang?" in page.text:
+                    break
+                await asyncio.sleep(0.05)
+            assert "Halo, ada orang?" in page.text
+            assert len(tg.sent) == quiet  # the bot keeps quiet while staff have the chat
+            await staff("reply", page.text, text="Silakan lanjutkan dengan email Anda.")
+            assert tg.sent[-1]["text"] == "Silakan lanjutkan dengan email Anda."
+            await staff("note", page.text, text="Pelanggan lama, sopan.")
+            page = await http.get(f"/console/chats/{chat_id}")
+            assert "Pelanggan lama, sopan." in page.text and "note:ani@jovapos.test" in page.text
+            assert all("Pelanggan lama" not in m["text"] for m in tg.sent)  # notes stay inside
+            await staff("release", page.text)
+            assert "layanan otomatis" in tg.sent[-1]["text"]
+            await customer("budi@example.com")  # the bot picks up where it stood
+            assert "budi@example.com" in tg.sent[-1]["text"]  # the code prompt
+            # Another staff member cannot act on a chat they do not hold.
+            forged = await http.post(
+                f"/console/chats/{chat_id}/reply", data={"csrf": "x", "text": "hi"}
+            )
+            assert forged.status_code == 403

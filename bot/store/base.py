@@ -123,6 +123,19 @@ class Transaction(abc.ABC):
     @abc.abstractmethod
     async def get_conversation_by_id(self, conversation_id: int) -> ConversationRecord | None: ...
 
+    @abc.abstractmethod
+    async def staff_queue(self, staff: str) -> list[ConversationRecord]:
+        """Chats waiting for staff (oldest first) and those ``staff`` holds."""
+
+    @abc.abstractmethod
+    async def transcript(self, conversation_id: int) -> list[dict[str, Any]]:
+        """(at, who, text) of a chat's messages and staff notes, in order."""
+
+    @abc.abstractmethod
+    async def add_staff_note(
+        self, conversation_id: int, author: str, text: str, now: datetime
+    ) -> None: ...
+
     # outbox
 
     @abc.abstractmethod

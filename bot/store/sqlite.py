@@ -228,7 +228,8 @@ class _SQLiteTransaction(Transaction):
     async def save_conversation(self, c: ConversationRecord) -> None:
         await self.db.execute(
             "UPDATE conversations SET state = ?, slots = ?, language = ?, failures = ?, "
-            "waiting_staff_since = ?, updated_at = ?, last_activity_at = ? WHERE id = ?",
+            "waiting_staff_since = ?, updated_at = ?, last_activity_at = ?, claimed_by = ? "
+            "WHERE id = ?",
             (
                 c.state,
                 json.dumps(c.slots, ensure_ascii=False),
@@ -237,6 +238,7 @@ class _SQLiteTransaction(Transaction):
                 _ts(c.waiting_staff_since) if c.waiting_staff_since else None,
                 _ts(c.updated_at),
                 _ts(c.last_activity_at) if c.last_activity_at else None,
+                c.claimed_by,
                 c.id,
             ),
         )
@@ -832,6 +834,36 @@ class _SQLiteTransaction(Transaction):
         )
         return [(r[0], r[1]) for r in rows]
 
+    async def staff_queue(self, staff: str) -> list[ConversationRecord]:
+        rows = await self._all(
+            "SELECT * FROM conversations WHERE (waiting_staff_since IS NOT NULL AND "
+            "claimed_by IS NULL) OR claimed_by = ? ORDER BY waiting_staff_since, id",
+            (staff,),
+        )
+        return [_conversation(r) for r in rows]
+
+    async def transcript(self, conversation_id: int) -> list[dict[str, Any]]:
+        rows = await self._all(
+            "SELECT at, who, text FROM ("
+            " SELECT received_at AS at, 'customer' AS who, text, id, 0 AS k FROM inbound_messages"
+            " WHERE conversation_id = ? UNION ALL"
+            " SELECT created_at, CASE WHEN message_key LIKE 'staff.%' THEN 'staff' ELSE 'bot' END,"
+            " text, id, 1 FROM outbound_messages WHERE conversation_id = ? UNION ALL"
+            " SELECT created_at, 'note:' || author, text, id, 2 FROM staff_notes"
+            " WHERE conversation_id = ?) ORDER BY at, k, id",
+            (conversation_id, conversation_id, conversation_id),
+        )
+        return [dict(r) for r in rows]
+
+    async def add_staff_note(
+        self, conversation_id: int, author: str, text: str, now: datetime
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO staff_notes (conversation_id, author, text, created_at) "
+            "VALUES (?, ?, ?, ?)",
+            (conversation_id, author, text, _ts(now)),
+        )
+
     async def get_conversation_by_id(self, conversation_id: int) -> ConversationRecord | None:
         row = await self._one("SELECT * FROM conversations WHERE id = ?", (conversation_id,))
         return _conversation(row) if row else None
@@ -1043,6 +1075,7 @@ def _conversation(row: aiosqlite.Row) -> ConversationRecord:
         created_at=datetime.fromisoformat(row["created_at"]),
         updated_at=datetime.fromisoformat(row["updated_at"]),
         last_activity_at=_dt(row["last_activity_at"]),
+        claimed_by=row["claimed_by"],
     )
 
 

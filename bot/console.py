@@ -49,6 +49,7 @@ STYLE = (
     "body{font-family:system-ui,sans-serif;margin:0;color:#1d2733;background:#f4f6f8}"
     "header{background:#0b6bcb;color:#fff;padding:.75rem 1rem;display:flex;gap:1rem;"
     "align-items:center;flex-wrap:wrap}header a,header button{color:#fff}"
+    "header button{background:transparent;border:1px solid #fff;border-radius:.3rem}"
     "main{padding:1rem;max-width:70rem;margin:auto}table{border-collapse:collapse;width:100%;"
     "background:#fff}td,th{border-bottom:1px solid #dde3ea;padding:.45rem;text-align:left;"
     "vertical-align:top}.soon{color:#a35c00;font-weight:600}.late{color:#b3261e;"

@@ -141,8 +141,11 @@ async def test_session_cookie_is_secure_behind_https(tmp_path: Path, clock: Fake
 async def test_a_staff_member_handles_a_request_in_the_browser(desk: Desk, tmp_path: Path) -> None:
     from playwright.async_api import async_playwright
 
-    artefacts = tmp_path / "screenshots"
-    artefacts.mkdir()
+    import os
+
+    # Artefacts of the run; PRIVACYBOT_SCREENSHOTS=docs refreshes the README's picture.
+    artefacts = Path(os.environ.get("PRIVACYBOT_SCREENSHOTS") or tmp_path / "screenshots")
+    artefacts.mkdir(exist_ok=True)
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:

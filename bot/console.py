@@ -381,8 +381,21 @@ def console_routes(core: Core) -> list[BaseRoute]:
             str({k: v for k, v in conversation.slots.items() if not k.startswith("_")})
         )
 
+        choices = "".join(
+            f'<option value="{html.escape(k)}">{html.escape(v[:60])}</option>'
+            for k, v in staff_chats.canned(core, conversation.language).items()
+        )
+
         def form(action: str, field: str = "") -> str:
             box = '<textarea name="text" required></textarea> ' if field else ""
+            if action == "reply":
+                box = (
+                    '<textarea name="text"></textarea> '
+                    f'<select name="canned"><option value=""></option>{choices}</select> '
+                )
+            elif action == "transfer":
+                box = '<input name="to" type="email" required> '
+
             return (
                 f'<form method="post" action="/console/chats/{chat_id}/{action}">'
                 f'<input type="hidden" name="csrf" value="{session.csrf}">{box}'
@@ -390,7 +403,7 @@ def console_routes(core: Core) -> list[BaseRoute]:
             )
 
         actions = (
-            form("reply", "text") + form("note", "text") + form("release")
+            form("reply", "text") + form("note", "text") + form("transfer") + form("release")
             if conversation.claimed_by == session.email
             else form("claim")
         )
@@ -413,7 +426,15 @@ def console_routes(core: Core) -> list[BaseRoute]:
             if action == "claim":
                 await staff_chats.claim(core, chat_id, session.email)
             elif action == "reply":
+                if not text.strip() and form.get("canned"):
+                    async with core.engine.store.transaction(readonly=True) as tx:
+                        held = await tx.get_conversation_by_id(chat_id)
+                    answers = staff_chats.canned(core, held.language if held else "id")
+                    text = answers.get(str(form.get("canned")), "")
                 await staff_chats.reply(core, chat_id, session.email, text)
+            elif action == "transfer":
+                await staff_chats.transfer(core, chat_id, session.email, str(form.get("to", "")))
+                return RedirectResponse("/console/inbox", status_code=303)
             elif action == "note":
                 await staff_chats.note(core, chat_id, session.email, text)
             elif action == "release":

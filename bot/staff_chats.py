@@ -88,6 +88,25 @@ async def note(core: Core, conversation_id: int, staff: str, text: str) -> None:
         await tx.add_staff_note(conversation_id, staff, text[:MAX_REPLY], core.engine.clock())
 
 
+async def transfer(core: Core, conversation_id: int, staff: str, to: str) -> None:
+    conversation = await _held(core, conversation_id, staff)
+    async with core.engine.store.transaction() as tx:
+        target = await tx.staff_by_email(to.strip())
+        if target is None:
+            raise ChatError(f"no staff account {to.strip()}")
+        conversation.claimed_by = target["email"]
+        await tx.save_conversation(conversation)
+        await tx.add_staff_note(
+            conversation_id, staff, f"-> {target['email']}", core.engine.clock()
+        )
+
+
+def canned(core: Core, language: str) -> dict[str, str]:
+    """Ready answers staff can pick, in the customer's language."""
+    texts = core.engine.catalogue.texts.get(language, {})
+    return {k.removeprefix("canned."): v for k, v in texts.items() if k.startswith("canned.")}
+
+
 async def release(core: Core, conversation_id: int, staff: str) -> None:
     engine = core.engine
     conversation = await _held(core, conversation_id, staff)

@@ -139,9 +139,9 @@ async def test_session_cookie_is_secure_behind_https(tmp_path: Path, clock: Fake
 
 @pytest.mark.slow
 async def test_a_staff_member_handles_a_request_in_the_browser(desk: Desk, tmp_path: Path) -> None:
-    from playwright.async_api import async_playwright
-
     import os
+
+    from playwright.async_api import async_playwright
 
     # Artefacts of the run; PRIVACYBOT_SCREENSHOTS=docs refreshes the README's picture.
     artefacts = Path(os.environ.get("PRIVACYBOT_SCREENSHOTS") or tmp_path / "screenshots")
@@ -255,6 +255,8 @@ async def test_staff_take_over_a_telegram_chat_and_give_it_back(
             page = await http.get(f"/console/chats/{chat_id}")
             assert "Pelanggan lama, sopan." in page.text and "note:ani@jovapos.test" in page.text
             assert all("Pelanggan lama" not in m["text"] for m in tg.sent)  # notes stay inside
+            await staff("reply", page.text, text="", canned="goodbye")
+            assert tg.sent[-1]["text"].startswith("Terima kasih. Jika ada pertanyaan lain")
             await staff("release", page.text)
             assert "layanan otomatis" in tg.sent[-1]["text"]
             await customer("budi@example.com")  # the bot picks up where it stood
@@ -264,3 +266,33 @@ async def test_staff_take_over_a_telegram_chat_and_give_it_back(
                 f"/console/chats/{chat_id}/reply", data={"csrf": "x", "text": "hi"}
             )
             assert forged.status_code == 403
+
+
+async def test_a_chat_can_be_transferred_to_another_staff_member(desk: Desk) -> None:
+    engine = desk.server.core.engine
+    chat = Chat(engine, address="rudi")
+    await chat.script("staf")
+    await add_staff(engine, "budi@jovapos.test", "agent", PASSWORD)
+    http = desk.http
+    await _log_in(http, "ani@jovapos.test")
+    inbox = await http.get("/console/inbox")
+    (chat_id,) = re.findall(r'href="/console/chats/(\d+)"', inbox.text)
+    page = await http.get(f"/console/chats/{chat_id}")
+    await http.post(f"/console/chats/{chat_id}/claim", data={"csrf": _csrf(page.text)})
+    page = await http.get(f"/console/chats/{chat_id}")
+    nobody = await http.post(
+        f"/console/chats/{chat_id}/transfer",
+        data={"csrf": _csrf(page.text), "to": "tidak.ada@jovapos.test"},
+    )
+    assert "no%20staff%20account" in nobody.headers["location"]
+    await http.post(
+        f"/console/chats/{chat_id}/transfer",
+        data={"csrf": _csrf(page.text), "to": "budi@jovapos.test"},
+    )
+    async with engine.store.transaction() as tx:
+        held = await tx.get_conversation_by_id(int(chat_id))
+    assert held is not None and held.claimed_by == "budi@jovapos.test"
+    refused = await http.post(
+        f"/console/chats/{chat_id}/reply", data={"csrf": _csrf(page.text), "text": "hai"}
+    )
+    assert "claim%20the%20chat%20first" in refused.headers["location"]

@@ -46,7 +46,7 @@ async def open_engine(settings: Settings, clock: Clock = utc_now) -> AsyncIterat
     blobs = FileBlobStore(settings.blob_dir, keyring.file_key)
     blobs.open()
     async with open_core(settings) as store:
-        directory = await open_directory(settings, store)
+        directory = open_directory(settings)
         engine = Engine(
             store=store,
             blobs=blobs,

@@ -50,17 +50,15 @@ class AccountDirectory(abc.ABC):
         pass
 
 
-class EveryoneRegistered(AccountDirectory):
-    name = "none (every email counts as registered)"
-
-    async def lookup(self, email: str, tx: Transaction) -> Account | None:
-        return Account(email, None)
-
-
 class LocalDirectory(AccountDirectory):
+    """The imported table; while it is empty, every email counts (development).
+    Checked on each look-up, so an import takes effect without a restart."""
+
     name = "local table"
 
     async def lookup(self, email: str, tx: Transaction) -> Account | None:
+        if not await tx.count_accounts():
+            return Account(email, None)
         found = await tx.find_account(email.casefold())
         return Account(found[0], found[1]) if found else None
 
@@ -95,14 +93,18 @@ class HttpDirectory(AccountDirectory):
         await self.client.aclose()
 
 
-async def open_directory(settings: Settings, store: Store) -> AccountDirectory:
+def open_directory(settings: Settings) -> AccountDirectory:
     if settings.accounts_url:
-        directory: AccountDirectory = HttpDirectory(settings.accounts_url, settings.accounts_token)
-    else:
-        async with store.transaction(readonly=True) as tx:
-            has_accounts = await tx.count_accounts() > 0
-        directory = LocalDirectory() if has_accounts else EveryoneRegistered()
-    return directory
+        return HttpDirectory(settings.accounts_url, settings.accounts_token)
+    return LocalDirectory()
+
+
+async def everyone_counts(directory: AccountDirectory, store: Store) -> bool:
+    """Whether, right now, every email counts as registered (no directory yet)."""
+    if not isinstance(directory, LocalDirectory):
+        return False
+    async with store.transaction(readonly=True) as tx:
+        return await tx.count_accounts() == 0
 
 
 def same_name(given: str, registered: str) -> bool:

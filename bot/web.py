@@ -30,7 +30,7 @@ from bot.app import open_engine
 from bot.catalogue import Catalogue
 from bot.channels import Core
 from bot.console import console_routes
-from bot.directory import EveryoneRegistered
+from bot.directory import everyone_counts
 from bot.engine import Clock, UploadLinkInvalid, hash_token, utc_now
 from bot.exports import DownloadError, open_download, send_download_code
 from bot.models import InboundFile
@@ -128,7 +128,7 @@ def create_app(
                     f"password\n{password}\nLog in at /console and create real accounts.\n"
                 )
                 sys.stderr.flush()
-            if isinstance(engine.directory, EveryoneRegistered):
+            if await everyone_counts(engine.directory, engine.store):
                 log.warning(
                     "no account directory (PRIVACYBOT_ACCOUNTS_URL or `privacybot accounts "
                     "import`): every email counts as registered"

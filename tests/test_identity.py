@@ -429,3 +429,14 @@ async def test_a_code_never_verifies_another_email(engine: Engine, chat: Chat) -
         c = await tx.get_conversation(Channel.TERMINAL, chat.address)
     assert c is not None and c.state == "access.email_code"
     assert "email_verified" not in c.slots
+
+
+async def test_an_import_takes_effect_without_a_restart(engine: Engine) -> None:
+    box = mailbox_of(engine)
+    await Chat(engine, address="a").script("2", "Siti", "siapa.saja@example.com")
+    assert len(box.mails) == 1  # no directory yet: every email counts
+    await _import(engine, [("siti@example.com", "Siti Aminah", None)])
+    await Chat(engine, address="b").script("2", "Siti", "siapa.saja@example.com")
+    assert len(box.mails) == 1  # now only imported accounts get a code
+    await Chat(engine, address="c").script("2", "Siti", "siti@example.com")
+    assert len(box.mails) == 2

@@ -115,6 +115,8 @@ async def send_due(core: Core, limit: int = 50) -> int:
             await tx.lease_notification(n.id, now + LEASE)
     sent = 0
     for n in due:
+        async with engine.store.transaction() as tx:  # renewed: a long batch keeps its hold
+            await tx.lease_notification(n.id, engine.clock() + LEASE)
         try:
             provider_id = await _deliver(core, n)
         except Exception as exc:
@@ -222,7 +224,7 @@ async def _fallback(tx: Transaction, core: Core, n: Notification, now: datetime)
             address = record.email
         key = f"{n.idempotency_key}>{channel}"
         await tx.enqueue_notification(
-            n.reference, n.kind, channel, address, n.language, n.params, key, now
+            n.reference, n.kind, channel, address, n.language, n.params, key, now, n.created_at
         )
         return channel
     return None

@@ -149,8 +149,11 @@ class Transaction(abc.ABC):
         params: dict[str, Any],
         idempotency_key: str,
         now: datetime,
+        created_at: datetime | None = None,
     ) -> bool:
-        """Add a notification; False when its idempotency key is already there."""
+        """Add a notification; False when its idempotency key is already there.
+        ``created_at`` (default ``now``) starts its 48-hour clock: a fallback
+        keeps the original's."""
 
     @abc.abstractmethod
     async def due_notifications(self, now: datetime, limit: int) -> list[Notification]: ...

@@ -399,6 +399,7 @@ class _SQLiteTransaction(Transaction):
         params: dict[str, Any],
         idempotency_key: str,
         now: datetime,
+        created_at: datetime | None = None,
     ) -> bool:
         cur = await self.db.execute(
             "INSERT OR IGNORE INTO notifications (request_id, kind, channel, address, language, "
@@ -412,7 +413,7 @@ class _SQLiteTransaction(Transaction):
                 json.dumps(params, ensure_ascii=False),
                 idempotency_key,
                 _ts(now),
-                _ts(now),
+                _ts(created_at or now),
                 reference,
             ),
         )

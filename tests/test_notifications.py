@@ -133,11 +133,14 @@ async def test_outbox_retries_through_failures_and_sends_once(desk: Desk) -> Non
     twilio = next(a for a in desk.core.adapters if isinstance(a, TwilioAdapter))
     twilio.http.timeout = 0.5  # so the stalled request times out quickly
     desk.twilio.fail_next_messages(1, status=500)
-    desk.twilio.fail_next_messages(1, status=429, retry_after=2)
+    desk.twilio.fail_next_messages(1, status=429, retry_after=30)
     assert await send_due(desk.core) == 0  # 500
     assert await send_due(desk.core) == 0  # not due yet: backing off
     desk.clock.advance(seconds=2)
-    assert await send_due(desk.core) == 0  # the 429
+    assert await send_due(desk.core) == 0  # the 429, asking for 30 seconds
+    desk.clock.advance(seconds=20)
+    assert await send_due(desk.core) == 0 and desk.twilio.messages == []  # Twilio's wait holds
+    desk.clock.advance(seconds=10)
     desk.twilio.stall_next_messages(1, seconds=1.5)
     desk.clock.advance(seconds=5)
     assert await send_due(desk.core) == 0  # times out

@@ -48,6 +48,14 @@ OPT_IN_WORDS = {"START"}
 WHATSAPP_PREFIX = "whatsapp:"
 
 
+class RateLimited(Exception):
+    """Twilio answered 429; ``retry_after`` is its Retry-After, when it gave one."""
+
+    def __init__(self, retry_after: float | None) -> None:
+        super().__init__(f"rate limited (retry after {retry_after})")
+        self.retry_after = retry_after
+
+
 class TwilioAdapter(ChannelAdapter):
     name = "twilio"
     channels = (Channel.WHATSAPP, Channel.SMS)
@@ -284,7 +292,9 @@ class TwilioAdapter(ChannelAdapter):
                         status_callback=self._status_url(carried),
                     )
                 except TwilioRestException as exc:
-                    if 400 <= exc.status < 500 and exc.status != 429:
+                    if exc.status == 429:
+                        raise RateLimited(self.http.last_retry_after) from exc
+                    if 400 <= exc.status < 500:
                         # e.g. 21610 (the number opted out), 21211 (invalid number)
                         raise DeliveryRefused(f"Twilio {exc.status}/{exc.code}") from exc
                     raise

@@ -19,6 +19,7 @@ class RebasedHttpClient(AsyncHttpClient):
         super().__init__(logger=None, is_async=True, timeout=timeout)  # type: ignore[arg-type]
         self.base_url = base_url.rstrip("/")
         self._client = httpx.AsyncClient(timeout=timeout)
+        self.last_retry_after: float | None = None
 
     def rebase(self, url: str) -> str:
         if url.startswith(TWILIO_API):
@@ -46,6 +47,10 @@ class RebasedHttpClient(AsyncHttpClient):
             timeout=timeout if timeout is not None else self.timeout,
             follow_redirects=allow_redirects,
         )
+        if response.status_code == 429:
+            # The twilio library's exception drops the headers; keep Twilio's wait.
+            wait = response.headers.get("retry-after", "")
+            self.last_retry_after = float(wait) if wait.replace(".", "", 1).isdigit() else None
         return Response(response.status_code, response.text, response.headers)
 
     async def aclose(self) -> None:

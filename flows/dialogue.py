@@ -638,13 +638,7 @@ class Dialogue:
             run.slots = {}
 
     def _say_status(self, run: _Run, known: KnownRequest) -> None:
-        run.say(
-            "status.answer",
-            reference=known.reference,
-            type=Label(f"type.{known.type.value}"),
-            status=Label(f"request_status.{known.status}"),
-            due_date=known.due_date,
-        )
+        run.say("status.answer", **_about(known))
 
     def _on_status_email(self, run: _Run, text: str, command: str | None) -> None:
         email, hint = validate_email_address(text)
@@ -973,13 +967,7 @@ class Dialogue:
         open_one = next((r for r in run.ctx.open_same_email if r.type is run.rtype), None)
         if open_one is None:
             return False
-        run.say(
-            "duplicate.open",
-            reference=open_one.reference,
-            type=Label(f"type.{open_one.type.value}"),
-            status=Label(f"request_status.{open_one.status}"),
-            due_date=open_one.due_date,
-        )
+        run.say("duplicate.open", **_about(open_one))
         self._discard_draft(run)
         self._reset(run)
         return True
@@ -1147,6 +1135,16 @@ class Dialogue:
         else:
             line("id_proof", Label("summary.proof_later"))
         return Seq(tuple(lines))
+
+
+def _about(known: KnownRequest) -> dict[str, Any]:
+    """What a reply tells of a request: reference, type, status, due date."""
+    return {
+        "reference": known.reference,
+        "type": Label(f"type.{known.type.value}"),
+        "status": Label(f"request_status.{known.status}"),
+        "due_date": known.due_date,
+    }
 
 
 def _numbered(prefix: str, options: tuple[str, ...]) -> tuple[Button, ...]:

@@ -50,8 +50,11 @@ class ChannelAdapter(abc.ABC):
         """Send replies to their customer and mark each sent; raise on failure.
         Returns the provider's ids of the messages sent."""
 
-    async def send_template(self, address: str, template: str, variables: dict[str, str]) -> None:
-        """Send an approved message template (channels that have them)."""
+    async def send_template(
+        self, address: str, template: str, variables: dict[str, str]
+    ) -> str | None:
+        """Send an approved message template (channels that have them); the
+        provider's id of the message."""
         raise DeliveryRefused(f"{self.name} has no message templates")
 
     def status(self) -> dict[str, Any]:

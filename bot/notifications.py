@@ -152,8 +152,7 @@ async def _deliver(core: Core, n: Notification) -> str | None:
         template = core.settings.twilio_templates.get(n.kind)
         if not template:
             raise OutsideWindow("no template for this notification")
-        await adapter.send_template(n.address, template, _template_variables(n))
-        return None
+        return await adapter.send_template(n.address, template, _template_variables(n))
     ids = await adapter.send(
         [OutboundMessage(channel, n.address, f"notify.{n.kind}", text, n.language)]
     )

@@ -279,6 +279,12 @@ async def test_outside_the_whatsapp_window_a_template_is_used(desk: Desk) -> Non
     (sent,) = desk.twilio.messages
     assert sent["form"]["ContentSid"] == "HX" + "1" * 32
     assert json.loads(sent["form"]["ContentVariables"])["1"] == ref
+    # The template was not delivered after all: the notice goes on by SMS.
+    from bot.notifications import delivery_failed
+
+    await delivery_failed(desk.core, sent["sid"])
+    assert await send_due(desk.core) == 1
+    assert desk.twilio.messages[-1]["to"] == CUSTOMER and ref in desk.twilio.messages[-1]["body"]
 
 
 async def test_outside_the_window_without_template_falls_back_to_sms_then_email(

@@ -252,10 +252,13 @@ class TwilioAdapter(ChannelAdapter):
                 await self.core.engine.mark_sent(reply)
         return Response(str(response), media_type="application/xml")
 
-    async def send_template(self, address: str, template: str, variables: dict[str, str]) -> None:
-        """A WhatsApp template (Content SID) with positional variables."""
+    async def send_template(
+        self, address: str, template: str, variables: dict[str, str]
+    ) -> str | None:
+        """A WhatsApp template (Content SID) with positional variables; its SID,
+        so a failed delivery report can move the notification on."""
         try:
-            await self.client.messages.create_async(
+            message = await self.client.messages.create_async(
                 to=f"{WHATSAPP_PREFIX}{address}",
                 from_=self.numbers[Channel.WHATSAPP],
                 content_sid=template,
@@ -263,9 +266,12 @@ class TwilioAdapter(ChannelAdapter):
                 status_callback=f"{self.public_url}{STATUS_PATH}",
             )
         except TwilioRestException as exc:
-            if 400 <= exc.status < 500 and exc.status != 429:
+            if exc.status == 429:
+                raise RateLimited(self.http.last_retry_after) from exc
+            if 400 <= exc.status < 500:
                 raise DeliveryRefused(f"Twilio {exc.status}/{exc.code}") from exc
             raise
+        return message.sid
 
     async def send(self, replies: Sequence[OutboundMessage]) -> list[str]:
         """Send through the REST API, one customer at a time, fewest messages."""

@@ -105,6 +105,12 @@ async def apply_move(
             f"cannot {action} {record.reference}: it is {record.status.value}"
             + (f" (possible from: {', '.join(s.value for s in sources)})" if sources else "")
         )
+    if action == "complete" and record.type.value == "access" and "download_url" not in notice:
+        # Access is done when the customer gets their data: the copy comes with it.
+        raise IllegalMove(
+            f"{record.reference} is an access request: complete it with its data copy "
+            f"(--export FILE, or POST /api/v1/requests/{record.reference}/export)"
+        )
     data: dict[str, Any] = {"from": record.status.value}
     if target is not None:
         await tx.set_request_status(record.reference, target, now)

@@ -10,6 +10,7 @@ import pytest
 
 from bot.business_days import business_days_between, due_for
 from bot.engine import Engine
+from bot.exports import ExportFile, complete_access
 from bot.lifecycle import IllegalMove, act, deadline
 from bot.models import RequestStatus
 from bot.requests import RequestNotFound, find_request, list_requests
@@ -43,9 +44,12 @@ async def test_legal_moves_and_their_events(engine: Engine, chat: Chat, clock) -
     assert (await find_request(store, ref)).status is RequestStatus.NEEDS_INFO
     await move("verify")
     await move("delay", reason="Data di sistem kasir lama", until=date(2027, 2, 1))
-    result = await move("complete")
-    assert result.request.status is RequestStatus.COMPLETED
-    assert result.request.due_date == date(2027, 2, 1)
+    with pytest.raises(IllegalMove, match="data copy"):  # access ends with the data
+        await move("complete")
+    await complete_access(engine, ref, "staff:ani", [ExportFile("pos.csv", b"x")])
+    result_record = await find_request(store, ref)
+    assert result_record.status is RequestStatus.COMPLETED
+    assert result_record.due_date == date(2027, 2, 1)
     with pytest.raises(IllegalMove, match="cannot cancel"):
         await move("cancel")
     record = await find_request(store, ref)

@@ -15,6 +15,7 @@ import pytest
 from bot.app import open_engine
 from bot.channels import Core
 from bot.engine import Engine
+from bot.exports import ExportFile, complete_access
 from bot.lifecycle import act
 from bot.models import Channel, Control, InboundMessage
 from bot.notifications import send_due
@@ -110,7 +111,9 @@ async def test_every_notification_arrives_on_its_channel_and_by_email(desk: Desk
         await desk.act(ref, "ask", message="Mohon kirim foto KTP yang lebih jelas")
         await desk.act(ref, "verify")
         await desk.act(ref, "delay", reason="Arsip lama", until=date(2027, 2, 1))
-        await desk.act(ref, "complete")
+        await complete_access(
+            desk.engine, ref, "staff:ani", [ExportFile("pos.csv", b"outlet,total\n")]
+        )
     assert await send_due(desk.core) == 12  # 4 chat + 2 email copies, for each request
 
     wa = [m["body"] for m in desk.twilio.messages]
@@ -118,7 +121,7 @@ async def test_every_notification_arrives_on_its_channel_and_by_email(desk: Desk
     assert "Mohon kirim foto KTP yang lebih jelas" in wa[0] and whatsapp in wa[0]
     assert "sudah kami verifikasi" in wa[1]
     assert "Arsip lama" in wa[2] and "1 Februari 2027" in wa[2]
-    assert "salinan data pribadi Anda sudah kami siapkan" in wa[3]
+    assert "Unduh salinan data pribadi Anda di https://bot.jovapos.test/download/" in wa[3]
     tg = [m["text"] for m in desk.telegram.sent]
     assert len(tg) == 4 and all(telegram_ref in t for t in tg)
     mails = desk.inbox.texts()[codes + 2 :]

@@ -8,7 +8,9 @@ import email.policy
 import io
 import itertools
 import re
+import shutil
 import socket
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,6 +41,18 @@ def picture(fmt: str, size: tuple[int, int] = (32, 24), **options: object) -> by
 PNG = picture("PNG")
 JPEG = picture("JPEG", quality=90)
 WEBP = picture("WEBP", lossless=True)
+
+
+def console_script() -> str:
+    """The installed ``privacybot`` entry point, so tests run the real process."""
+    sibling = Path(sys.executable).parent / "privacybot"
+    if sibling.is_file():
+        return str(sibling)
+    found = shutil.which("privacybot")
+    assert found, "the privacybot console script is not installed next to this Python"
+    return found
+
+
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n" + b"\x03" * 64
 
 

@@ -22,10 +22,8 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -36,7 +34,7 @@ import pytest
 
 from bot.catalogue import Catalogue
 from bot.images import strip_metadata
-from tests.conftest import PDF, PNG
+from tests.conftest import PDF, PNG, console_script
 
 pytestmark = pytest.mark.slow
 
@@ -50,16 +48,7 @@ CODE_LINE = re.compile(r"^(\d{6})$", re.MULTILINE)
 STORED_PNG = strip_metadata(PNG, "image/png")  # what is kept of PNG: deterministic
 
 
-def _console_script() -> str:
-    sibling = Path(sys.executable).parent / "privacybot"
-    if sibling.is_file():
-        return str(sibling)
-    found = shutil.which("privacybot")
-    assert found, "the privacybot console script is not installed next to this Python"
-    return found
-
-
-PRIVACYBOT = _console_script()
+PRIVACYBOT = console_script()
 CATALOGUE = Catalogue.load()
 # References used as examples in the texts ("DEL-7K3M9Q") are not filed requests.
 EXAMPLE_REFERENCES = {

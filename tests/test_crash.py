@@ -20,7 +20,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import pytest
 
 from bot.catalogue import Catalogue
 from flows.dialogue import Dialogue
-from tests.conftest import JPEG
+from tests.conftest import JPEG, console_script
 
 pytestmark = pytest.mark.slow
 
@@ -61,13 +60,12 @@ SCRIPT = [
 REPEAT = 40
 
 
-def _privacybot() -> str:
-    return str(Path(sys.executable).parent / "privacybot")
+PRIVACYBOT = console_script()
 
 
 def _chat(env: dict[str, str], user: str, *lines: str) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        [_privacybot(), "chat", "--user", user],
+        [PRIVACYBOT, "chat", "--user", user],
         input="".join(line + "\n" for line in lines),
         capture_output=True,
         text=True,
@@ -148,7 +146,7 @@ def test_killed_processes_leave_a_consistent_database(tmp_path: Path, dialogue: 
         _to_id_proof(env, user)
         before = _handled(data / "privacybot.db")
         proc = subprocess.Popen(
-            [_privacybot(), "chat", "--user", user],
+            [PRIVACYBOT, "chat", "--user", user],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -17,11 +17,9 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import sqlite3
-import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,7 +33,7 @@ import pytest
 
 from bot.catalogue import Catalogue
 from bot.images import strip_metadata
-from tests.conftest import JPEG
+from tests.conftest import JPEG, console_script
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio, new_sid, signed_form
 
@@ -54,16 +52,7 @@ REFERENCE = re.compile(r"\bDEL-[0-9A-HJKMNP-TV-Z]{6}\b")
 CATALOGUE = Catalogue.load()
 
 
-def _console_script() -> str:
-    sibling = Path(sys.executable).parent / "privacybot"
-    if sibling.is_file():
-        return str(sibling)
-    found = shutil.which("privacybot")
-    assert found, "the privacybot console script is not installed next to this Python"
-    return found
-
-
-PRIVACYBOT = _console_script()
+PRIVACYBOT = console_script()
 
 
 def text(key: str, language: str = "id", **params: object) -> str:

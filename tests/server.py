@@ -4,6 +4,7 @@ loop, so tests talk to it over HTTP with real clients."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -33,19 +34,22 @@ async def running_server(
     settings: Settings,
     adapters: Callable[[Core], list[ChannelAdapter]] = lambda core: [],
     clock: Clock = utc_now,
+    sock: socket.socket | None = None,
 ) -> AsyncIterator[RunningServer]:
+    """``sock``: an already bound listening socket, for tests that must know the port
+    before the settings are built; by default uvicorn binds a free port itself."""
     core = Core(settings)
     core.adapters.extend(adapters(core))
     config = uvicorn.Config(
         create_app(core, clock=clock),
         host="127.0.0.1",
-        port=0,
+        port=sock.getsockname()[1] if sock else 0,
         lifespan="on",
         log_config=None,
         access_log=False,
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=None))
+    task = asyncio.create_task(server.serve(sockets=[sock] if sock else None))
     try:
         for _ in range(500):
             if server.started or task.done():

@@ -10,7 +10,6 @@ the message catalogue.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import socket
 import struct
@@ -22,18 +21,15 @@ from xml.etree import ElementTree
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.catalogue import Catalogue
-from bot.channels import Core
 from bot.engine import Clock, utc_now
 from bot.settings import Settings, load_settings
-from bot.web import create_app
 from integrations.twilio.adapter import TwilioAdapter
 from integrations.twilio.text import SMS_MAX_SEGMENTS, segments
 from tests.conftest import FakeClock, mailbox_of
 from tests.fakes.twilio_api import FakeTwilio, signed_form
-from tests.server import RunningServer
+from tests.server import RunningServer, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -95,10 +91,9 @@ FAKE_EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x0
 async def serving_sms(
     tmp_path: Path, tw: FakeTwilio, clock: Clock = utc_now
 ) -> AsyncIterator[RunningServer]:
-    """Like tests.server.running_server, but on a port chosen *before* the settings are
-    built: the upload link is PRIVACYBOT_PUBLIC_URL + /upload/..., and the browser must be
-    able to open it, so the public URL has to be the server's real http://127.0.0.1:PORT.
-    (running_server always binds port 0 and only learns the port after start.) The
+    """tests.server.running_server on a port chosen *before* the settings are built: the
+    upload link is PRIVACYBOT_PUBLIC_URL + /upload/..., and the browser must be able to
+    open it, so the public URL has to be the server's real http://127.0.0.1:PORT. The
     listening socket is handed to uvicorn, so no other process can take the port."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -114,31 +109,12 @@ async def serving_sms(
         twilio_api_base_url=tw.base_url,
         twilio_sms_number=SMS_NUMBER,
     )
-    core = Core(settings)
-    core.adapters.append(TwilioAdapter(core))
-    config = uvicorn.Config(
-        create_app(core, clock=clock),
-        host="127.0.0.1",
-        port=port,
-        lifespan="on",
-        log_config=None,
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        for _ in range(500):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.01)
-        if not server.started:
-            if task.done():
-                task.result()
-            raise RuntimeError("server did not start")
-        yield RunningServer(core=core, url=url)
+        async with running_server(
+            settings, lambda core: [TwilioAdapter(core)], clock, sock=sock
+        ) as server:
+            yield server
     finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=20)
         sock.close()
 
 

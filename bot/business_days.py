@@ -19,8 +19,12 @@ def _holidays_for(year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays("ID", years=year, categories=("public",)).keys())
 
 
+def is_holiday(day: date) -> bool:
+    return day in _holidays_for(day.year)
+
+
 def is_business_day(day: date) -> bool:
-    return day.weekday() < 5 and day not in _holidays_for(day.year)
+    return day.weekday() < 5 and not is_holiday(day)
 
 
 def add_business_days(start: date, days: int) -> date:

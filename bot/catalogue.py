@@ -93,7 +93,8 @@ class Catalogue:
             local = value.astimezone(self.zone)
             return format_datetime(
                 local,
-                "d MMMM y HH.mm" if language == "id" else "d MMMM y HH:mm",
+                # "Senin, 30 November 2026 09.00 WIB" / "Monday 30 November 2026, 09:00 GMT+07:00"
+                "EEEE, d MMMM y HH.mm zzz" if language == "id" else "EEEE d MMMM y, HH:mm ZZZZ",
                 locale=_BABEL_LOCALES.get(language, "id_ID"),
             )
         if isinstance(value, date):

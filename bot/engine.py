@@ -43,6 +43,7 @@ from bot.models import (
 from bot.notifications import notify
 from bot.settings import Settings
 from bot.store import DuplicateReference, Store, Transaction
+from bot.support_hours import SupportHours
 from flows.dialogue import MENU, Dialogue, draft_files, holds_draft
 from flows.types import (
     AttachmentInfo,
@@ -157,6 +158,7 @@ class Engine:
         self.directory = directory
         self.mailer = mailer
         self.clock = clock
+        self.support_hours = SupportHours.parse(settings.support_hours, settings.timezone)
         self._mail_tasks: set[asyncio.Task[None]] = set()
 
     async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
@@ -482,6 +484,7 @@ class Engine:
             max_failures=self.settings.max_failures,
             max_text_length=self.settings.max_text_length,
             max_attachment_bytes=self.settings.max_attachment_bytes,
+            staff_opens_at=self.support_hours.next_opening(now),
         )
         snapshot = Snapshot(
             state=conversation.state,
@@ -630,6 +633,7 @@ class Engine:
                 if record is not None:  # the dialogue checked it is this customer's own
                     await apply_move(tx, record, "cancel", "customer", work.now)
             elif isinstance(effect, Escalate):
+                await tx.record_escalation(work.conversation.id, effect.reason, work.now)
                 log.info(
                     "conversation %s waiting for staff (%s)", work.conversation.id, effect.reason
                 )

@@ -184,6 +184,18 @@ class CodeRecord:
 
 
 @dataclass(frozen=True)
+class Escalation:
+    """A chat handed to staff: why, and where the customer is."""
+
+    id: int
+    conversation_id: int
+    reason: str  # customer_request, failed_answers, unplaced
+    created_at: datetime
+    channel: Channel
+    language: str
+
+
+@dataclass(frozen=True)
 class AttachmentRecord:
     token: str
     media_type: str

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
+from bot.support_hours import SupportHours, SupportHoursError
+
 ENV_PREFIX = "PRIVACYBOT_"
 # Settings named by their provider's convention rather than ours.
 _FOREIGN_NAMES = ("twilio_", "telegram_", "smtp_")
@@ -44,6 +46,8 @@ class Settings:
     draft_resume_hours: int
     draft_expiry_days: int
     max_failures: int
+    support_hours: str
+    telegram_staff_chat_id: str
     database_busy_timeout: float
     log_level: str
     upload_link_hours: int
@@ -211,3 +215,14 @@ def _check(s: Settings) -> None:
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError("PRIVACYBOT_LOG_LEVEL: one of DEBUG, INFO, WARNING, ERROR")
     s.database_path  # noqa: B018 - validates the URL early
+    try:
+        SupportHours.parse(s.support_hours, s.timezone)
+    except SupportHoursError as exc:
+        raise SettingsError(f"PRIVACYBOT_SUPPORT_HOURS: {exc}") from None
+    if s.telegram_staff_chat_id and not s.telegram_staff_chat_id.lstrip("-").isdigit():
+        raise SettingsError("TELEGRAM_STAFF_CHAT_ID: a numeric chat id, e.g. -1001234567890")
+    if s.telegram_staff_chat_id and not s.public_url:
+        raise SettingsError(
+            "PRIVACYBOT_PUBLIC_URL: required with TELEGRAM_STAFF_CHAT_ID (the announcements"
+            " link to the console)"
+        )

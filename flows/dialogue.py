@@ -80,6 +80,8 @@ GLOBAL_STATES = (
 )
 OPEN_STATUSES = ("awaiting_id_proof", "verifying", "needs_info", "in_progress")
 _CANCEL_REQUEST = re.compile(r"^(?:batalkan|batal|cancel)\s+(\S+)$", re.IGNORECASE)
+# Messages in a row the bot cannot place (at the menu) before a person takes over.
+UNPLACED_LIMIT = 2
 
 # The steps of each request type, in order. Sub-steps are asked only when the
 # answer to their parent needs more words.
@@ -261,6 +263,7 @@ class _Run:
         self.slots: dict[str, Any] = copy.deepcopy(snapshot.slots)
         self.language = snapshot.language
         self.failures = snapshot.failures
+        self.unplaced_before = 0  # messages in a row the bot could not place, before this one
         self.ctx = ctx
         self.replies: list[Reply] = []
         self.effects: list[Effect] = []
@@ -348,6 +351,7 @@ class Dialogue:
     def _handle(self, run: _Run, snapshot: Snapshot, inbound: Inbound) -> None:
         text = clean_text(inbound.text) if not inbound.oversized else ""
         command = self.vocabulary.command(text) if text else None
+        run.unplaced_before = int(run.slots.pop("_unplaced", 0))
         notice = run.slots.pop("_notice", None)
         if notice == "draft.expired":  # left by the sweep of abandoned drafts
             run.say("draft.expired", days=run.ctx.draft_expiry_days)
@@ -368,7 +372,7 @@ class Dialogue:
         if command and self._global_command(run, command):
             return
         if inbound.attachments:
-            handled = self._attachments(run, inbound.attachments)
+            handled = self._attachments(run, inbound.attachments, bool(text))
             if handled or not text:
                 if not handled:
                     self._prompt(run)
@@ -498,8 +502,11 @@ class Dialogue:
             run.slots.pop("_return", None)
         self._fire(run, "escalate")
         run.failures = 0
+        run.slots.pop("_unplaced", None)
         run.effect(Escalate(reason))
-        run.say("staff.waiting")
+        run.say("staff.waiting" if reason == "customer_request" else "staff.handover")
+        if run.ctx.staff_opens_at is not None:
+            run.say("staff.after_hours", opens=run.ctx.staff_opens_at)
 
     def _leave_staff(self, run: _Run) -> None:
         run.say("staff.back_to_bot")
@@ -525,7 +532,9 @@ class Dialogue:
 
     # attachments --------------------------------------------------------
 
-    def _attachments(self, run: _Run, attachments: tuple[AttachmentInfo, ...]) -> bool:
+    def _attachments(
+        self, run: _Run, attachments: tuple[AttachmentInfo, ...], text_follows: bool
+    ) -> bool:
         """True when the files answered the message; False when they were only
         acknowledged and any text should still be read."""
         if run.state == INFO and self._info_wanted(run, run.slots.get("info_ref", "")):
@@ -574,6 +583,8 @@ class Dialogue:
                 self._prompt(run)
                 return True
         run.say("file.ignored")
+        if not text_follows and run.state in (START, MENU):
+            return self._unplaced(run)
         return False
 
     # text ---------------------------------------------------------------
@@ -602,8 +613,8 @@ class Dialogue:
                 run.state = MENU
                 run.ask("menu.welcome", MENU_BUTTONS)
                 return
-            self._fail(run, "menu.unclear")
-            run.ask("menu.prompt", MENU_BUTTONS)
+            if not self._unplaced(run) and not self._fail(run, "menu.unclear"):
+                run.ask("menu.prompt", MENU_BUTTONS)
             return
         run.failures = 0
         if choice == "staff":
@@ -948,11 +959,29 @@ class Dialogue:
         run.failures = 0
         self._prompt(run)
 
-    def _fail(self, run: _Run, hint: str, **params: Any) -> None:
+    def _fail(self, run: _Run, hint: str, **params: Any) -> bool:
+        """A failed answer at this step. After ``max_failures`` of them a person
+        takes over (True). Code steps only offer staff: they have their own
+        limit (wrong tries, then a lock) that a hand-over must not bypass."""
         run.failures += 1
         run.say(hint, **params)
-        if run.failures >= run.ctx.max_failures and run.state != STAFF:
+        if run.failures < run.ctx.max_failures or run.state == STAFF:
+            return False
+        if hint.rpartition(".")[2].startswith("code_") or run.state == STATUS_CODE:
             run.say("hint.offer_staff")
+            return False
+        self._escalate(run, "failed_answers")
+        return True
+
+    def _unplaced(self, run: _Run) -> bool:
+        """A message the bot could not place at all; the second in a row goes
+        to a person (True)."""
+        count = run.unplaced_before + 1
+        if count >= UNPLACED_LIMIT:
+            self._escalate(run, "unplaced")
+            return True
+        run.slots["_unplaced"] = count
+        return False
 
     def _fire(self, run: _Run, trigger: str) -> bool:
         """Apply one of the machine's events to this message's model."""

@@ -146,6 +146,8 @@ class Context:
     max_attachment_bytes: int = 10 * 1024 * 1024
     code_minutes: int = 10
     code_lock_minutes: int = 15
+    # None while staff are at work; else when they next are (support hours).
+    staff_opens_at: datetime | None = None
 
 
 @dataclass(frozen=True)

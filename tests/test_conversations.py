@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -239,6 +240,9 @@ async def test_bad_inputs_never_break_the_conversation(engine: Engine, chat: Cha
     ]:
         await chat.say(text)
         assert chat.keys[0] == key, text
+    assert chat.keys == ["hint.name_chars", "staff.handover"]  # the third failed answer
+    await chat.say("menu")  # back from the queue for staff to the step it left
+    assert chat.keys == ["staff.back_to_bot", "prompt.full_name"]
     await chat.say("محمد علي")  # right-to-left letters are a fine name
     assert chat.keys == ["prompt.email"]
     await chat.script("siti@example.com", CODE)
@@ -274,6 +278,27 @@ async def test_big_and_fake_files_are_refused_and_not_stored(
     await chat.say("", file_of(b"", "kosong.png"))
     assert chat.keys[0] == "hint.file_empty"
     assert not [p for p in settings.blob_dir.rglob("*") if p.is_file()]
+
+
+async def test_handed_to_staff_on_a_friday_night_the_customer_learns_when(
+    engine: Engine, chat: Chat, clock: FakeClock
+) -> None:
+    clock.now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # Friday 19:00 WIB
+    await chat.script("halo", "apa ini", "hmm oke")  # two messages the bot cannot place
+    assert chat.keys == ["staff.handover", "staff.after_hours"]
+    assert "Senin, 30 November 2026 09.00 WIB" in chat.last[1].text
+    await chat.script("menu", "EN", "staff")
+    assert chat.keys == ["staff.waiting", "staff.after_hours"]
+    assert "Monday 30 November 2026, 09:00 GMT+07:00" in chat.last[1].text
+    async with engine.store.transaction() as tx:
+        c = await tx.get_conversation(Channel.TERMINAL, chat.address)
+        assert c is not None
+        assert await tx.escalation_reasons([c.id]) == {c.id: "customer_request"}
+        pending = await tx.unannounced_escalations(clock.now - timedelta(hours=1))
+    assert [(e.conversation_id, e.reason) for e in pending] == [
+        (c.id, "unplaced"),
+        (c.id, "customer_request"),
+    ]
 
 
 async def test_cancel_back_help_and_staff_at_several_steps(engine: Engine, chat: Chat) -> None:

@@ -311,16 +311,60 @@ def test_help_explains_the_step(d: Driver) -> None:
     assert d.state == "deletion.full_name"
 
 
-def test_three_failures_offer_staff(d: Driver) -> None:
+def test_three_failed_answers_hand_the_chat_to_a_person(d: Driver) -> None:
     d.say("2")
     d.say("1")
     assert d.keys == ["hint.name_short"]
     d.say("123")
     assert d.keys == ["hint.name_chars"]
     d.say("😀😀")
-    assert d.keys == ["hint.name_chars", "hint.offer_staff"]
+    assert d.keys == ["hint.name_chars", "staff.handover"]
+    assert d.state == "staff" and d.snapshot.failures == 0
+    assert Escalate("failed_answers") in d.outcome.effects
+    d.say("menu")  # the customer may go back to the bot: at the step they were on
+    assert d.state == "access.full_name"
     d.say("Budi")
-    assert d.snapshot.failures == 0
+    assert d.state == "access.email"
+
+
+def test_two_unplaceable_messages_in_a_row_hand_over(d: Driver) -> None:
+    d.say("halo")
+    d.say("apa kabar semuanya")
+    assert d.keys == ["menu.unclear", "menu.prompt"] and d.state == "menu"
+    d.say("hapus atau salinan?")
+    assert d.keys == ["staff.handover"] and d.state == "staff"
+    assert Escalate("unplaced") in d.outcome.effects
+
+
+def test_a_placed_message_resets_the_unplaceable_count(d: Driver) -> None:
+    d.say("halo")
+    d.say("apa kabar semuanya")
+    d.say("5")  # status: placed
+    d.say("menu")
+    d.say("xyz xyz")
+    assert d.keys == ["menu.unclear", "menu.prompt"] and d.state == "menu"
+    d.say("", good_file())  # a file nobody asked for is not placed either
+    assert d.keys == ["file.ignored", "staff.handover"] and d.state == "staff"
+
+
+def test_outside_support_hours_the_customer_is_told_when(d: Driver) -> None:
+    opens = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # Monday 09:00 WIB
+    d.say("halo")
+    out = d.say("staf", context=replace(ctx(), staff_opens_at=opens))
+    assert [r.key for r in out.replies] == ["staff.waiting", "staff.after_hours"]
+    assert out.replies[1].params == {"opens": opens}
+    d.say("menu")
+    out = d.say("6")
+    assert [r.key for r in out.replies] == ["staff.waiting"]  # within hours: no time given
+
+
+def test_code_steps_only_offer_staff_they_have_their_own_limit(d: Driver) -> None:
+    for line in ("2", "Budi", "budi@example.com"):
+        d.say(line)
+    for _ in range(3):
+        d.say("12")
+    assert d.keys == ["hint.code_format", "hint.offer_staff"]
+    assert d.state == "access.email_code"
 
 
 def test_escalation_keeps_the_draft_and_returns_to_it(d: Driver) -> None:
@@ -352,9 +396,8 @@ def test_bad_files_get_their_own_hint(d: Driver) -> None:
     d.say("", AttachmentInfo("c" * 32, 10, None, None, "unsupported_type"))
     assert d.keys == ["hint.file_unsupported_type"]
     d.say("", AttachmentInfo("c" * 32, 0, None, None, "empty"))
-    assert d.keys == ["hint.file_empty", "hint.offer_staff"]
-    d.say("ini KTP saya")
-    assert d.keys == ["hint.id_proof", "hint.offer_staff"]
+    assert d.keys == ["hint.file_empty", "staff.handover"]
+    assert d.state == "staff"
 
 
 def test_file_at_another_step_is_acknowledged_and_not_kept(d: Driver) -> None:

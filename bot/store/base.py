@@ -17,6 +17,7 @@ from bot.models import (
     Channel,
     CodeRecord,
     ConversationRecord,
+    Escalation,
     Notification,
     RecordedReply,
     RequestRecord,
@@ -135,6 +136,25 @@ class Transaction(abc.ABC):
     async def add_staff_note(
         self, conversation_id: int, author: str, text: str, now: datetime
     ) -> None: ...
+
+    @abc.abstractmethod
+    async def record_escalation(self, conversation_id: int, reason: str, now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    async def escalation_reasons(self, conversation_ids: list[int]) -> dict[int, str]:
+        """The reason of each chat's latest hand-over."""
+
+    @abc.abstractmethod
+    async def unannounced_escalations(self, since: datetime) -> list[Escalation]:
+        """Hand-overs since ``since`` not yet announced to the staff group."""
+
+    @abc.abstractmethod
+    async def mark_announced(self, escalation_id: int, now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    async def activity_mark(self) -> str:
+        """Changes whenever a chat gets a message, a note, a hand-over or a new
+        holder: the console's live updates compare it."""
 
     # outbox
 

@@ -27,6 +27,7 @@ from bot.models import (
     Channel,
     CodeRecord,
     ConversationRecord,
+    Escalation,
     Notification,
     RecordedReply,
     RequestEvent,
@@ -558,6 +559,11 @@ class _SQLiteTransaction(Transaction):
         await self.db.execute(
             f"DELETE FROM upload_tokens WHERE conversation_id IN ({convs})", conversations
         )
+        # What staff wrote about the customer goes too (hand-over reasons stay:
+        # they hold nothing personal).
+        await self.db.execute(
+            f"DELETE FROM staff_notes WHERE conversation_id IN ({convs})", conversations
+        )
         await self.db.execute(
             f"DELETE FROM opt_outs WHERE (channel, address) IN (SELECT channel, address FROM "
             f"conversations WHERE id IN ({convs}))",
@@ -565,7 +571,8 @@ class _SQLiteTransaction(Transaction):
         )
         await self.db.execute(
             f"UPDATE conversations SET address = 'forgotten:' || id, slots = '{{}}', "
-            f"state = 'menu', waiting_staff_since = NULL WHERE id IN ({convs})",
+            f"state = 'menu', waiting_staff_since = NULL, claimed_by = NULL "
+            f"WHERE id IN ({convs})",
             conversations,
         )
         await self.db.execute("DELETE FROM accounts WHERE email = lower(?)", (email,))
@@ -864,6 +871,48 @@ class _SQLiteTransaction(Transaction):
             "VALUES (?, ?, ?, ?)",
             (conversation_id, author, text, _ts(now)),
         )
+
+    async def record_escalation(self, conversation_id: int, reason: str, now: datetime) -> None:
+        await self.db.execute(
+            "INSERT INTO escalations (conversation_id, reason, created_at) VALUES (?, ?, ?)",
+            (conversation_id, reason, _ts(now)),
+        )
+
+    async def escalation_reasons(self, conversation_ids: list[int]) -> dict[int, str]:
+        if not conversation_ids:
+            return {}
+        marks = ",".join("?" * len(conversation_ids))
+        rows = await self._all(
+            f"SELECT conversation_id, reason FROM escalations WHERE id IN (SELECT max(id) FROM "
+            f"escalations WHERE conversation_id IN ({marks}) GROUP BY conversation_id)",
+            conversation_ids,
+        )
+        return {r[0]: r[1] for r in rows}
+
+    async def unannounced_escalations(self, since: datetime) -> list[Escalation]:
+        rows = await self._all(
+            "SELECT e.id, e.conversation_id, e.reason, e.created_at, c.channel, c.language "
+            "FROM escalations e JOIN conversations c ON c.id = e.conversation_id "
+            "WHERE e.announced_at IS NULL AND e.created_at >= ? ORDER BY e.id",
+            (_ts(since),),
+        )
+        return [Escalation(r[0], r[1], r[2], _dt(r[3]) or since, Channel(r[4]), r[5]) for r in rows]
+
+    async def mark_announced(self, escalation_id: int, now: datetime) -> None:
+        await self.db.execute(
+            "UPDATE escalations SET announced_at = ? WHERE id = ?", (_ts(now), escalation_id)
+        )
+
+    async def activity_mark(self) -> str:
+        row = await self._one(
+            "SELECT (SELECT max(id) FROM inbound_messages), (SELECT max(id) FROM "
+            "outbound_messages), (SELECT max(id) FROM staff_notes), (SELECT max(id) FROM "
+            "escalations), (SELECT group_concat(id || ':' || coalesce(claimed_by, '') || ':' || "
+            "coalesce(waiting_staff_since, '')) FROM conversations WHERE claimed_by IS NOT NULL "
+            "OR waiting_staff_since IS NOT NULL)",
+            (),
+        )
+        return "|".join(str(v) for v in row) if row else ""
 
     async def get_conversation_by_id(self, conversation_id: int) -> ConversationRecord | None:
         row = await self._one("SELECT * FROM conversations WHERE id = ?", (conversation_id,))

@@ -57,6 +57,15 @@ class ChannelAdapter(abc.ABC):
         provider's id of the message."""
         raise DeliveryRefused(f"{self.name} has no message templates")
 
+    @property
+    def alerts_staff(self) -> bool:
+        """Whether ``alert_staff`` reaches a staff group (configured to)."""
+        return False
+
+    async def alert_staff(self, text: str, link: str) -> None:
+        """Tell the staff group something, with a link to the console."""
+        raise DeliveryRefused(f"{self.name} has no staff group")
+
     def status(self) -> dict[str, Any]:
         return {"enabled": True}
 
@@ -80,6 +89,9 @@ class Core:
 
     def adapter_for(self, channel: Channel) -> ChannelAdapter | None:
         return next((a for a in self.adapters if channel in a.channels), None)
+
+    def staff_alerts(self) -> ChannelAdapter | None:
+        return next((a for a in self.adapters if a.alerts_staff), None)
 
     async def deliver(self, replies: Sequence[OutboundMessage], proactive: bool) -> bool:
         """Send replies that are not sent yet through their channel's adapter.

@@ -35,6 +35,7 @@ from bot.engine import Clock, UploadLinkInvalid, hash_token, utc_now
 from bot.exports import DownloadError, open_download, send_download_code
 from bot.models import InboundFile
 from bot.notifications import run_worker
+from bot.staff_alerts import run_announcer
 from bot.retention import purge
 from bot.staff import ensure_first_admin
 
@@ -141,6 +142,8 @@ def create_app(
                     started.append(adapter)
                 tasks.append(asyncio.create_task(_housekeeping(core, housekeeping_seconds)))
                 tasks.append(asyncio.create_task(run_worker(core)))
+                if core.staff_alerts() is not None:
+                    tasks.append(asyncio.create_task(run_announcer(core)))
                 log.info("serving; channels: %s", ", ".join(a.name for a in started) or "none")
                 yield
             finally:

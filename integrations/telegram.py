@@ -109,7 +109,26 @@ class TelegramAdapter(ChannelAdapter):
         return [Route(WEBHOOK_PATH, self.webhook, methods=["POST"])]
 
     def status(self) -> dict[str, Any]:
-        return {"enabled": True, "mode": "webhook" if self.webhook_url else "polling"}
+        return {
+            "enabled": True,
+            "mode": "webhook" if self.webhook_url else "polling",
+            "staff_group": self.alerts_staff,
+        }
+
+    @property
+    def alerts_staff(self) -> bool:
+        return bool(self.core.settings.telegram_staff_chat_id)
+
+    async def alert_staff(self, text: str, link: str) -> None:
+        """Post to the staff group (TELEGRAM_STAFF_CHAT_ID; the bot must be a member)
+        with a button that opens the chat in the console."""
+        # Telegram accepts only public https addresses in buttons; the text has the link too.
+        button = (
+            InlineKeyboardMarkup([[InlineKeyboardButton("Console", url=link)]])
+            if link.startswith("https://")
+            else None
+        )
+        await self._send_message(int(self.core.settings.telegram_staff_chat_id), text, button)
 
     async def start(self) -> None:
         await self.application.initialize()

@@ -1,0 +1,77 @@
+"""Announcing chats handed to staff in the staff Telegram group.
+
+Hand-overs are rows written in the message's own transaction; this worker
+posts the ones not yet announced, so an announcement survives a restart. It
+says which chat, channel, language and why, and links to the console: never
+who the customer is (a chat group is no place for personal data). A crash
+between the post and its record can announce one hand-over twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from bot.channels import Core
+from flows.types import Label, Reply
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 2.0
+# After an outage, hand-overs older than this are not announced any more.
+MAX_AGE = timedelta(hours=24)
+
+
+async def announce_due(core: Core) -> int:
+    """Post what is due; how many were posted."""
+    adapter = core.staff_alerts()
+    if adapter is None:
+        return 0
+    engine = core.engine
+    language = core.settings.default_language
+    async with engine.store.transaction(readonly=True) as tx:
+        pending = await tx.unannounced_escalations(engine.clock() - MAX_AGE)
+    posted = 0
+    for e in pending:
+        async with engine.store.transaction(readonly=True) as tx:
+            conversation = await tx.get_conversation_by_id(e.conversation_id)
+        waiting = (
+            conversation is not None
+            and conversation.waiting_staff_since is not None
+            and not conversation.claimed_by
+        )
+        if waiting:
+            link = f"{core.settings.public_url.rstrip('/')}/console/chats/{e.conversation_id}"
+            text = engine.catalogue.render(
+                language,
+                Reply(
+                    "staff_alert.escalated",
+                    {
+                        "chat": e.conversation_id,
+                        "channel": Label(f"channel.{e.channel.value}"),
+                        "language": e.language,
+                        "reason": Label(f"staff_alert.reason.{e.reason}"),
+                        "at": e.created_at,
+                        "link": link,
+                    },
+                ),
+            )
+            try:
+                await adapter.alert_staff(text, link)
+            except Exception as exc:  # the row stays due: tried again next round
+                log.warning("announcing a hand-over failed: %s", type(exc).__name__)
+                return posted
+            posted += 1
+        async with engine.store.transaction() as tx:  # answered or gone back: nothing to say
+            await tx.mark_announced(e.id, engine.clock())
+    return posted
+
+
+async def run_announcer(core: Core, every: float = POLL_SECONDS) -> None:
+    while True:
+        try:
+            await announce_due(core)
+        except Exception as exc:  # keep going; the rows stay due
+            log.error("staff announcements: %s", type(exc).__name__)
+        await asyncio.sleep(every)

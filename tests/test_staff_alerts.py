@@ -1,0 +1,137 @@
+"""Hand-overs announced in the staff Telegram group: through the real server
+and PTB to the fake Bot API, with no personal data, once each."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.channels import ChannelAdapter, Core
+from bot.engine import Engine
+from bot.models import Channel, OutboundMessage
+from bot.settings import load_settings
+from bot.staff_alerts import announce_due
+from bot.staff_chats import claim
+from tests.conftest import Chat, FakeClock
+from tests.server import running_server
+
+STAFF_GROUP = -1001234567890
+
+
+async def test_an_escalation_on_telegram_is_announced_in_the_staff_group(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    from integrations.telegram import TelegramAdapter
+    from tests.fakes.telegram_api import FakeTelegram
+
+    async with FakeTelegram() as tg:
+        settings = load_settings(
+            environ={},
+            data_dir=str(tmp_path / "data"),
+            public_url="https://bot.jovapos.test",
+            telegram_bot_token=tg.token,
+            telegram_api_base_url=tg.base_url,
+            telegram_file_base_url=tg.base_file_url,
+            telegram_staff_chat_id=str(STAFF_GROUP),
+        )
+        async with running_server(settings, lambda core: [TelegramAdapter(core)], clock) as server:
+            for line in ("/start", "2", "Budi Santoso", "staf"):
+                before = len(tg.sent)
+                tg.push_update(tg.text_update(777, line))
+                await tg.wait_for_sent(before + 1)
+
+            async def group_posts() -> list[dict]:
+                for _ in range(200):
+                    posts = [m for m in tg.sent if m.get("chat_id") == STAFF_GROUP]
+                    if posts:
+                        return posts
+                    await asyncio.sleep(0.05)
+                return []
+
+            posts = await group_posts()
+            assert len(posts) == 1
+            text = posts[0]["text"]
+            async with server.core.engine.store.transaction() as tx:
+                conversation = await tx.get_conversation(Channel.TELEGRAM, "777")
+            assert conversation is not None
+            link = f"https://bot.jovapos.test/console/chats/{conversation.id}"
+            assert f"#{conversation.id}" in text and "Telegram" in text and link in text
+            assert "pelanggan minta bicara dengan staf" in text
+            assert "Budi" not in text and "777" not in text.replace(link, "")
+            markup = posts[0]["reply_markup"]
+            markup = json.loads(markup) if isinstance(markup, str) else markup
+            assert markup["inline_keyboard"][0][0]["url"] == link
+            await asyncio.sleep(2.5)  # another round of the announcer: nothing new
+            assert len([m for m in tg.sent if m.get("chat_id") == STAFF_GROUP]) == 1
+
+
+class Recorder(ChannelAdapter):
+    """A staff group that records what it is told (the logic of the worker)."""
+
+    name = "recorder"
+    channels = ()
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[str, str]] = []
+        self.down = False
+
+    @property
+    def alerts_staff(self) -> bool:
+        return True
+
+    async def alert_staff(self, text: str, link: str) -> None:
+        if self.down:
+            raise ConnectionError("group unreachable")
+        self.posts.append((text, link))
+
+    async def send(self, replies: Sequence[OutboundMessage]) -> list[str]:
+        return []
+
+
+async def test_announcements_skip_answered_chats_retry_and_age_out(
+    engine: Engine, clock: FakeClock
+) -> None:
+    core = Core(engine.settings)
+    core.attach(engine)
+    group = Recorder()
+    core.adapters.append(group)
+    first, second, third = (Chat(engine, address=a) for a in ("a1", "a2", "a3"))
+    await first.script("staf")
+    await second.script("halo", "xx yy", "zz")  # unplaceable twice
+    group.down = True
+    assert await announce_due(core) == 0  # nothing lost: tried again later
+    group.down = False
+    assert await announce_due(core) == 2
+    assert await announce_due(core) == 0  # each once
+    assert "bot tidak memahami pesan pelanggan" in group.posts[1][0]
+    assert group.posts[0][1].endswith("/console/chats/1")
+    # Claimed before anyone announced it: nothing to say.
+    await third.script("staf")
+    async with engine.store.transaction(readonly=True) as tx:
+        c3 = await tx.get_conversation(Channel.TERMINAL, "a3")
+    assert c3 is not None
+    await claim(core, c3.id, "ani@jovapos.test")
+    assert await announce_due(core) == 0
+    # After a long outage, day-old hand-overs are not announced any more.
+    await first.script("menu", "staf")
+    clock.advance(hours=25)
+    assert await announce_due(core) == 0
+
+
+async def test_english_staff_desk_gets_english_posts(engine: Engine, tmp_path: Path) -> None:
+    core = Core(
+        load_settings(
+            environ={},
+            data_dir=str(tmp_path / "other"),
+            public_url="https://bot.jovapos.test",
+            default_language="en",
+        )
+    )
+    core.attach(engine)
+    group = Recorder()
+    core.adapters.append(group)
+    await Chat(engine, address="b1").script("staf")
+    assert await announce_due(core) == 1
+    assert "the customer asked for a person" in group.posts[0][0]

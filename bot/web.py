@@ -35,9 +35,9 @@ from bot.engine import Clock, UploadLinkInvalid, hash_token, utc_now
 from bot.exports import DownloadError, open_download, send_download_code
 from bot.models import InboundFile
 from bot.notifications import run_worker
-from bot.staff_alerts import run_announcer
 from bot.retention import purge
 from bot.staff import ensure_first_admin
+from bot.staff_alerts import run_announcer
 
 log = logging.getLogger(__name__)
 

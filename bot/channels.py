@@ -9,6 +9,7 @@ engine exists: the engine is opened in the server's lifespan.
 from __future__ import annotations
 
 import abc
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -77,6 +78,9 @@ class Core:
         self.settings = settings
         self._engine: Engine | None = None
         self.adapters: list[ChannelAdapter] = []
+        # Set when the server begins to stop: long-lived responses (the
+        # console's event streams) end so the shutdown is not held up.
+        self.stopping = asyncio.Event()
 
     @property
     def engine(self) -> Engine:

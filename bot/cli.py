@@ -249,9 +249,9 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _server_class() -> type:
-    import uvicorn
+    from bot.web import Server as WebServer
 
-    class Server(uvicorn.Server):
+    class Server(WebServer):
         """uvicorn re-raises SIGTERM after a graceful shutdown, so the process
         would die of it; a requested stop is a normal exit here (0; 130 for
         Ctrl-C)."""
@@ -312,7 +312,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
         access_log=False,  # paths carry upload tokens: never log them
         server_header=False,
     )
-    server = _Server(config)
+    server = _Server(config, core)
     await server.serve()
     if not server.started:
         raise CliError(f"could not serve on {args.host}:{args.port} (see the log above)")

@@ -3,25 +3,30 @@ page with its ID proof and the lifecycle actions.
 
 Every page needs a session (cookie: HttpOnly, SameSite=Lax, Secure behind
 https); every form carries the session's CSRF token, the login form a
-cookie-bound one. Pages are plain HTML with no script, served with a strict
-Content-Security-Policy and never cached. Actions call the same lifecycle
+cookie-bound one. Pages are plain HTML that works without script, served with
+a strict Content-Security-Policy and never cached; one small script of our own
+(``live.js``) listens to ``/console/events`` (Server-Sent Events) and swaps in
+the page's ``data-live`` parts when something changed. Actions call the same lifecycle
 functions as the command line and the API; each is recorded with the staff
 member's email.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import html
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
+from importlib import resources
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from bot import staff_chats
@@ -41,8 +46,8 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
-        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; script-src 'self'; "
+        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     ),
 }
 STYLE = (
@@ -61,6 +66,8 @@ STYLE = (
 )
 
 Handler = Callable[[Request, Session], Awaitable[Response]]
+LIVE_POLL_SECONDS = 1.0
+LIVE_JS = resources.files("bot").joinpath("static/live.js").read_bytes()
 
 
 def console_routes(core: Core) -> list[BaseRoute]:
@@ -89,15 +96,16 @@ def console_routes(core: Core) -> list[BaseRoute]:
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{t(lang, 'title')}</title><style>{STYLE}</style></head><body>"
             f"<header><strong>{t(lang, 'title')}</strong>{bar}</header><main>{body}</main>"
-            "</body></html>"
+            + ('<script src="/console/live.js" defer></script>' if session else "")
+            + "</body></html>"
         )
         return HTMLResponse(document, status_code=status, headers=HEADERS)
 
     def signed_in(
-        handler: Handler, admin: bool = False
+        handler: Handler, admin: bool = False, touch: bool = True
     ) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:
-            session = await session_for(core.engine, request.cookies.get(COOKIE))
+            session = await session_for(core.engine, request.cookies.get(COOKIE), touch)
             if session is None:
                 if request.method == "GET":
                     return RedirectResponse("/console/login", status_code=303)
@@ -227,11 +235,12 @@ def console_routes(core: Core) -> list[BaseRoute]:
             f'<select name="type">{types}</select> '
             f'<input name="q" value="{html.escape(search)}" placeholder="{t(session, "search")}">'
             f' <button type="submit">{t(session, "filter")}</button></form>'
-            f"<table><tr><th>{t(session, 'reference')}</th><th>{t(session, 'type')}</th>"
+            f'<div id="queue" data-live><table><tr><th>{t(session, "reference")}</th>'
+            f"<th>{t(session, 'type')}</th>"
             f"<th>{t(session, 'status')}</th><th>{t(session, 'due')}</th>"
             f"<th>{t(session, 'days_left')}</th></tr>"
             + ("".join(rows) or f'<tr><td colspan="5">{t(session, "empty")}</td></tr>')
-            + "</table>"
+            + "</table></div>"
         )
         return page(session.language, body, session)
 
@@ -345,24 +354,36 @@ def console_routes(core: Core) -> list[BaseRoute]:
     async def inbox(request: Request, session: Session) -> Response:
         async with core.engine.store.transaction(readonly=True) as tx:
             chats = await tx.staff_queue(session.email)
+            reasons = await tx.escalation_reasons([c.id for c in chats])
         zone = ZoneInfo(core.settings.timezone)
-        rows = "".join(
-            f'<tr><td><a href="/console/chats/{c.id}">#{c.id}</a></td><td>{c.channel.value}</td>'
-            f"<td>{c.language}</td><td>"
-            + (
-                f"{t(session, 'yours')} {html.escape(c.claimed_by)}"
-                if c.claimed_by
-                else f"{t(session, 'waiting')} "
-                f"{c.waiting_staff_since.astimezone(zone):%Y-%m-%d %H:%M}"
-                if c.waiting_staff_since
-                else ""
+        now = core.engine.clock()
+        rows = []
+        for c in chats:
+            if c.claimed_by:
+                who = f"{t(session, 'yours')} {html.escape(c.claimed_by)}"
+            else:
+                minutes = int((now - (c.waiting_staff_since or now)).total_seconds() // 60)
+                since = f"{(c.waiting_staff_since or now).astimezone(zone):%Y-%m-%d %H:%M}"
+                who = (
+                    f"{t(session, 'waiting')} {since} "
+                    f"({t(session, 'waited', hours=minutes // 60, minutes=minutes % 60)})"
+                )
+            reason = reasons.get(c.id)
+            rows.append(
+                f'<tr><td><a href="/console/chats/{c.id}">#{c.id}</a></td>'
+                f"<td>{core.engine.catalogue.text(session.language, f'channel.{c.channel.value}')}"
+                f"</td><td>{c.language}</td><td>{who}</td><td>"
+                + (t(session, f"reason_{reason}") if reason else "")
+                + "</td></tr>"
             )
-            + "</td></tr>"
-            for c in chats
+        listing = (
+            f"<table><tr><th>{t(session, 'chat')}</th><th>{t(session, 'channel')}</th>"
+            f"<th>{t(session, 'chat_language')}</th><th>{t(session, 'since')}</th>"
+            f"<th>{t(session, 'why')}</th></tr>{''.join(rows)}</table>"
+            if rows
+            else f"<p>{t(session, 'no_chats')}</p>"
         )
-        body = f"<h1>{t(session, 'inbox')}</h1>" + (
-            f"<table>{rows}</table>" if rows else f"<p>{t(session, 'no_chats')}</p>"
-        )
+        body = f'<h1>{t(session, "inbox")}</h1><div id="inbox" data-live>{listing}</div>'
         return page(session.language, body, session)
 
     async def chat_page(request: Request, session: Session) -> Response:
@@ -412,8 +433,9 @@ def console_routes(core: Core) -> list[BaseRoute]:
             notice = f'<p class="msg err">{html.escape(request.query_params["error"])}</p>'
         body = (
             f"<h1>{t(session, 'chat')} #{chat_id} ({conversation.channel.value})</h1>{notice}"
-            f'<div class="card">{draft}</div><div class="card">{actions}</div>'
-            f'<div class="card"><table>{transcript}</table></div>'
+            f'<div class="card" id="draft" data-live>{draft}</div>'
+            f'<div class="card">{actions}</div>'
+            f'<div class="card" id="transcript" data-live><table>{transcript}</table></div>'
         )
         return page(session.language, body, session)
 
@@ -448,6 +470,47 @@ def console_routes(core: Core) -> list[BaseRoute]:
             )
         return RedirectResponse(f"/console/chats/{chat_id}", status_code=303)
 
+    async def events(request: Request, session: Session) -> Response:
+        """Server-Sent Events: ``change`` whenever a chat or a request changed.
+
+        Each stream compares the database's activity mark once a second (any
+        process may write: the database is the truth, not this process's
+        memory), re-checks the session every half minute without counting as
+        activity, and ends when the server stops."""
+        cookie = request.cookies.get(COOKIE)
+
+        async def read_mark() -> str:
+            async with core.engine.store.transaction(readonly=True) as tx:
+                return await tx.activity_mark()
+
+        async def stream() -> AsyncIterator[str]:
+            last = await read_mark()
+            yield "retry: 3000\n\n"
+            tick = 0
+            while not core.stopping.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(core.stopping.wait(), LIVE_POLL_SECONDS)
+                tick += 1
+                if core.stopping.is_set() or await request.is_disconnected():
+                    return
+                if tick % 30 == 0:
+                    if await session_for(core.engine, cookie, touch=False) is None:
+                        return
+                    yield ": still here\n\n"  # keeps proxies from closing an idle stream
+                mark = await read_mark()
+                if mark != last:
+                    last = mark
+                    yield f"event: change\ndata: {tick}\n\n"
+
+        return StreamingResponse(
+            stream(),
+            media_type="text/event-stream",
+            headers={**HEADERS, "X-Accel-Buffering": "no"},
+        )
+
+    async def live_script(request: Request) -> Response:
+        return Response(LIVE_JS, media_type="text/javascript", headers=HEADERS)
+
     async def staff_page(request: Request, session: Session) -> Response:
         async with core.engine.store.transaction(readonly=True) as tx:
             members = await tx.list_staff()
@@ -462,6 +525,8 @@ def console_routes(core: Core) -> list[BaseRoute]:
         Route("/console/login", login, methods=["GET", "POST"]),
         Route("/console/logout", signed_in(logout), methods=["POST"]),
         Route("/console", signed_in(queue), methods=["GET"]),
+        Route("/console/events", signed_in(events, touch=False), methods=["GET"]),
+        Route("/console/live.js", live_script, methods=["GET"]),
         Route("/console/staff", signed_in(staff_page, admin=True), methods=["GET"]),
         Route("/console/inbox", signed_in(inbox), methods=["GET"]),
         Route("/console/chats/{chat:int}", signed_in(chat_page), methods=["GET"]),

@@ -122,7 +122,9 @@ async def log_in(engine: Engine, email: str, password: str, address: str) -> str
     return cookie
 
 
-async def session_for(engine: Engine, cookie: str | None) -> Session | None:
+async def session_for(engine: Engine, cookie: str | None, touch: bool = True) -> Session | None:
+    """The live session of ``cookie``; ``touch`` counts this as activity (an open
+    event stream does not, or a forgotten tab would never time out)."""
     if not cookie:
         return None
     now = engine.clock()
@@ -134,7 +136,8 @@ async def session_for(engine: Engine, cookie: str | None) -> Session | None:
         if now - datetime.fromisoformat(found["last_seen_at"]) > IDLE_LIMIT:
             await tx.delete_session(id_hash)
             return None
-        await tx.touch_session(id_hash, now, None)
+        if touch:
+            await tx.touch_session(id_hash, now, None)
     return Session(
         id_hash,
         found["staff_id"],

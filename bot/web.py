@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import html
 import logging
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ from importlib import resources
 from string import Template
 from typing import Any
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -106,6 +108,19 @@ class BodyLimit:
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
     await Response("request body too large", status_code=413)(scope, receive, send)
+
+
+class Server(uvicorn.Server):
+    """uvicorn waits for open responses before it stops; the console's event
+    streams never end on their own, so they are told first."""
+
+    def __init__(self, config: uvicorn.Config, core: Core) -> None:
+        super().__init__(config)
+        self.core = core
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.core.stopping.set()
+        await super().shutdown(sockets=sockets)
 
 
 def create_app(

@@ -14,7 +14,7 @@ import uvicorn
 from bot.channels import ChannelAdapter, Core
 from bot.engine import Clock, utc_now
 from bot.settings import Settings
-from bot.web import create_app
+from bot.web import Server, create_app
 
 PUBLIC_URL = "https://bot.jovapos.test"
 
@@ -48,7 +48,7 @@ async def running_server(
         log_config=None,
         access_log=False,
     )
-    server = uvicorn.Server(config)
+    server = Server(config, core)
     task = asyncio.create_task(server.serve(sockets=[sock] if sock else None))
     try:
         for _ in range(500):

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.engine import hash_token
 from bot.settings import load_settings
 from bot.staff import add_staff
 from tests.conftest import CODE, PNG, Chat, FakeClock, file_of, mailbox_of
@@ -25,6 +26,10 @@ ROUTES = [
     ("GET", "/console/requests/ACC-AAAAAA/proof"),
     ("POST", "/console/requests/ACC-AAAAAA/verify"),
     ("POST", "/console/logout"),
+    ("GET", "/console/inbox"),
+    ("GET", "/console/chats/1"),
+    ("POST", "/console/chats/1/claim"),
+    ("GET", "/console/events"),
 ]
 
 
@@ -78,6 +83,56 @@ async def test_nothing_without_a_session(desk: Desk) -> None:
             assert answer.status_code == 303 and answer.headers["location"] == "/console/login"
         else:
             assert answer.status_code == 401, path
+
+
+async def test_live_events_tell_of_new_messages_and_end_when_the_server_stops(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    import asyncio
+    import time
+
+    settings = load_settings(
+        environ={}, data_dir=str(tmp_path / "data"), public_url="http://127.0.0.1"
+    )
+    http = httpx.AsyncClient(timeout=10)
+    async with running_server(settings, clock=clock) as server:
+        http.base_url = httpx.URL(server.url)
+        engine = server.core.engine
+        await add_staff(engine, "ani@jovapos.test", "agent", PASSWORD)
+        await _log_in(http, "ani@jovapos.test")
+        script = await http.get("/console/live.js")
+        assert script.status_code == 200 and "EventSource" in script.text
+        assert (
+            "script-src 'self'" in (await http.get("/console")).headers["content-security-policy"]
+        )
+        logged_in_at = clock.now
+        clock.advance(minutes=5)  # an open stream is no activity: the idle clock runs on
+        opened = http.stream("GET", "/console/events")
+        events = await opened.__aenter__()
+        assert events.headers["content-type"].startswith("text/event-stream")
+        assert events.headers["cache-control"] == "no-store"
+        lines = events.aiter_lines()
+        assert await anext(lines) == "retry: 3000"
+
+        async def next_change() -> str:
+            while True:
+                line = await anext(lines)
+                if line.startswith("event: "):
+                    return line
+
+        await Chat(engine, address="rina").script("staf")  # a new hand-over
+        assert await asyncio.wait_for(next_change(), 5) == "event: change"
+        async with engine.store.transaction() as tx:
+            session = await tx.get_session(hash_token(http.cookies["pb_session"]))
+        assert session is not None and session["last_seen_at"] == logged_in_at.isoformat()
+        started = time.monotonic()
+    # The server stopped with the stream still open, without waiting for it.
+    assert time.monotonic() - started < 5
+    with pytest.raises((StopAsyncIteration, httpx.HTTPError)):
+        while True:
+            await anext(lines)
+    await opened.__aexit__(None, None, None)
+    await http.aclose()
 
 
 async def test_login_csrf_lockout_roles_and_forged_tokens(desk: Desk) -> None:

@@ -626,7 +626,11 @@ async def test_webhook_requires_the_secret_token(tg_webhook: Telegram) -> None:
     assert texts(fake.sent)[0].startswith("Halo! Ini layanan privasi JOVA POS.")
 
     health = (await tg.http.get(tg.server.url + "/healthz")).json()
-    assert health["channels"]["telegram"] == {"enabled": True, "mode": "webhook"}
+    assert health["channels"]["telegram"] == {
+        "enabled": True,
+        "mode": "webhook",
+        "staff_group": False,
+    }
 
 
 async def test_bot_commands_are_registered_in_indonesian_and_english(tg: Telegram) -> None:
@@ -673,7 +677,7 @@ async def test_healthz_shows_telegram_polling(tg: Telegram) -> None:
         "status": "ok",
         "database": "ok",
         "channels": {
-            "telegram": {"enabled": True, "mode": "polling"},
+            "telegram": {"enabled": True, "mode": "polling", "staff_group": False},
             "whatsapp": {"enabled": False},
             "sms": {"enabled": False},
         },

@@ -154,7 +154,7 @@ class Transaction(abc.ABC):
     @abc.abstractmethod
     async def activity_mark(self) -> str:
         """Changes whenever a chat gets a message, a note, a hand-over or a new
-        holder: the console's live updates compare it."""
+        holder, or a request an event: the console's live updates compare it."""
 
     # outbox
 

@@ -907,7 +907,8 @@ class _SQLiteTransaction(Transaction):
         row = await self._one(
             "SELECT (SELECT max(id) FROM inbound_messages), (SELECT max(id) FROM "
             "outbound_messages), (SELECT max(id) FROM staff_notes), (SELECT max(id) FROM "
-            "escalations), (SELECT group_concat(id || ':' || coalesce(claimed_by, '') || ':' || "
+            "escalations), (SELECT max(id) FROM request_events), "
+            "(SELECT group_concat(id || ':' || coalesce(claimed_by, '') || ':' || "
             "coalesce(waiting_staff_since, '')) FROM conversations WHERE claimed_by IS NOT NULL "
             "OR waiting_staff_since IS NOT NULL)",
             (),

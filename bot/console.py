@@ -395,7 +395,13 @@ def console_routes(core: Core) -> list[BaseRoute]:
             return page(session.language, f"<p>{t(session, 'no_chats')}</p>", session, 404)
         transcript = "".join(
             f"<tr><td>{html.escape(m['at'][:16])}</td><td>{html.escape(m['who'])}</td>"
-            f"<td>{html.escape(m['text']).replace(chr(10), '<br>')}</td></tr>"
+            f"<td>{html.escape(m['text']).replace(chr(10), '<br>')}"
+            + (
+                f' <span class="late">({t(session, "undelivered")})</span>'
+                if m["who"] == "staff" and m["problem"]
+                else ""
+            )
+            + "</td></tr>"
             for m in lines
         )
         draft = html.escape(
@@ -431,6 +437,9 @@ def console_routes(core: Core) -> list[BaseRoute]:
         notice = ""
         if request.query_params.get("error"):
             notice = f'<p class="msg err">{html.escape(request.query_params["error"])}</p>'
+        elif request.query_params.get("sent"):
+            route = request.query_params["sent"]
+            notice = f'<p class="msg">{t(session, "sent_by", route=route)}</p>'
         body = (
             f"<h1>{t(session, 'chat')} #{chat_id} ({conversation.channel.value})</h1>{notice}"
             f'<div class="card" id="draft" data-live>{draft}</div>'
@@ -453,7 +462,10 @@ def console_routes(core: Core) -> list[BaseRoute]:
                         held = await tx.get_conversation_by_id(chat_id)
                     answers = staff_chats.canned(core, held.language if held else "id")
                     text = answers.get(str(form.get("canned")), "")
-                await staff_chats.reply(core, chat_id, session.email, text)
+                route = await staff_chats.reply(core, chat_id, session.email, text)
+                return RedirectResponse(
+                    f"/console/chats/{chat_id}?sent={quote(route)}", status_code=303
+                )
             elif action == "transfer":
                 await staff_chats.transfer(core, chat_id, session.email, str(form.get("to", "")))
                 return RedirectResponse("/console/inbox", status_code=303)

@@ -26,7 +26,7 @@ from typing import Any
 from bot.catalogue import Catalogue
 from bot.channels import Core, DeliveryRefused
 from bot.mail import Mail, html_page
-from bot.models import Channel, Notification, OutboundMessage, RequestRecord
+from bot.models import Channel, ConversationRecord, Notification, OutboundMessage, RequestRecord
 from bot.store import Transaction
 from flows.types import Label, Reply
 
@@ -180,15 +180,20 @@ async def delivery_failed(core: Core, provider_id: str) -> None:
             )
 
 
+def window_open(conversation: ConversationRecord | None, now: datetime) -> bool:
+    """Whether WhatsApp still allows free-form messages: the customer wrote
+    within 24 hours (their conversation's last activity: kept even when a
+    deletion has made the bot forget them)."""
+    last = conversation.last_activity_at if conversation else None
+    return last is not None and now - last < WHATSAPP_WINDOW
+
+
 async def _in_window(core: Core, n: Notification) -> bool:
-    """Whether the customer wrote within 24 hours (their conversation's last
-    activity: kept even when a deletion has made the bot forget them)."""
     engine = core.engine
     async with engine.store.transaction(readonly=True) as tx:
         record = await tx.get_request(n.reference)
         conversation = await tx.get_conversation_by_id(record.conversation_id) if record else None
-    last = conversation.last_activity_at if conversation else None
-    return last is not None and engine.clock() - last < WHATSAPP_WINDOW
+    return window_open(conversation, engine.clock())
 
 
 def _template_variables(n: Notification) -> dict[str, str]:

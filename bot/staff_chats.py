@@ -5,15 +5,29 @@ customer's messages and answers nothing). Replies and the join/leave notices
 are recorded as the conversation's outbound messages, then delivered through
 the customer's channel. Releasing gives the chat back to the bot at the step
 it was waiting on.
+
+WhatsApp refuses free-form messages more than 24 hours after the customer's
+last one. A reply then goes as the approved template for staff replies
+(``TWILIO_TEMPLATE_STAFF_REPLY``, the reply as its variable 1), else by SMS to
+the same number (unless it opted out of SMS), else by email to the verified
+address of the customer's latest request: the order of the notifications. The
+route taken is noted in the transcript; a reply no route can carry is refused
+with the reason, so staff know the customer did not get it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Sequence
 
-from bot.channels import Core
-from bot.models import ConversationRecord, OutboundMessage
+from bot.channels import Core, DeliveryRefused
+from bot.mail import Mail, html_page
+from bot.models import Channel, ConversationRecord, OutboundMessage
+from bot.notifications import window_open
 from flows.types import Reply
+
+log = logging.getLogger(__name__)
 
 MAX_REPLY = 4000
 
@@ -24,8 +38,15 @@ class ChatError(ValueError):
 
 async def _say(
     core: Core, conversation: ConversationRecord, replies: Sequence[tuple[str, str]]
-) -> None:
-    """Record (key, text) messages to the customer, then deliver them."""
+) -> bool:
+    """Record (key, text) messages to the customer, then deliver them; False
+    when some could not be sent (they stay recorded as unsent)."""
+    return await core.deliver(await _record(core, conversation, replies), proactive=False)
+
+
+async def _record(
+    core: Core, conversation: ConversationRecord, replies: Sequence[tuple[str, str]]
+) -> list[OutboundMessage]:
     engine = core.engine
     now = engine.clock()
     async with engine.store.transaction() as tx:
@@ -37,13 +58,12 @@ async def _say(
             [(key, text, ()) for key, text in replies],
             now,
         )
-    outbound = [
+    return [
         OutboundMessage(
             conversation.channel, conversation.address, key, text, conversation.language, id_
         )
         for id_, (key, text) in zip(ids, replies, strict=True)
     ]
-    await core.deliver(outbound, proactive=False)
 
 
 async def _held(core: Core, conversation_id: int, staff: str) -> ConversationRecord:
@@ -67,15 +87,99 @@ async def claim(core: Core, conversation_id: int, staff: str) -> None:
         conversation.claimed_by = staff
         await tx.save_conversation(conversation)
     text = engine.catalogue.render(conversation.language, Reply("staff.joined"))
-    await _say(core, conversation, [("staff.joined", text)])
+    await _send(core, conversation, "staff.joined", text)
 
 
-async def reply(core: Core, conversation_id: int, staff: str, text: str) -> None:
+async def reply(core: Core, conversation_id: int, staff: str, text: str) -> str:
+    """Send a staff reply; the route it took (a channel, or
+    ``whatsapp_template``)."""
     text = text.strip()
     if not text or len(text) > MAX_REPLY:
         raise ChatError(f"a reply has 1 to {MAX_REPLY} characters")
     conversation = await _held(core, conversation_id, staff)
-    await _say(core, conversation, [("staff.reply", text)])
+    route = await _send(core, conversation, "staff.reply", text)
+    if route is not None:
+        return route
+    if conversation.channel is Channel.WHATSAPP:
+        raise ChatError(
+            "not delivered: WhatsApp's 24-hour window is closed and there is no template "
+            "(TWILIO_TEMPLATE_STAFF_REPLY), SMS or verified email for this customer"
+        )
+    raise ChatError(f"not delivered on {conversation.channel.value}; try again later")
+
+
+async def _send(core: Core, conversation: ConversationRecord, key: str, text: str) -> str | None:
+    """Record and deliver one message from staff; the route it took, or None
+    when it could not go (it stays recorded, marked undelivered)."""
+    if conversation.channel is not Channel.WHATSAPP or window_open(
+        conversation, core.engine.clock()
+    ):
+        delivered = await _say(core, conversation, [(key, text)])
+        return conversation.channel.value if delivered else None
+    route = await _outside_window(core, conversation, key, text)
+    if route is not None:
+        async with core.engine.store.transaction() as tx:
+            await tx.add_staff_note(
+                conversation.id,
+                "system",
+                f"WhatsApp's 24-hour window was closed: {key} went by {route}",
+                core.engine.clock(),
+            )
+    return route
+
+
+async def _outside_window(
+    core: Core, conversation: ConversationRecord, key: str, text: str
+) -> str | None:
+    """Template, else SMS, else (for replies, not notices) email."""
+    engine = core.engine
+    (message,) = await _record(core, conversation, [(key, text)])
+    route = None
+    template = core.settings.twilio_templates.get("staff_reply")
+    whatsapp = core.adapter_for(Channel.WHATSAPP)
+    if template and whatsapp is not None:
+        try:
+            sid = await whatsapp.send_template(conversation.address, template, {"1": text})
+        except DeliveryRefused as exc:
+            log.warning("staff reply template refused: %s", exc)
+        else:
+            await engine.mark_sent(message, sid)
+            route = "whatsapp_template"
+    if (
+        route is None
+        and core.settings.twilio_sms_number
+        and core.adapter_for(Channel.SMS)
+        and not await engine.is_opted_out(Channel.SMS, conversation.address)
+    ):
+        sms = dataclasses.replace(message, channel=Channel.SMS)
+        if await core.deliver([sms], proactive=False):
+            route = "sms"
+    if route is None and key == "staff.reply":
+        async with engine.store.transaction(readonly=True) as tx:
+            filed = await tx.requests_for_address(conversation.channel, conversation.address)
+        emails = [r for r in filed if not r.email.startswith("hmac:")]
+        if emails:
+            latest = max(emails, key=lambda r: r.created_at)
+            footer = engine.catalogue.text(conversation.language, "mail.staff_reply.footer")
+            try:
+                await engine.mailer.send(
+                    Mail(
+                        to=latest.email,
+                        subject=engine.catalogue.text(
+                            conversation.language, "mail.staff_reply.subject"
+                        ),
+                        text=f"{text}\n\n{footer}\n\nJOVA POS",
+                        html=html_page([text, footer]),
+                        language=conversation.language,
+                        message_key=f"staff-reply:{message.id}",
+                    )
+                )
+            except Exception as exc:
+                log.warning("staff reply by email failed: %s", type(exc).__name__)
+            else:
+                await engine.mark_sent(message)
+                route = "email"
+    return route
 
 
 async def note(core: Core, conversation_id: int, staff: str, text: str) -> None:
@@ -118,4 +222,4 @@ async def release(core: Core, conversation_id: int, staff: str) -> None:
             conversation.state = back if back in engine.dialogue.states else "menu"
         await tx.save_conversation(conversation)
     text = engine.catalogue.render(conversation.language, Reply("staff.back_to_bot"))
-    await _say(core, conversation, [("staff.back_to_bot", text)])
+    await _send(core, conversation, "staff.back_to_bot", text)

@@ -352,3 +352,67 @@ async def test_compliance_records_go_after_the_configured_years(desk: Desk) -> N
 
     with pytest.raises(RequestNotFound):
         await find_request(engine.store, ref)
+
+
+async def test_staff_replies_follow_the_whatsapp_window_and_its_fallbacks(desk: Desk) -> None:
+    from bot import staff_chats
+
+    await desk.file(Channel.WHATSAPP, CUSTOMER, "siti@example.com")  # its email is verified
+    chat = Chat(desk.engine, address=CUSTOMER, channel=Channel.WHATSAPP)
+    await chat.say("staf")
+    async with desk.engine.store.transaction(readonly=True) as tx:
+        conversation = await tx.get_conversation(Channel.WHATSAPP, CUSTOMER)
+    assert conversation is not None
+    chat_id = conversation.id
+    await staff_chats.claim(desk.core, chat_id, "ani@jovapos.test")
+    route = await staff_chats.reply(desk.core, chat_id, "ani@jovapos.test", "Halo Siti")
+    assert route == "whatsapp"  # within 24 hours: free-form
+    assert desk.twilio.messages[-1]["body"] == "Halo Siti"
+
+    desk.clock.advance(hours=25)
+    template = "HX" + "2" * 32
+    desk.core.settings.twilio_templates["staff_reply"] = template
+    route = await staff_chats.reply(desk.core, chat_id, "ani@jovapos.test", "Sudah kami cek")
+    assert route == "whatsapp_template"
+    sent = desk.twilio.messages[-1]
+    assert sent["form"]["ContentSid"] == template
+    assert json.loads(sent["form"]["ContentVariables"]) == {"1": "Sudah kami cek"}
+
+    del desk.core.settings.twilio_templates["staff_reply"]
+    route = await staff_chats.reply(desk.core, chat_id, "ani@jovapos.test", "Lewat SMS")
+    assert route == "sms"
+    assert desk.twilio.messages[-1]["to"] == CUSTOMER
+    assert desk.twilio.messages[-1]["body"] == "Lewat SMS"
+
+    desk.twilio.fail_next_messages(1, status=400)  # the SMS refused for good: email
+    before = len(desk.inbox.messages)
+    route = await staff_chats.reply(desk.core, chat_id, "ani@jovapos.test", "Lewat email")
+    assert route == "email"
+    assert "Lewat email" in desk.inbox.texts()[before]
+    assert "balas kami lewat WhatsApp" in desk.inbox.texts()[before]
+    async with desk.engine.store.transaction(readonly=True) as tx:
+        lines = await tx.transcript(chat_id)
+    notes = [m["text"] for m in lines if m["who"] == "note:system"]
+    assert [n.rsplit(" ", 1)[1] for n in notes] == ["whatsapp_template", "sms", "email"]
+    staff_lines = [m for m in lines if m["who"] == "staff"]
+    assert [m["problem"] for m in staff_lines] == [0, 0, 0, 0, 0]  # all went out
+
+
+async def test_a_staff_reply_that_nothing_can_carry_is_refused_and_marked(desk: Desk) -> None:
+    from bot import staff_chats
+
+    stranger = "+6289876543210"
+    chat = Chat(desk.engine, address=stranger, channel=Channel.WHATSAPP)
+    await chat.say("staf")  # no request: no verified email
+    async with desk.engine.store.transaction(readonly=True) as tx:
+        conversation = await tx.get_conversation(Channel.WHATSAPP, stranger)
+    assert conversation is not None
+    await staff_chats.claim(desk.core, conversation.id, "ani@jovapos.test")
+    desk.clock.advance(hours=25)
+    desk.twilio.fail_next_messages(1, status=400)
+    with pytest.raises(staff_chats.ChatError, match="24-hour window"):
+        await staff_chats.reply(desk.core, conversation.id, "ani@jovapos.test", "Halo?")
+    async with desk.engine.store.transaction(readonly=True) as tx:
+        lines = await tx.transcript(conversation.id)
+    (last,) = [m for m in lines if m["text"] == "Halo?"]
+    assert last["who"] == "staff" and last["problem"]  # the console shows it undelivered

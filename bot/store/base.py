@@ -130,7 +130,8 @@ class Transaction(abc.ABC):
 
     @abc.abstractmethod
     async def transcript(self, conversation_id: int) -> list[dict[str, Any]]:
-        """(at, who, text) of a chat's messages and staff notes, in order."""
+        """(at, who, text, problem) of a chat's messages and staff notes, in order;
+        ``problem`` is true for a message not sent or reported undelivered."""
 
     @abc.abstractmethod
     async def add_staff_note(

@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.channels import Core
 from bot.engine import hash_token, utc_now
-from bot.exports import ExportFile, complete_access
+from bot.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile, complete_access
 from bot.lifecycle import MOVES, IllegalMove, act, deadline
 from bot.models import RequestStatus
 from bot.requests import (
@@ -33,7 +33,6 @@ from bot.requests import (
 )
 
 PREFIX = "/api/v1"
-MAX_EXPORT_BYTES = 50 * 1024 * 1024
 
 
 def _error(status: int, message: str, **headers: str) -> JSONResponse:
@@ -121,8 +120,8 @@ def api_routes(core: Core) -> list[BaseRoute]:
         for _, value in form.multi_items():
             if isinstance(value, str):
                 continue
-            data = await value.read(MAX_EXPORT_BYTES + 1)
-            if len(data) > MAX_EXPORT_BYTES:
+            data = await value.read(MAX_UPLOADED_EXPORT_BYTES + 1)
+            if len(data) > MAX_UPLOADED_EXPORT_BYTES:
                 return _error(413, "an export file is larger than 50 MB")
             files.append(ExportFile(value.filename or "export", data))
         await form.close()

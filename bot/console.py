@@ -32,11 +32,13 @@ from starlette.routing import BaseRoute, Route
 from bot import staff_chats
 from bot.channels import Core
 from bot.engine import utc_now
+from bot.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile, complete_access
 from bot.lifecycle import MOVES, OPEN, IllegalMove, act, deadline
 from bot.models import RequestRecord, RequestStatus
 from bot.requests import BadReference, RequestNotFound, find_request, list_requests
 from bot.retention import open_id_proof
 from bot.staff import LoginRefused, Session, log_in, session_for
+from flows.types import RequestType
 
 COOKIE = "pb_session"
 LOGIN_CSRF = "pb_login"
@@ -257,8 +259,17 @@ def console_routes(core: Core) -> list[BaseRoute]:
                 extra = f'<input name="reason" required placeholder="{t(session, "reason")}">'
             if action == "delay":
                 extra += f' <input name="until" type="date" required title="{t(session, "until")}">'
+            encoding = ""
+            if action == "complete" and record.type is RequestType.ACCESS:
+                # An access request is completed with its data copy from the back office.
+                encoding = ' enctype="multipart/form-data"'
+                extra = (
+                    f"<label>{t(session, 'export_files')} "
+                    '<input type="file" name="export" multiple required></label>'
+                )
             forms.append(
-                f'<form method="post" action="/console/requests/{record.reference}/{action}">'
+                f'<form method="post" action="/console/requests/{record.reference}/{action}"'
+                f"{encoding}>"
                 f'<input type="hidden" name="csrf" value="{session.csrf}">{extra} '
                 f'<label><input type="checkbox" name="sure" required> {t(session, "confirm")}'
                 f'</label> <button type="submit" name="do" value="{action}">{action}</button>'
@@ -331,7 +342,17 @@ def console_routes(core: Core) -> list[BaseRoute]:
         action = request.path_params["action"]
         form = await request.form()
         until_raw = str(form.get("until", "")) or None
+        uploads = [v for v in form.getlist("export") if not isinstance(v, str) and v.filename]
         try:
+            if action == "complete" and uploads:
+                files = []
+                for upload in uploads:
+                    data = await upload.read(MAX_UPLOADED_EXPORT_BYTES + 1)
+                    if len(data) > MAX_UPLOADED_EXPORT_BYTES:
+                        raise ValueError(f"{upload.filename} is larger than 50 MB")
+                    files.append(ExportFile(upload.filename or "export", data))
+                await complete_access(core.engine, reference, f"staff:{session.email}", files)
+                return RedirectResponse(f"/console/requests/{reference}?done=1", status_code=303)
             until = date.fromisoformat(until_raw) if until_raw else None
             await act(
                 core.engine.store,

@@ -32,6 +32,8 @@ CODE_MINUTES = 10
 CODE_ATTEMPTS = 5
 CODE_SPACING = timedelta(seconds=60)
 MAX_EXPORT_BYTES = 200 * 1024 * 1024
+# One file uploaded over HTTP (the API, the console): the body is held in memory.
+MAX_UPLOADED_EXPORT_BYTES = 50 * 1024 * 1024
 
 
 @dataclass(frozen=True)

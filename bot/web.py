@@ -278,6 +278,8 @@ def create_app(
             return upload_limit
         if path.startswith("/api/v1/") and path.endswith("/export"):
             return EXPORT_BODY_LIMIT
+        if path.startswith("/console/requests/") and path.endswith("/complete"):
+            return EXPORT_BODY_LIMIT
         return WEBHOOK_BODY_LIMIT
 
     return BodyLimit(app, limit_for)

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from bot.engine import hash_token
+from bot.requests import find_request
 from bot.settings import load_settings
 from bot.staff import add_staff
 from tests.conftest import CODE, PNG, Chat, FakeClock, file_of, mailbox_of
@@ -353,3 +354,53 @@ async def test_a_chat_can_be_transferred_to_another_staff_member(desk: Desk) -> 
         f"/console/chats/{chat_id}/reply", data={"csrf": _csrf(page.text), "text": "hai"}
     )
     assert "claim%20the%20chat%20first" in refused.headers["location"]
+
+
+async def test_an_access_request_is_completed_with_its_uploaded_data_copy(desk: Desk) -> None:
+    import io
+    import zipfile
+
+    engine = desk.server.core.engine
+    chat = Chat(engine, address="dewi")
+    await chat.script("2", "Dewi Lestari", "dewi@example.com", CODE, "lewati")
+    await chat.say("", file_of(PNG))
+    await chat.say("1")
+    reference = re.search(r"ACC-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
+    http = desk.http
+    await _log_in(http, "ani@jovapos.test")
+    page = await http.get(f"/console/requests/{reference}")
+    await http.post(
+        f"/console/requests/{reference}/verify", data={"csrf": _csrf(page.text), "sure": "on"}
+    )
+    page = await http.get(f"/console/requests/{reference}")
+    assert 'enctype="multipart/form-data"' in page.text and 'name="export"' in page.text
+    # Without the data copy an access request cannot be completed.
+    refused = await http.post(
+        f"/console/requests/{reference}/complete", data={"csrf": _csrf(page.text), "sure": "on"}
+    )
+    assert "error=" in refused.headers["location"]
+    done = await http.post(
+        f"/console/requests/{reference}/complete",
+        data={"csrf": _csrf(page.text), "sure": "on"},
+        files=[
+            ("export", ("transaksi.csv", b"outlet,total\nToko Dewi,125000\n", "text/csv")),
+            ("export", ("profil.json", b'{"nama": "Dewi"}', "application/json")),
+        ],
+    )
+    assert done.headers["location"].endswith("?done=1")
+    record = await find_request(engine.store, reference)
+    assert record.status.value == "completed"
+    assert ("staff:ani@jovapos.test", "complete") in [(e.actor, e.kind) for e in record.events]
+    async with engine.store.transaction(readonly=True) as tx:
+        (download,) = [
+            n
+            for n in await tx.pending_notifications("terminal", "dewi")
+            if "download_url" in n.params
+        ]
+    assert "/download/" in download.params["download_url"]
+    # The zip the customer will download holds both files.
+    token = download.params["download_url"].rsplit("/", 1)[1]
+    async with engine.store.transaction(readonly=True) as tx:
+        row = await tx.get_download(hash_token(token), engine.clock())
+    names = zipfile.ZipFile(io.BytesIO(engine.blobs.get(row["blob_token"]))).namelist()
+    assert {"transaksi.csv", "profil.json"} <= {n.rsplit("/", 1)[-1] for n in names}

@@ -19,7 +19,7 @@ import hmac
 import html
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import date
+from datetime import date, datetime
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
@@ -63,7 +63,10 @@ STYLE = (
     "font-weight:700}.card{background:#fff;padding:1rem;border-radius:.5rem;margin:1rem 0}"
     "form.inline{display:inline}.msg{padding:.6rem;border-radius:.4rem;background:#e7f6ec}"
     ".err{background:#fdecea}img.proof{max-width:100%;border:1px solid #ccc}"
-    "input,textarea,select,button{font-size:1rem;padding:.35rem}"
+    "input,textarea,select,button{font-size:1rem;padding:.35rem;max-width:100%;"
+    "box-sizing:border-box}textarea{width:100%;min-height:4rem}form{margin:.4rem 0}"
+    "td{overflow-wrap:anywhere}.who-bot{background:#f7f9fb}.who-staff{background:#e7f0fd}"
+    ".who-note{background:#fff6dd}"
     "@media(max-width:40rem){td,th{display:block}}"
 )
 
@@ -412,10 +415,18 @@ def console_routes(core: Core) -> list[BaseRoute]:
         async with core.engine.store.transaction(readonly=True) as tx:
             conversation = await tx.get_conversation_by_id(chat_id)
             lines = await tx.transcript(chat_id) if conversation else []
+            filed = (
+                await tx.requests_for_address(conversation.channel, conversation.address)
+                if conversation
+                else []
+            )
         if conversation is None:
             return page(session.language, f"<p>{t(session, 'no_chats')}</p>", session, 404)
+        zone = ZoneInfo(core.settings.timezone)
         transcript = "".join(
-            f"<tr><td>{html.escape(m['at'][:16])}</td><td>{html.escape(m['who'])}</td>"
+            f'<tr class="who-{m["who"].split(":")[0]}">'
+            f"<td>{datetime.fromisoformat(m['at']).astimezone(zone):%Y-%m-%d %H:%M}</td>"
+            f"<td>{html.escape(m['who'])}</td>"
             f"<td>{html.escape(m['text']).replace(chr(10), '<br>')}"
             + (
                 f' <span class="late">({t(session, "undelivered")})</span>'
@@ -425,8 +436,30 @@ def console_routes(core: Core) -> list[BaseRoute]:
             + "</td></tr>"
             for m in lines
         )
-        draft = html.escape(
-            str({k: v for k, v in conversation.slots.items() if not k.startswith("_")})
+        catalogue = core.engine.catalogue
+
+        def shown(value: Any) -> str:
+            if isinstance(value, dict):  # a file: say what, never show it here
+                return str(value.get("media_type", "file"))
+            if isinstance(value, list | tuple):
+                return ", ".join(map(str, value))
+            return str(value)
+
+        fields = "".join(
+            f"<tr><th>{html.escape(catalogue.texts[session.language].get(f'field.{k}', k))}</th>"
+            f"<td>{html.escape(shown(v))}</td></tr>"
+            for k, v in conversation.slots.items()
+            if not k.startswith("_")
+        )
+        requests = "".join(
+            f'<li><a href="/console/requests/{r.reference}">{r.reference}</a> '
+            f"{r.type.value}, {r.status.value}</li>"
+            for r in filed
+        )
+        draft = (
+            f"<h2>{t(session, 'draft')}</h2>"
+            + (f"<table>{fields}</table>" if fields else f"<p>{t(session, 'no_draft')}</p>")
+            + (f"<h2>{t(session, 'their_requests')}</h2><ul>{requests}</ul>" if requests else "")
         )
 
         choices = "".join(
@@ -435,14 +468,20 @@ def console_routes(core: Core) -> list[BaseRoute]:
         )
 
         def form(action: str, field: str = "") -> str:
-            box = '<textarea name="text" required></textarea> ' if field else ""
+            box = (
+                f'<textarea name="text" required placeholder="{t(session, "note_hint")}">'
+                "</textarea> "
+                if field
+                else ""
+            )
             if action == "reply":
                 box = (
-                    '<textarea name="text"></textarea> '
-                    f'<select name="canned"><option value=""></option>{choices}</select> '
+                    f'<textarea name="text" placeholder="{t(session, "reply_hint")}"></textarea> '
+                    f'<select name="canned"><option value="">{t(session, "canned")}</option>'
+                    f"{choices}</select> "
                 )
             elif action == "transfer":
-                box = '<input name="to" type="email" required> '
+                box = f'<input name="to" type="email" required placeholder="{t(session, "to")}"> '
 
             return (
                 f'<form method="post" action="/console/chats/{chat_id}/{action}">'

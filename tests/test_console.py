@@ -3,6 +3,7 @@ real browser (Playwright driving Debian's Chromium)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -250,6 +251,119 @@ async def test_a_staff_member_handles_a_request_in_the_browser(desk: Desk, tmp_p
     ) as cur:
         kinds = [r[0] for r in await cur.fetchall()]
     assert kinds[-2:] == ["in_progress", "completed"]  # the notices leave with the actions
+    # ...and the completion's email copy leaves through the server's outbox worker.
+    for _ in range(100):
+        async with db.execute(
+            "SELECT status FROM notifications WHERE channel = 'email' AND kind = 'completed'"
+        ) as cur:
+            if [r[0] for r in await cur.fetchall()] == ["sent"]:
+                break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the completion email did not leave")
+    mails = sorted((engine.settings.data_dir / "mail").glob("*.eml"))
+    assert desk.reference in mails[-1].read_text()
+
+
+@pytest.mark.slow
+async def test_staff_take_over_a_telegram_chat_in_the_browser(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    import os
+
+    from playwright.async_api import async_playwright
+
+    from integrations.telegram import TelegramAdapter
+    from tests.fakes.telegram_api import FakeTelegram
+
+    artefacts = Path(os.environ.get("PRIVACYBOT_SCREENSHOTS") or tmp_path / "screenshots")
+    artefacts.mkdir(exist_ok=True)
+    async with FakeTelegram() as tg:
+        settings = load_settings(
+            environ={},
+            data_dir=str(tmp_path / "data"),
+            public_url="http://127.0.0.1",
+            telegram_bot_token=tg.token,
+            telegram_api_base_url=tg.base_url,
+            telegram_file_base_url=tg.base_file_url,
+        )
+        async with (
+            running_server(settings, lambda core: [TelegramAdapter(core)], clock) as server,
+            async_playwright() as p,
+        ):
+            await add_staff(server.core.engine, "ani@jovapos.test", "agent", PASSWORD)
+
+            async def customer(text: str, answered: bool = True) -> None:
+                before = len(tg.sent)
+                tg.push_update(tg.text_update(777, text))
+                if answered:
+                    await tg.wait_for_sent(before + 1)
+
+            async def arrives(text: str) -> None:
+                for _ in range(200):
+                    if any(text in m["text"] for m in tg.sent):
+                        return
+                    await asyncio.sleep(0.05)
+                raise AssertionError(f"{text!r} never reached Telegram")
+
+            browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page()
+                await page.goto(server.url + "/console/login")
+                await page.fill('input[name="email"]', "ani@jovapos.test")
+                await page.fill('input[name="password"]', PASSWORD)
+                await page.click('button[type="submit"]')
+                await page.wait_for_url("**/console")
+                await page.goto(server.url + "/console/inbox")
+                assert "Tidak ada percakapan" in await page.inner_text("#inbox")
+                for line in ("/start", "2", "Budi Santoso", "staf"):
+                    await customer(line)
+                # The escalation appears without a reload (Server-Sent Events).
+                link = page.locator('#inbox a[href^="/console/chats/"]')
+                await link.wait_for(timeout=10_000)
+                assert "minta staf" in await page.inner_text("#inbox")
+                await page.screenshot(path=str(artefacts / "inbox-desktop.png"), full_page=True)
+                await page.set_viewport_size(PHONE)
+                await page.screenshot(path=str(artefacts / "inbox-phone.png"), full_page=True)
+                await page.set_viewport_size({"width": 1280, "height": 800})
+                await link.click()
+                await page.wait_for_url("**/console/chats/*")
+                assert "Budi Santoso" in await page.inner_text("#draft")
+                await page.click('form[action$="/claim"] button')
+                await arrives("staf JOVA POS")
+                note = page.locator('form[action$="/note"] textarea')
+                await note.fill("Pelanggan lama, sopan.")
+                quiet = len(tg.sent)
+                await customer("Halo, ada orang?", answered=False)
+                await page.locator("#transcript", has_text="Halo, ada orang?").wait_for(
+                    timeout=10_000
+                )
+                assert await note.input_value() == "Pelanggan lama, sopan."  # kept while live
+                assert len(tg.sent) == quiet  # the bot keeps quiet while staff have the chat
+                await page.fill(
+                    'form[action$="/reply"] textarea', "Silakan lanjutkan dengan email Anda."
+                )
+                await page.click('form[action$="/reply"] button')
+                await arrives("Silakan lanjutkan dengan email Anda.")
+                await page.locator("main", has_text="Balasan terkirim lewat telegram").wait_for()
+                await page.fill('form[action$="/note"] textarea', "Pelanggan lama, sopan.")
+                await page.click('form[action$="/note"] button')
+                await page.locator("#transcript", has_text="note:ani@jovapos.test").wait_for()
+                assert all("Pelanggan lama" not in m["text"] for m in tg.sent)
+                await page.screenshot(path=str(artefacts / "chat-desktop.png"), full_page=True)
+                await page.set_viewport_size(PHONE)
+                await page.screenshot(path=str(artefacts / "chat-phone.png"), full_page=True)
+                width = await page.evaluate("document.documentElement.scrollWidth")
+                assert width <= PHONE["width"] + 1
+                await page.click('form[action$="/release"] button')
+                await page.wait_for_url("**/console/inbox")
+                await arrives("layanan otomatis")
+                await customer("budi@example.com")  # the bot picks up where it stood
+                await arrives("budi@example.com")
+                for name in ("inbox-desktop", "inbox-phone", "chat-desktop", "chat-phone"):
+                    assert (artefacts / f"{name}.png").stat().st_size > 1000
+            finally:
+                await browser.close()
 
 
 async def test_staff_take_over_a_telegram_chat_and_give_it_back(

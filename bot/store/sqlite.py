@@ -852,15 +852,16 @@ class _SQLiteTransaction(Transaction):
 
     async def transcript(self, conversation_id: int) -> list[dict[str, Any]]:
         rows = await self._all(
+            # In time order; within one instant, each message before its answers.
             "SELECT at, who, text, problem FROM ("
-            " SELECT received_at AS at, 'customer' AS who, text, id, 0 AS k, 0 AS problem"
-            " FROM inbound_messages WHERE conversation_id = ? UNION ALL"
+            " SELECT received_at AS at, 'customer' AS who, text, id AS turn, 0 AS k, id,"
+            " 0 AS problem FROM inbound_messages WHERE conversation_id = ? UNION ALL"
             " SELECT created_at, CASE WHEN inbound_id IS NULL AND message_key LIKE 'staff.%'"
-            " THEN 'staff' ELSE 'bot' END,"
-            " text, id, 1, sent_at IS NULL OR coalesce(delivery_status, '') IN"
-            " ('failed', 'undelivered') FROM outbound_messages WHERE conversation_id = ?"
-            " UNION ALL SELECT created_at, 'note:' || author, text, id, 2, 0 FROM staff_notes"
-            " WHERE conversation_id = ?) ORDER BY at, k, id",
+            " THEN 'staff' ELSE 'bot' END, text, coalesce(inbound_id, 9e18), 1, id,"
+            " sent_at IS NULL OR coalesce(delivery_status, '') IN ('failed', 'undelivered')"
+            " FROM outbound_messages WHERE conversation_id = ?"
+            " UNION ALL SELECT created_at, 'note:' || author, text, 9e18, 2, id, 0"
+            " FROM staff_notes WHERE conversation_id = ?) ORDER BY at, turn, k, id",
             (conversation_id, conversation_id, conversation_id),
         )
         return [dict(r) for r in rows]

@@ -31,6 +31,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot import staff_chats
 from bot.channels import Core
+from bot.directory import everyone_counts
 from bot.engine import utc_now
 from bot.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile, complete_access
 from bot.lifecycle import MOVES, OPEN, IllegalMove, act, deadline
@@ -221,18 +222,20 @@ def console_routes(core: Core) -> list[BaseRoute]:
             )
             rows.append(
                 f'<tr><td><a href="/console/requests/{r.reference}">{r.reference}</a></td>'
-                f"<td>{r.type.value}</td><td>{r.status.value}</td>"
+                f"<td>{t(session, f'kind.{r.type.value}')}</td>"
+                f"<td>{t(session, f'state.{r.status.value}')}</td>"
                 f"<td>{r.due_date.isoformat()}{mark}</td>"
                 f"<td>{d.business_days_left if r.status in OPEN else '-'}</td></tr>"
             )
         options = "".join(
-            f'<option value="{v}"{" selected" if v == status else ""}>{v}</option>'
+            f'<option value="{v}"{" selected" if v == status else ""}>'
+            f"{t(session, f'state.{v}')}</option>"
             for v in ("open", "all", *(s.value for s in RequestStatus))
         )
         types = "".join(
-            f'<option value="{v}"{" selected" if v == kind else ""}>{v or t(session, "all")}'
-            "</option>"
-            for v in ("", "deletion", "access", "correction", "restriction")
+            f'<option value="{v}"{" selected" if v == kind else ""}>'
+            f"{t(session, f'kind.{v}') if v else t(session, 'all')}</option>"
+            for v in ("", *(k.value for k in RequestType))
         )
         body = (
             f"<h1>{t(session, 'queue')}</h1>"
@@ -248,6 +251,12 @@ def console_routes(core: Core) -> list[BaseRoute]:
             + "</table></div>"
         )
         return page(session.language, body, session)
+
+    def pairs(data: dict[str, Any]) -> str:
+        """``key: value`` lines for a record's free-form details."""
+        return "; ".join(
+            f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in data.items()
+        )
 
     def action_forms(session: Session, record: RequestRecord) -> str:
         forms = []
@@ -275,8 +284,8 @@ def console_routes(core: Core) -> list[BaseRoute]:
                 f"{encoding}>"
                 f'<input type="hidden" name="csrf" value="{session.csrf}">{extra} '
                 f'<label><input type="checkbox" name="sure" required> {t(session, "confirm")}'
-                f'</label> <button type="submit" name="do" value="{action}">{action}</button>'
-                "</form>"
+                f'</label> <button type="submit" name="do" value="{action}">'
+                f"{t(session, f'do.{action}')}</button></form>"
             )
         return "".join(f'<div class="card">{f}</div>' for f in forms)
 
@@ -293,24 +302,36 @@ def console_routes(core: Core) -> list[BaseRoute]:
                 f'<p class="msg err">'
                 f"{t(session, 'not_possible', problem=request.query_params['error'])}</p>"
             )
+        if record.email.startswith("hmac:"):
+            match = "forgotten"
+        elif record.details.get("name_mismatch"):
+            match = "mismatch"
+        elif await everyone_counts(core.engine.directory, core.engine.store):
+            match = "unchecked"
+        else:
+            match = "registered"
+        label = core.engine.catalogue.text
+        lang = session.language
         fields = "".join(
-            f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+            f"<tr><th>{t(session, k)}</th><td>{html.escape(str(v))}</td></tr>"
             for k, v in (
                 ("reference", record.reference),
-                ("type", record.type.value),
-                ("status", record.status.value),
-                ("channel", record.channel.value),
+                ("type", label(lang, f"console.kind.{record.type.value}")),
+                ("status", label(lang, f"console.state.{record.status.value}")),
+                ("due", record.due_date.isoformat()),
+                ("directory", label(lang, f"console.match.{match}")),
+                ("channel", label(lang, f"channel.{record.channel.value}")),
+                ("chat_language", record.language),
                 ("full_name", record.full_name),
                 ("email", record.email),
                 ("reason", record.reason or "-"),
-                ("due_date", record.due_date.isoformat()),
-                ("details", record.details),
+                ("details", pairs(record.details) or "-"),
             )
         )
         events = "".join(
             f"<tr><td>{e.at.astimezone(ZoneInfo(core.settings.timezone)):%Y-%m-%d %H:%M}</td>"
             f"<td>{html.escape(e.actor)}</td><td>{html.escape(e.kind)}</td>"
-            f"<td>{html.escape(str(e.data))}</td></tr>"
+            f"<td>{html.escape(pairs(e.data))}</td></tr>"
             for e in record.events
         )
         stored = [a for a in record.attachments if a.deleted_at is None]

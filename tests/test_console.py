@@ -227,7 +227,7 @@ async def test_a_staff_member_handles_a_request_in_the_browser(desk: Desk, tmp_p
             await form.locator('input[name="sure"]').check()
             await form.locator("button").click()
             await page.wait_for_url("**done=1")
-            assert "completed" in await page.inner_text("main")
+            assert "selesai" in await page.inner_text("main")  # the status, in Indonesian
             await page.screenshot(path=str(artefacts / "request-desktop.png"), full_page=True)
             await page.set_viewport_size(PHONE)
             await page.screenshot(path=str(artefacts / "request-phone.png"), full_page=True)

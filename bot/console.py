@@ -67,7 +67,7 @@ STYLE = (
     "input,textarea,select,button{font-size:1rem;padding:.35rem;max-width:100%;"
     "box-sizing:border-box}textarea{width:100%;min-height:4rem}form{margin:.4rem 0}"
     "td{overflow-wrap:anywhere}.who-bot{background:#f7f9fb}.who-staff{background:#e7f0fd}"
-    ".who-note{background:#fff6dd}"
+    ".who-note{background:#fff6dd}.who-event{color:#5b6675;font-size:.9em}"
     "@media(max-width:40rem){td,th{display:block}}"
 )
 
@@ -451,7 +451,7 @@ def console_routes(core: Core) -> list[BaseRoute]:
             f"<td>{html.escape(m['text']).replace(chr(10), '<br>')}"
             + (
                 f' <span class="late">({t(session, "undelivered")})</span>'
-                if m["who"] == "staff" and m["problem"]
+                if m["who"].startswith("staff") and m["problem"]
                 else ""
             )
             + "</td></tr>"

@@ -25,6 +25,7 @@ from bot.channels import Core, DeliveryRefused
 from bot.mail import Mail, html_page
 from bot.models import Channel, ConversationRecord, OutboundMessage
 from bot.notifications import window_open
+from bot.store import Transaction
 from flows.types import Reply
 
 log = logging.getLogger(__name__)
@@ -36,17 +37,10 @@ class ChatError(ValueError):
     pass
 
 
-async def _say(
-    core: Core, conversation: ConversationRecord, replies: Sequence[tuple[str, str]]
-) -> bool:
-    """Record (key, text) messages to the customer, then deliver them; False
-    when some could not be sent (they stay recorded as unsent)."""
-    return await core.deliver(await _record(core, conversation, replies), proactive=False)
-
-
 async def _record(
-    core: Core, conversation: ConversationRecord, replies: Sequence[tuple[str, str]]
+    core: Core, conversation: ConversationRecord, staff: str, replies: Sequence[tuple[str, str]]
 ) -> list[OutboundMessage]:
+    """Record (key, text) messages from ``staff`` to the customer."""
     engine = core.engine
     now = engine.clock()
     async with engine.store.transaction() as tx:
@@ -57,6 +51,7 @@ async def _record(
             conversation.state,
             [(key, text, ()) for key, text in replies],
             now,
+            author=staff,
         )
     return [
         OutboundMessage(
@@ -66,8 +61,15 @@ async def _record(
     ]
 
 
-async def _held(core: Core, conversation_id: int, staff: str) -> ConversationRecord:
-    async with core.engine.store.transaction(readonly=True) as tx:
+async def _held(
+    core: Core, conversation_id: int, staff: str, tx: Transaction | None = None
+) -> ConversationRecord:
+    """The chat, which ``staff`` must hold; read inside ``tx`` when the caller
+    is about to change it (so a customer's message in between is not undone)."""
+    if tx is None:
+        async with core.engine.store.transaction(readonly=True) as own:
+            conversation = await own.get_conversation_by_id(conversation_id)
+    else:
         conversation = await tx.get_conversation_by_id(conversation_id)
     if conversation is None:
         raise ChatError("no such chat")
@@ -86,8 +88,9 @@ async def claim(core: Core, conversation_id: int, staff: str) -> None:
             raise ChatError(f"{conversation.claimed_by} already has this chat")
         conversation.claimed_by = staff
         await tx.save_conversation(conversation)
+        await tx.add_chat_event(conversation.id, staff, "claim", "", engine.clock())
     text = engine.catalogue.render(conversation.language, Reply("staff.joined"))
-    await _send(core, conversation, "staff.joined", text)
+    await _send(core, conversation, staff, "staff.joined", text)
 
 
 async def reply(core: Core, conversation_id: int, staff: str, text: str) -> str:
@@ -97,7 +100,7 @@ async def reply(core: Core, conversation_id: int, staff: str, text: str) -> str:
     if not text or len(text) > MAX_REPLY:
         raise ChatError(f"a reply has 1 to {MAX_REPLY} characters")
     conversation = await _held(core, conversation_id, staff)
-    route = await _send(core, conversation, "staff.reply", text)
+    route = await _send(core, conversation, staff, "staff.reply", text)
     if route is not None:
         return route
     if conversation.channel is Channel.WHATSAPP:
@@ -108,32 +111,32 @@ async def reply(core: Core, conversation_id: int, staff: str, text: str) -> str:
     raise ChatError(f"not delivered on {conversation.channel.value}; try again later")
 
 
-async def _send(core: Core, conversation: ConversationRecord, key: str, text: str) -> str | None:
+async def _send(
+    core: Core, conversation: ConversationRecord, staff: str, key: str, text: str
+) -> str | None:
     """Record and deliver one message from staff; the route it took, or None
     when it could not go (it stays recorded, marked undelivered)."""
     if conversation.channel is not Channel.WHATSAPP or window_open(
         conversation, core.engine.clock()
     ):
-        delivered = await _say(core, conversation, [(key, text)])
+        outbound = await _record(core, conversation, staff, [(key, text)])
+        delivered = await core.deliver(outbound, proactive=False)
         return conversation.channel.value if delivered else None
-    route = await _outside_window(core, conversation, key, text)
-    if route is not None:
+    route = await _outside_window(core, conversation, staff, key, text)
+    if route is not None:  # the 24-hour window was closed: say how it went instead
         async with core.engine.store.transaction() as tx:
-            await tx.add_staff_note(
-                conversation.id,
-                "system",
-                f"WhatsApp's 24-hour window was closed: {key} went by {route}",
-                core.engine.clock(),
+            await tx.add_chat_event(
+                conversation.id, staff, "outside_window", f"{key} -> {route}", core.engine.clock()
             )
     return route
 
 
 async def _outside_window(
-    core: Core, conversation: ConversationRecord, key: str, text: str
+    core: Core, conversation: ConversationRecord, staff: str, key: str, text: str
 ) -> str | None:
     """Template, else SMS, else (for replies, not notices) email."""
     engine = core.engine
-    (message,) = await _record(core, conversation, [(key, text)])
+    (message,) = await _record(core, conversation, staff, [(key, text)])
     route = None
     template = core.settings.twilio_templates.get("staff_reply")
     whatsapp = core.adapter_for(Channel.WHATSAPP)
@@ -193,15 +196,15 @@ async def note(core: Core, conversation_id: int, staff: str, text: str) -> None:
 
 
 async def transfer(core: Core, conversation_id: int, staff: str, to: str) -> None:
-    conversation = await _held(core, conversation_id, staff)
     async with core.engine.store.transaction() as tx:
+        conversation = await _held(core, conversation_id, staff, tx)
         target = await tx.staff_by_email(to.strip())
         if target is None:
             raise ChatError(f"no staff account {to.strip()}")
         conversation.claimed_by = target["email"]
         await tx.save_conversation(conversation)
-        await tx.add_staff_note(
-            conversation_id, staff, f"-> {target['email']}", core.engine.clock()
+        await tx.add_chat_event(
+            conversation_id, staff, "transfer", f"-> {target['email']}", core.engine.clock()
         )
 
 
@@ -213,13 +216,14 @@ def canned(core: Core, language: str) -> dict[str, str]:
 
 async def release(core: Core, conversation_id: int, staff: str) -> None:
     engine = core.engine
-    conversation = await _held(core, conversation_id, staff)
     async with engine.store.transaction() as tx:
+        conversation = await _held(core, conversation_id, staff, tx)
         conversation.claimed_by = None
         conversation.waiting_staff_since = None
         if conversation.state == "staff":
             back = conversation.slots.pop("_return", None)
             conversation.state = back if back in engine.dialogue.states else "menu"
         await tx.save_conversation(conversation)
+        await tx.add_chat_event(conversation.id, staff, "release", "", engine.clock())
     text = engine.catalogue.render(conversation.language, Reply("staff.back_to_bot"))
-    await _send(core, conversation, "staff.back_to_bot", text)
+    await _send(core, conversation, staff, "staff.back_to_bot", text)

@@ -433,6 +433,12 @@ async def test_staff_take_over_a_telegram_chat_and_give_it_back(
             assert "layanan otomatis" in tg.sent[-1]["text"]
             await customer("budi@example.com")  # the bot picks up where it stood
             assert "budi@example.com" in tg.sent[-1]["text"]  # the code prompt
+            async with engine.store.transaction(readonly=True) as tx:
+                lines = await tx.transcript(int(chat_id))
+            trail = [(m["who"], m["text"]) for m in lines if ":" in m["who"]]
+            assert ("event:ani@jovapos.test", "claim") in trail  # who did what, in order
+            assert ("staff:ani@jovapos.test", "Silakan lanjutkan dengan email Anda.") in trail
+            assert trail[-1] == ("event:ani@jovapos.test", "release")
             # Another staff member cannot act on a chat they do not hold.
             forged = await http.post(
                 f"/console/chats/{chat_id}/reply", data={"csrf": "x", "text": "hi"}

@@ -392,9 +392,14 @@ async def test_staff_replies_follow_the_whatsapp_window_and_its_fallbacks(desk: 
     assert "balas kami lewat WhatsApp" in desk.inbox.texts()[before]
     async with desk.engine.store.transaction(readonly=True) as tx:
         lines = await tx.transcript(chat_id)
-    notes = [m["text"] for m in lines if m["who"] == "note:system"]
-    assert [n.rsplit(" ", 1)[1] for n in notes] == ["whatsapp_template", "sms", "email"]
-    staff_lines = [m for m in lines if m["who"] == "staff"]
+    routes = [m["text"] for m in lines if m["who"] == "event:ani@jovapos.test"]
+    assert routes == [
+        "claim",
+        "outside_window staff.reply -> whatsapp_template",
+        "outside_window staff.reply -> sms",
+        "outside_window staff.reply -> email",
+    ]
+    staff_lines = [m for m in lines if m["who"] == "staff:ani@jovapos.test"]
     assert [m["problem"] for m in staff_lines] == [0, 0, 0, 0, 0]  # all went out
 
 
@@ -415,4 +420,5 @@ async def test_a_staff_reply_that_nothing_can_carry_is_refused_and_marked(desk: 
     async with desk.engine.store.transaction(readonly=True) as tx:
         lines = await tx.transcript(conversation.id)
     (last,) = [m for m in lines if m["text"] == "Halo?"]
-    assert last["who"] == "staff" and last["problem"]  # the console shows it undelivered
+    assert last["who"] == "staff:ani@jovapos.test"
+    assert last["problem"]  # the console shows it undelivered

@@ -83,8 +83,10 @@ class Transaction(abc.ABC):
         state: str,
         replies: Sequence[tuple[str, str, tuple[tuple[str, str], ...]]],
         now: datetime,
+        author: str | None = None,
     ) -> list[int]:
-        """Record (key, text, buttons) replies; returns their ids in order."""
+        """Record (key, text, buttons) replies; returns their ids in order.
+        ``author``: the staff member who wrote them (None: the bot)."""
 
     @abc.abstractmethod
     async def mark_sent(self, outbound_id: int, provider_id: str | None, now: datetime) -> None: ...
@@ -137,6 +139,12 @@ class Transaction(abc.ABC):
     async def add_staff_note(
         self, conversation_id: int, author: str, text: str, now: datetime
     ) -> None: ...
+
+    @abc.abstractmethod
+    async def add_chat_event(
+        self, conversation_id: int, actor: str, kind: str, detail: str, now: datetime
+    ) -> None:
+        """What a staff member did in a chat (claim, transfer, release, route)."""
 
     @abc.abstractmethod
     async def record_escalation(self, conversation_id: int, reason: str, now: datetime) -> None: ...

@@ -290,6 +290,7 @@ class _SQLiteTransaction(Transaction):
         state: str,
         replies: Sequence[tuple[str, str, tuple[tuple[str, str], ...]]],
         now: datetime,
+        author: str | None = None,
     ) -> list[int]:
         ids = []
         for position, (key, text, buttons) in enumerate(replies):
@@ -300,9 +301,19 @@ class _SQLiteTransaction(Transaction):
             )
             cur = await self.db.execute(
                 "INSERT INTO outbound_messages (conversation_id, inbound_id, position, "
-                "message_key, language, text, buttons, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, inbound_id, position, key, language, text, encoded, _ts(now)),
+                "message_key, language, text, buttons, created_at, author) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    conversation_id,
+                    inbound_id,
+                    position,
+                    key,
+                    language,
+                    text,
+                    encoded,
+                    _ts(now),
+                    author,
+                ),
             )
             assert cur.lastrowid is not None
             ids.append(cur.lastrowid)
@@ -856,13 +867,17 @@ class _SQLiteTransaction(Transaction):
             "SELECT at, who, text, problem FROM ("
             " SELECT received_at AS at, 'customer' AS who, text, id AS turn, 0 AS k, id,"
             " 0 AS problem FROM inbound_messages WHERE conversation_id = ? UNION ALL"
-            " SELECT created_at, CASE WHEN inbound_id IS NULL AND message_key LIKE 'staff.%'"
-            " THEN 'staff' ELSE 'bot' END, text, coalesce(inbound_id, 9e18), 1, id,"
+            " SELECT created_at, CASE WHEN author IS NOT NULL THEN 'staff:' || author"
+            " WHEN inbound_id IS NULL AND message_key LIKE 'staff.%' THEN 'staff' ELSE 'bot' END,"
+            " text, coalesce(inbound_id, 9e18), 1, id,"
             " sent_at IS NULL OR coalesce(delivery_status, '') IN ('failed', 'undelivered')"
             " FROM outbound_messages WHERE conversation_id = ?"
             " UNION ALL SELECT created_at, 'note:' || author, text, 9e18, 2, id, 0"
-            " FROM staff_notes WHERE conversation_id = ?) ORDER BY at, turn, k, id",
-            (conversation_id, conversation_id, conversation_id),
+            " FROM staff_notes WHERE conversation_id = ?"
+            " UNION ALL SELECT created_at, 'event:' || actor, kind || CASE WHEN detail = '' THEN ''"
+            " ELSE ' ' || detail END, 9e18, 3, id, 0 FROM chat_events WHERE conversation_id = ?)"
+            " ORDER BY at, turn, k, id",
+            (conversation_id, conversation_id, conversation_id, conversation_id),
         )
         return [dict(r) for r in rows]
 
@@ -873,6 +888,15 @@ class _SQLiteTransaction(Transaction):
             "INSERT INTO staff_notes (conversation_id, author, text, created_at) "
             "VALUES (?, ?, ?, ?)",
             (conversation_id, author, text, _ts(now)),
+        )
+
+    async def add_chat_event(
+        self, conversation_id: int, actor: str, kind: str, detail: str, now: datetime
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO chat_events (conversation_id, actor, kind, detail, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (conversation_id, actor, kind, detail, _ts(now)),
         )
 
     async def record_escalation(self, conversation_id: int, reason: str, now: datetime) -> None:
@@ -910,7 +934,8 @@ class _SQLiteTransaction(Transaction):
         row = await self._one(
             "SELECT (SELECT max(id) FROM inbound_messages), (SELECT max(id) FROM "
             "outbound_messages), (SELECT max(id) FROM staff_notes), (SELECT max(id) FROM "
-            "escalations), (SELECT max(id) FROM request_events), "
+            "escalations), (SELECT max(id) FROM request_events), (SELECT max(id) FROM "
+            "chat_events), "
             "(SELECT group_concat(id || ':' || coalesce(claimed_by, '') || ':' || "
             "coalesce(waiting_staff_since, '')) FROM conversations WHERE claimed_by IS NOT NULL "
             "OR waiting_staff_since IS NOT NULL)",

@@ -10,3 +10,18 @@ CREATE TABLE escalations (
 );
 
 CREATE INDEX escalations_unannounced ON escalations (created_at) WHERE announced_at IS NULL;
+
+-- What staff did in a chat (took it over, handed it on, gave it back, how a
+-- reply went out): who and when. Replies carry their author.
+CREATE TABLE chat_events (
+    id              INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+    actor           TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    detail          TEXT NOT NULL DEFAULT '',
+    created_at      TEXT NOT NULL
+);
+
+CREATE INDEX chat_events_by_conversation ON chat_events (conversation_id, id);
+
+ALTER TABLE outbound_messages ADD COLUMN author TEXT;

@@ -104,6 +104,35 @@ class Settings:
         return self.data_dir / "files"
 
 
+# Settings that hold secrets, or URLs that may carry them: never shown.
+SECRET_SETTINGS = frozenset(
+    {
+        "twilio_auth_token",
+        "telegram_bot_token",
+        "telegram_webhook_secret",
+        "secret_key",
+        "accounts_token",
+        "smtp_url",
+    }
+)
+
+
+def visible_settings(s: Settings) -> list[tuple[str, str]]:
+    """(environment variable, value) of every setting, secrets replaced by
+    whether they are set: what an admin may see."""
+    shown = []
+    for field in dataclasses.fields(Settings):
+        value = getattr(s, field.name)
+        if field.name == "twilio_templates":
+            for kind, sid in sorted(value.items()):
+                shown.append((f"TWILIO_TEMPLATE_{kind.upper()}", sid))
+            continue
+        if field.name in SECRET_SETTINGS:
+            value = "(set)" if value else "(not set)"
+        shown.append((env_name(field.name), str(value)))
+    return shown
+
+
 def _defaults() -> dict[str, object]:
     text = resources.files("config").joinpath("defaults.toml").read_text("utf-8")
     return tomllib.loads(text)

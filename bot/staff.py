@@ -47,7 +47,9 @@ class Session:
     language: str
 
 
-async def add_staff(engine: Engine, email: str, role: str, password: str) -> None:
+async def add_staff(
+    engine: Engine, email: str, role: str, password: str, actor: str = "cli"
+) -> None:
     if role not in ROLES:
         raise StaffError(f"role must be one of {', '.join(ROLES)}")
     if "@" not in email:
@@ -57,6 +59,44 @@ async def add_staff(engine: Engine, email: str, role: str, password: str) -> Non
     async with engine.store.transaction() as tx:
         if not await tx.create_staff(email, role, _hasher.hash(password), engine.clock()):
             raise StaffError(f"{email} already has an account")
+        await tx.add_staff_audit(actor, f"add:{role}", email.lower(), engine.clock())
+
+
+ACCOUNT_ACTIONS = ("make_admin", "make_agent", "disable", "enable", "reset_password")
+
+
+async def change_staff(engine: Engine, actor: str, email: str, action: str) -> str | None:
+    """An admin's change to an account; a new one-time password for
+    ``reset_password`` (shown once, never stored in clear). Nobody changes or
+    locks out their own account here, and the last active admin stays one."""
+    if action not in ACCOUNT_ACTIONS:
+        raise StaffError(f"unknown action {action!r}")
+    now = engine.clock()
+    password = None
+    async with engine.store.transaction() as tx:
+        account = await tx.staff_by_email(email)
+        if account is None:
+            raise StaffError(f"no staff account {email}")
+        if account["email"] == actor.lower():
+            raise StaffError("you cannot change your own account here")
+        admins = [m for m in await tx.list_staff() if m["role"] == "admin" and not m["disabled_at"]]
+        if action in ("make_agent", "disable") and account["role"] == "admin" and len(admins) <= 1:
+            raise StaffError("the last active admin must stay an admin")
+        if action == "make_admin":
+            await tx.update_staff(account["id"], role="admin")
+        elif action == "make_agent":
+            await tx.update_staff(account["id"], role="agent")
+        elif action == "disable":
+            await tx.update_staff(account["id"], disabled_at=now)
+        elif action == "enable":
+            await tx.update_staff(account["id"], disabled_at=None)
+        else:
+            password = secrets.token_urlsafe(12)
+            await tx.update_staff(account["id"], password_hash=_hasher.hash(password))
+        if action in ("make_agent", "disable", "reset_password"):
+            await tx.end_sessions_of(account["id"])  # takes effect at once
+        await tx.add_staff_audit(actor, action, account["email"], now)
+    return password
 
 
 async def ensure_first_admin(engine: Engine) -> str | None:
@@ -66,7 +106,7 @@ async def ensure_first_admin(engine: Engine) -> str | None:
         if await tx.count_staff():
             return None
     password = secrets.token_urlsafe(12)
-    await add_staff(engine, "admin@localhost", "admin", password)
+    await add_staff(engine, "admin@localhost", "admin", password, actor="system")
     return password
 
 
@@ -80,6 +120,8 @@ async def log_in(engine: Engine, email: str, password: str, address: str) -> str
     async with engine.store.transaction(readonly=True) as tx:
         account = await tx.staff_by_email(email)
         by_address = await tx.login_failures(address)
+    if account is not None and account["disabled_at"]:
+        account = None  # a disabled account answers exactly like an unknown one
     address_failures = by_address["failures"] if by_address else 0
     locked = [
         datetime.fromisoformat(x)

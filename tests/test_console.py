@@ -32,6 +32,9 @@ ROUTES = [
     ("GET", "/console/chats/1"),
     ("POST", "/console/chats/1/claim"),
     ("GET", "/console/events"),
+    ("GET", "/console/settings"),
+    ("POST", "/console/staff/add"),
+    ("POST", "/console/staff/change"),
 ]
 
 
@@ -524,3 +527,72 @@ async def test_an_access_request_is_completed_with_its_uploaded_data_copy(desk: 
         row = await tx.get_download(hash_token(token), engine.clock())
     names = zipfile.ZipFile(io.BytesIO(engine.blobs.get(row["blob_token"]))).namelist()
     assert {"transaksi.csv", "profil.json"} <= {n.rsplit("/", 1)[-1] for n in names}
+
+
+async def test_admins_manage_staff_accounts_and_see_settings_without_secrets(desk: Desk) -> None:
+    http = desk.http
+    await _log_in(http, "boss@jovapos.test")
+    page = await http.get("/console/staff")
+    added = await http.post(
+        "/console/staff/add",
+        data={"csrf": _csrf(page.text), "email": "Rudi@JovaPOS.test", "role": "agent"},
+    )
+    assert added.status_code == 200
+    password = re.search(r'<code id="password">([^<]+)</code>', added.text).group(1)  # type: ignore[union-attr]
+    assert added.headers["cache-control"] == "no-store"
+    again = await http.post(
+        "/console/staff/add",
+        data={"csrf": _csrf(page.text), "email": "rudi@jovapos.test", "role": "agent"},
+    )
+    assert again.status_code == 400 and "already has an account" in again.text
+    # The new agent logs in with the one-time password.
+    async with httpx.AsyncClient(base_url=desk.server.url) as rudi:
+        assert (await _log_in(rudi, "rudi@jovapos.test", password)).status_code == 303
+        assert (await rudi.get("/console")).status_code == 200
+        assert (await rudi.get("/console/settings")).status_code == 403  # agents are not admins
+
+        async def change(email: str, action: str) -> httpx.Response:
+            return await http.post(
+                "/console/staff/change",
+                data={"csrf": _csrf(page.text), "email": email, "action": action},
+            )
+
+        assert (await change("rudi@jovapos.test", "disable")).status_code == 200
+        # Disabled: the session ends at once and the password no longer opens the console.
+        assert (await rudi.get("/console")).status_code == 303
+        assert (await _log_in(rudi, "rudi@jovapos.test", password)).status_code == 401
+        await change("rudi@jovapos.test", "enable")
+        reset = await change("rudi@jovapos.test", "reset_password")
+        fresh = re.search(r'<code id="password">([^<]+)</code>', reset.text).group(1)  # type: ignore[union-attr]
+        assert (await _log_in(rudi, "rudi@jovapos.test", password)).status_code == 401
+        assert (await _log_in(rudi, "rudi@jovapos.test", fresh)).status_code == 303
+        await change("rudi@jovapos.test", "make_admin")
+        assert (await rudi.get("/console/settings")).status_code == 200
+    own = await change("boss@jovapos.test", "make_agent")
+    assert own.status_code == 400 and "your own account" in own.text
+    await change("rudi@jovapos.test", "make_agent")
+    page = await http.get("/console/staff")
+    for action in ("add:agent", "disable", "enable", "reset_password", "make_admin"):
+        assert f"<td>{action}</td>" in page.text  # the account history, with who did it
+    assert "boss@jovapos.test</td><td>disable" in page.text
+    assert password not in page.text and fresh not in page.text
+    settings = await http.get("/console/settings")
+    assert "PRIVACYBOT_SUPPORT_HOURS" in settings.text and "mon-fri 09:00-17:00" in settings.text
+    secret_key = desk.server.core.settings.secret_key
+    assert "PRIVACYBOT_SECRET_KEY" in settings.text
+    assert not secret_key or secret_key not in settings.text
+
+
+async def test_the_last_admin_stays_an_admin(tmp_path: Path, clock: FakeClock) -> None:
+    from bot.app import open_engine
+    from bot.staff import StaffError, change_staff
+
+    settings = load_settings(environ={}, data_dir=str(tmp_path / "data"))
+    async with open_engine(settings, clock=clock) as engine:
+        await add_staff(engine, "boss@jovapos.test", "admin", PASSWORD)
+        await add_staff(engine, "deputy@jovapos.test", "admin", PASSWORD)
+        await change_staff(engine, "boss@jovapos.test", "deputy@jovapos.test", "disable")
+        with pytest.raises(StaffError, match="last active admin"):
+            await change_staff(engine, "deputy@jovapos.test", "boss@jovapos.test", "disable")
+        with pytest.raises(StaffError, match="unknown action"):
+            await change_staff(engine, "boss@jovapos.test", "deputy@jovapos.test", "delete")

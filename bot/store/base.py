@@ -240,6 +240,27 @@ class Transaction(abc.ABC):
     async def staff_by_email(self, email: str) -> dict[str, Any] | None: ...
 
     @abc.abstractmethod
+    async def update_staff(
+        self,
+        staff_id: int,
+        *,
+        role: str | None = None,
+        disabled_at: datetime | bool | None = False,
+        password_hash: str | None = None,
+    ) -> None:
+        """Change what is given; ``disabled_at`` None enables, False leaves it."""
+
+    @abc.abstractmethod
+    async def end_sessions_of(self, staff_id: int) -> None: ...
+
+    @abc.abstractmethod
+    async def add_staff_audit(self, actor: str, action: str, subject: str, now: datetime) -> None:
+        """What an admin did to a staff account."""
+
+    @abc.abstractmethod
+    async def staff_audit(self, limit: int) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
     async def set_staff_login_state(
         self, staff_id: int, failed: int, locked_until: datetime | None
     ) -> None: ...

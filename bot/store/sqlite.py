@@ -628,7 +628,48 @@ class _SQLiteTransaction(Transaction):
         return int(row[0]) if row else 0
 
     async def list_staff(self) -> list[dict[str, Any]]:
-        rows = await self._all("SELECT id, email, role, created_at, locked_until FROM staff")
+        rows = await self._all(
+            "SELECT id, email, role, created_at, locked_until, disabled_at FROM staff "
+            "ORDER BY email"
+        )
+        return [dict(r) for r in rows]
+
+    async def update_staff(
+        self,
+        staff_id: int,
+        *,
+        role: str | None = None,
+        disabled_at: datetime | bool | None = False,
+        password_hash: str | None = None,
+    ) -> None:
+        if role is not None:
+            await self.db.execute("UPDATE staff SET role = ? WHERE id = ?", (role, staff_id))
+        if disabled_at is not False:
+            value = _ts(disabled_at) if isinstance(disabled_at, datetime) else None
+            await self.db.execute(
+                "UPDATE staff SET disabled_at = ? WHERE id = ?", (value, staff_id)
+            )
+        if password_hash is not None:
+            await self.db.execute(
+                "UPDATE staff SET password_hash = ?, failed_logins = 0, locked_until = NULL "
+                "WHERE id = ?",
+                (password_hash, staff_id),
+            )
+
+    async def end_sessions_of(self, staff_id: int) -> None:
+        await self.db.execute("DELETE FROM staff_sessions WHERE staff_id = ?", (staff_id,))
+
+    async def add_staff_audit(self, actor: str, action: str, subject: str, now: datetime) -> None:
+        await self.db.execute(
+            "INSERT INTO staff_audit (actor, action, subject, created_at) VALUES (?, ?, ?, ?)",
+            (actor, action, subject, _ts(now)),
+        )
+
+    async def staff_audit(self, limit: int) -> list[dict[str, Any]]:
+        rows = await self._all(
+            "SELECT actor, action, subject, created_at FROM staff_audit ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
         return [dict(r) for r in rows]
 
     async def staff_by_email(self, email: str) -> dict[str, Any] | None:
@@ -668,7 +709,7 @@ class _SQLiteTransaction(Transaction):
     async def get_session(self, id_hash: str) -> dict[str, Any] | None:
         row = await self._one(
             "SELECT s.*, f.email, f.role FROM staff_sessions s JOIN staff f ON f.id = s.staff_id "
-            "WHERE s.id_hash = ?",
+            "WHERE s.id_hash = ? AND f.disabled_at IS NULL",
             (id_hash,),
         )
         return dict(row) if row else None

@@ -25,3 +25,15 @@ CREATE TABLE chat_events (
 CREATE INDEX chat_events_by_conversation ON chat_events (conversation_id, id);
 
 ALTER TABLE outbound_messages ADD COLUMN author TEXT;
+
+-- Staff accounts can be disabled (kept for the record: their name is on
+-- events), and what admins do to accounts is recorded.
+ALTER TABLE staff ADD COLUMN disabled_at TEXT;
+
+CREATE TABLE staff_audit (
+    id         INTEGER PRIMARY KEY,
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);

@@ -250,6 +250,8 @@ def _check(s: Settings) -> None:
         raise SettingsError(f"PRIVACYBOT_SUPPORT_HOURS: {exc}") from None
     if s.telegram_staff_chat_id and not s.telegram_staff_chat_id.lstrip("-").isdigit():
         raise SettingsError("TELEGRAM_STAFF_CHAT_ID: a numeric chat id, e.g. -1001234567890")
+    if s.telegram_staff_chat_id and not s.telegram_bot_token:
+        raise SettingsError("TELEGRAM_STAFF_CHAT_ID: needs TELEGRAM_BOT_TOKEN (the bot posts)")
     if s.telegram_staff_chat_id and not s.public_url:
         raise SettingsError(
             "PRIVACYBOT_PUBLIC_URL: required with TELEGRAM_STAFF_CHAT_ID (the announcements"

@@ -53,14 +53,15 @@ def test_bad_hours_are_named(text: str) -> None:
         load_settings(environ={"PRIVACYBOT_SUPPORT_HOURS": text or " "})
 
 
-def test_staff_group_needs_a_numeric_id_and_a_public_url() -> None:
-    with pytest.raises(SettingsError, match="TELEGRAM_STAFF_CHAT_ID"):
+def test_staff_group_needs_a_numeric_id_a_bot_and_a_public_url() -> None:
+    bot = {"TELEGRAM_BOT_TOKEN": "123:abc", "PRIVACYBOT_PUBLIC_URL": "https://x"}
+    with pytest.raises(SettingsError, match="a numeric chat id"):
+        load_settings(environ={"TELEGRAM_STAFF_CHAT_ID": "@staff", **bot})
+    with pytest.raises(SettingsError, match="needs TELEGRAM_BOT_TOKEN"):
         load_settings(
-            environ={"TELEGRAM_STAFF_CHAT_ID": "@staff", "PRIVACYBOT_PUBLIC_URL": "https://x"}
+            environ={"TELEGRAM_STAFF_CHAT_ID": "-100", "PRIVACYBOT_PUBLIC_URL": "https://x"}
         )
     with pytest.raises(SettingsError, match="PRIVACYBOT_PUBLIC_URL"):
-        load_settings(environ={"TELEGRAM_STAFF_CHAT_ID": "-1001234567890"})
-    s = load_settings(
-        environ={"TELEGRAM_STAFF_CHAT_ID": "-1001234567890", "PRIVACYBOT_PUBLIC_URL": "https://x"}
-    )
+        load_settings(environ={"TELEGRAM_STAFF_CHAT_ID": "-100", "TELEGRAM_BOT_TOKEN": "1:a"})
+    s = load_settings(environ={"TELEGRAM_STAFF_CHAT_ID": "-1001234567890", **bot})
     assert s.telegram_staff_chat_id == "-1001234567890"

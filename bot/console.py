@@ -413,7 +413,7 @@ def console_routes(core: Core) -> list[BaseRoute]:
 
     async def inbox(request: Request, session: Session) -> Response:
         async with core.engine.store.transaction(readonly=True) as tx:
-            chats = await tx.staff_queue(session.email)
+            chats = await tx.staff_queue(session.email, everyone=session.role == "admin")
             reasons = await tx.escalation_reasons([c.id for c in chats])
         zone = ZoneInfo(core.settings.timezone)
         now = core.engine.clock()
@@ -525,11 +525,19 @@ def console_routes(core: Core) -> list[BaseRoute]:
                 f'<button type="submit">{t(session, action)}</button></form>'
             )
 
-        actions = (
-            form("reply", "text") + form("note", "text") + form("transfer") + form("release")
-            if conversation.claimed_by == session.email
-            else form("claim")
-        )
+        holder = conversation.claimed_by
+        if holder == session.email:
+            actions = (
+                form("reply", "text") + form("note", "text") + form("transfer") + form("release")
+            )
+        elif holder and session.role != "admin":
+            actions = f"<p>{t(session, 'yours')} {html.escape(holder)}</p>"
+        elif holder:  # an admin may take a chat from whoever holds it
+            actions = f"<p>{t(session, 'yours')} {html.escape(holder)}</p>" + form("claim").replace(
+                f">{t(session, 'claim')}</button>", f">{t(session, 'take_over')}</button>"
+            )
+        else:
+            actions = form("claim")
         notice = ""
         if request.query_params.get("error"):
             notice = f'<p class="msg err">{html.escape(request.query_params["error"])}</p>'
@@ -551,7 +559,9 @@ def console_routes(core: Core) -> list[BaseRoute]:
         text = str(form.get("text", ""))
         try:
             if action == "claim":
-                await staff_chats.claim(core, chat_id, session.email)
+                await staff_chats.claim(
+                    core, chat_id, session.email, take_over=session.role == "admin"
+                )
             elif action == "reply":
                 if not text.strip() and form.get("canned"):
                     async with core.engine.store.transaction(readonly=True) as tx:

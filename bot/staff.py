@@ -79,8 +79,17 @@ async def change_staff(engine: Engine, actor: str, email: str, action: str) -> s
             raise StaffError(f"no staff account {email}")
         if account["email"] == actor.lower():
             raise StaffError("you cannot change your own account here")
-        admins = [m for m in await tx.list_staff() if m["role"] == "admin" and not m["disabled_at"]]
-        if action in ("make_agent", "disable") and account["role"] == "admin" and len(admins) <= 1:
+        other_admins = [
+            m
+            for m in await tx.list_staff()
+            if m["role"] == "admin" and not m["disabled_at"] and m["id"] != account["id"]
+        ]
+        if (
+            action in ("make_agent", "disable")
+            and account["role"] == "admin"
+            and not account["disabled_at"]
+            and not other_admins
+        ):
             raise StaffError("the last active admin must stay an admin")
         if action == "make_admin":
             await tx.update_staff(account["id"], role="admin")
@@ -88,6 +97,9 @@ async def change_staff(engine: Engine, actor: str, email: str, action: str) -> s
             await tx.update_staff(account["id"], role="agent")
         elif action == "disable":
             await tx.update_staff(account["id"], disabled_at=now)
+            # Their chats go back to the queue: nobody else could answer them.
+            for chat in await tx.return_chats_of(account["email"], now):
+                await tx.add_chat_event(chat, actor, "returned_to_queue", account["email"], now)
         elif action == "enable":
             await tx.update_staff(account["id"], disabled_at=None)
         else:

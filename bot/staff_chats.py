@@ -78,17 +78,26 @@ async def _held(
     return conversation
 
 
-async def claim(core: Core, conversation_id: int, staff: str) -> None:
+async def claim(core: Core, conversation_id: int, staff: str, take_over: bool = False) -> None:
+    """Take a chat; ``take_over`` (admins) takes it from whoever holds it."""
     engine = core.engine
     async with engine.store.transaction() as tx:
         conversation = await tx.get_conversation_by_id(conversation_id)
         if conversation is None:
             raise ChatError("no such chat")
-        if conversation.claimed_by and conversation.claimed_by != staff:
-            raise ChatError(f"{conversation.claimed_by} already has this chat")
+        holder = conversation.claimed_by
+        if holder and holder != staff and not take_over:
+            raise ChatError(f"{holder} already has this chat")
         conversation.claimed_by = staff
         await tx.save_conversation(conversation)
-        await tx.add_chat_event(conversation.id, staff, "claim", "", engine.clock())
+        taken = bool(holder) and holder != staff
+        await tx.add_chat_event(
+            conversation.id,
+            staff,
+            "take_over" if taken else "claim",
+            f"<- {holder}" if taken else "",
+            engine.clock(),
+        )
     text = engine.catalogue.render(conversation.language, Reply("staff.joined"))
     await _send(core, conversation, staff, "staff.joined", text)
 
@@ -199,8 +208,8 @@ async def transfer(core: Core, conversation_id: int, staff: str, to: str) -> Non
     async with core.engine.store.transaction() as tx:
         conversation = await _held(core, conversation_id, staff, tx)
         target = await tx.staff_by_email(to.strip())
-        if target is None:
-            raise ChatError(f"no staff account {to.strip()}")
+        if target is None or target["disabled_at"]:
+            raise ChatError(f"no active staff account {to.strip()}")
         conversation.claimed_by = target["email"]
         await tx.save_conversation(conversation)
         await tx.add_chat_event(

@@ -465,7 +465,7 @@ async def test_a_chat_can_be_transferred_to_another_staff_member(desk: Desk) -> 
         f"/console/chats/{chat_id}/transfer",
         data={"csrf": _csrf(page.text), "to": "tidak.ada@jovapos.test"},
     )
-    assert "no%20staff%20account" in nobody.headers["location"]
+    assert "no%20active%20staff%20account" in nobody.headers["location"]
     await http.post(
         f"/console/chats/{chat_id}/transfer",
         data={"csrf": _csrf(page.text), "to": "budi@jovapos.test"},
@@ -591,8 +591,71 @@ async def test_the_last_admin_stays_an_admin(tmp_path: Path, clock: FakeClock) -
     async with open_engine(settings, clock=clock) as engine:
         await add_staff(engine, "boss@jovapos.test", "admin", PASSWORD)
         await add_staff(engine, "deputy@jovapos.test", "admin", PASSWORD)
+        await change_staff(engine, "boss@jovapos.test", "deputy@jovapos.test", "make_agent")
+        for action in ("disable", "make_agent"):  # e.g. from a script acting as nobody
+            with pytest.raises(StaffError, match="last active admin"):
+                await change_staff(engine, "ops-script", "boss@jovapos.test", action)
+        await change_staff(engine, "boss@jovapos.test", "deputy@jovapos.test", "make_admin")
         await change_staff(engine, "boss@jovapos.test", "deputy@jovapos.test", "disable")
-        with pytest.raises(StaffError, match="last active admin"):
-            await change_staff(engine, "deputy@jovapos.test", "boss@jovapos.test", "disable")
+        # A disabled admin is no admin to keep: it may be made an agent.
+        await change_staff(engine, "ops-script", "deputy@jovapos.test", "make_agent")
+        with pytest.raises(StaffError, match="your own account"):
+            await change_staff(engine, "boss@jovapos.test", "BOSS@jovapos.test", "disable")
         with pytest.raises(StaffError, match="unknown action"):
             await change_staff(engine, "boss@jovapos.test", "deputy@jovapos.test", "delete")
+
+
+async def test_chats_of_a_disabled_agent_go_back_to_the_queue_and_admins_take_over(
+    desk: Desk,
+) -> None:
+    engine = desk.server.core.engine
+    await Chat(engine, address="rudi").script("staf")
+    async with engine.store.transaction(readonly=True) as tx:
+        (chat,) = await tx.staff_queue("nobody")
+    ani, boss = desk.http, httpx.AsyncClient(base_url=desk.server.url)
+    try:
+        await _log_in(ani, "ani@jovapos.test")
+        page = await ani.get(f"/console/chats/{chat.id}")
+        await ani.post(f"/console/chats/{chat.id}/claim", data={"csrf": _csrf(page.text)})
+        await _log_in(boss, "boss@jovapos.test")
+        inbox = await boss.get("/console/inbox")
+        assert f"/console/chats/{chat.id}" in inbox.text and "ani@jovapos.test" in inbox.text
+        held = await boss.get(f"/console/chats/{chat.id}")
+        assert "Ambil alih dari staf ini" in held.text  # admins may take it over
+        staff = await boss.get("/console/staff")
+
+        async def change(email: str, action: str) -> None:
+            answer = await boss.post(
+                "/console/staff/change",
+                data={"csrf": _csrf(staff.text), "email": email, "action": action},
+            )
+            assert answer.status_code == 200, answer.text
+
+        await change("ani@jovapos.test", "disable")
+        async with engine.store.transaction(readonly=True) as tx:
+            back = await tx.get_conversation_by_id(chat.id)
+        assert back is not None and back.claimed_by is None and back.waiting_staff_since
+        await boss.post(f"/console/chats/{chat.id}/claim", data={"csrf": _csrf(held.text)})
+        refused = await boss.post(
+            f"/console/chats/{chat.id}/transfer",
+            data={"csrf": _csrf(held.text), "to": "ani@jovapos.test"},
+        )
+        assert "no%20active%20staff%20account" in refused.headers["location"]
+        await change("ani@jovapos.test", "enable")
+        await boss.post(
+            f"/console/chats/{chat.id}/transfer",
+            data={"csrf": _csrf(held.text), "to": "ani@jovapos.test"},
+        )
+        await boss.post(f"/console/chats/{chat.id}/claim", data={"csrf": _csrf(held.text)})
+        async with engine.store.transaction(readonly=True) as tx:
+            lines = await tx.transcript(chat.id)
+        trail = [(m["who"], m["text"]) for m in lines if m["who"].startswith("event:")]
+        assert trail == [
+            ("event:ani@jovapos.test", "claim"),
+            ("event:boss@jovapos.test", "returned_to_queue ani@jovapos.test"),
+            ("event:boss@jovapos.test", "claim"),
+            ("event:boss@jovapos.test", "transfer -> ani@jovapos.test"),
+            ("event:boss@jovapos.test", "take_over <- ani@jovapos.test"),
+        ]
+    finally:
+        await boss.aclose()

@@ -127,8 +127,13 @@ class Transaction(abc.ABC):
     async def get_conversation_by_id(self, conversation_id: int) -> ConversationRecord | None: ...
 
     @abc.abstractmethod
-    async def staff_queue(self, staff: str) -> list[ConversationRecord]:
-        """Chats waiting for staff (oldest first) and those ``staff`` holds."""
+    async def staff_queue(self, staff: str, everyone: bool = False) -> list[ConversationRecord]:
+        """Chats waiting for staff (oldest first) and those ``staff`` holds (or,
+        with ``everyone``, that anybody holds)."""
+
+    @abc.abstractmethod
+    async def return_chats_of(self, staff: str, now: datetime) -> list[int]:
+        """Put the chats ``staff`` holds back in the queue; their ids."""
 
     @abc.abstractmethod
     async def transcript(self, conversation_id: int) -> list[dict[str, Any]]:

@@ -894,13 +894,23 @@ class _SQLiteTransaction(Transaction):
         )
         return [(r[0], r[1]) for r in rows]
 
-    async def staff_queue(self, staff: str) -> list[ConversationRecord]:
+    async def staff_queue(self, staff: str, everyone: bool = False) -> list[ConversationRecord]:
         rows = await self._all(
             "SELECT * FROM conversations WHERE (waiting_staff_since IS NOT NULL AND "
-            "claimed_by IS NULL) OR claimed_by = ? ORDER BY waiting_staff_since, id",
-            (staff,),
+            "claimed_by IS NULL) OR claimed_by = ? OR (? AND claimed_by IS NOT NULL) "
+            "ORDER BY waiting_staff_since, id",
+            (staff, everyone),
         )
         return [_conversation(r) for r in rows]
+
+    async def return_chats_of(self, staff: str, now: datetime) -> list[int]:
+        rows = await self._all("SELECT id FROM conversations WHERE claimed_by = ?", (staff,))
+        await self.db.execute(
+            "UPDATE conversations SET claimed_by = NULL, waiting_staff_since = "
+            "coalesce(waiting_staff_since, ?) WHERE claimed_by = ?",
+            (_ts(now), staff),
+        )
+        return [r[0] for r in rows]
 
     async def transcript(self, conversation_id: int) -> list[dict[str, Any]]:
         rows = await self._all(

@@ -21,7 +21,7 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 
-from bot.channels import Core, DeliveryRefused
+from bot.channels import Core
 from bot.mail import Mail, html_page
 from bot.models import Channel, ConversationRecord, OutboundMessage
 from bot.notifications import window_open
@@ -31,6 +31,7 @@ from flows.types import Reply
 log = logging.getLogger(__name__)
 
 MAX_REPLY = 4000
+TEMPLATE_VARIABLE_LIMIT = 1000  # WhatsApp's template body is at most 1,024 characters
 
 
 class ChatError(ValueError):
@@ -140,6 +141,14 @@ async def _send(
     return route
 
 
+def template_text(text: str) -> str | None:
+    """The reply as a WhatsApp template variable: Meta refuses new lines, tabs
+    and runs of more than four spaces there, and long values. None when it
+    does not fit (the reply then goes by SMS or email, whole)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= TEMPLATE_VARIABLE_LIMIT else None
+
+
 async def _outside_window(
     core: Core, conversation: ConversationRecord, staff: str, key: str, text: str
 ) -> str | None:
@@ -149,11 +158,12 @@ async def _outside_window(
     route = None
     template = core.settings.twilio_templates.get("staff_reply")
     whatsapp = core.adapter_for(Channel.WHATSAPP)
-    if template and whatsapp is not None:
+    variable = template_text(text)
+    if template and whatsapp is not None and variable is not None:
         try:
-            sid = await whatsapp.send_template(conversation.address, template, {"1": text})
-        except DeliveryRefused as exc:
-            log.warning("staff reply template refused: %s", exc)
+            sid = await whatsapp.send_template(conversation.address, template, {"1": variable})
+        except Exception as exc:  # refused, rate-limited or down: the next route
+            log.warning("staff reply template not sent: %s", type(exc).__name__)
         else:
             await engine.mark_sent(message, sid)
             route = "whatsapp_template"

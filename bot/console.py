@@ -13,8 +13,6 @@ member's email.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 import html
 import secrets
@@ -35,6 +33,7 @@ from bot.directory import everyone_counts
 from bot.engine import utc_now
 from bot.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile, complete_access
 from bot.lifecycle import MOVES, OPEN, IllegalMove, act, deadline
+from bot.live import ActivityFeed
 from bot.models import RequestRecord, RequestStatus
 from bot.requests import BadReference, RequestNotFound, find_request, list_requests
 from bot.retention import open_id_proof
@@ -88,6 +87,7 @@ LIVE_JS = resources.files("bot").joinpath("static/live.js").read_bytes()
 
 def console_routes(core: Core) -> list[BaseRoute]:
     secure = core.settings.public_url.startswith("https://")
+    feed = ActivityFeed(core, LIVE_POLL_SECONDS)
 
     def t(session_or_lang: Session | str, key: str, **params: Any) -> str:
         lang = session_or_lang if isinstance(session_or_lang, str) else session_or_lang.language
@@ -126,7 +126,9 @@ def console_routes(core: Core) -> list[BaseRoute]:
         handler: Handler, admin: bool = False, touch: bool = True
     ) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:
-            session = await session_for(core.engine, request.cookies.get(COOKIE), touch)
+            # A page fetched again by live.js is no sign of a person at work.
+            active = touch and request.headers.get("x-live") != "1"
+            session = await session_for(core.engine, request.cookies.get(COOKIE), active)
             if session is None:
                 if request.method == "GET":
                     return RedirectResponse("/console/login", status_code=303)
@@ -591,34 +593,32 @@ def console_routes(core: Core) -> list[BaseRoute]:
     async def events(request: Request, session: Session) -> Response:
         """Server-Sent Events: ``change`` whenever a chat or a request changed.
 
-        Each stream compares the database's activity mark once a second (any
-        process may write: the database is the truth, not this process's
-        memory), re-checks the session every half minute without counting as
+        The server's one ``ActivityFeed`` watches the database; each stream
+        wakes when it moves (or each second, to notice a stop or a closed
+        tab), re-checks the session every half minute without counting as
         activity, and ends when the server stops."""
         cookie = request.cookies.get(COOKIE)
 
-        async def read_mark() -> str:
-            async with core.engine.store.transaction(readonly=True) as tx:
-                return await tx.activity_mark()
-
         async def stream() -> AsyncIterator[str]:
-            last = await read_mark()
-            yield "retry: 3000\n\n"
-            tick = 0
-            while not core.stopping.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(core.stopping.wait(), LIVE_POLL_SECONDS)
-                tick += 1
-                if core.stopping.is_set() or await request.is_disconnected():
-                    return
-                if tick % 30 == 0:
-                    if await session_for(core.engine, cookie, touch=False) is None:
+            feed.join()
+            try:
+                version = feed.version
+                yield "retry: 3000\n\n"
+                tick = 0
+                while not core.stopping.is_set():
+                    seen = await feed.wait(version, LIVE_POLL_SECONDS)
+                    tick += 1
+                    if core.stopping.is_set() or await request.is_disconnected():
                         return
-                    yield ": still here\n\n"  # keeps proxies from closing an idle stream
-                mark = await read_mark()
-                if mark != last:
-                    last = mark
-                    yield f"event: change\ndata: {tick}\n\n"
+                    if tick % 30 == 0:
+                        if await session_for(core.engine, cookie, touch=False) is None:
+                            return
+                        yield ": still here\n\n"  # keeps proxies from closing an idle stream
+                    if seen != version:
+                        version = seen
+                        yield f"event: change\ndata: {version}\n\n"
+            finally:
+                feed.leave()
 
         return StreamingResponse(
             stream(),

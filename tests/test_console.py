@@ -125,8 +125,17 @@ async def test_live_events_tell_of_new_messages_and_end_when_the_server_stops(
                 if line.startswith("event: "):
                     return line
 
+        second = http.stream("GET", "/console/events")  # another tab: told too
+        other = (await second.__aenter__()).aiter_lines()
+        assert await anext(other) == "retry: 3000"
+        await asyncio.sleep(1.2)  # both are listening to the one watcher
         await Chat(engine, address="rina").script("staf")  # a new hand-over
         assert await asyncio.wait_for(next_change(), 5) == "event: change"
+        while not (await asyncio.wait_for(anext(other), 5)).startswith("event: "):
+            pass
+        await second.__aexit__(None, None, None)
+        # live.js fetches the page again with X-Live: that is no activity either.
+        assert (await http.get("/console/inbox", headers={"X-Live": "1"})).status_code == 200
         async with engine.store.transaction() as tx:
             session = await tx.get_session(hash_token(http.cookies["pb_session"]))
         assert session is not None and session["last_seen_at"] == logged_in_at.isoformat()

@@ -15,7 +15,11 @@
       return;
     }
     busy = true;
-    fetch(window.location.href, { credentials: "same-origin", cache: "no-store" })
+    fetch(window.location.href, {
+      credentials: "same-origin",
+      cache: "no-store",
+      headers: { "X-Live": "1" }, // not activity: an unattended tab still times out
+    })
       .then(function (response) {
         if (!response.ok || response.redirected) {
           throw new Error("session ended");

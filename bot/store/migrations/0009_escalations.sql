@@ -37,3 +37,7 @@ CREATE TABLE staff_audit (
     subject    TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+
+-- The console's activity mark and inbox read the few chats staff are on.
+CREATE INDEX conversations_with_staff ON conversations (id)
+    WHERE claimed_by IS NOT NULL OR waiting_staff_since IS NOT NULL;

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -129,8 +130,18 @@ def visible_settings(s: Settings) -> list[tuple[str, str]]:
             continue
         if field.name in SECRET_SETTINGS:
             value = "(set)" if value else "(not set)"
+        elif isinstance(value, str) and "://" in value:
+            value = _without_credentials(value)
         shown.append((env_name(field.name), str(value)))
     return shown
+
+
+def _without_credentials(url: str) -> str:
+    """A URL without the ``user:password@`` it may carry."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
 
 
 def _defaults() -> dict[str, object]:

@@ -19,12 +19,18 @@ from flows.types import Label, Reply
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 2.0
+MAX_BACKOFF = 300.0
 # After an outage, hand-overs older than this are not announced any more.
 MAX_AGE = timedelta(hours=24)
 
 
+class AnnounceFailed(Exception):
+    """The staff group could not be reached; what is due stays due."""
+
+
 async def announce_due(core: Core) -> int:
-    """Post what is due; how many were posted."""
+    """Post what is due; how many were posted. Raises ``AnnounceFailed`` when
+    the group cannot be reached (the rest wait for the next round)."""
     adapter = core.staff_alerts()
     if adapter is None:
         return 0
@@ -59,9 +65,8 @@ async def announce_due(core: Core) -> int:
             )
             try:
                 await adapter.alert_staff(text, link)
-            except Exception as exc:  # the row stays due: tried again next round
-                log.warning("announcing a hand-over failed: %s", type(exc).__name__)
-                return posted
+            except Exception as exc:  # the row stays due: tried again later
+                raise AnnounceFailed(type(exc).__name__) from exc
             posted += 1
         async with engine.store.transaction() as tx:  # answered or gone back: nothing to say
             await tx.mark_announced(e.id, engine.clock())
@@ -69,9 +74,19 @@ async def announce_due(core: Core) -> int:
 
 
 async def run_announcer(core: Core, every: float = POLL_SECONDS) -> None:
+    """Post hand-overs as they come; while the group cannot be reached (bot
+    removed, wrong chat id, Telegram down) wait longer each time, up to
+    5 minutes, and say so once per outage rather than every round."""
+    wait = every
     while True:
         try:
             await announce_due(core)
         except Exception as exc:  # keep going; the rows stay due
-            log.error("staff announcements: %s", type(exc).__name__)
-        await asyncio.sleep(every)
+            if wait == every:
+                log.error("staff announcements failing: %s", exc or type(exc).__name__)
+            wait = min(MAX_BACKOFF, wait * 2)
+        else:
+            if wait != every:
+                log.info("staff announcements work again")
+            wait = every
+        await asyncio.sleep(wait)

@@ -8,11 +8,13 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
 from bot.channels import ChannelAdapter, Core
 from bot.engine import Engine
 from bot.models import Channel, OutboundMessage
 from bot.settings import load_settings
-from bot.staff_alerts import announce_due
+from bot.staff_alerts import AnnounceFailed, announce_due
 from bot.staff_chats import claim
 from tests.conftest import Chat, FakeClock
 from tests.server import running_server
@@ -101,7 +103,8 @@ async def test_announcements_skip_answered_chats_retry_and_age_out(
     await first.script("staf")
     await second.script("halo", "xx yy", "zz")  # unplaceable twice
     group.down = True
-    assert await announce_due(core) == 0  # nothing lost: tried again later
+    with pytest.raises(AnnounceFailed):  # nothing lost: tried again later
+        await announce_due(core)
     group.down = False
     assert await announce_due(core) == 2
     assert await announce_due(core) == 0  # each once
@@ -135,3 +138,37 @@ async def test_english_staff_desk_gets_english_posts(engine: Engine, tmp_path: P
     await Chat(engine, address="b1").script("staf")
     assert await announce_due(core) == 1
     assert "the customer asked for a person" in group.posts[0][0]
+
+
+async def test_an_unreachable_group_is_retried_less_often_and_reported_once(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.staff_alerts import run_announcer
+
+    core = Core(engine.settings)
+    core.attach(engine)
+    group = Recorder()
+    group.down = True
+    core.adapters.append(group)
+    await Chat(engine, address="c1").script("staf")
+    attempts = 0
+    real = group.alert_staff
+
+    async def counted(text: str, link: str) -> None:
+        nonlocal attempts
+        attempts += 1
+        await real(text, link)
+
+    group.alert_staff = counted  # type: ignore[method-assign]
+    task = asyncio.create_task(run_announcer(core, every=0.01))
+    await asyncio.sleep(0.5)  # 0.01 doubling: about 5 tries in half a second, not 50
+    assert 3 <= attempts <= 7
+    failing = [r for r in caplog.records if "staff announcements failing" in r.message]
+    assert len(failing) == 1
+    group.down = False
+    for _ in range(100):
+        if group.posts:
+            break
+        await asyncio.sleep(0.05)
+    task.cancel()
+    assert len(group.posts) == 1

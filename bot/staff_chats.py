@@ -26,7 +26,7 @@ from bot.mail import Mail, html_page
 from bot.models import Channel, ConversationRecord, OutboundMessage
 from bot.notifications import window_open
 from bot.store import Transaction
-from flows.types import Reply
+from flows.types import Label, Reply
 
 log = logging.getLogger(__name__)
 
@@ -150,16 +150,22 @@ def template_text(text: str) -> str | None:
 
 
 async def _outside_window(
-    core: Core, conversation: ConversationRecord, staff: str, key: str, text: str
+    core: Core,
+    conversation: ConversationRecord,
+    staff: str,
+    key: str,
+    text: str,
+    failed_on: Channel | None = None,
 ) -> str | None:
-    """Template, else SMS, else (for replies, not notices) email."""
+    """Template, else SMS, else (for replies, not notices) email; after a
+    message ``failed_on`` a channel, only the routes that come after it."""
     engine = core.engine
     (message,) = await _record(core, conversation, staff, [(key, text)])
     route = None
     template = core.settings.twilio_templates.get("staff_reply")
     whatsapp = core.adapter_for(Channel.WHATSAPP)
     variable = template_text(text)
-    if template and whatsapp is not None and variable is not None:
+    if template and whatsapp is not None and variable is not None and failed_on is None:
         try:
             sid = await whatsapp.send_template(conversation.address, template, {"1": variable})
         except Exception as exc:  # refused, rate-limited or down: the next route
@@ -169,6 +175,7 @@ async def _outside_window(
             route = "whatsapp_template"
     if (
         route is None
+        and failed_on is not Channel.SMS
         and core.settings.twilio_sms_number
         and core.adapter_for(Channel.SMS)
         and not await engine.is_opted_out(Channel.SMS, conversation.address)
@@ -182,7 +189,13 @@ async def _outside_window(
         emails = [r for r in filed if not r.email.startswith("hmac:")]
         if emails:
             latest = max(emails, key=lambda r: r.created_at)
-            footer = engine.catalogue.text(conversation.language, "mail.staff_reply.footer")
+            footer = engine.catalogue.render(
+                conversation.language,
+                Reply(
+                    "mail.staff_reply.footer",
+                    {"channel": Label(f"channel.{conversation.channel.value}")},
+                ),
+            )
             try:
                 await engine.mailer.send(
                     Mail(
@@ -202,6 +215,32 @@ async def _outside_window(
                 await engine.mark_sent(message)
                 route = "email"
     return route
+
+
+async def undelivered(core: Core, outbound_ids: list[int], channel: Channel) -> None:
+    """The provider reports staff replies it could not deliver on ``channel``:
+    each goes on by the routes after it (WhatsApp, then SMS, then email), once,
+    as notifications do. Notices (joined, back to the bot) are not re-sent."""
+    engine = core.engine
+    for outbound_id in outbound_ids:
+        async with engine.store.transaction(readonly=True) as tx:
+            found = await tx.staff_reply(outbound_id)
+            conversation = (
+                await tx.get_conversation_by_id(found["conversation_id"]) if found else None
+            )
+        if found is None or conversation is None or found["rerouted"]:
+            continue
+        route = await _outside_window(
+            core, conversation, found["author"], "staff.reply", found["text"], failed_on=channel
+        )
+        async with engine.store.transaction() as tx:
+            await tx.add_chat_event(
+                conversation.id,
+                found["author"],
+                "undelivered",
+                f"{outbound_id} {channel.value} -> {route or 'nothing'}",
+                engine.clock(),
+            )
 
 
 async def note(core: Core, conversation_id: int, staff: str, text: str) -> None:

@@ -383,3 +383,40 @@ async def test_an_undelivered_status_callback_moves_a_notification_to_sms(
     await send_due(twilio.server.core)
     assert [m["to"] for m in twilio.fake.messages] == [f"whatsapp:{CUSTOMER}", CUSTOMER]
     assert "KTP?" in twilio.fake.messages[-1]["body"]
+
+
+async def test_an_undelivered_staff_reply_goes_on_by_sms_once(twilio: Twilio) -> None:
+    from urllib.parse import urlsplit
+
+    from bot import staff_chats
+
+    core = twilio.server.core
+    await twilio.say("staf")
+    async with core.engine.store.transaction(readonly=True) as tx:
+        conversation = await tx.get_conversation(Channel.WHATSAPP, CUSTOMER)
+    assert conversation is not None
+    await staff_chats.claim(core, conversation.id, "ani@jovapos.test")
+    assert await staff_chats.reply(core, conversation.id, "ani@jovapos.test", "Halo Budi") == (
+        "whatsapp"
+    )
+    reply = twilio.fake.messages[-1]
+    assert reply["body"] == "Halo Budi" and reply["to"] == f"whatsapp:{CUSTOMER}"
+    callback_path = urlsplit(reply["status_callback"])
+    path = f"{callback_path.path}?{callback_path.query}"
+    report = {
+        "MessageSid": reply["sid"],
+        "MessageStatus": "undelivered",
+        "ErrorCode": "63024",
+        "To": f"whatsapp:{CUSTOMER}",
+        "AccountSid": twilio.fake.account_sid,
+    }
+    assert (await twilio.post(path, report)).status_code == 204
+    sms = twilio.fake.messages[-1]
+    assert sms["to"] == CUSTOMER and sms["body"] == "Halo Budi"
+    assert (await twilio.post(path, report)).status_code == 204  # Twilio retried it
+    assert twilio.fake.messages[-1] is sms  # sent on once, not twice
+    async with core.engine.store.transaction(readonly=True) as tx:
+        lines = await tx.transcript(conversation.id)
+    assert ("event:ani@jovapos.test", f"undelivered {path.split('o=')[1]} whatsapp -> sms") in [
+        (m["who"], m["text"]) for m in lines
+    ]

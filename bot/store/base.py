@@ -152,6 +152,11 @@ class Transaction(abc.ABC):
         """What a staff member did in a chat (claim, transfer, release, route)."""
 
     @abc.abstractmethod
+    async def staff_reply(self, outbound_id: int) -> dict[str, Any] | None:
+        """A staff reply (conversation_id, author, text, rerouted: whether an
+        undelivered report already sent it on); None for any other message."""
+
+    @abc.abstractmethod
     async def record_escalation(self, conversation_id: int, reason: str, now: datetime) -> None: ...
 
     @abc.abstractmethod

@@ -950,6 +950,16 @@ class _SQLiteTransaction(Transaction):
             (conversation_id, actor, kind, detail, _ts(now)),
         )
 
+    async def staff_reply(self, outbound_id: int) -> dict[str, Any] | None:
+        row = await self._one(
+            "SELECT conversation_id, author, text, EXISTS (SELECT 1 FROM chat_events e WHERE "
+            "e.conversation_id = o.conversation_id AND e.kind = 'undelivered' AND "
+            "e.detail LIKE o.id || ' %') AS rerouted FROM outbound_messages o "
+            "WHERE o.id = ? AND o.author IS NOT NULL AND o.message_key = 'staff.reply'",
+            (outbound_id,),
+        )
+        return dict(row) if row else None
+
     async def record_escalation(self, conversation_id: int, reason: str, now: datetime) -> None:
         await self.db.execute(
             "INSERT INTO escalations (conversation_id, reason, created_at) VALUES (?, ?, ?)",

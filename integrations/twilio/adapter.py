@@ -30,6 +30,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
+from bot import staff_chats
 from bot.channels import ChannelAdapter, Core, DeliveryRefused
 from bot.models import Channel, Control, InboundFile, InboundMessage, OutboundMessage
 from bot.notifications import delivery_failed
@@ -167,6 +168,12 @@ class TwilioAdapter(ChannelAdapter):
             await self.core.engine.record_delivery(sid, state, error, outbound_id)
         if state in ("failed", "undelivered"):
             await delivery_failed(self.core, sid)  # a notification goes on by another channel
+            on = (
+                Channel.WHATSAPP
+                if params.get("To", "").startswith(WHATSAPP_PREFIX)
+                else Channel.SMS
+            )
+            await staff_chats.undelivered(self.core, ids, on)  # so does a staff reply
         return Response(status_code=204)
 
     async def _verified(self, request: Request) -> dict[str, str] | Response:

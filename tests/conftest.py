@@ -69,6 +69,21 @@ class FakeClock:
         self.now += timedelta(**kwargs)
 
 
+def telegram_settings(
+    data_dir: Path, tg: object, public_url: str = "http://127.0.0.1", **extra: object
+) -> Settings:
+    """Settings for a server whose Telegram is the fake Bot API ``tg``."""
+    return load_settings(
+        environ={},
+        data_dir=str(data_dir),
+        public_url=public_url,
+        telegram_bot_token=tg.token,  # type: ignore[attr-defined]
+        telegram_api_base_url=tg.base_url,  # type: ignore[attr-defined]
+        telegram_file_base_url=tg.base_file_url,  # type: ignore[attr-defined]
+        **extra,
+    )
+
+
 def file_of(data: bytes, name: str = "ktp.jpg") -> InboundFile:
     return InboundFile(data=data, size=len(data), filename=name)
 

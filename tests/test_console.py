@@ -16,7 +16,7 @@ from bot.engine import hash_token
 from bot.requests import find_request
 from bot.settings import load_settings
 from bot.staff import add_staff
-from tests.conftest import CODE, PNG, Chat, FakeClock, file_of, mailbox_of
+from tests.conftest import CODE, PNG, Chat, FakeClock, file_of, mailbox_of, telegram_settings
 from tests.server import RunningServer, running_server
 from tests.test_upload_page import CHROMIUM, CHROMIUM_ARGS, PHONE
 
@@ -291,14 +291,7 @@ async def test_staff_take_over_a_telegram_chat_in_the_browser(
     artefacts = Path(os.environ.get("PRIVACYBOT_SCREENSHOTS") or tmp_path / "screenshots")
     artefacts.mkdir(exist_ok=True)
     async with FakeTelegram() as tg:
-        settings = load_settings(
-            environ={},
-            data_dir=str(tmp_path / "data"),
-            public_url="http://127.0.0.1",
-            telegram_bot_token=tg.token,
-            telegram_api_base_url=tg.base_url,
-            telegram_file_base_url=tg.base_file_url,
-        )
+        settings = telegram_settings(tmp_path / "data", tg)
         async with (
             running_server(settings, lambda core: [TelegramAdapter(core)], clock) as server,
             async_playwright() as p,
@@ -387,14 +380,7 @@ async def test_staff_take_over_a_telegram_chat_and_give_it_back(
     from tests.fakes.telegram_api import FakeTelegram
 
     async with FakeTelegram() as tg:
-        settings = load_settings(
-            environ={},
-            data_dir=str(tmp_path / "data"),
-            public_url="http://127.0.0.1",
-            telegram_bot_token=tg.token,
-            telegram_api_base_url=tg.base_url,
-            telegram_file_base_url=tg.base_file_url,
-        )
+        settings = telegram_settings(tmp_path / "data", tg)
         async with (
             running_server(settings, lambda core: [TelegramAdapter(core)], clock) as server,
             httpx.AsyncClient(base_url=server.url) as http,

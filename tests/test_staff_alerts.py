@@ -16,7 +16,7 @@ from bot.models import Channel, OutboundMessage
 from bot.settings import load_settings
 from bot.staff_alerts import AnnounceFailed, announce_due
 from bot.staff_chats import claim
-from tests.conftest import Chat, FakeClock
+from tests.conftest import Chat, FakeClock, telegram_settings
 from tests.server import running_server
 
 STAFF_GROUP = -1001234567890
@@ -29,13 +29,10 @@ async def test_an_escalation_on_telegram_is_announced_in_the_staff_group(
     from tests.fakes.telegram_api import FakeTelegram
 
     async with FakeTelegram() as tg:
-        settings = load_settings(
-            environ={},
-            data_dir=str(tmp_path / "data"),
+        settings = telegram_settings(
+            tmp_path / "data",
+            tg,
             public_url="https://bot.jovapos.test",
-            telegram_bot_token=tg.token,
-            telegram_api_base_url=tg.base_url,
-            telegram_file_base_url=tg.base_file_url,
             telegram_staff_chat_id=str(STAFF_GROUP),
         )
         async with running_server(settings, lambda core: [TelegramAdapter(core)], clock) as server:

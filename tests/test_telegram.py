@@ -20,9 +20,8 @@ import pytest
 from bot.images import strip_metadata
 from bot.models import Channel, OutboundMessage, RecordedReply, RequestStatus
 from bot.requests import find_request, list_requests
-from bot.settings import load_settings
 from integrations.telegram import TelegramAdapter
-from tests.conftest import CODE, JPEG, PDF, FakeClock, Mailbox, mailbox_of
+from tests.conftest import CODE, JPEG, PDF, FakeClock, Mailbox, mailbox_of, telegram_settings
 from tests.fakes.telegram_api import FakeTelegram
 from tests.server import RunningServer, running_server
 
@@ -154,14 +153,7 @@ async def telegram_bot(
     async with FakeTelegram() as fake:
         if webhook:
             overrides.update(telegram_webhook_url=WEBHOOK_URL, telegram_webhook_secret=SECRET)
-        settings = load_settings(
-            environ={},
-            data_dir=str(tmp_path / "data"),
-            telegram_bot_token=fake.token,
-            telegram_api_base_url=fake.base_url,
-            telegram_file_base_url=fake.base_file_url,
-            **overrides,
-        )
+        settings = telegram_settings(tmp_path / "data", fake, **{"public_url": "", **overrides})
         async with (
             running_server(
                 settings,

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
 
 from bot.channels import Core
 from bot.mail import Mail, html_page
@@ -39,27 +38,23 @@ class ChatError(ValueError):
 
 
 async def _record(
-    core: Core, conversation: ConversationRecord, staff: str, replies: Sequence[tuple[str, str]]
-) -> list[OutboundMessage]:
-    """Record (key, text) messages from ``staff`` to the customer."""
+    core: Core, conversation: ConversationRecord, staff: str, key: str, text: str
+) -> OutboundMessage:
+    """Record a message from ``staff`` to the customer, not yet sent."""
     engine = core.engine
-    now = engine.clock()
     async with engine.store.transaction() as tx:
-        ids = await tx.record_outbound(
+        (id_,) = await tx.record_outbound(
             conversation.id,
             None,
             conversation.language,
             conversation.state,
-            [(key, text, ()) for key, text in replies],
-            now,
+            [(key, text, ())],
+            engine.clock(),
             author=staff,
         )
-    return [
-        OutboundMessage(
-            conversation.channel, conversation.address, key, text, conversation.language, id_
-        )
-        for id_, (key, text) in zip(ids, replies, strict=True)
-    ]
+    return OutboundMessage(
+        conversation.channel, conversation.address, key, text, conversation.language, id_
+    )
 
 
 async def _held(
@@ -129,8 +124,8 @@ async def _send(
     if conversation.channel is not Channel.WHATSAPP or window_open(
         conversation, core.engine.clock()
     ):
-        outbound = await _record(core, conversation, staff, [(key, text)])
-        delivered = await core.deliver(outbound, proactive=False)
+        outbound = await _record(core, conversation, staff, key, text)
+        delivered = await core.deliver([outbound], proactive=False)
         return conversation.channel.value if delivered else None
     route = await _outside_window(core, conversation, staff, key, text)
     if route is not None:  # the 24-hour window was closed: say how it went instead
@@ -160,7 +155,7 @@ async def _outside_window(
     """Template, else SMS, else (for replies, not notices) email; after a
     message ``failed_on`` a channel, only the routes that come after it."""
     engine = core.engine
-    (message,) = await _record(core, conversation, staff, [(key, text)])
+    message = await _record(core, conversation, staff, key, text)
     route = None
     template = core.settings.twilio_templates.get("staff_reply")
     whatsapp = core.adapter_for(Channel.WHATSAPP)

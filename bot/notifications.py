@@ -124,6 +124,10 @@ async def send_due(core: Core, limit: int = 50) -> int:
             continue
         async with engine.store.transaction() as tx:
             await tx.notification_sent(n.id, provider_id, engine.clock())
+            # The provider may have reported it undelivered before this commit
+            # (the report found no notification then): apply that report now.
+            if provider_id and await tx.reported_undelivered(provider_id):
+                await _undelivered(tx, core, n, engine.clock())
         sent += 1
     return sent
 
@@ -163,21 +167,26 @@ async def delivery_failed(core: Core, provider_id: str) -> None:
     """The provider reported a notification it had accepted as failed or
     undelivered: it goes on by the next channel."""
     engine = core.engine
-    now = engine.clock()
     async with engine.store.transaction() as tx:
         n = await tx.notification_by_provider(provider_id)
         if n is None:
-            return  # a reply in a conversation, not a notification
-        await tx.notification_failed(n.id, "undelivered", None, now)
-        if not await _fallback(tx, core, n, now):
-            await tx.flag_request(n.reference)
-            await tx.add_request_event(
-                n.reference,
-                "system",
-                "notification_failed",
-                {"kind": n.kind, "channel": n.channel, "error": "undelivered"},
-                now,
-            )
+            # A reply in a conversation, or a notification whose send is not
+            # recorded yet: ``send_due`` applies the report when it is.
+            return
+        await _undelivered(tx, core, n, engine.clock())
+
+
+async def _undelivered(tx: Transaction, core: Core, n: Notification, now: datetime) -> None:
+    await tx.notification_failed(n.id, "undelivered", None, now)
+    if not await _fallback(tx, core, n, now):
+        await tx.flag_request(n.reference)
+        await tx.add_request_event(
+            n.reference,
+            "system",
+            "notification_failed",
+            {"kind": n.kind, "channel": n.channel, "error": "undelivered"},
+            now,
+        )
 
 
 def window_open(conversation: ConversationRecord | None, now: datetime) -> bool:

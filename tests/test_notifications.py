@@ -431,3 +431,31 @@ async def test_a_staff_reply_that_nothing_can_carry_is_refused_and_marked(desk: 
     (last,) = [m for m in lines if m["text"] == "Halo?"]
     assert last["who"] == "staff:ani@jovapos.test"
     assert last["problem"]  # the console shows it undelivered
+
+
+async def test_an_undelivered_report_that_beats_our_record_of_the_send_still_counts(
+    desk: Desk,
+) -> None:
+    from bot.notifications import delivery_failed
+
+    ref = await desk.file(Channel.WHATSAPP, CUSTOMER, "siti@example.com")
+    await send_due(desk.core)
+    await desk.act(ref, "ask", message="Kirim KTP")
+    twilio = next(a for a in desk.core.adapters if isinstance(a, TwilioAdapter))
+    real_send = twilio.send
+
+    async def report_arrives_first(replies):  # type: ignore[no-untyped-def]
+        sids = await real_send(replies)
+        for sid in sids:  # Twilio's callback, handled before send_due records the send
+            await desk.engine.record_delivery(sid, "undelivered", "63024")
+            await delivery_failed(desk.core, sid)
+        return sids
+
+    twilio.send = report_arrives_first  # type: ignore[method-assign]
+    assert await send_due(desk.core) == 1
+    twilio.send = real_send  # type: ignore[method-assign]
+    assert await send_due(desk.core) == 1  # the notice goes on by SMS after all
+    rows = [r[1:3] for r in await desk.rows() if r[0] == "needs_info"]
+    assert rows == [("whatsapp", "given_up"), ("sms", "sent")]
+    assert desk.twilio.messages[-1]["to"] == CUSTOMER
+    assert "Kirim KTP" in desk.twilio.messages[-1]["body"]

@@ -201,6 +201,10 @@ class Transaction(abc.ABC):
     async def notification_by_provider(self, provider_id: str) -> Notification | None: ...
 
     @abc.abstractmethod
+    async def reported_undelivered(self, provider_id: str) -> bool:
+        """Whether the provider has reported this message failed or undelivered."""
+
+    @abc.abstractmethod
     async def lease_notification(self, id: int, until: datetime) -> None:
         """Hold a notification back until ``until`` while one worker sends it."""
 

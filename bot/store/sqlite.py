@@ -448,6 +448,14 @@ class _SQLiteTransaction(Transaction):
         )
         return _notification(row) if row else None
 
+    async def reported_undelivered(self, provider_id: str) -> bool:
+        row = await self._one(
+            "SELECT 1 FROM delivery_events WHERE provider_id = ? AND status IN "
+            "('failed', 'undelivered') LIMIT 1",
+            (provider_id,),
+        )
+        return row is not None
+
     async def lease_notification(self, id: int, until: datetime) -> None:
         await self.db.execute(
             "UPDATE notifications SET next_attempt_at = ? WHERE id = ?", (_ts(until), id)

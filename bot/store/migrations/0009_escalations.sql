@@ -41,3 +41,6 @@ CREATE TABLE staff_audit (
 -- The console's activity mark and inbox read the few chats staff are on.
 CREATE INDEX conversations_with_staff ON conversations (id)
     WHERE claimed_by IS NOT NULL OR waiting_staff_since IS NOT NULL;
+
+-- A notification's send looks for a delivery report that came before it.
+CREATE INDEX delivery_events_by_provider ON delivery_events (provider_id);

@@ -740,6 +740,16 @@ class Engine:
                     return
                 attempts, sends = previous.attempts, previous.sends + 1
         eligible, directory_name = await self._code_eligibility(tx, effect)
+        if eligible:
+            # Per mailbox too, across conversations: many phones or Telegram
+            # accounts must not be able to flood one inbox with codes.
+            mailbox = self.keyring.code_digest(effect.email.casefold(), "code-mail")
+            sent = await tx.code_mails_since(mailbox, now - timedelta(hours=1))
+            if sent >= settings.email_codes_per_hour:
+                log.info("code not sent: hourly limit of its email address reached")
+                eligible = False
+            else:
+                await tx.record_code_mail(mailbox, now)
         code = f"{secrets.randbelow(10**6):06d}"
         digest = (
             self.keyring.code_digest(code, _code_context(work.conversation.id, effect))

@@ -117,6 +117,8 @@ async def purge(engine: Engine) -> PurgeReport:
     drafts = await engine.discard_stale_drafts()
     await purge_expired_downloads(engine)
     await drop_old_compliance_records(engine)
+    async with engine.store.transaction() as tx:  # the per-mailbox code limit looks back 1 h
+        await tx.drop_code_mails(engine.clock() - timedelta(days=1))
     return PurgeReport(
         drafts=drafts,
         id_proofs=await purge_id_proofs(engine),

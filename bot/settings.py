@@ -70,6 +70,7 @@ class Settings:
     email_code_lock_minutes: int
     email_code_resends: int
     email_code_resend_seconds: int
+    email_codes_per_hour: int
     accounts_url: str
     accounts_token: str
     smtp_url: str
@@ -220,6 +221,7 @@ def _check(s: Settings) -> None:
         "email_code_lock_minutes",
         "email_code_resends",
         "email_code_resend_seconds",
+        "email_codes_per_hour",
         "compliance_record_years",
     ):
         if getattr(s, name) <= 0:

@@ -201,6 +201,15 @@ class Transaction(abc.ABC):
     async def notification_by_provider(self, provider_id: str) -> Notification | None: ...
 
     @abc.abstractmethod
+    async def code_mails_since(self, email_digest: str, since: datetime) -> int: ...
+
+    @abc.abstractmethod
+    async def record_code_mail(self, email_digest: str, now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    async def drop_code_mails(self, before: datetime) -> None: ...
+
+    @abc.abstractmethod
     async def reported_undelivered(self, provider_id: str) -> bool:
         """Whether the provider has reported this message failed or undelivered."""
 

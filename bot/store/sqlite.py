@@ -448,6 +448,22 @@ class _SQLiteTransaction(Transaction):
         )
         return _notification(row) if row else None
 
+    async def code_mails_since(self, email_digest: str, since: datetime) -> int:
+        row = await self._one(
+            "SELECT count(*) FROM code_mails WHERE email_digest = ? AND sent_at >= ?",
+            (email_digest, _ts(since)),
+        )
+        return int(row[0]) if row else 0
+
+    async def record_code_mail(self, email_digest: str, now: datetime) -> None:
+        await self.db.execute(
+            "INSERT INTO code_mails (email_digest, sent_at) VALUES (?, ?)",
+            (email_digest, _ts(now)),
+        )
+
+    async def drop_code_mails(self, before: datetime) -> None:
+        await self.db.execute("DELETE FROM code_mails WHERE sent_at < ?", (_ts(before),))
+
     async def reported_undelivered(self, provider_id: str) -> bool:
         row = await self._one(
             "SELECT 1 FROM delivery_events WHERE provider_id = ? AND status IN "

@@ -44,3 +44,13 @@ CREATE INDEX conversations_with_staff ON conversations (id)
 
 -- A notification's send looks for a delivery report that came before it.
 CREATE INDEX delivery_events_by_provider ON delivery_events (provider_id);
+
+-- Code mails sent, by a keyed hash of the address (not the address): a limit
+-- per mailbox across conversations, so many phones cannot flood one inbox.
+-- Rows older than a day are dropped by the hourly purge.
+CREATE TABLE code_mails (
+    email_digest TEXT NOT NULL,
+    sent_at      TEXT NOT NULL
+);
+
+CREATE INDEX code_mails_by_email ON code_mails (email_digest, sent_at);

@@ -216,7 +216,7 @@ async def show_pending_notifications(engine: Any, channel: Any) -> None:
     async with engine.store.transaction(readonly=True) as tx:
         pending = await tx.pending_notifications("terminal", channel.user)
     for n in pending:
-        channel.show_text(render_text(engine.catalogue, n))
+        channel.show_text(render_text(engine.catalogue, engine.keyring, n))
         async with engine.store.transaction() as tx:
             await tx.notification_sent(n.id, None, engine.clock())
 

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bot.settings import SettingsError
@@ -25,6 +26,7 @@ from bot.settings import SettingsError
 log = logging.getLogger(__name__)
 
 KEY_BYTES = 32
+SEALED_TEXT = "sealed:v1:"
 KEY_FILE = "secret.key"
 
 
@@ -86,11 +88,27 @@ class Keyring:
         self._master = master
         self.file_key = self._derive(b"privacybot/id-proof-files/v1")
         self._code_key = self._derive(b"privacybot/one-time-codes/v1")
+        self._text_key = self._derive(b"privacybot/sealed-text/v1")
 
     def _derive(self, purpose: bytes) -> bytes:
         return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose).derive(
             self._master
         )
+
+    def seal_text(self, text: str) -> str:
+        """A short secret (e.g. a download link waiting in the outbox) encrypted
+        for the database: AES-256-GCM, so a copy of the database alone does
+        not give it away."""
+        nonce = os.urandom(12)
+        sealed = AESGCM(self._text_key).encrypt(nonce, text.encode(), SEALED_TEXT.encode())
+        return SEALED_TEXT + base64.urlsafe_b64encode(nonce + sealed).decode()
+
+    def open_text(self, value: str) -> str:
+        """``value`` decrypted if ``seal_text`` made it, else as it is."""
+        if not value.startswith(SEALED_TEXT):
+            return value
+        raw = base64.urlsafe_b64decode(value.removeprefix(SEALED_TEXT))
+        return AESGCM(self._text_key).decrypt(raw[:12], raw[12:], SEALED_TEXT.encode()).decode()
 
     def code_digest(self, code: str, context: str) -> str:
         """A keyed hash of a one-time code, bound to what it is for."""

@@ -90,7 +90,9 @@ async def complete_access(
                 now,
                 now + timedelta(days=LINK_DAYS),
             )
-            await apply_move(tx, fresh, "complete", actor, now, download_url=url)
+            # The link waits in the outbox sealed: the database alone does not open it.
+            sealed = engine.keyring.seal_text(url)
+            await apply_move(tx, fresh, "complete", actor, now, download_url=sealed)
     except BaseException:
         engine.blobs.delete(blob)
         raise

@@ -25,6 +25,7 @@ from typing import Any
 
 from bot.catalogue import Catalogue
 from bot.channels import Core, DeliveryRefused
+from bot.crypto import Keyring
 from bot.mail import Mail, html_page
 from bot.models import Channel, ConversationRecord, Notification, OutboundMessage, RequestRecord
 from bot.store import Transaction
@@ -83,21 +84,26 @@ async def notify(
 
 def render(core: Core, n: Notification) -> tuple[str, str]:
     """(subject, text) of a notification in the customer's language."""
-    catalogue = core.engine.catalogue
-    params = _params(n)
+    catalogue, keyring = core.engine.catalogue, core.engine.keyring
+    params = _params(n, keyring)
     subject = catalogue.render(n.language, Reply("mail.notify.subject", params))
-    return subject, render_text(catalogue, n)
+    return subject, render_text(catalogue, keyring, n)
 
 
-def render_text(catalogue: Catalogue, n: Notification) -> str:
+def render_text(catalogue: Catalogue, keyring: Keyring, n: Notification) -> str:
     key = f"notify.completed.{n.params['type']}" if n.kind == "completed" else f"notify.{n.kind}"
     if n.kind == "completed" and "download_url" in n.params:
         key = "notify.completed.access_download"
-    return catalogue.render(n.language, Reply(key, _params(n)))
+    return catalogue.render(n.language, Reply(key, _params(n, keyring)))
 
 
-def _params(n: Notification) -> dict[str, Any]:
-    params: dict[str, Any] = dict(n.params)
+def _opened(n: Notification, keyring: Keyring) -> dict[str, Any]:
+    """The notification's parameters, sealed ones (a download link) opened only now."""
+    return {k: keyring.open_text(v) if isinstance(v, str) else v for k, v in n.params.items()}
+
+
+def _params(n: Notification, keyring: Keyring) -> dict[str, Any]:
+    params = _opened(n, keyring)
     params["type"] = Label(f"type.{params['type']}")
     for name in ("due_date", "until"):
         if name in params:
@@ -156,7 +162,8 @@ async def _deliver(core: Core, n: Notification) -> str | None:
         template = core.settings.twilio_templates.get(n.kind)
         if not template:
             raise OutsideWindow("no template for this notification")
-        return await adapter.send_template(n.address, template, _template_variables(n))
+        variables = _template_variables(n, core.engine.keyring)
+        return await adapter.send_template(n.address, template, variables)
     ids = await adapter.send(
         [OutboundMessage(channel, n.address, f"notify.{n.kind}", text, n.language)]
     )
@@ -205,9 +212,9 @@ async def _in_window(core: Core, n: Notification) -> bool:
     return window_open(conversation, engine.clock())
 
 
-def _template_variables(n: Notification) -> dict[str, str]:
+def _template_variables(n: Notification, keyring: Keyring) -> dict[str, str]:
     """Template variables by position: 1 reference, 2 due date, 3 reason or message."""
-    p = n.params
+    p = _opened(n, keyring)
     return {
         "1": p.get("reference", ""),
         "2": p.get("until") or p.get("due_date", ""),

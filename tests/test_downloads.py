@@ -43,7 +43,9 @@ async def test_data_copy_download(tmp_path: Path, clock: FakeClock) -> None:
             "SELECT params FROM notifications WHERE kind = 'completed' AND channel = 'terminal'"
         ) as cur:
             (params,) = await cur.fetchone()
-        assert json.loads(params)["download_url"] == url
+        sealed = json.loads(params)["download_url"]
+        assert url not in params and sealed.startswith("sealed:v1:")  # not in clear at rest
+        assert engine.keyring.open_text(sealed) == url
         # The sealed zip is not readable on disk.
         on_disk = b"".join(p.read_bytes() for p in settings.blob_dir.rglob("*") if p.is_file())
         assert b"Toko Siti" not in on_disk and b"PK\x03\x04" not in on_disk

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot import staff_chats
 from bot.console_pages import HEADERS, ConsolePages
+from bot.crypto import is_sealed
 from bot.staff import Session
 
 
@@ -58,6 +59,12 @@ def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
         body = f'<h1>{t(session, "inbox")}</h1><div id="inbox" data-live>{listing}</div>'
         return page(session.language, body, session)
 
+    def shown_text(session: Session, text: str) -> str:
+        """A message as staff see it; one that carried a one-time link stays sealed."""
+        if is_sealed(text):
+            return f"<em>{t(session, 'sealed_message')}</em>"
+        return html.escape(text).replace(chr(10), "<br>")
+
     async def chat_page(request: Request, session: Session) -> Response:
         chat_id = int(request.path_params["chat"])
         async with core.engine.store.transaction(readonly=True) as tx:
@@ -75,7 +82,7 @@ def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
             f'<tr class="who-{m["who"].split(":")[0]}">'
             f"<td>{datetime.fromisoformat(m['at']).astimezone(zone):%Y-%m-%d %H:%M}</td>"
             f"<td>{html.escape(m['who'])}</td>"
-            f"<td>{html.escape(m['text']).replace(chr(10), '<br>')}"
+            f"<td>{shown_text(session, m['text'])}"
             + (
                 f' <span class="late">({t(session, "undelivered")})</span>'
                 if m["who"].startswith("staff") and m["problem"]

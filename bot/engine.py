@@ -256,7 +256,15 @@ class Engine:
             return None
         return [
             OutboundMessage(
-                channel, address, r.key, r.text, r.language, r.id, r.buttons, r.state, r.sent
+                channel,
+                address,
+                r.key,
+                self.keyring.open_text(r.text),
+                r.language,
+                r.id,
+                r.buttons,
+                r.state,
+                r.sent,
             )
             for r in await tx.replies_to(seen)
         ]
@@ -419,7 +427,7 @@ class Engine:
                     work.inbound_id,
                     outcome.language,
                     outcome.state,
-                    rendered,
+                    [self._at_rest(conversation, *r) for r in rendered],
                     now,
                 )
         except BaseException:
@@ -587,6 +595,19 @@ class Engine:
         text = self.catalogue.render(language, reply, variant)
         buttons = tuple((self.catalogue.label(language, b.label), b.value) for b in reply.buttons)
         return reply.key, text, buttons
+
+    def _at_rest(
+        self,
+        conversation: ConversationRecord,
+        key: str,
+        text: str,
+        buttons: tuple[tuple[str, str], ...],
+    ) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+        """A reply as the database keeps it: one carrying an upload link (which
+        lets whoever holds it add an ID proof) is sealed, not kept in clear."""
+        if conversation.channel is Channel.SMS and key in UPLOAD_LINK_KEYS:
+            text = self.keyring.seal_text(text)
+        return key, text, buttons
 
     async def _upload_link(
         self, tx: Transaction, conversation: ConversationRecord, now: datetime

@@ -69,7 +69,10 @@ async def complete_access(
             raise RequestNotFound(normalised)
         if record.type is not RequestType.ACCESS:
             raise IllegalMove(f"--export is for access requests; {normalised} is {record.type}")
-        transcripts = await tx.request_transcripts(record.email)
+        transcripts = [
+            {**m, "text": engine.keyring.open_text(m["text"])}  # the customer's own words back
+            for m in await tx.request_transcripts(record.email)
+        ]
         related = [r for r in await tx.list_requests() if r.email == record.email]
     payload = _zip(record.reference, files, related, transcripts)
     blob = engine.blobs.new_token()

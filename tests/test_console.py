@@ -681,3 +681,19 @@ async def test_the_settings_page_shows_no_secret(tmp_path: Path, clock: FakeCloc
     assert "https://***@pos.example/accounts" in page
     assert "very-secret" not in page and secrets["secret_key"] not in page
     assert "AC" + "1" * 32 in page  # an account SID is an identifier, not a secret
+
+
+async def test_staff_do_not_see_a_customers_one_time_upload_link(desk: Desk) -> None:
+    from bot.models import Channel
+
+    engine = desk.server.core.engine
+    sms = Chat(engine, address="+6281377700011", channel=Channel.SMS)
+    await sms.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati")
+    assert "/upload/" in sms.text  # the customer got the link
+    await sms.say("staf")
+    await _log_in(desk.http, "ani@jovapos.test")
+    async with engine.store.transaction(readonly=True) as tx:
+        conversation = await tx.get_conversation(Channel.SMS, "+6281377700011")
+    assert conversation is not None
+    page = await desk.http.get(f"/console/chats/{conversation.id}")
+    assert "/upload/" not in page.text and "tautan sekali pakai" in page.text

@@ -815,8 +815,9 @@ class _SQLiteTransaction(Transaction):
             "SELECT c.channel, m.at, m.who, m.text FROM ("
             " SELECT conversation_id, received_at AS at, 'customer' AS who, text, id"
             " FROM inbound_messages UNION ALL"
-            " SELECT conversation_id, created_at AS at, 'bot' AS who, text, id"
-            " FROM outbound_messages) m JOIN conversations c ON c.id = m.conversation_id "
+            " SELECT conversation_id, created_at AS at, CASE WHEN author IS NULL THEN 'bot'"
+            " ELSE 'staff' END AS who, text, id FROM outbound_messages) m"
+            " JOIN conversations c ON c.id = m.conversation_id "
             "WHERE m.conversation_id IN (SELECT conversation_id FROM requests "
             "WHERE lower(email) = lower(?)) ORDER BY m.at, m.who DESC, m.id",
             (email,),

@@ -165,6 +165,13 @@ async def send_download_code(engine: Engine, token: str) -> str:
         sent = found["code_sent_at"]
         if sent and now - datetime.fromisoformat(sent) < CODE_SPACING:
             raise DownloadError("wait")
+        # The same hourly limit per mailbox as the chat's codes, counted together.
+        mailbox = engine.keyring.code_digest(found["email"].casefold(), "code-mail")
+        if await tx.code_mails_since(mailbox, now - timedelta(hours=1)) >= (
+            engine.settings.email_codes_per_hour
+        ):
+            raise DownloadError("limit")
+        await tx.record_code_mail(mailbox, now)
         code = f"{secrets.randbelow(10**6):06d}"
         digest = engine.keyring.code_digest(code, f"download:{found['token_hash']}")
         await tx.set_download_code(

@@ -253,8 +253,8 @@ def create_app(
                 return _download_page(engine.catalogue, language, "sent")
             name, data = await open_download(engine, token, str(form.get("code", "")))
         except DownloadError as exc:
-            status = {"gone": 410, "wait": 429, "code": 403}[exc.reason]
-            key = {"gone": "gone", "wait": "wait", "code": "wrong"}[exc.reason]
+            status = {"gone": 410, "wait": 429, "limit": 429, "code": 403}[exc.reason]
+            key = {"gone": "gone", "wait": "wait", "limit": "limit", "code": "wrong"}[exc.reason]
             return _download_page(engine.catalogue, language, key, status)
         return Response(
             data,

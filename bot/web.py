@@ -14,6 +14,7 @@ import html
 import logging
 import socket
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -42,6 +43,8 @@ from bot.staff import ensure_first_admin
 from bot.staff_alerts import run_announcer
 
 log = logging.getLogger(__name__)
+SPOOL_IN_MEMORY = 1024 * 1024
+REPLAY_CHUNK = 64 * 1024
 
 WEBHOOK_BODY_LIMIT = 1024 * 1024  # Twilio and Telegram bodies are far smaller
 EXPORT_BODY_LIMIT = 110 * 1024 * 1024  # back-office export uploads
@@ -65,7 +68,9 @@ def _template(name: str) -> Template:
 class BodyLimit:
     """Refuse bodies over the limit with 413 before the app sees them: by
     Content-Length when given (the HTTP server holds the client to it), and
-    otherwise (chunked) by reading the body first, up to the limit."""
+    otherwise (chunked) by reading the body first, up to the limit, into a
+    spooled file (memory up to 1 MB, then disk): many large chunked bodies at
+    once must not exhaust memory before a handler can refuse them."""
 
     def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
         self.app = app
@@ -83,27 +88,33 @@ class BodyLimit:
             else:
                 await self.app(scope, receive, send)
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body.extend(message.get("body", b""))
-            if len(body) > limit:
-                await _too_large(scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                break
-        replayed = False
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as body:
+            size = 0
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    await _too_large(scope, receive, send)
+                    return
+                body.write(chunk)
+                if not message.get("more_body", False):
+                    break
+            body.seek(0)
+            left, replayed = size, False
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": bytes(body), "more_body": False}
-            return await receive()
+            async def replay() -> Message:
+                nonlocal left, replayed
+                if replayed:  # the whole body was handed on: what comes now is the client's
+                    return await receive()
+                chunk = body.read(REPLAY_CHUNK)
+                left -= len(chunk)
+                replayed = left <= 0
+                return {"type": "http.request", "body": chunk, "more_body": not replayed}
 
-        await self.app(scope, replay, send)
+            await self.app(scope, replay, send)
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:

@@ -544,3 +544,36 @@ async def test_queued_notifications_survive_sigkill(
         await asyncio.sleep(1.0)  # nothing more may come
     assert sorted(m["to"] for m in tw.messages) == [f"whatsapp:+62811000000{n}" for n in range(3)]
     assert all(any(ref in m["body"] for ref in references) for m in tw.messages)
+
+
+async def test_chunked_bodies_are_spooled_and_handed_on_whole() -> None:
+    """BodyLimit keeps a chunked body on disk past 1 MB (not in memory), refuses
+    one over the limit, and gives the app exactly the bytes sent."""
+    import hashlib
+
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+
+    from bot.web import BodyLimit
+
+    async def echo(scope, receive, send):  # type: ignore[no-untyped-def]
+        body = await Request(scope, receive).body()
+        digest = hashlib.sha256(body).hexdigest()
+        await PlainTextResponse(f"{len(body)} {digest}")(scope, receive, send)
+
+    app = BodyLimit(echo, lambda path: 5 * 1024 * 1024)
+    payload = bytes(range(256)) * (3 * 4096)  # 3 MB
+
+    async def chunks(data: bytes, size: int = 65536) -> AsyncIterator[bytes]:
+        for i in range(0, len(data), size):
+            yield data[i : i + size]
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        answer = await client.post("/upload/x", content=chunks(payload))
+        assert answer.text == f"{len(payload)} {hashlib.sha256(payload).hexdigest()}"
+        empty = await client.post("/upload/x", content=chunks(b""))
+        assert empty.text == f"0 {hashlib.sha256(b'').hexdigest()}"
+        too_big = await client.post("/upload/x", content=chunks(payload * 2))
+        assert too_big.status_code == 413

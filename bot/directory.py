@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import httpx
 
 from bot.settings import Settings
-from bot.store import Store, Transaction
+from bot.store import Store
 from flows.validators import validate_email_address
 
 log = logging.getLogger(__name__)
@@ -41,10 +41,11 @@ class AccountDirectory(abc.ABC):
     name: str
 
     @abc.abstractmethod
-    async def lookup(self, email: str, tx: Transaction) -> Account | None:
-        """The account with this email, None when there is none. ``tx`` is the
-        caller's open transaction (the local table is read through it).
-        Raises DirectoryUnavailable when the answer is unknown."""
+    async def lookup(self, email: str, store: Store) -> Account | None:
+        """The account with this email, None when there is none. Called outside
+        any transaction (an HTTP directory may take seconds; the local table
+        opens a short one). Raises DirectoryUnavailable when the answer is
+        unknown."""
 
     async def close(self) -> None:  # noqa: B027 - only the HTTP one holds connections
         pass
@@ -56,10 +57,11 @@ class LocalDirectory(AccountDirectory):
 
     name = "local table"
 
-    async def lookup(self, email: str, tx: Transaction) -> Account | None:
-        if not await tx.count_accounts():
-            return Account(email, None)
-        found = await tx.find_account(email.casefold())
+    async def lookup(self, email: str, store: Store) -> Account | None:
+        async with store.transaction(readonly=True) as tx:
+            if not await tx.count_accounts():
+                return Account(email, None)
+            found = await tx.find_account(email.casefold())
         return Account(found[0], found[1]) if found else None
 
 
@@ -71,7 +73,7 @@ class HttpDirectory(AccountDirectory):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.client = httpx.AsyncClient(timeout=timeout, headers=headers)
 
-    async def lookup(self, email: str, tx: Transaction) -> Account | None:
+    async def lookup(self, email: str, store: Store) -> Account | None:
         try:
             response = await self.client.get(self.url, params={"email": email})
         except httpx.HTTPError as exc:

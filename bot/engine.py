@@ -133,7 +133,18 @@ class _Work:
     inbound_id: int | None = None
     written: list[str] = field(default_factory=list)
     discarded: list[str] = field(default_factory=list)
-    mails: list[Mail] = field(default_factory=list)
+    codes: list[_PendingCode] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _PendingCode:
+    """A code recorded by a message's transaction, armed and mailed after it."""
+
+    conversation_id: int
+    effect: SendCode
+    code: str
+    issued_at: datetime
+    language: str
 
 
 class Engine:
@@ -436,13 +447,14 @@ class Engine:
             raise
         for token in work.discarded:
             self.blobs.delete(token)
-        for mail in work.mails:
+        for pending in work.codes:
             if isinstance(self.mailer, FileMailer):
-                await self._send_mail(mail)  # development: at once, for the chat to show
+                await self._issue_code(pending)  # development: at once, for the chat to show
             else:
                 # Not awaited: a registered email must not answer slower than an
-                # unknown one (and an SMTP server must not hold up a webhook).
-                task = asyncio.create_task(self._send_mail(mail))
+                # unknown one (and neither the account directory nor an SMTP
+                # server may hold up a webhook).
+                task = asyncio.create_task(self._issue_code(pending))
                 self._mail_tasks.add(task)
                 task.add_done_callback(self._mail_tasks.discard)
         return [
@@ -760,30 +772,16 @@ class Engine:
                     await tx.save_code(previous)
                     return
                 attempts, sends = previous.attempts, previous.sends + 1
-        eligible, directory_name = await self._code_eligibility(tx, effect)
-        if eligible:
-            # Per mailbox too, across conversations: many phones or Telegram
-            # accounts must not be able to flood one inbox with codes.
-            mailbox = self.keyring.code_digest(effect.email.casefold(), "code-mail")
-            sent = await tx.code_mails_since(mailbox, now - timedelta(hours=1))
-            if sent >= settings.email_codes_per_hour:
-                log.info("code not sent: hourly limit of its email address reached")
-                eligible = False
-            else:
-                await tx.record_code_mail(mailbox, now)
         code = f"{secrets.randbelow(10**6):06d}"
-        digest = (
-            self.keyring.code_digest(code, _code_context(work.conversation.id, effect))
-            if eligible
-            else None
-        )
+        # Recorded unarmed (it matches nothing); ``_issue_code`` arms and mails
+        # it after this transaction, once the address proves eligible.
         await tx.save_code(
             CodeRecord(
                 conversation_id=work.conversation.id,
                 purpose=effect.purpose,
                 email=effect.email,
-                digest=digest,
-                directory_name=directory_name,
+                digest=None,
+                directory_name=None,
                 issued_at=now,
                 expires_at=now + timedelta(minutes=settings.email_code_minutes),
                 attempts=attempts,
@@ -793,18 +791,57 @@ class Engine:
                 verified_at=None,
             )
         )
-        if eligible:
-            work.mails.append(self._code_mail(effect.email, code, work.outcome.language))
+        work.codes.append(
+            _PendingCode(work.conversation.id, effect, code, now, work.outcome.language)
+        )
 
-    async def _code_eligibility(self, tx: Transaction, effect: SendCode) -> tuple[bool, str | None]:
+    async def _issue_code(self, pending: _PendingCode) -> None:
+        """After the message's commit: ask whether the address may get a code
+        (the account directory may be a slow HTTP service, so outside any
+        transaction), then arm the recorded code and mail it. A code replaced
+        meanwhile, or over its mailbox's hourly limit, is left unarmed."""
+        effect = pending.effect
+        try:
+            eligible, directory_name = await self._code_eligibility(effect)
+            if not eligible:
+                return
+            now = self.clock()
+            async with self.store.transaction() as tx:
+                record = await tx.get_code(pending.conversation_id)
+                if (
+                    record is None
+                    or record.issued_at != pending.issued_at
+                    or record.purpose != effect.purpose
+                    or record.digest is not None
+                ):
+                    return  # a newer code (or none) is pending now
+                # Per mailbox too, across conversations: many phones or Telegram
+                # accounts must not be able to flood one inbox with codes.
+                mailbox = self.keyring.code_digest(effect.email.casefold(), "code-mail")
+                sent = await tx.code_mails_since(mailbox, now - timedelta(hours=1))
+                if sent >= self.settings.email_codes_per_hour:
+                    log.info("code not sent: hourly limit of its email address reached")
+                    return
+                await tx.record_code_mail(mailbox, now)
+                record.digest = self.keyring.code_digest(
+                    pending.code, _code_context(pending.conversation_id, effect)
+                )
+                record.directory_name = directory_name
+                await tx.save_code(record)
+            await self.mailer.send(self._code_mail(effect.email, pending.code, pending.language))
+        except Exception as exc:  # the customer can ask for a new code
+            log.warning("issuing a code failed: %s", type(exc).__name__)
+
+    async def _code_eligibility(self, effect: SendCode) -> tuple[bool, str | None]:
         if effect.purpose.startswith("status:"):
-            request = await tx.get_request(effect.purpose.removeprefix("status:"))
+            async with self.store.transaction(readonly=True) as tx:
+                request = await tx.get_request(effect.purpose.removeprefix("status:"))
             return (
                 request is not None and request.email.casefold() == effect.email.casefold(),
                 None,
             )
         try:
-            account = await self.directory.lookup(effect.email, tx)
+            account = await self.directory.lookup(effect.email, self.store)
         except DirectoryUnavailable as exc:
             log.warning("account directory unavailable (%s): no code sent", exc)
             return False, None
@@ -845,12 +882,6 @@ class Engine:
         """Wait for mail still being sent (at shutdown, and in tests)."""
         if self._mail_tasks:
             await asyncio.wait(set(self._mail_tasks), timeout=30)
-
-    async def _send_mail(self, mail: Mail) -> None:
-        try:
-            await self.mailer.send(mail)
-        except Exception as exc:  # the customer can ask for a new code
-            log.warning("sending mail failed: %s", type(exc).__name__)
 
     @staticmethod
     def _update(conversation: ConversationRecord, outcome: Outcome, now: datetime) -> None:

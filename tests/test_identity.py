@@ -201,6 +201,9 @@ async def back_office() -> AsyncIterator[tuple[str, list[dict]]]:
         address = request.query.get("email", "")
         if address == "down@example.com":
             return web.Response(status=503)
+        if address == "slow@example.com":
+            await asyncio.sleep(1.5)  # a back office having a bad day
+            return web.json_response({"email": address, "full_name": "Budi"})
         if address in accounts:
             return web.json_response({"email": address, "full_name": accounts[address]})
         return web.Response(status=404)
@@ -242,6 +245,31 @@ async def test_directory_over_http(tmp_path: Path, back_office, clock) -> None:
         await chat.script(CODE, "lewati", "nanti", "1")
         record = await find_request(engine.store, reference_in(chat.text))
         assert record.details["name_mismatch"] is True  # "Budi" vs "Siti Aminah"
+
+
+async def test_a_slow_directory_does_not_hold_up_other_customers(
+    tmp_path: Path, back_office, clock
+) -> None:
+    import time
+
+    url, _ = back_office
+    settings = load_settings(
+        environ={}, data_dir=str(tmp_path / "data"), accounts_url=url, accounts_token="s3cret"
+    )
+    async with open_engine(settings, clock=clock) as engine:
+        box = mailbox_of(engine)
+        slow = Chat(engine, address="slow")
+        await slow.script("2", "Budi")
+        asking = asyncio.create_task(slow.say("slow@example.com"))
+        await asyncio.sleep(0.3)  # its look-up is under way
+        started = time.monotonic()
+        other = Chat(engine, address="other")
+        await other.say("halo")  # no database lock is held while the back office thinks
+        assert time.monotonic() - started < 0.5 and other.keys == ["menu.welcome"]
+        await asyncio.wait_for(asking, 10)
+        assert box.mails[-1].to == "slow@example.com"  # the code still arrives
+        await slow.say(box.latest_code())
+        assert slow.keys[0] == "code.verified"
 
 
 # --- ID proofs at rest ------------------------------------------------------------

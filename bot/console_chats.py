@@ -17,7 +17,6 @@ from starlette.routing import BaseRoute, Route
 
 from bot import staff_chats
 from bot.console_pages import HEADERS, ConsolePages
-from bot.crypto import is_sealed
 from bot.staff import Session
 
 
@@ -59,9 +58,9 @@ def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
         body = f'<h1>{t(session, "inbox")}</h1><div id="inbox" data-live>{listing}</div>'
         return page(session.language, body, session)
 
-    def shown_text(session: Session, text: str) -> str:
+    def shown_text(session: Session, text: str, sealed: bool) -> str:
         """A message as staff see it; one that carried a one-time link stays sealed."""
-        if is_sealed(text):
+        if sealed:
             return f"<em>{t(session, 'sealed_message')}</em>"
         return html.escape(text).replace(chr(10), "<br>")
 
@@ -82,7 +81,7 @@ def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
             f'<tr class="who-{m["who"].split(":")[0]}">'
             f"<td>{datetime.fromisoformat(m['at']).astimezone(zone):%Y-%m-%d %H:%M}</td>"
             f"<td>{html.escape(m['who'])}</td>"
-            f"<td>{shown_text(session, m['text'])}"
+            f"<td>{shown_text(session, m['text'], m['sealed'])}"
             + (
                 f' <span class="late">({t(session, "undelivered")})</span>'
                 if m["who"].startswith("staff") and m["problem"]

@@ -83,10 +83,6 @@ def load_master_key(configured: str, data_dir: Path) -> bytes:
     return parse_key(path.read_text())
 
 
-def is_sealed(value: str) -> bool:
-    return value.startswith(SEALED_TEXT)
-
-
 class Keyring:
     def __init__(self, master: bytes) -> None:
         self._master = master
@@ -109,7 +105,7 @@ class Keyring:
 
     def open_text(self, value: str) -> str:
         """``value`` decrypted if ``seal_text`` made it, else as it is."""
-        if not is_sealed(value):
+        if not value.startswith(SEALED_TEXT):
             return value
         raw = base64.urlsafe_b64decode(value.removeprefix(SEALED_TEXT))
         return AESGCM(self._text_key).decrypt(raw[:12], raw[12:], SEALED_TEXT.encode()).decode()

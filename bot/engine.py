@@ -270,7 +270,7 @@ class Engine:
                 channel,
                 address,
                 r.key,
-                self.keyring.open_text(r.text),
+                self.keyring.open_text(r.text) if r.sealed else r.text,
                 r.language,
                 r.id,
                 r.buttons,
@@ -440,6 +440,7 @@ class Engine:
                     outcome.state,
                     [self._at_rest(conversation, *r) for r in rendered],
                     now,
+                    sealed=[self._holds_link(conversation, r[0]) for r in rendered],
                 )
         except BaseException:
             for token in work.written:
@@ -608,6 +609,11 @@ class Engine:
         buttons = tuple((self.catalogue.label(language, b.label), b.value) for b in reply.buttons)
         return reply.key, text, buttons
 
+    @staticmethod
+    def _holds_link(conversation: ConversationRecord, key: str) -> bool:
+        """Whether this reply carries a one-time upload link (SMS only)."""
+        return conversation.channel is Channel.SMS and key in UPLOAD_LINK_KEYS
+
     def _at_rest(
         self,
         conversation: ConversationRecord,
@@ -617,7 +623,7 @@ class Engine:
     ) -> tuple[str, str, tuple[tuple[str, str], ...]]:
         """A reply as the database keeps it: one carrying an upload link (which
         lets whoever holds it add an ID proof) is sealed, not kept in clear."""
-        if conversation.channel is Channel.SMS and key in UPLOAD_LINK_KEYS:
+        if self._holds_link(conversation, key):
             text = self.keyring.seal_text(text)
         return key, text, buttons
 

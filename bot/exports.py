@@ -70,7 +70,8 @@ async def complete_access(
         if record.type is not RequestType.ACCESS:
             raise IllegalMove(f"--export is for access requests; {normalised} is {record.type}")
         transcripts = [
-            {**m, "text": engine.keyring.open_text(m["text"])}  # the customer's own words back
+            # The customer's own conversation back, the sealed upload links opened.
+            {**m, "text": engine.keyring.open_text(m["text"]) if m.pop("sealed") else m["text"]}
             for m in await tx.request_transcripts(record.email)
         ]
         related = [r for r in await tx.list_requests() if r.email == record.email]

@@ -100,6 +100,7 @@ class RecordedReply:
     buttons: tuple[tuple[str, str], ...]
     state: str
     sent: bool
+    sealed: bool = False  # the text is kept encrypted (it carries a one-time link)
 
 
 @dataclass

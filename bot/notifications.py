@@ -98,8 +98,12 @@ def render_text(catalogue: Catalogue, keyring: Keyring, n: Notification) -> str:
 
 
 def _opened(n: Notification, keyring: Keyring) -> dict[str, Any]:
-    """The notification's parameters, sealed ones (a download link) opened only now."""
-    return {k: keyring.open_text(v) if isinstance(v, str) else v for k, v in n.params.items()}
+    """The notification's parameters, the download link (sealed by
+    ``complete_access``) opened only now; staff's words are never taken for it."""
+    params = dict(n.params)
+    if isinstance(params.get("download_url"), str):
+        params["download_url"] = keyring.open_text(params["download_url"])
+    return params
 
 
 def _params(n: Notification, keyring: Keyring) -> dict[str, Any]:

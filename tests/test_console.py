@@ -697,3 +697,39 @@ async def test_staff_do_not_see_a_customers_one_time_upload_link(desk: Desk) -> 
     assert conversation is not None
     page = await desk.http.get(f"/console/chats/{conversation.id}")
     assert "/upload/" not in page.text and "tautan sekali pakai" in page.text
+
+
+async def test_text_that_looks_sealed_is_only_text(desk: Desk) -> None:
+    """Customers and staff may type anything, "sealed:v1:..." included: it is
+    shown as typed and breaks neither the console, a notice nor a data copy."""
+    import io
+    import zipfile
+
+    from bot.exports import ExportFile, complete_access
+    from bot.lifecycle import act
+    from bot.notifications import render_text
+
+    engine = desk.server.core.engine
+    chat = Chat(engine, address="dewi")
+    await chat.script("2", "Dewi Lestari", "dewi@example.com", CODE, "sealed:v1:hello")
+    await chat.say("", file_of(PNG))
+    await chat.say("1")
+    ref = re.search(r"ACC-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
+    await chat.script("staf", "sealed:v1:AAAA")
+    async with engine.store.transaction(readonly=True) as tx:
+        (waiting,) = await tx.staff_queue("nobody")
+    await _log_in(desk.http, "ani@jovapos.test")
+    page = await desk.http.get(f"/console/chats/{waiting.id}")
+    assert "sealed:v1:AAAA" in page.text and "tautan sekali pakai" not in page.text
+    await act(engine.store, engine.clock, ref, "ask", "staff:ani", message="sealed:v1:x")
+    async with engine.store.transaction(readonly=True) as tx:
+        pending = await tx.pending_notifications("terminal", "dewi")
+    asked = [render_text(engine.catalogue, engine.keyring, n) for n in pending]
+    assert any("sealed:v1:x" in text for text in asked)
+    await act(engine.store, engine.clock, ref, "verify", "staff:ani")
+    link = await complete_access(engine, ref, "staff:ani", [ExportFile("a.csv", b"x")])
+    async with engine.store.transaction(readonly=True) as tx:
+        row = await tx.get_download(hash_token(link.rsplit("/", 1)[1]), engine.clock())
+    assert row is not None
+    copy = zipfile.ZipFile(io.BytesIO(engine.blobs.get(row["blob_token"])))
+    assert "sealed:v1:hello" in copy.read("privacybot/data.json").decode()

@@ -84,9 +84,11 @@ class Transaction(abc.ABC):
         replies: Sequence[tuple[str, str, tuple[tuple[str, str], ...]]],
         now: datetime,
         author: str | None = None,
+        sealed: Sequence[bool] = (),
     ) -> list[int]:
         """Record (key, text, buttons) replies; returns their ids in order.
-        ``author``: the staff member who wrote them (None: the bot)."""
+        ``author``: the staff member who wrote them (None: the bot); ``sealed``:
+        which texts are kept encrypted."""
 
     @abc.abstractmethod
     async def mark_sent(self, outbound_id: int, provider_id: str | None, now: datetime) -> None: ...
@@ -137,8 +139,9 @@ class Transaction(abc.ABC):
 
     @abc.abstractmethod
     async def transcript(self, conversation_id: int) -> list[dict[str, Any]]:
-        """(at, who, text, problem) of a chat's messages and staff notes, in order;
-        ``problem`` is true for a message not sent or reported undelivered."""
+        """(at, who, text, problem, sealed) of a chat's messages and staff notes,
+        in order; ``problem`` is true for a message not sent or reported
+        undelivered, ``sealed`` for a text kept encrypted."""
 
     @abc.abstractmethod
     async def add_staff_note(

@@ -187,8 +187,8 @@ class _SQLiteTransaction(Transaction):
 
     async def replies_to(self, inbound_id: int) -> list[RecordedReply]:
         rows = await self._all(
-            "SELECT id, message_key, text, language, buttons, sent_at FROM outbound_messages "
-            "WHERE inbound_id = ? ORDER BY position",
+            "SELECT id, message_key, text, language, buttons, sent_at, sealed "
+            "FROM outbound_messages WHERE inbound_id = ? ORDER BY position",
             (inbound_id,),
         )
         replies = []
@@ -203,6 +203,7 @@ class _SQLiteTransaction(Transaction):
                     buttons=tuple((label, value) for label, value in buttons.get("items", ())),
                     state=buttons.get("state", ""),
                     sent=r["sent_at"] is not None,
+                    sealed=bool(r["sealed"]),
                 )
             )
         return replies
@@ -291,6 +292,7 @@ class _SQLiteTransaction(Transaction):
         replies: Sequence[tuple[str, str, tuple[tuple[str, str], ...]]],
         now: datetime,
         author: str | None = None,
+        sealed: Sequence[bool] = (),
     ) -> list[int]:
         ids = []
         for position, (key, text, buttons) in enumerate(replies):
@@ -301,8 +303,8 @@ class _SQLiteTransaction(Transaction):
             )
             cur = await self.db.execute(
                 "INSERT INTO outbound_messages (conversation_id, inbound_id, position, "
-                "message_key, language, text, buttons, created_at, author) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "message_key, language, text, buttons, created_at, author, sealed) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     conversation_id,
                     inbound_id,
@@ -313,6 +315,7 @@ class _SQLiteTransaction(Transaction):
                     encoded,
                     _ts(now),
                     author,
+                    bool(sealed[position]) if position < len(sealed) else False,
                 ),
             )
             assert cur.lastrowid is not None
@@ -812,11 +815,11 @@ class _SQLiteTransaction(Transaction):
 
     async def request_transcripts(self, email: str) -> list[dict[str, Any]]:
         rows = await self._all(
-            "SELECT c.channel, m.at, m.who, m.text FROM ("
-            " SELECT conversation_id, received_at AS at, 'customer' AS who, text, id"
-            " FROM inbound_messages UNION ALL"
+            "SELECT c.channel, m.at, m.who, m.text, m.sealed FROM ("
+            " SELECT conversation_id, received_at AS at, 'customer' AS who, text, id,"
+            " 0 AS sealed FROM inbound_messages UNION ALL"
             " SELECT conversation_id, created_at AS at, CASE WHEN author IS NULL THEN 'bot'"
-            " ELSE 'staff' END AS who, text, id FROM outbound_messages) m"
+            " ELSE 'staff' END AS who, text, id, sealed FROM outbound_messages) m"
             " JOIN conversations c ON c.id = m.conversation_id "
             "WHERE m.conversation_id IN (SELECT conversation_id FROM requests "
             "WHERE lower(email) = lower(?)) ORDER BY m.at, m.who DESC, m.id",
@@ -940,18 +943,20 @@ class _SQLiteTransaction(Transaction):
     async def transcript(self, conversation_id: int) -> list[dict[str, Any]]:
         rows = await self._all(
             # In time order; within one instant, each message before its answers.
-            "SELECT at, who, text, problem FROM ("
+            "SELECT at, who, text, problem, sealed FROM ("
             " SELECT received_at AS at, 'customer' AS who, text, id AS turn, 0 AS k, id,"
-            " 0 AS problem FROM inbound_messages WHERE conversation_id = ? UNION ALL"
+            " 0 AS problem, 0 AS sealed FROM inbound_messages WHERE conversation_id = ?"
+            " UNION ALL"
             " SELECT created_at, CASE WHEN author IS NOT NULL THEN 'staff:' || author"
             " WHEN inbound_id IS NULL AND message_key LIKE 'staff.%' THEN 'staff' ELSE 'bot' END,"
             " text, coalesce(inbound_id, 9e18), 1, id,"
-            " sent_at IS NULL OR coalesce(delivery_status, '') IN ('failed', 'undelivered')"
-            " FROM outbound_messages WHERE conversation_id = ?"
-            " UNION ALL SELECT created_at, 'note:' || author, text, 9e18, 2, id, 0"
+            " sent_at IS NULL OR coalesce(delivery_status, '') IN ('failed', 'undelivered'),"
+            " sealed FROM outbound_messages WHERE conversation_id = ?"
+            " UNION ALL SELECT created_at, 'note:' || author, text, 9e18, 2, id, 0, 0"
             " FROM staff_notes WHERE conversation_id = ?"
             " UNION ALL SELECT created_at, 'event:' || actor, kind || CASE WHEN detail = '' THEN ''"
-            " ELSE ' ' || detail END, 9e18, 3, id, 0 FROM chat_events WHERE conversation_id = ?)"
+            " ELSE ' ' || detail END, 9e18, 3, id, 0, 0 FROM chat_events"
+            " WHERE conversation_id = ?)"
             " ORDER BY at, turn, k, id",
             (conversation_id, conversation_id, conversation_id, conversation_id),
         )

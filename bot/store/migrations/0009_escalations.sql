@@ -25,6 +25,8 @@ CREATE TABLE chat_events (
 CREATE INDEX chat_events_by_conversation ON chat_events (conversation_id, id);
 
 ALTER TABLE outbound_messages ADD COLUMN author TEXT;
+-- 1 when the text is kept sealed (it carries a one-time link).
+ALTER TABLE outbound_messages ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
 
 -- Staff accounts can be disabled (kept for the record: their name is on
 -- events), and what admins do to accounts is recorded.

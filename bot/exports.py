@@ -31,6 +31,7 @@ LINK_DAYS = 7
 CODE_MINUTES = 10
 CODE_ATTEMPTS = 5
 CODE_SPACING = timedelta(seconds=60)
+DOWNLOAD_CODES_PER_HOUR = 5
 MAX_EXPORT_BYTES = 200 * 1024 * 1024
 # One file uploaded over HTTP (the API, the console): the body is held in memory.
 MAX_UPLOADED_EXPORT_BYTES = 50 * 1024 * 1024
@@ -166,13 +167,12 @@ async def send_download_code(engine: Engine, token: str) -> str:
         sent = found["code_sent_at"]
         if sent and now - datetime.fromisoformat(sent) < CODE_SPACING:
             raise DownloadError("wait")
-        # The same hourly limit per mailbox as the chat's codes, counted together.
-        mailbox = engine.keyring.code_digest(found["email"].casefold(), "code-mail")
-        if await tx.code_mails_since(mailbox, now - timedelta(hours=1)) >= (
-            engine.settings.email_codes_per_hour
-        ):
+        # An hourly cap per link, apart from the chat's per-mailbox one: a stranger
+        # exhausting the chat's allowance must not keep the customer from their data.
+        bucket = engine.keyring.code_digest(found["token_hash"], "download-code")
+        if await tx.code_mails_since(bucket, now - timedelta(hours=1)) >= DOWNLOAD_CODES_PER_HOUR:
             raise DownloadError("limit")
-        await tx.record_code_mail(mailbox, now)
+        await tx.record_code_mail(bucket, now)
         code = f"{secrets.randbelow(10**6):06d}"
         digest = engine.keyring.code_digest(code, f"download:{found['token_hash']}")
         await tx.set_download_code(

@@ -52,10 +52,15 @@ class ChannelAdapter(abc.ABC):
         Returns the provider's ids of the messages sent."""
 
     async def send_template(
-        self, address: str, template: str, variables: dict[str, str]
+        self,
+        address: str,
+        template: str,
+        variables: dict[str, str],
+        carries: OutboundMessage | None = None,
     ) -> str | None:
         """Send an approved message template (channels that have them); the
-        provider's id of the message."""
+        provider's id of the message. ``carries``: the recorded message it
+        stands for, so a delivery report finds it."""
         raise DeliveryRefused(f"{self.name} has no message templates")
 
     @property

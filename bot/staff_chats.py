@@ -162,7 +162,9 @@ async def _outside_window(
     variable = template_text(text)
     if template and whatsapp is not None and variable is not None and failed_on is None:
         try:
-            sid = await whatsapp.send_template(conversation.address, template, {"1": variable})
+            sid = await whatsapp.send_template(
+                conversation.address, template, {"1": variable}, carries=message
+            )
         except Exception as exc:  # refused, rate-limited or down: the next route
             log.warning("staff reply template not sent: %s", type(exc).__name__)
         else:
@@ -218,13 +220,21 @@ async def undelivered(core: Core, outbound_ids: list[int], channel: Channel) -> 
     as notifications do. Notices (joined, back to the bot) are not re-sent."""
     engine = core.engine
     for outbound_id in outbound_ids:
-        async with engine.store.transaction(readonly=True) as tx:
+        async with engine.store.transaction() as tx:
             found = await tx.staff_reply(outbound_id)
             conversation = (
                 await tx.get_conversation_by_id(found["conversation_id"]) if found else None
             )
-        if found is None or conversation is None or found["rerouted"]:
-            continue
+            if found is None or conversation is None or found["rerouted"]:
+                continue
+            # Claimed before sending on: a repeated report finds it taken.
+            await tx.add_chat_event(
+                conversation.id,
+                found["author"],
+                "undelivered",
+                f"{outbound_id} {channel.value}",
+                engine.clock(),
+            )
         route = await _outside_window(
             core, conversation, found["author"], "staff.reply", found["text"], failed_on=channel
         )
@@ -232,8 +242,8 @@ async def undelivered(core: Core, outbound_ids: list[int], channel: Channel) -> 
             await tx.add_chat_event(
                 conversation.id,
                 found["author"],
-                "undelivered",
-                f"{outbound_id} {channel.value} -> {route or 'nothing'}",
+                "rerouted",
+                f"{outbound_id} -> {route or 'nothing'}",
                 engine.clock(),
             )
 

@@ -417,13 +417,49 @@ async def test_an_undelivered_staff_reply_goes_on_by_sms_once(twilio: Twilio) ->
         "To": f"whatsapp:{CUSTOMER}",
         "AccountSid": twilio.fake.account_sid,
     }
-    assert (await twilio.post(path, report)).status_code == 204
-    sms = twilio.fake.messages[-1]
-    assert sms["to"] == CUSTOMER and sms["body"] == "Halo Budi"
-    assert (await twilio.post(path, report)).status_code == 204  # Twilio retried it
-    assert twilio.fake.messages[-1] is sms  # sent on once, not twice
+    # Twilio sends the report twice at once (a retry): the reply goes on once.
+    first, second = await asyncio.gather(twilio.post(path, report), twilio.post(path, report))
+    assert (first.status_code, second.status_code) == (204, 204)
+    sms = [m for m in twilio.fake.messages if m["to"] == CUSTOMER]
+    assert [m["body"] for m in sms] == ["Halo Budi"]
     async with core.engine.store.transaction(readonly=True) as tx:
         lines = await tx.transcript(conversation.id)
-    assert ("event:ani@jovapos.test", f"undelivered {path.split('o=')[1]} whatsapp -> sms") in [
-        (m["who"], m["text"]) for m in lines
+    reply_id = path.split("o=")[1]
+    trail = [(m["who"], m["text"]) for m in lines if m["who"].startswith("event:")]
+    assert trail[-2:] == [
+        ("event:ani@jovapos.test", f"undelivered {reply_id} whatsapp"),
+        ("event:ani@jovapos.test", f"rerouted {reply_id} -> sms"),
     ]
+
+
+async def test_a_staff_reply_sent_as_a_template_is_found_by_its_delivery_report(
+    twilio: Twilio,
+) -> None:
+    from urllib.parse import urlsplit
+
+    from bot import staff_chats
+
+    core = twilio.server.core
+    await twilio.say("staf")
+    async with core.engine.store.transaction(readonly=True) as tx:
+        conversation = await tx.get_conversation(Channel.WHATSAPP, CUSTOMER)
+    assert conversation is not None
+    await staff_chats.claim(core, conversation.id, "ani@jovapos.test")
+    core.engine.clock.advance(hours=25)  # type: ignore[attr-defined]
+    core.settings.twilio_templates["staff_reply"] = "HX" + "3" * 32
+    route = await staff_chats.reply(core, conversation.id, "ani@jovapos.test", "Halo lagi")
+    assert route == "whatsapp_template"
+    template = twilio.fake.messages[-1]
+    callback = urlsplit(template["status_callback"])
+    assert callback.query.startswith("o=")  # the report can name the reply it is about
+    report = {
+        "MessageSid": template["sid"],
+        "MessageStatus": "failed",
+        "ErrorCode": "63016",
+        "To": f"whatsapp:{CUSTOMER}",
+        "AccountSid": twilio.fake.account_sid,
+    }
+    answer = await twilio.post(f"{callback.path}?{callback.query}", report)
+    assert answer.status_code == 204
+    assert twilio.fake.messages[-1]["to"] == CUSTOMER  # gone on by SMS
+    assert twilio.fake.messages[-1]["body"] == "Halo lagi"

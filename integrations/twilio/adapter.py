@@ -260,7 +260,11 @@ class TwilioAdapter(ChannelAdapter):
         return Response(str(response), media_type="application/xml")
 
     async def send_template(
-        self, address: str, template: str, variables: dict[str, str]
+        self,
+        address: str,
+        template: str,
+        variables: dict[str, str],
+        carries: OutboundMessage | None = None,
     ) -> str | None:
         """A WhatsApp template (Content SID) with positional variables; its SID,
         so a failed delivery report can move the notification on."""
@@ -270,7 +274,7 @@ class TwilioAdapter(ChannelAdapter):
                 from_=self.numbers[Channel.WHATSAPP],
                 content_sid=template,
                 content_variables=json.dumps(variables, ensure_ascii=False),
-                status_callback=f"{self.public_url}{STATUS_PATH}",
+                status_callback=self._status_url([carries] if carries else []),
             )
         except TwilioRestException as exc:
             if exc.status == 429:

@@ -14,7 +14,6 @@ import html
 import logging
 import socket
 import sys
-import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -43,10 +42,9 @@ from bot.staff import ensure_first_admin
 from bot.staff_alerts import run_announcer
 
 log = logging.getLogger(__name__)
-SPOOL_IN_MEMORY = 1024 * 1024
-REPLAY_CHUNK = 64 * 1024
 
-WEBHOOK_BODY_LIMIT = 1024 * 1024  # Twilio and Telegram bodies are far smaller
+WEBHOOK_BODY_LIMIT = 1024 * 1024  # Twilio and Telegram bodies are far smaller; the
+# largest body that may come without a Content-Length
 EXPORT_BODY_LIMIT = 110 * 1024 * 1024  # back-office export uploads
 HOUSEKEEPING_SECONDS = 3600
 _SECURITY_HEADERS = {
@@ -68,9 +66,10 @@ def _template(name: str) -> Template:
 class BodyLimit:
     """Refuse bodies over the limit with 413 before the app sees them: by
     Content-Length when given (the HTTP server holds the client to it), and
-    otherwise (chunked) by reading the body first, up to the limit, into a
-    spooled file (memory up to 1 MB, then disk): many large chunked bodies at
-    once must not exhaust memory before a handler can refuse them."""
+    otherwise (chunked) by reading the body first, up to the limit: only where
+    bodies are small (webhooks); larger ones must declare their length, so
+    many large chunked bodies cannot exhaust memory before a handler can
+    refuse them."""
 
     def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
         self.app = app
@@ -88,33 +87,33 @@ class BodyLimit:
             else:
                 await self.app(scope, receive, send)
             return
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as body:
-            size = 0
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    return
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > limit:
-                    await _too_large(scope, receive, send)
-                    return
-                body.write(chunk)
-                if not message.get("more_body", False):
-                    break
-            body.seek(0)
-            left, replayed = size, False
+        if limit > WEBHOOK_BODY_LIMIT:
+            # Large uploads (ID proofs, data copies) come from browsers and
+            # back-office clients that say their length: no stranger gets to
+            # stream 100 MB in before a handler can check who they are.
+            await Response("Content-Length required", status_code=411)(scope, receive, send)
+            return
+        body = bytearray()  # at most WEBHOOK_BODY_LIMIT
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body.extend(message.get("body", b""))
+            if len(body) > limit:
+                await _too_large(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
 
-            async def replay() -> Message:
-                nonlocal left, replayed
-                if replayed:  # the whole body was handed on: what comes now is the client's
-                    return await receive()
-                chunk = body.read(REPLAY_CHUNK)
-                left -= len(chunk)
-                replayed = left <= 0
-                return {"type": "http.request", "body": chunk, "more_body": not replayed}
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
 
-            await self.app(scope, replay, send)
+        await self.app(scope, replay, send)
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:

@@ -546,9 +546,10 @@ async def test_queued_notifications_survive_sigkill(
     assert all(any(ref in m["body"] for ref in references) for m in tw.messages)
 
 
-async def test_chunked_bodies_are_spooled_and_handed_on_whole() -> None:
-    """BodyLimit keeps a chunked body on disk past 1 MB (not in memory), refuses
-    one over the limit, and gives the app exactly the bytes sent."""
+async def test_chunked_bodies_are_bounded_and_handed_on_whole() -> None:
+    """BodyLimit reads a chunked body up to its (small) limit, refuses one over
+    it, gives the app exactly the bytes sent, and wants a length where large
+    bodies are allowed."""
     import hashlib
 
     from starlette.requests import Request
@@ -561,8 +562,8 @@ async def test_chunked_bodies_are_spooled_and_handed_on_whole() -> None:
         digest = hashlib.sha256(body).hexdigest()
         await PlainTextResponse(f"{len(body)} {digest}")(scope, receive, send)
 
-    app = BodyLimit(echo, lambda path: 5 * 1024 * 1024)
-    payload = bytes(range(256)) * (3 * 4096)  # 3 MB
+    app = BodyLimit(echo, lambda path: 1024 * 1024 if path.startswith("/hook") else 50 * 2**20)
+    payload = bytes(range(256)) * (3 * 1024)  # 768 KB in 12 chunks
 
     async def chunks(data: bytes, size: int = 65536) -> AsyncIterator[bytes]:
         for i in range(0, len(data), size):
@@ -571,9 +572,14 @@ async def test_chunked_bodies_are_spooled_and_handed_on_whole() -> None:
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
     ) as client:
-        answer = await client.post("/upload/x", content=chunks(payload))
+        answer = await client.post("/hook", content=chunks(payload))
         assert answer.text == f"{len(payload)} {hashlib.sha256(payload).hexdigest()}"
-        empty = await client.post("/upload/x", content=chunks(b""))
+        empty = await client.post("/hook", content=chunks(b""))
         assert empty.text == f"0 {hashlib.sha256(b'').hexdigest()}"
-        too_big = await client.post("/upload/x", content=chunks(payload * 2))
+        too_big = await client.post("/hook", content=chunks(payload * 2))
         assert too_big.status_code == 413
+        # Where large bodies are allowed, they must say their length first.
+        unsized = await client.post("/upload/x", content=chunks(payload))
+        assert unsized.status_code == 411
+        sized = await client.post("/upload/x", content=payload * 8)  # 6 MB with its length
+        assert sized.text.startswith(f"{len(payload) * 8} ")

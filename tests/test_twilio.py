@@ -392,9 +392,8 @@ async def test_an_undelivered_status_callback_moves_a_notification_to_sms(
     assert "KTP?" in twilio.fake.messages[-1]["body"]
 
 
-async def test_an_undelivered_staff_reply_goes_on_by_sms_once(twilio: Twilio) -> None:
-    from urllib.parse import urlsplit
-
+async def _held_by_ani(twilio: Twilio) -> int:
+    """The WhatsApp customer asks for a person and ani takes the chat: its id."""
     from bot import staff_chats
 
     core = twilio.server.core
@@ -403,9 +402,17 @@ async def test_an_undelivered_staff_reply_goes_on_by_sms_once(twilio: Twilio) ->
         conversation = await tx.get_conversation(Channel.WHATSAPP, CUSTOMER)
     assert conversation is not None
     await staff_chats.claim(core, conversation.id, "ani@jovapos.test")
-    assert await staff_chats.reply(core, conversation.id, "ani@jovapos.test", "Halo Budi") == (
-        "whatsapp"
-    )
+    return conversation.id
+
+
+async def test_an_undelivered_staff_reply_goes_on_by_sms_once(twilio: Twilio) -> None:
+    from urllib.parse import urlsplit
+
+    from bot import staff_chats
+
+    core = twilio.server.core
+    chat_id = await _held_by_ani(twilio)
+    assert await staff_chats.reply(core, chat_id, "ani@jovapos.test", "Halo Budi") == ("whatsapp")
     reply = twilio.fake.messages[-1]
     assert reply["body"] == "Halo Budi" and reply["to"] == f"whatsapp:{CUSTOMER}"
     callback_path = urlsplit(reply["status_callback"])
@@ -423,7 +430,7 @@ async def test_an_undelivered_staff_reply_goes_on_by_sms_once(twilio: Twilio) ->
     sms = [m for m in twilio.fake.messages if m["to"] == CUSTOMER]
     assert [m["body"] for m in sms] == ["Halo Budi"]
     async with core.engine.store.transaction(readonly=True) as tx:
-        lines = await tx.transcript(conversation.id)
+        lines = await tx.transcript(chat_id)
     reply_id = path.split("o=")[1]
     trail = [(m["who"], m["text"]) for m in lines if m["who"].startswith("event:")]
     assert trail[-2:] == [
@@ -440,14 +447,10 @@ async def test_a_staff_reply_sent_as_a_template_is_found_by_its_delivery_report(
     from bot import staff_chats
 
     core = twilio.server.core
-    await twilio.say("staf")
-    async with core.engine.store.transaction(readonly=True) as tx:
-        conversation = await tx.get_conversation(Channel.WHATSAPP, CUSTOMER)
-    assert conversation is not None
-    await staff_chats.claim(core, conversation.id, "ani@jovapos.test")
+    chat_id = await _held_by_ani(twilio)
     core.engine.clock.advance(hours=25)  # type: ignore[attr-defined]
     core.settings.twilio_templates["staff_reply"] = "HX" + "3" * 32
-    route = await staff_chats.reply(core, conversation.id, "ani@jovapos.test", "Halo lagi")
+    route = await staff_chats.reply(core, chat_id, "ani@jovapos.test", "Halo lagi")
     assert route == "whatsapp_template"
     template = twilio.fake.messages[-1]
     callback = urlsplit(template["status_callback"])

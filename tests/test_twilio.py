@@ -412,7 +412,7 @@ async def test_an_undelivered_staff_reply_goes_on_by_sms_once(twilio: Twilio) ->
 
     core = twilio.server.core
     chat_id = await _held_by_ani(twilio)
-    assert await staff_chats.reply(core, chat_id, "ani@jovapos.test", "Halo Budi") == ("whatsapp")
+    assert await staff_chats.reply(core, chat_id, "ani@jovapos.test", "Halo Budi") == "whatsapp"
     reply = twilio.fake.messages[-1]
     assert reply["body"] == "Halo Budi" and reply["to"] == f"whatsapp:{CUSTOMER}"
     callback_path = urlsplit(reply["status_callback"])

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import html
 import secrets
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -50,8 +52,10 @@ def admin_routes(kit: ConsolePages) -> list[BaseRoute]:
                 f"<td>{state}</td><td>{actions}</td></tr>"
             )
         roles = "".join(f'<option value="{r}">{r}</option>' for r in ROLES)
+        zone = ZoneInfo(core.settings.timezone)
         log = "".join(
-            f"<tr><td>{html.escape(a['created_at'][:16])}</td><td>{html.escape(a['actor'])}</td>"
+            f"<tr><td>{datetime.fromisoformat(a['created_at']).astimezone(zone):%Y-%m-%d %H:%M}"
+            f"</td><td>{html.escape(a['actor'])}</td>"
             f"<td>{html.escape(a['action'])}</td><td>{html.escape(a['subject'])}</td></tr>"
             for a in history
         )

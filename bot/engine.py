@@ -433,14 +433,20 @@ class Engine:
                     await self._render(tx, conversation, outcome.language, r, now)
                     for r in outcome.replies
                 ]
+                # A reply carrying an upload link (whoever holds it can add an ID
+                # proof) is kept sealed, not in clear.
+                sealed = [self._holds_link(conversation, key) for key, _, _ in rendered]
                 ids = await tx.record_outbound(
                     conversation.id,
                     work.inbound_id,
                     outcome.language,
                     outcome.state,
-                    [self._at_rest(conversation, *r) for r in rendered],
+                    [
+                        (key, self.keyring.seal_text(text) if seal else text, buttons)
+                        for (key, text, buttons), seal in zip(rendered, sealed, strict=True)
+                    ],
                     now,
-                    sealed=[self._holds_link(conversation, r[0]) for r in rendered],
+                    sealed=sealed,
                 )
         except BaseException:
             for token in work.written:
@@ -592,19 +598,17 @@ class Engine:
         now: datetime,
     ) -> tuple[str, str, tuple[tuple[str, str], ...]]:
         """(key, text, buttons) of a reply as its channel shows it."""
-        variant = None
-        if conversation.channel is Channel.SMS:
-            variant = "sms"
-            if reply.key in UPLOAD_LINK_KEYS:
-                # SMS cannot carry a photo: ask for it through a one-time link.
-                reply = dataclasses.replace(
-                    reply,
-                    params={
-                        **reply.params,
-                        "upload_url": await self._upload_link(tx, conversation, now),
-                        "hours": self.settings.upload_link_hours,
-                    },
-                )
+        variant = "sms" if conversation.channel is Channel.SMS else None
+        if self._holds_link(conversation, reply.key):
+            # SMS cannot carry a photo: ask for it through a one-time link.
+            reply = dataclasses.replace(
+                reply,
+                params={
+                    **reply.params,
+                    "upload_url": await self._upload_link(tx, conversation, now),
+                    "hours": self.settings.upload_link_hours,
+                },
+            )
         text = self.catalogue.render(language, reply, variant)
         buttons = tuple((self.catalogue.label(language, b.label), b.value) for b in reply.buttons)
         return reply.key, text, buttons
@@ -613,19 +617,6 @@ class Engine:
     def _holds_link(conversation: ConversationRecord, key: str) -> bool:
         """Whether this reply carries a one-time upload link (SMS only)."""
         return conversation.channel is Channel.SMS and key in UPLOAD_LINK_KEYS
-
-    def _at_rest(
-        self,
-        conversation: ConversationRecord,
-        key: str,
-        text: str,
-        buttons: tuple[tuple[str, str], ...],
-    ) -> tuple[str, str, tuple[tuple[str, str], ...]]:
-        """A reply as the database keeps it: one carrying an upload link (which
-        lets whoever holds it add an ID proof) is sealed, not kept in clear."""
-        if self._holds_link(conversation, key):
-            text = self.keyring.seal_text(text)
-        return key, text, buttons
 
     async def _upload_link(
         self, tx: Transaction, conversation: ConversationRecord, now: datetime

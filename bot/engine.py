@@ -815,11 +815,9 @@ class Engine:
                 # Per mailbox too, across conversations: many phones or Telegram
                 # accounts must not be able to flood one inbox with codes.
                 mailbox = self.keyring.code_digest(effect.email.casefold(), "code-mail")
-                sent = await tx.code_mails_since(mailbox, now - timedelta(hours=1))
-                if sent >= self.settings.email_codes_per_hour:
+                if not await tx.take_code_mail(mailbox, now, self.settings.email_codes_per_hour):
                     log.info("code not sent: hourly limit of its email address reached")
                     return
-                await tx.record_code_mail(mailbox, now)
                 record.digest = self.keyring.code_digest(
                     pending.code, _code_context(pending.conversation_id, effect)
                 )

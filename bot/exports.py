@@ -170,9 +170,8 @@ async def send_download_code(engine: Engine, token: str) -> str:
         # An hourly cap per link, apart from the chat's per-mailbox one: a stranger
         # exhausting the chat's allowance must not keep the customer from their data.
         bucket = engine.keyring.code_digest(found["token_hash"], "download-code")
-        if await tx.code_mails_since(bucket, now - timedelta(hours=1)) >= DOWNLOAD_CODES_PER_HOUR:
+        if not await tx.take_code_mail(bucket, now, DOWNLOAD_CODES_PER_HOUR):
             raise DownloadError("limit")
-        await tx.record_code_mail(bucket, now)
         code = f"{secrets.randbelow(10**6):06d}"
         digest = engine.keyring.code_digest(code, f"download:{found['token_hash']}")
         await tx.set_download_code(

@@ -207,7 +207,9 @@ class Transaction(abc.ABC):
     async def code_mails_since(self, email_digest: str, since: datetime) -> int: ...
 
     @abc.abstractmethod
-    async def record_code_mail(self, email_digest: str, now: datetime) -> None: ...
+    async def take_code_mail(self, email_digest: str, now: datetime, per_hour: int) -> bool:
+        """Count one code mail for ``email_digest`` if fewer than ``per_hour``
+        went out in the last hour; whether it may go."""
 
     @abc.abstractmethod
     async def drop_code_mails(self, before: datetime) -> None: ...

@@ -15,7 +15,7 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -458,11 +458,14 @@ class _SQLiteTransaction(Transaction):
         )
         return int(row[0]) if row else 0
 
-    async def record_code_mail(self, email_digest: str, now: datetime) -> None:
+    async def take_code_mail(self, email_digest: str, now: datetime, per_hour: int) -> bool:
+        if await self.code_mails_since(email_digest, now - timedelta(hours=1)) >= per_hour:
+            return False
         await self.db.execute(
             "INSERT INTO code_mails (email_digest, sent_at) VALUES (?, ?)",
             (email_digest, _ts(now)),
         )
+        return True
 
     async def drop_code_mails(self, before: datetime) -> None:
         await self.db.execute("DELETE FROM code_mails WHERE sent_at < ?", (_ts(before),))

@@ -194,6 +194,7 @@ class Escalation:
     created_at: datetime
     channel: Channel
     language: str
+    waiting: bool  # still waiting for staff, and nobody has taken it
 
 
 @dataclass(frozen=True)

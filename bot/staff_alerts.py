@@ -40,14 +40,7 @@ async def announce_due(core: Core) -> int:
         pending = await tx.unannounced_escalations(engine.clock() - MAX_AGE)
     posted = 0
     for e in pending:
-        async with engine.store.transaction(readonly=True) as tx:
-            conversation = await tx.get_conversation_by_id(e.conversation_id)
-        waiting = (
-            conversation is not None
-            and conversation.waiting_staff_since is not None
-            and not conversation.claimed_by
-        )
-        if waiting:
+        if e.waiting:
             link = f"{core.settings.public_url.rstrip('/')}/console/chats/{e.conversation_id}"
             text = engine.catalogue.render(
                 language,

@@ -1012,12 +1012,16 @@ class _SQLiteTransaction(Transaction):
 
     async def unannounced_escalations(self, since: datetime) -> list[Escalation]:
         rows = await self._all(
-            "SELECT e.id, e.conversation_id, e.reason, e.created_at, c.channel, c.language "
+            "SELECT e.id, e.conversation_id, e.reason, e.created_at, c.channel, c.language, "
+            "c.waiting_staff_since IS NOT NULL AND c.claimed_by IS NULL "
             "FROM escalations e JOIN conversations c ON c.id = e.conversation_id "
             "WHERE e.announced_at IS NULL AND e.created_at >= ? ORDER BY e.id",
             (_ts(since),),
         )
-        return [Escalation(r[0], r[1], r[2], _dt(r[3]) or since, Channel(r[4]), r[5]) for r in rows]
+        return [
+            Escalation(r[0], r[1], r[2], _dt(r[3]) or since, Channel(r[4]), r[5], bool(r[6]))
+            for r in rows
+        ]
 
     async def mark_announced(self, escalation_id: int, now: datetime) -> None:
         await self.db.execute(

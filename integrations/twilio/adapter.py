@@ -268,21 +268,27 @@ class TwilioAdapter(ChannelAdapter):
     ) -> str | None:
         """A WhatsApp template (Content SID) with positional variables; its SID,
         so a failed delivery report can move the notification on."""
+        message = await self._create(
+            to=f"{WHATSAPP_PREFIX}{address}",
+            from_=self.numbers[Channel.WHATSAPP],
+            content_sid=template,
+            content_variables=json.dumps(variables, ensure_ascii=False),
+            status_callback=self._status_url([carries] if carries else []),
+        )
+        return message.sid
+
+    async def _create(self, **params: Any) -> Any:
+        """One message through the REST API, Twilio's refusals told apart: 429
+        (with its Retry-After) is worth a retry; another 4xx is not (e.g. 21610
+        the number opted out, 21211 an invalid number)."""
         try:
-            message = await self.client.messages.create_async(
-                to=f"{WHATSAPP_PREFIX}{address}",
-                from_=self.numbers[Channel.WHATSAPP],
-                content_sid=template,
-                content_variables=json.dumps(variables, ensure_ascii=False),
-                status_callback=self._status_url([carries] if carries else []),
-            )
+            return await self.client.messages.create_async(**params)
         except TwilioRestException as exc:
             if exc.status == 429:
                 raise RateLimited(self.http.last_retry_after) from exc
             if 400 <= exc.status < 500:
                 raise DeliveryRefused(f"Twilio {exc.status}/{exc.code}") from exc
             raise
-        return message.sid
 
     async def send(self, replies: Sequence[OutboundMessage]) -> list[str]:
         """Send through the REST API, one customer at a time, fewest messages."""
@@ -301,20 +307,9 @@ class TwilioAdapter(ChannelAdapter):
             fits = fits_whatsapp if channel is Channel.WHATSAPP else fits_sms
             for body in pack([r.text for r in items], fits):
                 carried = [items[i] for i in body.replies]
-                try:
-                    message = await self.client.messages.create_async(
-                        to=to,
-                        from_=sender,
-                        body=body.text,
-                        status_callback=self._status_url(carried),
-                    )
-                except TwilioRestException as exc:
-                    if exc.status == 429:
-                        raise RateLimited(self.http.last_retry_after) from exc
-                    if 400 <= exc.status < 500:
-                        # e.g. 21610 (the number opted out), 21211 (invalid number)
-                        raise DeliveryRefused(f"Twilio {exc.status}/{exc.code}") from exc
-                    raise
+                message = await self._create(
+                    to=to, from_=sender, body=body.text, status_callback=self._status_url(carried)
+                )
                 sids.append(message.sid)
                 for reply in carried:
                     await self.core.engine.mark_sent(reply, message.sid)

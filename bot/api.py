@@ -306,6 +306,7 @@ OPENAPI: dict[str, Any] = {
                     },
                     "400": {"description": "no file", **_json(_ERROR)},
                     "409": {"description": "not an access request in progress", **_json(_ERROR)},
+                    "411": {"description": "a body sent without its Content-Length"},
                     "413": {"description": "a file over 50 MB", **_json(_ERROR)},
                     **_ERRORS,
                 },

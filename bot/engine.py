@@ -44,7 +44,7 @@ from bot.notifications import notify
 from bot.settings import Settings
 from bot.store import DuplicateReference, Store, Transaction
 from bot.support_hours import SupportHours
-from flows.dialogue import MENU, Dialogue, draft_files, holds_draft
+from flows.dialogue import MENU, Dialogue, asks_code, draft_files, holds_draft
 from flows.types import (
     AttachmentInfo,
     AttachProof,
@@ -65,7 +65,7 @@ from flows.types import (
     SendCode,
     Snapshot,
 )
-from flows.validators import CROCKFORD_ALPHABET, sniff_media_type
+from flows.validators import CROCKFORD_ALPHABET, mask_digits, sniff_media_type
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,11 @@ def hash_token(token: str) -> str:
 def _known(record: RequestRecord) -> KnownRequest:
     """A request as the dialogue may know it."""
     return KnownRequest(record.reference, record.type, record.status.value, record.due_date)
+
+
+def _kept_text(state: str, text: str) -> str:
+    """An inbound text as recorded: answered at a code step, its digits masked."""
+    return mask_digits(text) if asks_code(state) else text
 
 
 def _code_context(conversation_id: int, effect: SendCode) -> str:
@@ -409,7 +414,8 @@ class Engine:
                     conversation.id,
                     message.channel,
                     message.message_id,
-                    message.text[: self.settings.max_text_length],
+                    # A code typed at a code step is checked above, never kept.
+                    _kept_text(conversation.state, message.text[: self.settings.max_text_length]),
                     truncated=inbound.oversized,
                     attachment_count=len(files),
                     state_before=conversation.state,

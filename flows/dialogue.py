@@ -158,6 +158,11 @@ def is_draft(state: str) -> bool:
     return "." in state
 
 
+def asks_code(state: str) -> bool:
+    """States whose answer may be an email code, which must never be kept in clear."""
+    return state == STATUS_CODE or state.rpartition(".")[2] == "email_code"
+
+
 def holds_draft(state: str) -> bool:
     """States whose slots keep a customer's unfinished request or its file."""
     return is_draft(state) or state in (PROOF_FOR, RESUME)

@@ -26,6 +26,8 @@ _SPACES = re.compile(r"[ \t]+")
 CROCKFORD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CROCKFORD_ALIASES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 _REFERENCE = re.compile(r"^(DEL|ACC|COR|RES)[-\s_]?([0-9A-Z]{6})$")
+_DIGITS = re.compile(r"\d")
+CODE_MASK = "\u2022"
 
 
 def clean_text(raw: str) -> str:
@@ -106,6 +108,16 @@ def parse_reference(text: str) -> str | None:
     if any(ch not in CROCKFORD_ALPHABET for ch in suffix):
         return None
     return f"{match.group(1)}-{suffix}"
+
+
+def mask_digits(text: str) -> str:
+    """A message typed at a code step as it may be kept: every digit masked.
+
+    The code mail tells customers never to share the code with staff, so
+    neither the transcript nor a copy of it may hold one, however it was typed
+    ("482913", "482 913", "kode 482913"); words ("kirim ulang") stay readable.
+    """
+    return _DIGITS.sub(CODE_MASK, text)
 
 
 def parse_choices(text: str, count: int) -> list[int] | None:

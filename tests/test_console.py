@@ -733,3 +733,61 @@ async def test_text_that_looks_sealed_is_only_text(desk: Desk) -> None:
     assert row is not None
     copy = zipfile.ZipFile(io.BytesIO(engine.blobs.get(row["blob_token"])))
     assert "sealed:v1:hello" in copy.read("privacybot/data.json").decode()
+
+
+async def test_staff_never_see_an_email_code_the_customer_typed(desk: Desk) -> None:
+    """The code mail says never to share the code with staff: typed at a code
+    step (a request's or a status check's) it is kept masked, so neither the
+    console, a data copy nor the database file holds it."""
+    import io
+    import zipfile
+
+    from bot.exports import ExportFile, complete_access
+    from bot.lifecycle import act
+
+    engine = desk.server.core.engine
+    box = mailbox_of(engine)
+    chat = Chat(engine, address="rina")
+    await chat.script("2", "Rina Wati", "rina@example.com")
+    request_code = box.latest_code("rina@example.com")
+    await chat.say(f"{request_code[:3]} {request_code[3:]}")  # typed with a space
+    assert "code.verified" in chat.keys
+    await chat.say("sekadar ingin tahu")
+    await chat.say("", file_of(PNG))
+    await chat.say("1")
+    ref = re.search(r"ACC-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
+    # A status check of someone else's request is proved by a code too.
+    await chat.script(desk.reference, "siti@example.com")
+    status_code = box.latest_code("siti@example.com")
+    await chat.say(status_code)
+    assert "status.answer" in chat.keys  # the real code was checked
+    await chat.say("staf")
+    codes = [request_code, status_code]
+
+    await _log_in(desk.http, "ani@jovapos.test")
+    async with engine.store.transaction(readonly=True) as tx:
+        conversation = await tx.get_conversation(chat.channel, "rina")
+    assert conversation is not None
+    page = await desk.http.get(f"/console/chats/{conversation.id}")
+    assert "••• •••" in page.text and "••••••" in page.text
+    for code in codes:
+        assert code not in page.text and f"{code[:3]} {code[3:]}" not in page.text
+
+    await act(engine.store, engine.clock, ref, "verify", "staff:ani")
+    link = await complete_access(engine, ref, "staff:ani", [ExportFile("a.csv", b"x")])
+    async with engine.store.transaction(readonly=True) as tx:
+        row = await tx.get_download(hash_token(link.rsplit("/", 1)[1]), engine.clock())
+    assert row is not None
+    copy = zipfile.ZipFile(io.BytesIO(engine.blobs.get(row["blob_token"])))
+    data = copy.read("privacybot/data.json").decode()
+    assert "sekadar ingin tahu" in data
+    assert request_code not in data and request_code[3:] not in data
+
+    database = engine.settings.database_path
+    files = [p for p in database.parent.iterdir() if p.name.startswith(database.name)]
+    assert files
+    for path in files:
+        raw = path.read_bytes()
+        for code in codes:
+            for shown in (code, f"{code[:3]} {code[3:]}"):
+                assert shown.encode() not in raw, (path.name, shown)

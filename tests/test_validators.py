@@ -103,3 +103,15 @@ def test_media_type_is_read_from_content() -> None:
     assert sniff_media_type(b"GIF89a....") is None
     assert sniff_media_type(b"MZ\x90\x00") is None
     assert sniff_media_type(b"") is None
+
+
+def test_a_message_at_a_code_step_is_kept_with_its_digits_masked() -> None:
+    from flows.dialogue import asks_code
+    from flows.validators import mask_digits
+
+    assert mask_digits("482913") == "••••••"
+    assert mask_digits("kode saya 482 913") == "kode saya ••• •••"
+    assert mask_digits("４８２９１３") == "••••••"  # full-width digits are digits too
+    assert mask_digits("kirim ulang") == "kirim ulang"
+    assert asks_code("deletion.email_code") and asks_code("status_code")
+    assert not asks_code("deletion.email") and not asks_code("menu")

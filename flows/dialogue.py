@@ -46,6 +46,7 @@ from flows.types import (
 )
 from flows.validators import (
     clean_text,
+    find_reference,
     parse_choices,
     parse_reference,
     validate_email_address,
@@ -609,6 +610,8 @@ class Dialogue:
             self._ask_cancel(run, parse_reference(match.group(1)) or "")
             return
         reference = parse_reference(text)
+        if reference is None and self.vocabulary.mentions("main", "status", text):
+            reference = find_reference(text)  # "status DEL-7K3M9Q": both at once
         if reference:
             self._answer_status(run, reference)
             return
@@ -632,7 +635,7 @@ class Dialogue:
             self._begin(run, rtype, f"start_{rtype.value}")
 
     def _on_status(self, run: _Run, text: str, command: str | None) -> None:
-        reference = parse_reference(text)
+        reference = parse_reference(text) or find_reference(text)
         if reference is None:
             self._fail(run, "hint.reference")
             return

@@ -26,6 +26,9 @@ _SPACES = re.compile(r"[ \t]+")
 CROCKFORD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CROCKFORD_ALIASES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 _REFERENCE = re.compile(r"^(DEL|ACC|COR|RES)[-\s_]?([0-9A-Z]{6})$")
+_REFERENCE_IN_TEXT = re.compile(
+    r"(?<![0-9A-Za-z])(DEL|ACC|COR|RES)([-\s_]?)([0-9A-Za-z]{6})(?![0-9A-Za-z])", re.IGNORECASE
+)
 _DIGITS = re.compile(r"\d")
 CODE_MASK = "\u2022"
 
@@ -108,6 +111,24 @@ def parse_reference(text: str) -> str | None:
     if any(ch not in CROCKFORD_ALPHABET for ch in suffix):
         return None
     return f"{match.group(1)}-{suffix}"
+
+
+def find_reference(text: str) -> str | None:
+    """The one request reference written inside a longer message ("cek status
+    del-7k3m9q"), None if there is none or more than one.
+
+    Written without a separator, in lower case and without a digit, a word
+    such as "corporate" would read as a reference: such a match is ignored.
+    """
+    found = set()
+    for match in _REFERENCE_IN_TEXT.finditer(unicodedata.normalize("NFKC", text)):
+        prefix, separator, suffix = match.groups()
+        written = prefix + suffix
+        if separator or written.isupper() or any(ch.isdigit() for ch in suffix):
+            reference = parse_reference(f"{prefix}-{suffix}")
+            if reference:
+                found.add(reference)
+    return found.pop() if len(found) == 1 else None
 
 
 def mask_digits(text: str) -> str:

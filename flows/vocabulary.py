@@ -57,6 +57,11 @@ class Vocabulary:
         matched = [o for o in options if any(p.search(said) for p in known.get(o, ()))]
         return matched[0] if len(matched) == 1 else None
 
+    def mentions(self, menu: str, option: str, text: str) -> bool:
+        """Whether the message holds a word or phrase of ``option``, whatever else it says."""
+        said = normalise_command(text)
+        return any(p.search(said) for p in self.choices.get(menu, {}).get(option, ()))
+
 
 def _phrase_pattern(phrase: str) -> re.Pattern[str]:
     words = normalise_command(phrase).split()

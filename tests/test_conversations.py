@@ -207,6 +207,38 @@ async def test_status_is_told_only_to_the_address_that_filed(
     assert stranger.keys == ["status.answer"] and reference in stranger.text
 
 
+@pytest.mark.parametrize(
+    ("language", "ask", "status_word", "other"),
+    [
+        ("id", "cek status {ref}", "menunggu bukti identitas", "kepada pemiliknya"),
+        ("en", "what is the status of {ref}?", "waiting for your ID proof", "with its owner"),
+    ],
+)
+async def test_status_and_reference_in_one_message(
+    engine: Engine, language: str, ask: str, status_word: str, other: str
+) -> None:
+    """"status DEL-…" answers at once, under the same rules as the reference alone."""
+    owner = Chat(engine, address=f"owner-{language}")
+    if language == "en":
+        await owner.say("english")
+    await owner.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati", "nanti", "1")
+    reference = reference_in(owner.text)
+    await owner.say(ask.format(ref=reference.lower()))
+    assert owner.keys == ["status.answer"]
+    assert reference in owner.text and status_word in owner.text
+
+    box = mailbox_of(engine)
+    mails = len(box.mails)
+    stranger = Chat(engine, address=f"stranger-{language}")
+    if language == "en":
+        await stranger.say("english")
+    await stranger.say(ask.format(ref=reference))
+    assert stranger.keys == ["prompt.status_email"] and other in stranger.text
+    assert status_word not in stranger.text and len(box.mails) == mails
+    await stranger.script("siti@example.com", CODE)
+    assert stranger.keys == ["status.answer"] and status_word in stranger.text
+
+
 async def test_duplicate_message_id_is_processed_once(engine: Engine, chat: Chat) -> None:
     await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati", "nanti")
     first = await chat.say("1", message_id="wamid.123")

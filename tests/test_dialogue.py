@@ -424,6 +424,65 @@ def test_status_only_for_requests_of_this_address(d: Driver) -> None:
     assert d.keys == ["status.answer"] and d.state == "menu"
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "status DEL-AAAAAA",
+        "status del-aaaaaa",
+        "cek status DEL AAAAAA",
+        "Cek statusnya del_aaaaaa dong",
+        "what is the status of DEL-AAAAAA?",
+        "/status DEL-AAAAAA",
+        "track del-aaaaaa",
+        "status DELAAAAAA",
+    ],
+)
+def test_status_with_its_reference_in_one_message_answers_at_once(
+    d: Driver, message: str
+) -> None:
+    mine = KnownRequest("DEL-AAAAAA", RequestType.DELETION, "verifying", DUE)
+    alone = Driver(d.dialogue)
+    alone.say("DEL-AAAAAA", context=ctx(requests=(mine,)))
+    d.say(message, context=ctx(requests=(mine,)))
+    assert d.keys == ["status.answer"] and d.outcome == alone.outcome
+    assert d.outcome and d.outcome.replies[0].params["reference"] == "DEL-AAAAAA"
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["status COR-BBBBBB", "cek status acc-bbbbbb", "what is the status of RES-BBBBBB"],
+)
+def test_status_with_a_reference_of_another_address_asks_for_its_email(
+    d: Driver, message: str
+) -> None:
+    """The same privacy rule as the reference alone: nothing about a request
+    this address did not file, not even whether it exists."""
+    mine = KnownRequest("DEL-AAAAAA", RequestType.DELETION, "verifying", DUE)
+    d.say(message, context=ctx(requests=(mine,)))
+    assert d.keys == ["prompt.status_email"] and d.state == "status_email"
+    assert d.snapshot.slots["status_ref"] == message.split()[-1].upper()
+
+
+def test_a_reference_inside_a_message_is_found_only_when_it_is_one(d: Driver) -> None:
+    from flows.validators import find_reference
+
+    assert find_reference("status DEL-7K3M9Q") == "DEL-7K3M9Q"
+    assert find_reference("cek status acc 7k3m9q ya") == "ACC-7K3M9Q"
+    assert find_reference("status del7k3m9q") == "DEL-7K3M9Q"
+    assert find_reference("status corporate") is None  # a word, not a reference
+    assert find_reference("status restriction") is None
+    assert find_reference("status DEL-7K3M9Q atau ACC-7K3M9Q") is None  # which one?
+    assert find_reference("status DEL-7K3M9Q, DEL-7K3M9Q") == "DEL-7K3M9Q"
+    # Without a word of status the reference in a longer message is not a question.
+    d.say("hapus akun DEL-AAAAAA")
+    assert d.state == "deletion.consequences"
+    # Asked for a reference, a sentence that holds one is enough.
+    d.say("batal")
+    d.say("5")
+    d.say("nomornya DEL-BBBBBB")
+    assert d.state == "status_email"
+
+
 def test_late_id_proof_goes_to_the_waiting_request(d: Driver) -> None:
     waiting = KnownRequest("ACC-AAAAAA", RequestType.ACCESS, "awaiting_id_proof", DUE)
     d.say("", good_file(), context=ctx(requests=(waiting,)))

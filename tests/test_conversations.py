@@ -217,7 +217,7 @@ async def test_status_is_told_only_to_the_address_that_filed(
 async def test_status_and_reference_in_one_message(
     engine: Engine, language: str, ask: str, status_word: str, other: str
 ) -> None:
-    """"status DEL-…" answers at once, under the same rules as the reference alone."""
+    """ "status DEL-…" answers at once, under the same rules as the reference alone."""
     owner = Chat(engine, address=f"owner-{language}")
     if language == "en":
         await owner.say("english")

@@ -437,9 +437,7 @@ def test_status_only_for_requests_of_this_address(d: Driver) -> None:
         "status DELAAAAAA",
     ],
 )
-def test_status_with_its_reference_in_one_message_answers_at_once(
-    d: Driver, message: str
-) -> None:
+def test_status_with_its_reference_in_one_message_answers_at_once(d: Driver, message: str) -> None:
     mine = KnownRequest("DEL-AAAAAA", RequestType.DELETION, "verifying", DUE)
     alone = Driver(d.dialogue)
     alone.say("DEL-AAAAAA", context=ctx(requests=(mine,)))

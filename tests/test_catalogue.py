@@ -4,8 +4,10 @@ the dialogue can produce exists."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+
+import pytest
 
 from bot.catalogue import Catalogue, placeholders
 from flows.types import Label, Reply, Seq
@@ -69,3 +71,35 @@ def test_sequences_join(catalogue: Catalogue) -> None:
     value = Seq((Label("choice.restriction_scope.promotions"), "lain"), ", ")
     line = Reply("summary.line", {"label": Label("field.restriction_scope"), "value": value})
     assert catalogue.render("en", line).endswith("Promotions and special offers, lain")
+
+
+@pytest.mark.parametrize(
+    ("zone", "name", "id_time", "en_time"),
+    [
+        ("Asia/Jakarta", "WIB", "09.00", "09:00"),
+        ("Asia/Makassar", "WITA", "10.00", "10:00"),
+        ("Asia/Jayapura", "WIT", "11.00", "11:00"),
+    ],
+)
+def test_times_name_indonesias_zones_in_both_languages(
+    zone: str, name: str, id_time: str, en_time: str
+) -> None:
+    catalogue = Catalogue.load(zone)
+    opens = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # a Monday morning
+    reply = Reply("staff.after_hours", {"opens": opens})
+    assert catalogue.render("id", reply).endswith(
+        f"mulai Senin, 30 November 2026 {id_time} {name}."
+    )
+    assert catalogue.render("en", reply).endswith(
+        f"from Monday 30 November 2026, {en_time} {name}."
+    )
+    assert "GMT" not in catalogue.render("en", reply)
+
+
+def test_times_in_other_zones_carry_a_sensible_name() -> None:
+    opens = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+    for zone, name in (("Europe/Berlin", "CET"), ("Asia/Singapore", "GMT+08:00"), ("UTC", "UTC")):
+        catalogue = Catalogue.load(zone)
+        for language in ("id", "en"):
+            text = catalogue.render(language, Reply("staff.after_hours", {"opens": opens}))
+            assert text.endswith(f" {name}."), text

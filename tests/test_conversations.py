@@ -321,7 +321,7 @@ async def test_handed_to_staff_on_a_friday_night_the_customer_learns_when(
     assert "Senin, 30 November 2026 09.00 WIB" in chat.last[1].text
     await chat.script("menu", "EN", "staff")
     assert chat.keys == ["staff.waiting", "staff.after_hours"]
-    assert "Monday 30 November 2026, 09:00 GMT+07:00" in chat.last[1].text
+    assert "Monday 30 November 2026, 09:00 WIB" in chat.last[1].text
     async with engine.store.transaction() as tx:
         c = await tx.get_conversation(Channel.TERMINAL, chat.address)
         assert c is not None

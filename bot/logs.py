@@ -3,7 +3,8 @@
 Libraries that log request contents at DEBUG or INFO are held at WARNING
 whatever the level: aiosqlite logs SQL parameters (names, emails), httpx and
 python-telegram-bot log URLs that carry the bot token, twilio logs message
-bodies. The masking filter is the second line of defence behind that.
+bodies, Pillow logs an ID photo's EXIF tags (camera, owner, time) before they
+are stripped. The masking filter is the second line of defence behind that.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ CHATTY_LIBRARIES = (
     "multipart",
     "hpack",
     "aiosmtplib",
+    "PIL",
 )
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 

@@ -369,9 +369,29 @@ async def test_retention_deletes_exactly_what_is_due(
 # --- logs ----------------------------------------------------------------------------
 
 
+def _photo_with_exif() -> bytes:
+    """An ID photo as a phone takes it: its EXIF names the camera, its owner, the time."""
+    exif = Image.Exif()
+    for tag, value in EXIF_TAGS.items():
+        exif[tag] = value
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (180, 90, 40)).save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+# Make, Model, DateTime, Artist
+EXIF_TAGS = {
+    0x010F: "KameraMerekX",
+    0x0110: "ModelZ900",
+    0x0132: "2026:11:20 08:15:00",
+    0x013B: "Budi Fotografer",
+}
+
+
 async def test_logs_of_a_whole_conversation_hold_no_personal_data(
     engine: Engine, settings: Settings
 ) -> None:
+    photo = _photo_with_exif()  # made before the logs are captured
     stream = io.StringIO()
     root = logging.getLogger()
     old_level, old_handlers = root.level, list(root.handlers)
@@ -380,7 +400,10 @@ async def test_logs_of_a_whole_conversation_hold_no_personal_data(
         chat = Chat(engine, address="+6281234567890", channel=Channel.WHATSAPP)
         await chat.script("hapus akun", "1", "Budi Santoso", "budi.santoso@example.com")
         code = mailbox_of(engine).latest_code()
-        await chat.script(code, "3", "nanti", "1", "5")
+        await chat.script(code, "3")
+        await chat.say("", file_of(photo, "ktp.jpg"))
+        assert chat.keys == ["proof.received", "summary"]
+        await chat.script("1", "5")
         logging.getLogger("test").info(
             "customer %s wrote from %s", "budi.santoso@example.com", "+6281234567890"
         )
@@ -397,6 +420,8 @@ async def test_logs_of_a_whole_conversation_hold_no_personal_data(
         "+6281234567890",
         "6281234567890",
         code,
+        *EXIF_TAGS.values(),
+        "2026:11:20",
     ):
         assert secret not in logged, secret
 

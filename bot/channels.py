@@ -26,6 +26,10 @@ if TYPE_CHECKING:  # the engine imports the notifications that use this module
 log = logging.getLogger(__name__)
 
 
+# Channels with no push: the customer's own program fetches what waits for them.
+PULLED_CHANNELS = (Channel.TERMINAL,)
+
+
 class DeliveryRefused(Exception):
     """The provider refused a message for good (blocked, invalid number...):
     retrying cannot help."""
@@ -119,6 +123,11 @@ class Core:
             pending[reply.channel].append(reply)
         ok = True
         for channel, items in pending.items():
+            if channel in PULLED_CHANNELS:
+                # Queued: they stay recorded unsent, and the customer's next
+                # `privacybot chat` shows them, as it shows notifications.
+                log.info("%d messages wait for the customer on %s", len(items), channel.value)
+                continue
             adapter = self.adapter_for(channel)
             if adapter is None:
                 log.error(

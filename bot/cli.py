@@ -209,16 +209,28 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def show_pending_notifications(engine: Any, channel: Any) -> None:
-    """The terminal has no push: news about the customer's requests is shown
-    when they open the chat."""
+    """The terminal has no push: news about the customer's requests, and what
+    staff wrote in the chat meanwhile, are shown when they open the chat (and
+    before each prompt while it is open), oldest first, each once."""
+    from bot.models import Channel
     from bot.notifications import render_text
 
     async with engine.store.transaction(readonly=True) as tx:
-        pending = await tx.pending_notifications("terminal", channel.user)
-    for n in pending:
-        channel.show_text(render_text(engine.catalogue, engine.keyring, n))
+        notices = await tx.pending_notifications("terminal", channel.user)
+        from_staff = await tx.pending_staff_messages(Channel.TERMINAL, channel.user)
+    pending = [(n.created_at, 0, n.id, n) for n in notices] + [
+        (m["created_at"], 1, m["id"], m) for m in from_staff
+    ]
+    for _, kind, id_, item in sorted(pending, key=lambda p: p[:3]):
+        if kind == 0:
+            channel.show_text(render_text(engine.catalogue, engine.keyring, item))
+        else:
+            channel.show_text(item["text"])
         async with engine.store.transaction() as tx:
-            await tx.notification_sent(n.id, None, engine.clock())
+            if kind == 0:
+                await tx.notification_sent(id_, None, engine.clock())
+            else:
+                await tx.mark_sent(id_, None, engine.clock())
 
 
 async def _chat(args: argparse.Namespace, settings: Settings) -> int:
@@ -239,11 +251,11 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
             stdout=sys.stdout,
             interactive=sys.stdin.isatty(),
             language=language,
+            before_prompt=lambda: show_pending_notifications(engine, channel),
         )
         if isinstance(engine.mailer, FileMailer):
             # No mail server: show the customer's mail here, marked as such.
             engine.mailer.listeners.append(channel.show_dev_mail)
-        await show_pending_notifications(engine, channel)
         await channel.run()
     return 0
 

@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot import staff_chats
+from bot.channels import PULLED_CHANNELS
 from bot.console_pages import HEADERS, ConsolePages
 from bot.staff import Session
 
@@ -77,13 +78,16 @@ def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
         if conversation is None:
             return page(session.language, f"<p>{t(session, 'no_chats')}</p>", session, 404)
         zone = ZoneInfo(core.settings.timezone)
+        # The terminal has no push: what staff wrote waits there until the
+        # customer opens the chat again; that is not a failure.
+        late = "queued" if conversation.channel in PULLED_CHANNELS else "undelivered"
         transcript = "".join(
             f'<tr class="who-{m["who"].split(":")[0]}">'
             f"<td>{datetime.fromisoformat(m['at']).astimezone(zone):%Y-%m-%d %H:%M}</td>"
             f"<td>{html.escape(m['who'])}</td>"
             f"<td>{shown_text(session, m['text'], m['sealed'])}"
             + (
-                f' <span class="late">({t(session, "undelivered")})</span>'
+                f' <span class="late">({t(session, late)})</span>'
                 if m["who"].startswith("staff") and m["problem"]
                 else ""
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -32,6 +33,7 @@ class TerminalChannel:
         stdout: TextIO,
         interactive: bool,
         language: str,
+        before_prompt: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.engine = engine
         self.user = user
@@ -39,6 +41,9 @@ class TerminalChannel:
         self.stdout = stdout
         self.interactive = interactive
         self.language = language
+        # Shows what waits for the customer (notifications, staff replies):
+        # the terminal has no push, so it looks each time it is about to read.
+        self.before_prompt = before_prompt
 
     def _texts(self, key: str, **params: object) -> str:
         return self.engine.catalogue.text(self.language, key).format(**params)
@@ -47,6 +52,8 @@ class TerminalChannel:
         if self.interactive:
             self._write(self._texts("terminal.banner", user=self.user))
         while True:
+            if self.before_prompt is not None:
+                await self.before_prompt()
             line = await asyncio.to_thread(self._read)
             if line is None:
                 return

@@ -791,3 +791,79 @@ async def test_staff_never_see_an_email_code_the_customer_typed(desk: Desk) -> N
         for code in codes:
             for shown in (code, f"{code[:3]} {code[3:]}"):
                 assert shown.encode() not in raw, (path.name, shown)
+
+
+async def test_staff_replies_reach_a_terminal_customer_once(desk: Desk) -> None:
+    """The terminal has no push: what staff write waits, as notifications do,
+    and the customer's next `privacybot chat` (or the open one, before its next
+    prompt) shows it, once; the console says it is queued, not failed."""
+    import io
+
+    from bot import staff_chats
+    from bot.cli import show_pending_notifications
+    from bot.models import Channel
+    from integrations.terminal import TerminalChannel
+
+    core = desk.server.core
+    engine = core.engine
+    customer = Chat(engine, address="kasir-7")
+    await customer.say("staf")
+    async with engine.store.transaction(readonly=True) as tx:
+        conversation = await tx.get_conversation(Channel.TERMINAL, "kasir-7")
+    assert conversation is not None and conversation.state == "staff"
+    chat_id = conversation.id
+    http = desk.http
+    await _log_in(http, "ani@jovapos.test")
+    page = await http.get(f"/console/chats/{chat_id}")
+    await http.post(f"/console/chats/{chat_id}/claim", data={"csrf": _csrf(page.text)})
+    page = await http.get(f"/console/chats/{chat_id}")
+    sent = await http.post(
+        f"/console/chats/{chat_id}/reply",
+        data={"csrf": _csrf(page.text), "text": "Halo Kak, permintaan Anda sedang kami cek."},
+    )
+    assert sent.status_code == 303 and "error" not in sent.headers["location"]
+    page = await http.get(sent.headers["location"])
+    assert "try again later" not in page.text and "belum terkirim" not in page.text
+    assert "menunggu pelanggan membuka privacybot chat" in page.text
+
+    def session(stdin: io.StringIO) -> tuple[TerminalChannel, io.StringIO]:
+        out = io.StringIO()
+        channel = TerminalChannel(
+            engine,
+            "kasir-7",
+            stdin,
+            out,
+            interactive=False,
+            language="id",
+            before_prompt=lambda: show_pending_notifications(engine, channel),
+        )
+        return channel, out
+
+    channel, out = session(io.StringIO("/keluar\n"))  # the next `privacybot chat`
+    await channel.run()
+    assert out.getvalue().count("sedang kami cek") == 1
+    assert "Halo, saya staf JOVA POS" in out.getvalue()  # the staff.joined notice too
+    page = await http.get(f"/console/chats/{chat_id}")
+    assert "menunggu pelanggan" not in page.text  # shown now
+
+    loop = asyncio.get_running_loop()
+
+    class Typing(io.StringIO):
+        """A customer still in the chat: staff answer while it waits for a line."""
+
+        def readline(self, size: int | None = -1) -> str:
+            if self.tell() == 0:
+                asyncio.run_coroutine_threadsafe(
+                    staff_chats.reply(core, chat_id, "ani@jovapos.test", "Sudah selesai, Kak."),
+                    loop,
+                ).result(timeout=10)
+            return super().readline()
+
+    channel, out = session(Typing("terima kasih\n/keluar\n"))
+    await channel.run()
+    shown = out.getvalue()
+    assert shown.count("Sudah selesai, Kak.") == 1 and "sedang kami cek" not in shown
+
+    channel, out = session(io.StringIO("/keluar\n"))
+    await channel.run()
+    assert out.getvalue() == ""  # each once

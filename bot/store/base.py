@@ -226,6 +226,12 @@ class Transaction(abc.ABC):
     async def pending_notifications(self, channel: str, address: str) -> list[Notification]: ...
 
     @abc.abstractmethod
+    async def pending_staff_messages(self, channel: Channel, address: str) -> list[dict[str, Any]]:
+        """Messages from staff (replies, joined, back to the bot) not sent yet to
+        this customer, oldest first: ``id``, ``text``, ``created_at``. A channel
+        without push (the terminal) shows them when the customer comes back."""
+
+    @abc.abstractmethod
     async def notification_sent(self, id: int, provider_id: str | None, now: datetime) -> None: ...
 
     @abc.abstractmethod

@@ -491,6 +491,16 @@ class _SQLiteTransaction(Transaction):
         )
         return [_notification(r) for r in rows]
 
+    async def pending_staff_messages(self, channel: Channel, address: str) -> list[dict[str, Any]]:
+        rows = await self._all(
+            "SELECT o.id, o.text, o.created_at FROM outbound_messages o "
+            "JOIN conversations c ON c.id = o.conversation_id "
+            "WHERE c.channel = ? AND c.address = ? AND o.author IS NOT NULL "
+            "AND o.sent_at IS NULL AND o.sealed = 0 ORDER BY o.id",
+            (channel.value, address),
+        )
+        return [{**dict(r), "created_at": _dt(r["created_at"])} for r in rows]
+
     async def notification_sent(self, id: int, provider_id: str | None, now: datetime) -> None:
         # A forgotten customer's last notice keeps its address only until it is sent.
         await self.db.execute(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flows.validators import (
     clean_text,
@@ -115,3 +117,21 @@ def test_a_message_at_a_code_step_is_kept_with_its_digits_masked() -> None:
     assert mask_digits("kirim ulang") == "kirim ulang"
     assert asks_code("deletion.email_code") and asks_code("status_code")
     assert not asks_code("deletion.email") and not asks_code("menu")
+
+
+@given(
+    prefix=st.sampled_from(["DEL", "ACC", "COR", "RES"]),
+    suffix=st.text(alphabet="0123456789ABCDEFGHJKMNPQRSTVWXYZ", min_size=6, max_size=6),
+    separator=st.sampled_from(["-", " ", "_"]),
+    lower=st.booleans(),
+    before=st.sampled_from(["status", "cek status", "what is the status of", "statusnya"]),
+    after=st.sampled_from(["", "?", " dong", " please", ", terima kasih"]),
+)
+def test_a_reference_written_with_a_separator_is_found_in_any_sentence(
+    prefix: str, suffix: str, separator: str, lower: bool, before: str, after: str
+) -> None:
+    from flows.validators import find_reference
+
+    written = f"{prefix}{separator}{suffix}"
+    text = f"{before} {written.lower() if lower else written}{after}"
+    assert find_reference(text) == f"{prefix}-{suffix}"

@@ -338,11 +338,13 @@ class _SQLiteTransaction(Transaction):
         outbound_id: int | None = None,
     ) -> None:
         if outbound_id is not None:
-            await self.db.execute(
+            cur = await self.db.execute(
                 "UPDATE outbound_messages SET provider_id = coalesce(provider_id, ?) WHERE id = ?",
                 (provider_id, outbound_id),
             )
-        else:
+            if cur.rowcount == 0:  # no such reply (gone with a forgotten customer)
+                outbound_id = None
+        if outbound_id is None:
             row = await self._one(
                 "SELECT id FROM outbound_messages WHERE provider_id = ?", (provider_id,)
             )

@@ -185,6 +185,14 @@ class _SQLiteTransaction(Transaction):
         )
         return int(row[0]) if row else None
 
+    async def inbound_sender(self, inbound_id: int) -> str | None:
+        row = await self._one(
+            "SELECT c.address FROM inbound_messages i JOIN conversations c "
+            "ON c.id = i.conversation_id WHERE i.id = ?",
+            (inbound_id,),
+        )
+        return str(row[0]) if row else None
+
     async def replies_to(self, inbound_id: int) -> list[RecordedReply]:
         rows = await self._all(
             "SELECT id, message_key, text, language, buttons, sent_at, sealed "

@@ -35,6 +35,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bot import staff_chats
 from bot.channels import ChannelAdapter, Core, DeliveryRefused
+from bot.engine import ForeignRepeat
 from bot.models import Channel, Control, InboundFile, InboundMessage, OutboundMessage
 from bot.notifications import delivery_failed
 from bot.packing import pack
@@ -110,8 +111,15 @@ class TwilioAdapter(ChannelAdapter):
             return Response("MessageSid and From are required", status_code=400)
         channel = Channel.WHATSAPP if sender.startswith(WHATSAPP_PREFIX) else Channel.SMS
         address = sender.removeprefix(WHATSAPP_PREFIX)
-        engine = self.core.engine
+        try:
+            return await self._answer(params, sid, channel, address)
+        except ForeignRepeat:  # logged by the engine, without either number
+            return Response("MessageSid already used by another sender", status_code=400)
 
+    async def _answer(
+        self, params: dict[str, str], sid: str, channel: Channel, address: str
+    ) -> Response:
+        engine = self.core.engine
         recorded = await engine.recorded_replies(channel, address, sid)
         if recorded is not None:  # a repeated delivery: the same answer, no new work
             return await self._twiml(recorded, channel)

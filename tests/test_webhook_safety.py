@@ -157,8 +157,10 @@ async def test_a_message_id_reused_by_another_sender_is_refused(
     assert "<Message" not in response.text
     refused = [r for r in caplog.records if "another sender" in r.getMessage()]
     assert refused and refused[0].levelno == logging.WARNING
-    assert all(OTHER[3:] not in r.getMessage() and CUSTOMER[3:] not in r.getMessage()
-               for r in caplog.records)
+    assert all(
+        OTHER[3:] not in r.getMessage() and CUSTOMER[3:] not in r.getMessage()
+        for r in caplog.records
+    )
     async with twilio.server.core.engine.store.transaction(readonly=True) as tx:
         assert await tx.get_conversation(Channel.WHATSAPP, OTHER) is None
     # The same sender repeating it is still a repeat: the same answer.
@@ -268,7 +270,7 @@ async def test_a_busy_database_still_asks_telegram_to_retry(tmp_path) -> None:
 
 async def _drop_mid_body(url: str, path: str, headers: dict[str, str]) -> None:
     host, port = url.removeprefix("http://").split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
+    _reader, writer = await asyncio.open_connection(host, int(port))
     lines = [f"POST {path} HTTP/1.1", f"Host: {host}", "Content-Length: 1000"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + b"Body=abc&From=")

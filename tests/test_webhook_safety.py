@@ -15,7 +15,8 @@ import httpx
 import pytest
 from aiohttp import web
 
-from bot.models import Channel
+from bot.engine import Engine, ForeignRepeat
+from bot.models import Channel, InboundMessage
 from bot.settings import load_settings
 from integrations.twilio.adapter import TwilioAdapter
 from tests.conftest import CODE, PNG, FakeClock, mailbox_of
@@ -169,6 +170,27 @@ async def test_a_message_id_reused_by_another_sender_is_refused(
     params = twilio.fake.inbound_params(OTHER, SMS_NUMBER, "halo", sid)
     assert (await twilio.post("/webhooks/twilio", params)).status_code == 200
     assert await _count_inbound(twilio.server) == 2
+
+
+async def test_the_engine_tells_a_repeat_from_a_foreign_reuse_on_every_channel(
+    engine: Engine,
+) -> None:
+    """The rule lives in the engine: the terminal gets it too, and two senders
+    racing with one id get one answer and one refusal, never a shared one."""
+    first = await engine.handle(InboundMessage(Channel.TERMINAL, "ani", "m-1", "halo"))
+    assert await engine.handle(InboundMessage(Channel.TERMINAL, "ani", "m-1", "halo")) == first
+    with pytest.raises(ForeignRepeat):
+        await engine.handle(InboundMessage(Channel.TERMINAL, "budi", "m-1", "halo"))
+    with pytest.raises(ForeignRepeat):
+        await engine.recorded_replies(Channel.TERMINAL, "budi", "m-1")
+    raced = await asyncio.gather(
+        *(
+            engine.handle(InboundMessage(Channel.TERMINAL, who, "m-2", "halo"))
+            for who in ("citra", "dewi")
+        ),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in raced) == ["ForeignRepeat", "list"]
 
 
 async def test_a_callback_id_reused_from_another_telegram_chat_is_dropped(

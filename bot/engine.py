@@ -5,7 +5,9 @@ the conversation, runs the pure dialogue, applies its effects (files kept,
 requests filed), saves the new state and records the rendered replies. If
 anything fails, none of it is kept, and files written for it are removed.
 A message id seen before is answered with the replies recorded the first
-time and not processed again.
+time and not processed again, but only to the sender who sent it: the same
+id from another sender is refused (``ForeignRepeat``), never answered with
+someone else's replies.
 """
 
 from __future__ import annotations
@@ -88,6 +90,11 @@ UPLOAD_LINK_KEYS = ("prompt.id_proof", "hint.id_proof", "filed.proof_later")
 
 class UploadLinkInvalid(Exception):
     """The upload link is unknown, used or expired."""
+
+
+class ForeignRepeat(Exception):
+    """A message id already recorded for another sender of the channel: a
+    forgery or a provider's mistake. Refused (HTTP 400; Telegram: dropped)."""
 
 
 @dataclass(frozen=True)
@@ -270,6 +277,10 @@ class Engine:
         seen = await tx.find_inbound(channel, message_id)
         if seen is None:
             return None
+        if await tx.inbound_sender(seen) != address:
+            # Neither address is logged: both are customers' phone numbers or chats.
+            log.warning("refused a message id already used by another sender on %s", channel.value)
+            raise ForeignRepeat(channel.value)
         return [
             OutboundMessage(
                 channel,

@@ -22,7 +22,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -79,6 +79,13 @@ class BodyLimit:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
             await self.app(scope, receive, send)
             return
+        try:
+            await self._limited(scope, receive, send)
+        except ClientDisconnect:
+            # Routine (a phone lost its signal): one line, not an ERROR traceback.
+            _disconnected(scope)
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.limit_for(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit():
@@ -97,6 +104,7 @@ class BodyLimit:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
+                _disconnected(scope)
                 return
             body.extend(message.get("body", b""))
             if len(body) > limit:
@@ -114,6 +122,12 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def _disconnected(scope: Scope) -> None:
+    # Only the first path segment: upload and download paths hold their token.
+    area = "/" + str(scope["path"]).split("/")[1]
+    log.info("client disconnected before sending the whole body: %s %s", scope["method"], area)
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:

@@ -42,6 +42,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application
 
 from bot.channels import ChannelAdapter, Core, DeliveryRefused
+from bot.engine import ForeignRepeat
 from bot.models import Channel, InboundFile, InboundMessage, OutboundMessage
 from bot.packing import pack, utf16_length
 from bot.store import StoreError
@@ -180,8 +181,14 @@ class TelegramAdapter(ChannelAdapter):
             return Response("malformed update", status_code=400)
         try:
             await self._process(update)
+        except DeliveryRefused as exc:  # for good (blocked...): a retry cannot help
+            log.warning("a Telegram reply cannot be delivered (%s); moving on", exc)
+        except (StoreError, TelegramError) as exc:
+            # Ours or Telegram's to outlast: not acknowledged, so Telegram delivers
+            # it again, and nothing is done twice.
+            log.error("handling a Telegram update failed: %s", type(exc).__name__)
+            return Response("try again", status_code=503)
         except Exception as exc:
-            # Not acknowledged: Telegram delivers it again and nothing is done twice.
             log.error("handling a Telegram update failed: %s", type(exc).__name__)
             return Response("try again", status_code=500)
         return Response(status_code=200)
@@ -236,10 +243,16 @@ class TelegramAdapter(ChannelAdapter):
             await asyncio.sleep(min(2 ** min(attempt, 5), 30))
 
     async def _process(self, update: Update) -> None:
-        message = await self._inbound(update)
-        if message is None:
+        """Handle one update; one that is malformed (Telegram never sends such)
+        or reuses another chat's message id is logged and dropped, not retried."""
+        try:
+            message = await self._inbound(update)
+            if message is None:
+                return
+            replies = await self.core.engine.handle(message)
+        except (MalformedUpdate, ForeignRepeat) as exc:
+            log.warning("Telegram update %s dropped: %s", update.update_id, type(exc).__name__)
             return
-        replies = await self.core.engine.handle(message)
         await self.send(replies)
 
     async def _inbound(self, update: Update) -> InboundMessage | None:
@@ -249,6 +262,7 @@ class TelegramAdapter(ChannelAdapter):
                 await query.answer()
             if query.message is None or not query.data or not _private(query.message.chat):
                 return None
+            _check_chat(query.message.chat)
             state, _, value = query.data.partition(CALLBACK_SEPARATOR)
             return InboundMessage(
                 channel=Channel.TELEGRAM,
@@ -260,7 +274,10 @@ class TelegramAdapter(ChannelAdapter):
                 expected_state=state or None,
             )
         message = update.message
-        if message is None or not _private(message.chat):
+        if message is None:
+            return None
+        _check_chat(message.chat)
+        if not _private(message.chat):
             return None  # privacy requests are one-to-one: groups would expose them
         return InboundMessage(
             channel=Channel.TELEGRAM,
@@ -333,8 +350,19 @@ class TelegramAdapter(ChannelAdapter):
         raise AssertionError("unreachable")
 
 
-def _private(chat: Chat) -> bool:
-    return chat.type == ChatType.PRIVATE
+class MalformedUpdate(Exception):
+    """An update Telegram never sends (a message without a chat, a chat id
+    that is not an integer): dropped, since retrying it cannot help."""
+
+
+def _check_chat(chat: Chat | None) -> None:
+    # bool is an int to Python, not to Telegram.
+    if not isinstance(chat, Chat) or type(chat.id) is not int:
+        raise MalformedUpdate("chat")
+
+
+def _private(chat: Chat | None) -> bool:
+    return chat is not None and chat.type == ChatType.PRIVATE
 
 
 def _seconds(wait: int | timedelta) -> float:

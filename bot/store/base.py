@@ -39,6 +39,11 @@ class Transaction(abc.ABC):
     async def find_inbound(self, channel: Channel, external_id: str) -> int | None: ...
 
     @abc.abstractmethod
+    async def inbound_sender(self, inbound_id: int) -> str | None:
+        """The channel address a recorded message came from: a message id is
+        only a repeat when the same sender sends it again."""
+
+    @abc.abstractmethod
     async def replies_to(self, inbound_id: int) -> list[RecordedReply]:
         """The replies recorded for a message, in order."""
 

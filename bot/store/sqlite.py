@@ -185,6 +185,14 @@ class _SQLiteTransaction(Transaction):
         )
         return int(row[0]) if row else None
 
+    async def inbound_sender(self, inbound_id: int) -> str | None:
+        row = await self._one(
+            "SELECT c.address FROM inbound_messages i JOIN conversations c "
+            "ON c.id = i.conversation_id WHERE i.id = ?",
+            (inbound_id,),
+        )
+        return str(row[0]) if row else None
+
     async def replies_to(self, inbound_id: int) -> list[RecordedReply]:
         rows = await self._all(
             "SELECT id, message_key, text, language, buttons, sent_at, sealed "
@@ -338,11 +346,13 @@ class _SQLiteTransaction(Transaction):
         outbound_id: int | None = None,
     ) -> None:
         if outbound_id is not None:
-            await self.db.execute(
+            cur = await self.db.execute(
                 "UPDATE outbound_messages SET provider_id = coalesce(provider_id, ?) WHERE id = ?",
                 (provider_id, outbound_id),
             )
-        else:
+            if cur.rowcount == 0:  # no such reply (gone with a forgotten customer)
+                outbound_id = None
+        if outbound_id is None:
             row = await self._one(
                 "SELECT id FROM outbound_messages WHERE provider_id = ?", (provider_id,)
             )

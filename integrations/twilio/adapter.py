@@ -6,9 +6,12 @@ delivery reports Twilio sends later land on the right rows. Messages the bot
 starts itself go through the REST API with the same callback.
 
 Media: only files the conversation can use now (ID proof) are downloaded,
-with the account's credentials; Twilio redirects to its CDN and httpx drops
-the credentials on that cross-origin hop. After the message is handled the
-media is deleted from Twilio so an ID card does not stay there.
+and only from Twilio's API host (the origin of ``TWILIO_API_BASE_URL``), the
+one place the account's credentials are sent: a ``MediaUrlN`` naming any
+other host is not requested at all (the customer is asked for the file
+again). Twilio answers with a redirect to its CDN, which is followed without
+credentials. After the message is handled the media is deleted from Twilio
+so an ID card does not stay there.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bot import staff_chats
 from bot.channels import ChannelAdapter, Core, DeliveryRefused
+from bot.engine import ForeignRepeat
 from bot.models import Channel, Control, InboundFile, InboundMessage, OutboundMessage
 from bot.notifications import delivery_failed
 from bot.packing import pack
@@ -44,6 +48,8 @@ INBOUND_PATH = "/webhooks/twilio"
 STATUS_PATH = "/webhooks/twilio/status"
 MEDIA_TIMEOUT = 8.0  # seconds for one download's connect/read steps
 MEDIA_BUDGET = 9.0  # seconds for all downloads of one message: Twilio waits 15 in all
+MAX_STATUS_IDS = 50  # reply ids one status callback may name (a message carries a few)
+STATUS_ID_DIGITS = 18  # SQLite integers stop at 2**63 - 1 (19 digits)
 OPT_OUT_WORDS = {"STOP", "BERHENTI", "UNSUBSCRIBE"}
 OPT_IN_WORDS = {"START"}
 WHATSAPP_PREFIX = "whatsapp:"
@@ -75,6 +81,7 @@ class TwilioAdapter(ChannelAdapter):
         self.http = RebasedHttpClient(settings.twilio_api_base_url)
         self.client = Client(self.account_sid, self.auth_token, http_client=self.http)
         self.media_http = httpx.AsyncClient(timeout=MEDIA_TIMEOUT)
+        self.api_origin = _origin(settings.twilio_api_base_url)
         self._background: set[asyncio.Task[None]] = set()
 
     def routes(self) -> list[BaseRoute]:
@@ -104,8 +111,15 @@ class TwilioAdapter(ChannelAdapter):
             return Response("MessageSid and From are required", status_code=400)
         channel = Channel.WHATSAPP if sender.startswith(WHATSAPP_PREFIX) else Channel.SMS
         address = sender.removeprefix(WHATSAPP_PREFIX)
-        engine = self.core.engine
+        try:
+            return await self._answer(params, sid, channel, address)
+        except ForeignRepeat:  # logged by the engine, without either number
+            return Response("MessageSid already used by another sender", status_code=400)
 
+    async def _answer(
+        self, params: dict[str, str], sid: str, channel: Channel, address: str
+    ) -> Response:
+        engine = self.core.engine
         recorded = await engine.recorded_replies(channel, address, sid)
         if recorded is not None:  # a repeated delivery: the same answer, no new work
             return await self._twiml(recorded, channel)
@@ -136,7 +150,7 @@ class TwilioAdapter(ChannelAdapter):
         elif media:
             # Not needed now: say so without downloading it, and do not keep it.
             files = [InboundFile(b"", 0, fetched=False) for _ in media]
-            done_with = [url for url, _ in media]
+            done_with = [url for url, _ in media if self._api_url(url) is not None]
         replies = await engine.handle(
             InboundMessage(
                 channel=channel,
@@ -163,7 +177,9 @@ class TwilioAdapter(ChannelAdapter):
         if not sid or not state:
             return Response("MessageSid and MessageStatus are required", status_code=400)
         error = params.get("ErrorCode") or None
-        ids = [int(v) for v in request.query_params.get("o", "").split(",") if v.isdigit()]
+        ids = _reply_ids(request.query_params.get("o", ""))
+        if ids is None:
+            return Response("o: at most 50 reply ids, digits only", status_code=400)
         for outbound_id in ids or [None]:
             await self.core.engine.record_delivery(sid, state, error, outbound_id)
         if state in ("failed", "undelivered"):
@@ -202,31 +218,51 @@ class TwilioAdapter(ChannelAdapter):
 
     # media --------------------------------------------------------------
 
+    def _api_url(self, url: str) -> httpx.URL | None:
+        """``url`` (rebased) if it is on Twilio's API host, else None: the
+        account's credentials go nowhere else, whatever a webhook names."""
+        try:
+            parsed = httpx.URL(self.http.rebase(url))
+            if parsed.userinfo or _origin(parsed) != self.api_origin:
+                return None
+        except (httpx.InvalidURL, ValueError):  # IDNA errors are ValueErrors too
+            return None
+        return parsed
+
     async def _fetch(self, url: str) -> InboundFile:
-        """Download one media item, reading at most one byte past the limit."""
-        limit = self.core.settings.max_attachment_bytes
+        """Download one media item, reading at most one byte past the limit:
+        with credentials from the API host only, its redirect without them."""
+        target = self._api_url(url)
+        if target is None:
+            log.warning("media URL not on Twilio's API host; asking for the file again")
+            return InboundFile(b"", 0, fetched=False)
         try:
             async with self.media_http.stream(
-                "GET",
-                self.http.rebase(url),
-                auth=(self.account_sid, self.auth_token),
-                follow_redirects=True,
+                "GET", target, auth=(self.account_sid, self.auth_token)
             ) as response:
-                if response.status_code != 200:
-                    log.warning("media download failed with HTTP %s", response.status_code)
-                    return InboundFile(b"", 0, fetched=False)
-                declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > limit:
-                    return InboundFile(b"", int(declared))
-                data = bytearray()
-                async for chunk in response.aiter_bytes():
-                    data.extend(chunk)
-                    if len(data) > limit:
-                        break
-                return InboundFile(bytes(data[: limit + 1]), len(data))
-        except httpx.HTTPError as exc:
+                if not response.is_redirect:
+                    return await self._read(response)
+                location = response.url.join(response.headers["location"])
+            async with self.media_http.stream("GET", location, follow_redirects=True) as response:
+                return await self._read(response)
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
             log.warning("media download failed: %s", type(exc).__name__)
             return InboundFile(b"", 0, fetched=False)
+
+    async def _read(self, response: httpx.Response) -> InboundFile:
+        limit = self.core.settings.max_attachment_bytes
+        if response.status_code != 200:
+            log.warning("media download failed with HTTP %s", response.status_code)
+            return InboundFile(b"", 0, fetched=False)
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return InboundFile(b"", int(declared))
+        data = bytearray()
+        async for chunk in response.aiter_bytes():
+            data.extend(chunk)
+            if len(data) > limit:
+                break
+        return InboundFile(bytes(data[: limit + 1]), len(data))
 
     async def _delete_media(self, url: str) -> None:
         """Remove the media from Twilio once we hold (or declined) it."""
@@ -329,6 +365,24 @@ def _control(params: dict[str, str], body: str) -> tuple[Control | None, bool]:
     if word in OPT_IN_WORDS:
         return Control.OPT_IN, False
     return None, False
+
+
+def _origin(url: str | httpx.URL) -> tuple[str, str, int | None]:
+    parsed = httpx.URL(url)
+    port = parsed.port or {"http": 80, "https": 443}.get(parsed.scheme)
+    # The host as sent (``raw_host``): decoding IDNA can fail, and is not needed.
+    return parsed.scheme, parsed.raw_host.decode("ascii", "replace").lower(), port
+
+
+def _reply_ids(value: str) -> list[int] | None:
+    """The reply ids a status callback URL names (we wrote them: ``o=12,13``);
+    None when malformed (too many, not ASCII digits, past SQLite's integers)."""
+    parts = [p for p in value.split(",") if p] if value else []
+    if len(parts) > MAX_STATUS_IDS or not all(
+        p.isascii() and p.isdigit() and len(p) <= STATUS_ID_DIGITS for p in parts
+    ):
+        return None
+    return [int(p) for p in parts]
 
 
 def _media_items(params: dict[str, str]) -> list[tuple[str, str]]:

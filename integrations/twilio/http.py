@@ -22,7 +22,8 @@ class RebasedHttpClient(AsyncHttpClient):
         self.last_retry_after: float | None = None
 
     def rebase(self, url: str) -> str:
-        if url.startswith(TWILIO_API):
+        # Only Twilio's own host, not a longer name that starts the same.
+        if url == TWILIO_API or url.startswith(TWILIO_API + "/"):
             return self.base_url + url[len(TWILIO_API) :]
         return url
 

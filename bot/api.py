@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from bot.channels import Core
 from bot.engine import hash_token, utc_now
 from bot.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile, complete_access
-from bot.lifecycle import MOVES, IllegalMove, act, deadline
+from bot.lifecycle import MOVES, DateOutOfRange, IllegalMove, act, deadline
 from bot.models import RequestStatus
 from bot.requests import (
     BadReference,
@@ -102,16 +102,20 @@ def api_routes(core: Core) -> list[BaseRoute]:
             until_date = date.fromisoformat(until) if until else None
         except (TypeError, ValueError):
             return _error(400, "until must be a date YYYY-MM-DD")
-        result = await act(
-            core.engine.store,
-            core.engine.clock,
-            request.path_params["reference"],
-            action,
-            actor,
-            reason=body.get("reason"),
-            message=body.get("message"),
-            until=until_date,
-        )
+        try:
+            result = await act(
+                core.engine.store,
+                core.engine.clock,
+                request.path_params["reference"],
+                action,
+                actor,
+                reason=body.get("reason"),
+                message=body.get("message"),
+                until=until_date,
+                timezone=core.settings.timezone,
+            )
+        except DateOutOfRange as exc:
+            return _error(400, str(exc))
         return JSONResponse(with_deadline(result.request, detail=True))
 
     async def export(request: Request, actor: str) -> Response:

@@ -29,11 +29,9 @@ def _holiday_table() -> tuple[frozenset[date], tuple[date, ...]]:
     two binary searches, so a due date in year 9999 costs what one next week
     does instead of a step per day)."""
     known = holidays.country_holidays("ID", categories=("public",))
-    first = int(getattr(known, "start_year", 1946))
-    last = min(int(getattr(known, "end_year", 2100)), _LAST_HOLIDAY_YEAR_CAP)
-    found = holidays.country_holidays(
-        "ID", years=range(first, last + 1), categories=("public",)
-    )
+    first = int(getattr(known, "start_year", None) or 1946)
+    last = min(int(getattr(known, "end_year", None) or 2100), _LAST_HOLIDAY_YEAR_CAP)
+    found = holidays.country_holidays("ID", years=range(first, last + 1), categories=("public",))
     every = frozenset(day for day in found if first <= day.year <= last)
     return every, tuple(sorted(day for day in every if day.weekday() < 5))
 

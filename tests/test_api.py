@@ -60,6 +60,20 @@ async def test_api(tmp_path: Path, clock: FakeClock) -> None:
             json={"reason": "x", "until": "2027-13-01"},
         )
         assert bad.status_code == 400
+        # A new due date is at most two years ahead (the fake clock says 2026-11-26).
+        for far in ("9999-12-31", "2029-11-26", "2028-11-27", "2026-11-25"):
+            refused = await http.post(
+                base + f"/requests/{ref}/delay", headers=auth, json={"reason": "x", "until": far}
+            )
+            assert refused.status_code == 400, far
+            assert refused.headers["content-type"] == "application/json"
+            assert "at most 2 years ahead" in refused.json()["error"]
+        delayed = await http.post(
+            base + f"/requests/{ref}/delay",
+            headers=auth,
+            json={"reason": "Arsip lama", "until": "2027-11-26"},
+        )
+        assert delayed.status_code == 200 and delayed.json()["due_date"] == "2027-11-26"
         done = await http.post(
             base + f"/requests/{ref}/export",
             headers=auth,
@@ -70,6 +84,7 @@ async def test_api(tmp_path: Path, clock: FakeClock) -> None:
         assert [(e["actor"], e["kind"]) for e in detail["events"]][1:] == [
             ("api:pos-backoffice", "ask"),
             ("api:pos-backoffice", "verify"),
+            ("api:pos-backoffice", "delay"),
             ("api:pos-backoffice", "complete"),
         ]
 

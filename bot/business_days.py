@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-
 # The holidays library knows Indonesia's public holidays for a bounded range of
 # years (1946-2100 in 0.109); past that range there are none to skip. The cap
 # keeps a later library that knows far more years from making the one-off

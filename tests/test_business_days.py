@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
+from functools import cache
 
 import holidays
 from hypothesis import given, settings
@@ -43,7 +43,7 @@ def test_the_day_is_taken_in_jakarta() -> None:
     assert due_date(late, 1, "UTC") == date(2026, 11, 27)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _library_holidays(year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays("ID", years=year, categories=("public",)))
 

@@ -12,7 +12,15 @@ ROOT = Path(__file__).resolve().parents[1]
 # Suffixes and names of files that hold personal data or secrets: databases (and their
 # journals), keys, and mail written by the development mailer.
 FORBIDDEN_SUFFIXES = (
-    ".db", ".db-wal", ".db-shm", ".db-journal", ".sqlite", ".sqlite3", ".key", ".pem", ".eml",
+    ".db",
+    ".db-wal",
+    ".db-shm",
+    ".db-journal",
+    ".sqlite",
+    ".sqlite3",
+    ".key",
+    ".pem",
+    ".eml",
 )
 FORBIDDEN_NAMES = {"secret.key", ".env"}
 
@@ -44,7 +52,15 @@ def test_the_rule_catches_what_was_once_committed() -> None:
 
 
 def test_ignored_by_git() -> None:
-    for name in ("d5/privacybot.db", "d5/secret.key", "x.db-wal", "x.db-shm", "data/x", "m.eml", "d5/mail/1.eml"):
+    for name in (
+        "d5/privacybot.db",
+        "d5/secret.key",
+        "x.db-wal",
+        "x.db-shm",
+        "data/x",
+        "m.eml",
+        "d5/mail/1.eml",
+    ):
         result = subprocess.run(
             ["git", "check-ignore", "-q", "--no-index", name], cwd=ROOT, timeout=30
         )

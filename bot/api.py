@@ -237,7 +237,7 @@ _REF = {
     "name": "reference",
     "in": "path",
     "required": True,
-    "description": "e.g. DEL-7K3M9Q; anything else is 404",
+    "description": "a request reference, e.g. DEL-7K3M9Q; 404 when no request has it",
     "schema": {"type": "string"},
 }
 

@@ -10,18 +10,21 @@ exactly these routes.
 from __future__ import annotations
 
 import hmac
+import re
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from bot.channels import Core
 from bot.engine import hash_token, utc_now
 from bot.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile, complete_access
-from bot.lifecycle import MOVES, IllegalMove, act, deadline
+from bot.lifecycle import MOVES, DateOutOfRange, IllegalMove, act, deadline
 from bot.models import RequestStatus
 from bot.requests import (
     BadReference,
@@ -97,25 +100,35 @@ def api_routes(core: Core) -> list[BaseRoute]:
             return _error(400, "the body must be JSON")
         if not isinstance(body, dict):
             return _error(400, "the body must be a JSON object")
+        for name in ("reason", "message", "until"):
+            if body.get(name) is not None and not isinstance(body[name], str):
+                return _error(400, f"{name} must be a string")
         until = body.get("until")
         try:
             until_date = date.fromisoformat(until) if until else None
         except (TypeError, ValueError):
             return _error(400, "until must be a date YYYY-MM-DD")
-        result = await act(
-            core.engine.store,
-            core.engine.clock,
-            request.path_params["reference"],
-            action,
-            actor,
-            reason=body.get("reason"),
-            message=body.get("message"),
-            until=until_date,
-        )
+        try:
+            result = await act(
+                core.engine.store,
+                core.engine.clock,
+                request.path_params["reference"],
+                action,
+                actor,
+                reason=body.get("reason"),
+                message=body.get("message"),
+                until=until_date,
+                timezone=core.settings.timezone,
+            )
+        except DateOutOfRange as exc:
+            return _error(400, str(exc))
         return JSONResponse(with_deadline(result.request, detail=True))
 
     async def export(request: Request, actor: str) -> Response:
-        form = await request.form(max_files=20, max_fields=0)
+        try:
+            form = await request.form(max_files=20, max_fields=0)
+        except HTTPException as exc:  # Starlette's word for a multipart body it cannot parse
+            return _error(400, f"a malformed multipart body: {exc.detail}")
         files = []
         for _, value in form.multi_items():
             if isinstance(value, str):
@@ -135,13 +148,34 @@ def api_routes(core: Core) -> list[BaseRoute]:
     async def openapi(request: Request) -> Response:
         return JSONResponse(OPENAPI)
 
-    return [
-        Route(f"{PREFIX}/openapi.json", openapi, methods=["GET"]),
-        Route(f"{PREFIX}/requests", guarded(list_all), methods=["GET"]),
-        Route(f"{PREFIX}/requests/{{reference}}", guarded(show), methods=["GET"]),
-        Route(f"{PREFIX}/requests/{{reference}}/export", guarded(export), methods=["POST"]),
-        Route(f"{PREFIX}/requests/{{reference}}/{{action}}", guarded(move), methods=["POST"]),
-    ]
+    # Its own app under the prefix, so that every answer under /api/v1 (an
+    # unknown path, a wrong method, a body Starlette cannot parse) is the
+    # documented JSON error, not Starlette's plain text.
+    api = Starlette(
+        routes=[
+            Route("/openapi.json", openapi, methods=["GET"]),
+            Route("/requests", guarded(list_all), methods=["GET"]),
+            Route("/requests/{reference}", guarded(show), methods=["GET"]),
+            Route("/requests/{reference}/export", guarded(export), methods=["POST"]),
+            Route("/requests/{reference}/{action}", guarded(move), methods=["POST"]),
+        ],
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+    )
+    mount = Mount(PREFIX, app=api)
+    # Starlette's ".*" stops at a newline: "/api/v1/requests/X%0A/verify" would
+    # fall past the API to the plain-text 404 of the app around it.
+    mount.path_regex = re.compile(mount.path_regex.pattern, re.DOTALL)
+    return [mount]
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = {404: "no such route", 405: "method not allowed"}.get(exc.status_code, exc.detail)
+    return _error(exc.status_code, message, **(exc.headers or {}))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    return _error(500, "internal error")
 
 
 _REQUEST = {
@@ -192,10 +226,20 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _ERRORS = {
-    "401": {"description": "no or an invalid bearer token", **_json(_ERROR)},
-    "404": {"description": "no such request", **_json(_ERROR)},
+    "401": {
+        "description": "no or an invalid bearer token",
+        "headers": {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}},
+        **_json(_ERROR),
+    },
+    "404": {"description": "no such request (or a malformed reference)", **_json(_ERROR)},
 }
-_REF = {"name": "reference", "in": "path", "required": True, "schema": {"type": "string"}}
+_REF = {
+    "name": "reference",
+    "in": "path",
+    "required": True,
+    "description": "a request reference, e.g. DEL-7K3M9Q; 404 when no request has it",
+    "schema": {"type": "string"},
+}
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.0.3",
@@ -263,7 +307,12 @@ OPENAPI: dict[str, Any] = {
                             "properties": {
                                 "reason": {"type": "string"},
                                 "message": {"type": "string"},
-                                "until": {"type": "string", "format": "date"},
+                                "until": {
+                                    "type": "string",
+                                    "format": "date",
+                                    "description": "delay: the new due date, after the "
+                                    "current one, from today to at most two years ahead",
+                                },
                             },
                         }
                     ),
@@ -273,8 +322,17 @@ OPENAPI: dict[str, Any] = {
                         "description": "the request after the action",
                         **_json({"$ref": "#/components/schemas/Request"}),
                     },
-                    "400": {"description": "a malformed body", **_json(_ERROR)},
-                    "409": {"description": "not possible from the current status", **_json(_ERROR)},
+                    "400": {
+                        "description": "a malformed body, or an until date in the past or "
+                        "more than two years ahead",
+                        **_json(_ERROR),
+                    },
+                    "409": {
+                        "description": "not possible from the current status, or a "
+                        "reason, message or until the action needs is missing",
+                        **_json(_ERROR),
+                    },
+                    "413": {"description": "a body over 1 MB", **_json(_ERROR)},
                     **_ERRORS,
                 },
             }
@@ -289,9 +347,12 @@ OPENAPI: dict[str, Any] = {
                         "multipart/form-data": {
                             "schema": {
                                 "type": "object",
+                                "required": ["file"],
                                 "properties": {
                                     "file": {
                                         "type": "array",
+                                        "minItems": 1,
+                                        "maxItems": 20,
                                         "items": {"type": "string", "format": "binary"},
                                     }
                                 },
@@ -304,9 +365,16 @@ OPENAPI: dict[str, Any] = {
                         "description": "the completed request",
                         **_json({"$ref": "#/components/schemas/Request"}),
                     },
-                    "400": {"description": "no file", **_json(_ERROR)},
+                    "400": {
+                        "description": "no file, a field that is not a file, more than 20 "
+                        "files, or a malformed multipart body",
+                        **_json(_ERROR),
+                    },
                     "409": {"description": "not an access request in progress", **_json(_ERROR)},
-                    "411": {"description": "a body sent without its Content-Length"},
+                    "411": {
+                        "description": "a body sent without its Content-Length",
+                        **_json(_ERROR),
+                    },
                     "413": {"description": "a file over 50 MB", **_json(_ERROR)},
                     **_ERRORS,
                 },

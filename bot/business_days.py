@@ -7,20 +7,36 @@ day as one acknowledged on the Monday after.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays
 
+# The holidays library knows Indonesia's public holidays for a bounded range of
+# years (1946-2100 in 0.109); past that range there are none to skip. The cap
+# keeps a later library that knows far more years from making the one-off
+# table below slow to build.
+_LAST_HOLIDAY_YEAR_CAP = 2200
 
-@lru_cache(maxsize=64)
-def _holidays_for(year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays("ID", years=year, categories=("public",)).keys())
+
+@lru_cache(maxsize=1)
+def _holiday_table() -> tuple[frozenset[date], tuple[date, ...]]:
+    """Every public holiday the library knows, built once: all of them (for
+    ``is_holiday``) and, sorted, those on weekdays (for counting a range with
+    two binary searches, so a due date in year 9999 costs what one next week
+    does instead of a step per day)."""
+    known = holidays.country_holidays("ID", categories=("public",))
+    first = int(getattr(known, "start_year", None) or 1946)
+    last = min(int(getattr(known, "end_year", None) or 2100), _LAST_HOLIDAY_YEAR_CAP)
+    found = holidays.country_holidays("ID", years=range(first, last + 1), categories=("public",))
+    every = frozenset(day for day in found if first <= day.year <= last)
+    return every, tuple(sorted(day for day in every if day.weekday() < 5))
 
 
 def is_holiday(day: date) -> bool:
-    return day in _holidays_for(day.year)
+    return day in _holiday_table()[0]
 
 
 def is_business_day(day: date) -> bool:
@@ -50,17 +66,20 @@ def due_date(acknowledged_at: datetime, days: int, timezone: str) -> date:
 
 def business_days_between(start: date, end: date) -> int:
     """Business days after ``start`` up to and including ``end``; negative when
-    ``end`` is before ``start`` (how many business days it is overdue)."""
+    ``end`` is before ``start`` (how many business days it is overdue).
+
+    Counted arithmetically (weekdays by whole weeks, holidays by binary search),
+    never day by day: listings count this for every request on the event loop.
+    """
     if end == start:
         return 0
     sign, low, high = (1, start, end) if end > start else (-1, end, start)
-    count = 0
-    current = low
-    while current < high:
-        current += timedelta(days=1)
-        if is_business_day(current):
-            count += 1
-    return sign * count
+    weeks, rest = divmod((high - low).days, 7)
+    first = low.weekday() + 1  # weekday of the first day counted, mod 7
+    weekdays = weeks * 5 + sum(1 for i in range(rest) if (first + i) % 7 < 5)
+    on_weekdays = _holiday_table()[1]
+    holidays_in_range = bisect_right(on_weekdays, high) - bisect_right(on_weekdays, low)
+    return sign * (weekdays - holidays_in_range)
 
 
 SLA_PROFILES = ("policy", "uu-pdp")

@@ -481,6 +481,7 @@ async def _move(args: argparse.Namespace, settings: Settings) -> int:
                 reason=getattr(args, "reason", None),
                 message=getattr(args, "message", None),
                 until=getattr(args, "until", None),
+                timezone=settings.timezone,
             )
         except IllegalMove as exc:
             raise CliError(str(exc)) from None

@@ -19,7 +19,15 @@ from bot.console_pages import HEADERS, ConsolePages
 from bot.directory import everyone_counts
 from bot.engine import utc_now
 from bot.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile, complete_access
-from bot.lifecycle import MOVES, OPEN, IllegalMove, act, deadline
+from bot.lifecycle import (
+    MOVES,
+    OPEN,
+    DateOutOfRange,
+    IllegalMove,
+    act,
+    deadline,
+    due_date_window,
+)
 from bot.models import RequestRecord, RequestStatus
 from bot.requests import BadReference, RequestNotFound, find_request, list_requests
 from bot.retention import open_id_proof
@@ -118,7 +126,12 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
             elif action in ("reject", "delay"):
                 extra = f'<input name="reason" required placeholder="{t(session, "reason")}">'
             if action == "delay":
-                extra += f' <input name="until" type="date" required title="{t(session, "until")}">'
+                now = core.engine.clock().astimezone(ZoneInfo(core.settings.timezone))
+                earliest, latest = due_date_window(now.date())  # what act() accepts
+                extra += (
+                    f' <input name="until" type="date" required min="{earliest}" max="{latest}"'
+                    f' title="{t(session, "until")}">'
+                )
             encoding = ""
             if action == "complete" and record.type is RequestType.ACCESS:
                 # An access request is completed with its data copy from the back office.
@@ -235,6 +248,12 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
                 reason=str(form.get("reason", "")) or None,
                 message=str(form.get("message", "")) or None,
                 until=until,
+                timezone=core.settings.timezone,
+            )
+        except DateOutOfRange:
+            problem = core.engine.catalogue.text(session.language, "console.until_range")
+            return RedirectResponse(
+                f"/console/requests/{reference}?error={quote(problem)}", status_code=303
             )
         except (IllegalMove, ValueError) as exc:
             return RedirectResponse(

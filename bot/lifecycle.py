@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.business_days import business_days_between
 from bot.models import RequestRecord, RequestStatus
@@ -48,6 +49,33 @@ class IllegalMove(ValueError):
     """The action is not possible from the request's current status."""
 
 
+MAX_YEARS_AHEAD = 2
+
+
+class DateOutOfRange(IllegalMove):
+    """A new due date in the past or more than two years ahead. Nothing
+    legitimate needs a later one, and an unbounded date (9999-12-31) is a date
+    every listing and notice must then carry. ``earliest`` and ``latest`` let
+    each door word the limits in its own language."""
+
+    def __init__(self, until: date, earliest: date, latest: date) -> None:
+        super().__init__(
+            f"the new date {until.isoformat()} must be between today ({earliest.isoformat()}) "
+            f"and {latest.isoformat()}, at most {MAX_YEARS_AHEAD} years ahead"
+        )
+        self.until, self.earliest, self.latest = until, earliest, latest
+
+
+def due_date_window(today: date) -> tuple[date, date]:
+    """The first and last day a request may be delayed to (the console's date
+    picker offers the same)."""
+    try:
+        latest = today.replace(year=today.year + MAX_YEARS_AHEAD)
+    except ValueError:  # 29 February
+        latest = today.replace(year=today.year + MAX_YEARS_AHEAD, day=28)
+    return today, latest
+
+
 @dataclass(frozen=True)
 class ActionResult:
     request: RequestRecord
@@ -64,8 +92,10 @@ async def act(
     reason: str | None = None,
     message: str | None = None,
     until: date | None = None,
+    timezone: str = "UTC",
 ) -> ActionResult:
-    """One staff action, in its own transaction."""
+    """One staff action, in its own transaction. ``timezone`` is the service's:
+    "today" for a new due date is the day there."""
     normalised = parse_reference(reference)
     if normalised is None:
         raise RequestNotFound(reference)
@@ -75,7 +105,15 @@ async def act(
         if record is None:
             raise RequestNotFound(normalised)
         await apply_move(
-            tx, record, action, actor, clock(), reason=reason, message=message, until=until
+            tx,
+            record,
+            action,
+            actor,
+            clock(),
+            reason=reason,
+            message=message,
+            until=until,
+            timezone=timezone,
         )
         updated = await tx.get_request(record.reference)
     assert updated is not None
@@ -92,6 +130,7 @@ async def apply_move(
     reason: str | None = None,
     message: str | None = None,
     until: date | None = None,
+    timezone: str = "UTC",
     **notice: Any,
 ) -> None:
     """The move itself, inside the caller's transaction (a customer's cancel
@@ -120,6 +159,9 @@ async def apply_move(
     if message:
         data["message"] = message
     if until is not None:
+        earliest, latest = due_date_window(now.astimezone(ZoneInfo(timezone)).date())
+        if not earliest <= until <= latest:
+            raise DateOutOfRange(until, earliest, latest)
         if until <= record.due_date:
             raise IllegalMove(
                 f"the new date {until.isoformat()} must be after the current due date "

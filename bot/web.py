@@ -27,6 +27,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.api import PREFIX as API_PREFIX
 from bot.api import api_routes
 from bot.app import open_engine
 from bot.catalogue import Catalogue
@@ -98,7 +99,7 @@ class BodyLimit:
             # Large uploads (ID proofs, data copies) come from browsers and
             # back-office clients that say their length: no stranger gets to
             # stream 100 MB in before a handler can check who they are.
-            await Response("Content-Length required", status_code=411)(scope, receive, send)
+            await _refuse(scope, receive, send, 411, "Content-Length required")
             return
         body = bytearray()  # at most WEBHOOK_BODY_LIMIT
         while True:
@@ -131,7 +132,16 @@ def _disconnected(scope: Scope) -> None:
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
-    await Response("request body too large", status_code=413)(scope, receive, send)
+    await _refuse(scope, receive, send, 413, "request body too large")
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, text: str) -> None:
+    """The API's refusals are its documented JSON error; other pages get text."""
+    if scope["path"].startswith(API_PREFIX + "/"):
+        response: Response = JSONResponse({"error": text}, status_code=status)
+    else:
+        response = Response(text, status_code=status)
+    await response(scope, receive, send)
 
 
 class Server(uvicorn.Server):

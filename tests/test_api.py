@@ -4,6 +4,8 @@ access export, and an OpenAPI document that matches."""
 from __future__ import annotations
 
 import re
+import time
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -60,6 +62,28 @@ async def test_api(tmp_path: Path, clock: FakeClock) -> None:
             json={"reason": "x", "until": "2027-13-01"},
         )
         assert bad.status_code == 400
+        # A new due date is at most two years ahead (the fake clock says 2026-11-26).
+        for far in ("9999-12-31", "2029-11-26", "2028-11-27", "2026-11-25"):
+            refused = await http.post(
+                base + f"/requests/{ref}/delay", headers=auth, json={"reason": "x", "until": far}
+            )
+            assert refused.status_code == 400, far
+            assert refused.headers["content-type"] == "application/json"
+            assert "at most 2 years ahead" in refused.json()["error"]
+        delayed = await http.post(
+            base + f"/requests/{ref}/delay",
+            headers=auth,
+            json={"reason": "Arsip lama", "until": "2027-11-26"},
+        )
+        assert delayed.status_code == 200 and delayed.json()["due_date"] == "2027-11-26"
+        # A far date stored before the limit no longer freezes every listing
+        # (business days were counted one by one: 3.3 s per listing).
+        async with engine.store.transaction() as tx:
+            await tx.set_due_date(ref, date(9999, 12, 31), clock())
+        began = time.perf_counter()
+        listed = await http.get(base + "/requests", headers=auth)
+        assert time.perf_counter() - began < 0.5
+        assert listed.json()[0]["business_days_left"] > 2_000_000
         done = await http.post(
             base + f"/requests/{ref}/export",
             headers=auth,
@@ -70,6 +94,7 @@ async def test_api(tmp_path: Path, clock: FakeClock) -> None:
         assert [(e["actor"], e["kind"]) for e in detail["events"]][1:] == [
             ("api:pos-backoffice", "ask"),
             ("api:pos-backoffice", "verify"),
+            ("api:pos-backoffice", "delay"),
             ("api:pos-backoffice", "complete"),
         ]
 

@@ -525,6 +525,31 @@ async def test_an_access_request_is_completed_with_its_uploaded_data_copy(desk: 
     assert {"transaksi.csv", "profil.json"} <= {n.rsplit("/", 1)[-1] for n in names}
 
 
+async def test_a_delay_is_refused_past_two_years_ahead(desk: Desk) -> None:
+    http, reference = desk.http, desk.reference
+    await _log_in(http, "ani@jovapos.test")
+    page = await http.get(f"/console/requests/{reference}")
+    # The fake clock says 26 Nov 2026: the date picker offers what the server accepts.
+    assert 'name="until" type="date" required min="2026-11-26" max="2028-11-26"' in page.text
+    for until in ("9999-12-31", "2029-11-26", "2028-11-27"):
+        refused = await http.post(
+            f"/console/requests/{reference}/delay",
+            data={"csrf": _csrf(page.text), "sure": "on", "reason": "Arsip", "until": until},
+        )
+        assert refused.status_code == 303 and "error=" in refused.headers["location"], until
+        shown = await http.get(refused.headers["location"])
+        assert "paling lambat dua tahun ke depan" in shown.text, until
+    engine = desk.server.core.engine
+    assert "delay" not in [e.kind for e in (await find_request(engine.store, reference)).events]
+    accepted = await http.post(
+        f"/console/requests/{reference}/delay",
+        data={"csrf": _csrf(page.text), "sure": "on", "reason": "Arsip", "until": "2027-11-26"},
+    )
+    assert accepted.headers["location"].endswith("?done=1")
+    record = await find_request(engine.store, reference)
+    assert record.due_date.isoformat() == "2027-11-26"
+
+
 async def test_admins_manage_staff_accounts_and_see_settings_without_secrets(desk: Desk) -> None:
     http = desk.http
     await _log_in(http, "boss@jovapos.test")

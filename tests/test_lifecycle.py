@@ -4,14 +4,14 @@ one open request per type and email, and deadlines under both profiles."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from bot.business_days import business_days_between, due_for
 from bot.engine import Engine
 from bot.exports import ExportFile, complete_access
-from bot.lifecycle import IllegalMove, act, deadline
+from bot.lifecycle import DateOutOfRange, IllegalMove, act, deadline, due_date_window
 from bot.models import RequestStatus
 from bot.requests import RequestNotFound, find_request, list_requests
 from tests.conftest import CODE, PDF, Chat, FakeClock, file_of
@@ -188,3 +188,71 @@ async def test_asked_information_goes_to_the_request(engine: Engine, chat: Chat,
     await act(engine.store, clock, ref, "verify", "staff:ani")
     await chat.say("1")  # the request moved on: "1" is the menu's first option again
     assert chat.keys[-1] == "prompt.consequences"
+
+
+async def test_a_new_due_date_is_from_today_to_two_years_ahead(
+    engine: Engine, chat: Chat, clock: FakeClock
+) -> None:
+    ref = await _filed(chat)
+    clock.advance(days=60)  # overdue: 25 Jan 2027 10:00 WIB, past the due date
+    today = date(2027, 1, 25)
+    record = await find_request(engine.store, ref)
+    assert record.due_date < today - timedelta(days=1)
+
+    async def delay(until: date, timezone: str = "Asia/Jakarta") -> None:
+        await act(
+            engine.store,
+            clock,
+            ref,
+            "delay",
+            "staff:ani",
+            reason="x",
+            until=until,
+            timezone=timezone,
+        )
+
+    for refused in (date(9999, 12, 31), date(2030, 1, 25), date(2029, 1, 26), today - timedelta(1)):
+        with pytest.raises(DateOutOfRange, match="at most 2 years ahead") as caught:
+            await delay(refused)
+        assert (caught.value.earliest, caught.value.latest) == (today, date(2029, 1, 25))
+    assert (await find_request(engine.store, ref)).due_date == record.due_date
+    await delay(date(2028, 1, 25))  # a year ahead
+    await delay(date(2029, 1, 25))  # the last day allowed
+    assert (await find_request(engine.store, ref)).due_date == date(2029, 1, 25)
+    assert [e.kind for e in (await find_request(engine.store, ref)).events][-2:] == [
+        "delay",
+        "delay",
+    ]
+
+
+def test_two_years_ahead_of_29_february_is_28_february() -> None:
+    assert due_date_window(date(2026, 11, 27)) == (date(2026, 11, 27), date(2028, 11, 27))
+    assert due_date_window(date(2028, 2, 29)) == (date(2028, 2, 29), date(2030, 2, 28))
+
+
+async def test_today_is_the_day_in_the_service_time_zone(
+    engine: Engine, chat: Chat, clock: FakeClock
+) -> None:
+    ref = await _filed(chat)
+    clock.now = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)  # Friday 03:00 in Jakarta
+    with pytest.raises(DateOutOfRange):
+        await act(
+            engine.store,
+            clock,
+            ref,
+            "delay",
+            "staff:ani",
+            reason="x",
+            until=date(2028, 11, 27),
+            timezone="UTC",
+        )
+    await act(
+        engine.store,
+        clock,
+        ref,
+        "delay",
+        "staff:ani",
+        reason="x",
+        until=date(2028, 11, 27),
+        timezone="Asia/Jakarta",
+    )

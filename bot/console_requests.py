@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 from datetime import date
 from typing import Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
@@ -142,14 +141,7 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
             record = await find_request(core.engine.store, request.path_params["reference"])
         except (RequestNotFound, BadReference):
             return page(session.language, f"<p>{t(session, 'empty')}</p>", session, 404)
-        notice = ""
-        if request.query_params.get("done"):
-            notice = f'<p class="msg">{t(session, "done")}</p>'
-        if request.query_params.get("error"):
-            notice = (
-                f'<p class="msg err">'
-                f"{t(session, 'not_possible', problem=request.query_params['error'])}</p>"
-            )
+        notice = kit.notice(session, request)
         if record.email.startswith("hmac:"):
             match = "forgotten"
         elif record.details.get("name_mismatch"):
@@ -237,9 +229,7 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
                 until=until,
             )
         except (IllegalMove, ValueError) as exc:
-            return RedirectResponse(
-                f"/console/requests/{reference}?error={quote(str(exc))}", status_code=303
-            )
+            return kit.refused(f"/console/requests/{reference}", exc)
         except (RequestNotFound, BadReference):
             return Response(status_code=404, headers=HEADERS)
         return RedirectResponse(f"/console/requests/{reference}?done=1", status_code=303)

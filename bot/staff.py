@@ -1,12 +1,12 @@
 """Staff accounts and console sessions.
 
 Passwords are hashed with argon2id (``argon2-cffi``). Failed logins are
-counted per account and per client address: after 3 the answer is slowed,
-after 5 the account (or address) is locked for 15 minutes. Hashing runs in
-a worker thread (``bot.cpu``), a few at a time, so logins never stall the
-rest of the server. Sessions are
-random tokens kept only as hashes, expire after 12 hours without use, and
-carry their own CSRF token.
+counted per account and per client address: after 3 from an address its
+answers are slowed, after 5 the account (or address) is locked for 15
+minutes. Hashing runs in worker threads (``bot.cpu``), a few at a time, so
+logins never stall the rest of the server. Sessions are random tokens kept
+only as hashes, expire after 12 hours without use, and carry their own CSRF
+token.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from bot.console_chats import chat_routes
 from bot.console_pages import COOKIE, HEADERS, LOGIN_CSRF, ConsolePages
 from bot.console_requests import request_routes
 from bot.live import ActivityFeed
-from bot.staff import LoginRefused, Session, log_in, session_for
+from bot.staff import LoginBusy, LoginRefused, Session, log_in, session_for
 
 LIVE_POLL_SECONDS = 1.0
 LIVE_JS = resources.files("bot").joinpath("static/live.js").read_bytes()
@@ -39,10 +39,11 @@ def console_routes(core: Core) -> list[BaseRoute]:
     t, page, signed_in, secure = kit.t, kit.page, kit.signed_in, kit.secure
     feed = ActivityFeed(core, LIVE_POLL_SECONDS)
 
-    async def login_form(request: Request, error: bool = False, status: int = 200) -> Response:
+    async def login_form(request: Request, error: str = "", status: int = 200) -> Response:
+        """``error``: the catalogue key of the refusal to show, if any."""
         token = secrets.token_urlsafe(24)
         lang = core.settings.default_language
-        notice = f'<p class="msg err">{t(lang, "login_failed")}</p>' if error else ""
+        notice = f'<p class="msg err">{t(lang, error)}</p>' if error else ""
         body = (
             f'<div class="card">{notice}<form method="post" action="/console/login">'
             f'<input type="hidden" name="csrf" value="{token}">'
@@ -73,7 +74,11 @@ def console_routes(core: Core) -> list[BaseRoute]:
                 core.engine, str(form.get("email", "")), str(form.get("password", "")), address
             )
         except LoginRefused:
-            return await login_form(request, error=True, status=401)
+            return await login_form(request, error="login_failed", status=401)
+        except LoginBusy:
+            busy = await login_form(request, error="login_busy", status=429)
+            busy.headers["Retry-After"] = "5"
+            return busy
         response = RedirectResponse("/console", status_code=303)
         response.set_cookie(
             COOKIE,

@@ -160,12 +160,7 @@ def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
             )
         else:
             actions = form("claim")
-        notice = ""
-        if request.query_params.get("error"):
-            notice = f'<p class="msg err">{html.escape(request.query_params["error"])}</p>'
-        elif request.query_params.get("sent"):
-            route = request.query_params["sent"]
-            notice = f'<p class="msg">{t(session, "sent_by", route=route)}</p>'
+        notice = kit.notice(session, request)
         body = (
             f"<h1>{t(session, 'chat')} #{chat_id} ({conversation.channel.value})</h1>{notice}"
             f'<div class="card" id="draft" data-live>{draft}</div>'
@@ -205,13 +200,11 @@ def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
             else:
                 return Response(status_code=404, headers=HEADERS)
         except staff_chats.ChatError as exc:
-            return RedirectResponse(
-                f"/console/chats/{chat_id}?error={quote(str(exc))}", status_code=303
-            )
+            return kit.refused(f"/console/chats/{chat_id}", exc)
         return RedirectResponse(f"/console/chats/{chat_id}", status_code=303)
 
     return [
         Route("/console/inbox", signed_in(inbox), methods=["GET"]),
-        Route("/console/chats/{chat:int}", signed_in(chat_page), methods=["GET"]),
-        Route("/console/chats/{chat:int}/{action}", signed_in(chat_action), methods=["POST"]),
+        Route("/console/chats/{chat:rowid}", signed_in(chat_page), methods=["GET"]),
+        Route("/console/chats/{chat:rowid}/{action}", signed_in(chat_action), methods=["POST"]),
     ]

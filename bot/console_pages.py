@@ -1,15 +1,20 @@
 """What every console page shares: texts in the staff member's language, the
-page shell with its navigation, and the gate every handler sits behind (a
-live session; the session's CSRF token on every POST; admin pages for admins).
+page shell with its navigation, the gate every handler sits behind (a live
+session; the session's CSRF token on every POST; admin pages for admins), the
+messages a redirect may ask a page to show (catalogue keys only), and the
+``rowid`` path parameter (numbers a database id can be, or no match: 404).
 """
 
 from __future__ import annotations
 
 import hmac
 import html
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -47,6 +52,24 @@ STYLE = (
 )
 
 Handler = Callable[[Request, Session], Awaitable[Response]]
+_KEY = re.compile(r"[a-z_]{1,40}")
+
+
+class RowId(Convertor[int]):
+    """A database id in a path. Up to 18 digits, so always within SQLite's
+    64-bit integers: a longer number matches no route (404) instead of
+    failing in the database (500)."""
+
+    regex = "[0-9]{1,18}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("rowid", RowId())
 
 
 class ConsolePages:
@@ -90,6 +113,34 @@ class ConsolePages:
             + "</body></html>"
         )
         return HTMLResponse(document, status_code=status, headers=HEADERS)
+
+    def refused(self, path: str, exc: Exception) -> RedirectResponse:
+        """Back to ``path`` saying why, by message key: an exception names its
+        text in ``key`` (its message, in English for the command line and
+        possibly quoting input, stays out of the URL)."""
+        key = getattr(exc, "key", "")
+        key = key if isinstance(key, str) and self._known("problem", key) else "not_possible"
+        return RedirectResponse(f"{path}?error={quote(key)}", status_code=303)
+
+    def notice(self, session: Session, request: Request) -> str:
+        """The message a redirect asked for: ``error`` names a refusal under
+        ``console.problem``, ``sent`` the route a reply took, ``done`` success.
+        Only catalogue texts are shown; anything else in the URL shows
+        nothing, so a crafted link cannot put its words in the console."""
+        params = request.query_params
+        problem, route = params.get("error", ""), params.get("sent", "")
+        if self._known("problem", problem):
+            return f'<p class="msg err">{self.t(session, f"problem.{problem}")}</p>'
+        if self._known("route", route):
+            label = self.core.engine.catalogue.text(session.language, f"console.route.{route}")
+            return f'<p class="msg">{self.t(session, "sent_by", route=label)}</p>'
+        if params.get("done"):
+            return f'<p class="msg">{self.t(session, "done")}</p>'
+        return ""
+
+    def _known(self, table: str, key: str) -> bool:
+        texts = self.core.engine.catalogue.texts["id"]
+        return bool(_KEY.fullmatch(key)) and f"console.{table}.{key}" in texts
 
     def signed_in(
         self, handler: Handler, admin: bool = False, touch: bool = True

@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 from datetime import date
 from typing import Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
@@ -22,7 +21,6 @@ from bot.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile, complete_access
 from bot.lifecycle import (
     MOVES,
     OPEN,
-    DateOutOfRange,
     IllegalMove,
     act,
     deadline,
@@ -155,14 +153,7 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
             record = await find_request(core.engine.store, request.path_params["reference"])
         except (RequestNotFound, BadReference):
             return page(session.language, f"<p>{t(session, 'empty')}</p>", session, 404)
-        notice = ""
-        if request.query_params.get("done"):
-            notice = f'<p class="msg">{t(session, "done")}</p>'
-        if request.query_params.get("error"):
-            notice = (
-                f'<p class="msg err">'
-                f"{t(session, 'not_possible', problem=request.query_params['error'])}</p>"
-            )
+        notice = kit.notice(session, request)
         if record.email.startswith("hmac:"):
             match = "forgotten"
         elif record.details.get("name_mismatch"):
@@ -250,15 +241,8 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
                 until=until,
                 timezone=core.settings.timezone,
             )
-        except DateOutOfRange:
-            problem = core.engine.catalogue.text(session.language, "console.until_range")
-            return RedirectResponse(
-                f"/console/requests/{reference}?error={quote(problem)}", status_code=303
-            )
         except (IllegalMove, ValueError) as exc:
-            return RedirectResponse(
-                f"/console/requests/{reference}?error={quote(str(exc))}", status_code=303
-            )
+            return kit.refused(f"/console/requests/{reference}", exc)
         except (RequestNotFound, BadReference):
             return Response(status_code=404, headers=HEADERS)
         return RedirectResponse(f"/console/requests/{reference}?done=1", status_code=303)

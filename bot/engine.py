@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from bot.blobs import BlobStore
 from bot.business_days import due_date, due_for
 from bot.catalogue import LANGUAGES, Catalogue
+from bot.cpu import off_loop
 from bot.crypto import Keyring
 from bot.directory import AccountDirectory, DirectoryUnavailable, same_name
 from bot.images import ImageUnreadable, strip_metadata
@@ -187,7 +188,7 @@ class Engine:
     async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
         """Process one inbound message; the replies to send back."""
         # Decoding images to strip their metadata is CPU work: keep it off the loop.
-        message, inbound, files = await asyncio.to_thread(self._prepare, message)
+        message, inbound, files = await off_loop(self._prepare, message)
         for _ in range(REFERENCE_ATTEMPTS):
             try:
                 # Shielded: a caller cancelled mid-way (a shutdown) must not cut
@@ -219,7 +220,7 @@ class Engine:
             message_id=f"upload:{token_hash[:16]}:{uuid.uuid4().hex}",
             files=(file,),
         )
-        message, inbound, files = await asyncio.to_thread(self._prepare, message)
+        message, inbound, files = await off_loop(self._prepare, message)
         replies = await asyncio.shield(
             self._in_transaction(message, inbound, files, upload=token_hash)
         )

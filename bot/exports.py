@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.cpu import off_loop
 from bot.engine import Engine, hash_token
 from bot.lifecycle import IllegalMove, apply_move
 from bot.mail import Mail, html_page
@@ -76,9 +77,11 @@ async def complete_access(
             for m in await tx.request_transcripts(record.email)
         ]
         related = [r for r in await tx.list_requests() if r.email == record.email]
-    payload = _zip(record.reference, files, related, transcripts)
     blob = engine.blobs.new_token()
-    engine.blobs.put(blob, payload)
+    # Compressing and sealing up to a hundred megabytes: not on the event loop.
+    size, digest = await off_loop(
+        _store_zip, engine, blob, record.reference, files, related, transcripts
+    )
     token = secrets.token_urlsafe(24)  # 192 bits
     url = f"{engine.settings.public_url.rstrip('/')}/download/{token}"
     now = engine.clock()
@@ -90,8 +93,8 @@ async def complete_access(
                 hash_token(token),
                 record.reference,
                 blob,
-                len(payload),
-                hashlib.sha256(payload).hexdigest(),
+                size,
+                digest,
                 now,
                 now + timedelta(days=LINK_DAYS),
             )
@@ -102,6 +105,20 @@ async def complete_access(
         engine.blobs.delete(blob)
         raise
     return url
+
+
+def _store_zip(
+    engine: Engine,
+    blob: str,
+    reference: str,
+    files: list[ExportFile],
+    requests: list[Any],
+    transcripts: list[dict[str, Any]],
+) -> tuple[int, str]:
+    """Build and seal the zip (in a worker thread); its size and SHA-256."""
+    payload = _zip(reference, files, requests, transcripts)
+    engine.blobs.put(blob, payload)
+    return len(payload), hashlib.sha256(payload).hexdigest()
 
 
 def _zip(
@@ -225,4 +242,5 @@ async def open_download(engine: Engine, token: str, code: str) -> tuple[str, byt
         await tx.add_request_event(
             found["reference"], "customer", "downloaded", {"size": found["size"]}, now
         )
-    return f"jova-pos-data-{found['reference']}.zip", engine.blobs.get(found["blob_token"])
+    data = await off_loop(engine.blobs.get, found["blob_token"])  # decrypting: off the loop
+    return f"jova-pos-data-{found['reference']}.zip", data

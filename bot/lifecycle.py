@@ -46,7 +46,12 @@ NOTICES = {
 
 
 class IllegalMove(ValueError):
-    """The action is not possible from the request's current status."""
+    """The action is not possible from the request's current status. ``key``
+    names the console's text for it under ``console.problem``."""
+
+    def __init__(self, message: str, key: str = "not_possible") -> None:
+        super().__init__(message)
+        self.key = key
 
 
 MAX_YEARS_AHEAD = 2
@@ -61,7 +66,8 @@ class DateOutOfRange(IllegalMove):
     def __init__(self, until: date, earliest: date, latest: date) -> None:
         super().__init__(
             f"the new date {until.isoformat()} must be between today ({earliest.isoformat()}) "
-            f"and {latest.isoformat()}, at most {MAX_YEARS_AHEAD} years ahead"
+            f"and {latest.isoformat()}, at most {MAX_YEARS_AHEAD} years ahead",
+            key="until_range",
         )
         self.until, self.earliest, self.latest = until, earliest, latest
 
@@ -148,7 +154,8 @@ async def apply_move(
         # Access is done when the customer gets their data: the copy comes with it.
         raise IllegalMove(
             f"{record.reference} is an access request: complete it with its data copy "
-            f"(--export FILE, or POST /api/v1/requests/{record.reference}/export)"
+            f"(--export FILE, or POST /api/v1/requests/{record.reference}/export)",
+            "needs_export",
         )
     data: dict[str, Any] = {"from": record.status.value}
     if target is not None:
@@ -165,7 +172,8 @@ async def apply_move(
         if until <= record.due_date:
             raise IllegalMove(
                 f"the new date {until.isoformat()} must be after the current due date "
-                f"{record.due_date.isoformat()}"
+                f"{record.due_date.isoformat()}",
+                "date_not_later",
             )
         await tx.set_due_date(record.reference, until, now)
         data["until"] = until.isoformat()

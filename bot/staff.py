@@ -1,10 +1,12 @@
 """Staff accounts and console sessions.
 
 Passwords are hashed with argon2id (``argon2-cffi``). Failed logins are
-counted per account and per client address: after 3 the answer is slowed,
-after 5 the account (or address) is locked for 15 minutes. Sessions are
-random tokens kept only as hashes, expire after 12 hours without use, and
-carry their own CSRF token.
+counted per account and per client address: after 3 from an address its
+answers are slowed, after 5 the account (or address) is locked for 15
+minutes. Hashing runs in worker threads (``bot.cpu``), a few at a time, so
+logins never stall the rest of the server. Sessions are random tokens kept
+only as hashes, expire after 12 hours without use, and carry their own CSRF
+token.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from bot.cpu import Busy, off_loop, off_loop_or_busy
 from bot.engine import Engine, hash_token
 
 ROLES = ("agent", "admin")
@@ -26,6 +29,9 @@ LOCK_FOR = timedelta(minutes=15)
 IDLE_LIMIT = timedelta(hours=12)
 SLOWDOWN_SECONDS = 1.0
 MIN_PASSWORD = 12
+# Logins waiting for a hashing slot before more are told to try again: with
+# two slots and ~0.1 s a hash, a wait of about a second and a half at most.
+LOGIN_QUEUE = 32
 
 _hasher = PasswordHasher()  # argon2id with the library's current parameters
 # A hash to check against when the account does not exist, so an unknown
@@ -56,8 +62,9 @@ async def add_staff(
         raise StaffError("the staff account needs an email address")
     if len(password) < MIN_PASSWORD:
         raise StaffError(f"the password needs at least {MIN_PASSWORD} characters")
+    hashed = await off_loop(_hasher.hash, password)
     async with engine.store.transaction() as tx:
-        if not await tx.create_staff(email, role, _hasher.hash(password), engine.clock()):
+        if not await tx.create_staff(email, role, hashed, engine.clock()):
             raise StaffError(f"{email} already has an account")
         await tx.add_staff_audit(actor, f"add:{role}", email.lower(), engine.clock())
 
@@ -72,7 +79,8 @@ async def change_staff(engine: Engine, actor: str, email: str, action: str) -> s
     if action not in ACCOUNT_ACTIONS:
         raise StaffError(f"unknown action {action!r}")
     now = engine.clock()
-    password = None
+    password = secrets.token_urlsafe(12) if action == "reset_password" else None
+    hashed = await off_loop(_hasher.hash, password) if password else None
     async with engine.store.transaction() as tx:
         account = await tx.staff_by_email(email)
         if account is None:
@@ -103,8 +111,7 @@ async def change_staff(engine: Engine, actor: str, email: str, action: str) -> s
         elif action == "enable":
             await tx.update_staff(account["id"], disabled_at=None)
         else:
-            password = secrets.token_urlsafe(12)
-            await tx.update_staff(account["id"], password_hash=_hasher.hash(password))
+            await tx.update_staff(account["id"], password_hash=hashed)
         if action in ("make_agent", "disable", "reset_password"):
             await tx.end_sessions_of(account["id"])  # takes effect at once
         await tx.add_staff_audit(actor, action, account["email"], now)
@@ -113,12 +120,21 @@ async def change_staff(engine: Engine, actor: str, email: str, action: str) -> s
 
 async def ensure_first_admin(engine: Engine) -> str | None:
     """On a database with no staff: one admin with a fresh password, returned
-    once to be shown once. None when staff exist."""
+    once to be shown once. None when staff exist.
+
+    Servers started at the same moment on an empty database race here: the
+    check and the insert share one write transaction, so exactly one of them
+    creates the admin (and shows a password) and the others see it."""
     async with engine.store.transaction(readonly=True) as tx:
         if await tx.count_staff():
-            return None
+            return None  # the usual start: no hashing for nothing
     password = secrets.token_urlsafe(12)
-    await add_staff(engine, "admin@localhost", "admin", password, actor="system")
+    hashed = await off_loop(_hasher.hash, password)
+    async with engine.store.transaction() as tx:
+        if await tx.count_staff():
+            return None
+        await tx.create_staff("admin@localhost", "admin", hashed, engine.clock())
+        await tx.add_staff_audit("system", "add:admin", "admin@localhost", engine.clock())
     return password
 
 
@@ -126,54 +142,81 @@ class LoginRefused(Exception):
     """Wrong email or password, or locked: one message for all of them."""
 
 
+class LoginBusy(Exception):
+    """Too many logins at once: nothing was checked, try again in a moment."""
+
+
+def _locked(until: str | None, now: datetime) -> bool:
+    return bool(until) and now < datetime.fromisoformat(str(until))
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 async def log_in(engine: Engine, email: str, password: str, address: str) -> str:
-    """A new session's cookie value for correct credentials."""
+    """A new session's cookie value for correct credentials.
+
+    Every refusal costs the same (one argon2 check, the same slowdown, the
+    same writes) whether the email is unknown, the account disabled or locked
+    or the password wrong, so neither the answer nor its time tells which
+    staff emails exist. Failures are counted in place, and whether to let
+    someone in is decided again in the write transaction that records it:
+    parallel guesses neither lose counts nor slip past a lock set meanwhile.
+    """
     now = engine.clock()
     async with engine.store.transaction(readonly=True) as tx:
         account = await tx.staff_by_email(email)
         by_address = await tx.login_failures(address)
     if account is not None and account["disabled_at"]:
         account = None  # a disabled account answers exactly like an unknown one
-    address_failures = by_address["failures"] if by_address else 0
-    locked = [
-        datetime.fromisoformat(x)
-        for x in (
-            account and account["locked_until"],
-            by_address and by_address["locked_until"],
-        )
-        if x
-    ]
-    if any(now < until for until in locked):
-        raise LoginRefused()
-    account_failures = account["failed_logins"] if account else 0
-    if max(account_failures, address_failures) >= SLOW_AFTER:
-        await asyncio.sleep(SLOWDOWN_SECONDS)  # guessing gets slow before it gets locked
+    usable = (
+        account is not None
+        and not _locked(account["locked_until"], now)
+        and not (by_address and _locked(by_address["locked_until"], now))
+    )
+    if by_address and by_address["failures"] >= SLOW_AFTER:
+        # Guessing gets slow before it gets locked; by the address's count
+        # only, as the account's own would tell that the account exists.
+        await asyncio.sleep(SLOWDOWN_SECONDS)
+    stored = account["password_hash"] if account is not None and usable else _DUMMY
     try:
-        _hasher.verify(account["password_hash"] if account else _DUMMY, password)
-        ok = account is not None
-    except (VerificationError, InvalidHashError):
-        ok = False
-    if not ok:
-        async with engine.store.transaction() as tx:  # committed, then refused
-            failures = address_failures + 1
-            await tx.set_login_failures(
-                address, failures, now + LOCK_FOR if failures >= LOCK_AFTER else None, now
-            )
-            if account:
-                count = account_failures + 1
-                await tx.set_staff_login_state(
-                    account["id"], count, now + LOCK_FOR if count >= LOCK_AFTER else None
-                )
-        raise LoginRefused()
-    assert account is not None
+        ok = await off_loop_or_busy(LOGIN_QUEUE, _verify, stored, password) and usable
+    except Busy:
+        raise LoginBusy() from None
+    now = engine.clock()
     async with engine.store.transaction() as tx:
-        await tx.set_staff_login_state(account["id"], 0, None)
-        await tx.set_login_failures(address, 0, None, now)
-        cookie = secrets.token_urlsafe(32)
-        await tx.create_session(
-            hash_token(cookie), account["id"], secrets.token_urlsafe(32), "id", now
-        )
-    return cookie
+        if ok and account is not None:
+            fresh = await tx.staff_by_email(email)
+            fresh_address = await tx.login_failures(address)
+            if (
+                fresh is not None
+                and fresh["id"] == account["id"]
+                and fresh["password_hash"] == stored
+                and not fresh["disabled_at"]
+                and not _locked(fresh["locked_until"], now)
+                and not (fresh_address and _locked(fresh_address["locked_until"], now))
+            ):
+                await tx.set_staff_login_state(account["id"], 0, None)
+                await tx.set_login_failures(address, 0, None, now)
+                cookie = secrets.token_urlsafe(32)
+                await tx.create_session(
+                    hash_token(cookie), account["id"], secrets.token_urlsafe(32), "id", now
+                )
+                return cookie
+        # Refused (a right password meeting a lock counts too): committed, then
+        # refused; the lock follows the counted value, not the value read above.
+        failures, until = await tx.add_login_failure(address, now)
+        if failures >= LOCK_AFTER and not _locked(until, now):
+            await tx.set_login_failures(address, failures, now + LOCK_FOR, now)
+        if account is not None:
+            failures, until = await tx.add_staff_login_failure(account["id"])
+            if failures >= LOCK_AFTER and not _locked(until, now):
+                await tx.set_staff_login_state(account["id"], failures, now + LOCK_FOR)
+    raise LoginRefused()
 
 
 async def session_for(engine: Engine, cookie: str | None, touch: bool = True) -> Session | None:

@@ -34,7 +34,12 @@ TEMPLATE_VARIABLE_LIMIT = 1000  # WhatsApp's template body is at most 1,024 char
 
 
 class ChatError(ValueError):
-    pass
+    """A refused chat action. ``key`` names its text under ``console.problem``:
+    the console shows that, never the message (which may quote input)."""
+
+    def __init__(self, message: str, key: str = "not_possible") -> None:
+        super().__init__(message)
+        self.key = key
 
 
 async def _record(
@@ -68,9 +73,9 @@ async def _held(
     else:
         conversation = await tx.get_conversation_by_id(conversation_id)
     if conversation is None:
-        raise ChatError("no such chat")
+        raise ChatError("no such chat", "no_chat")
     if conversation.claimed_by != staff:
-        raise ChatError("claim the chat first")
+        raise ChatError("claim the chat first", "claim_first")
     return conversation
 
 
@@ -80,10 +85,10 @@ async def claim(core: Core, conversation_id: int, staff: str, take_over: bool = 
     async with engine.store.transaction() as tx:
         conversation = await tx.get_conversation_by_id(conversation_id)
         if conversation is None:
-            raise ChatError("no such chat")
+            raise ChatError("no such chat", "no_chat")
         holder = conversation.claimed_by
         if holder and holder != staff and not take_over:
-            raise ChatError(f"{holder} already has this chat")
+            raise ChatError(f"{holder} already has this chat", "held_by_other")
         conversation.claimed_by = staff
         await tx.save_conversation(conversation)
         taken = bool(holder) and holder != staff
@@ -103,7 +108,7 @@ async def reply(core: Core, conversation_id: int, staff: str, text: str) -> str:
     ``whatsapp_template``)."""
     text = text.strip()
     if not text or len(text) > MAX_REPLY:
-        raise ChatError(f"a reply has 1 to {MAX_REPLY} characters")
+        raise ChatError(f"a reply has 1 to {MAX_REPLY} characters", "reply_length")
     conversation = await _held(core, conversation_id, staff)
     route = await _send(core, conversation, staff, "staff.reply", text)
     if route is not None:
@@ -111,9 +116,12 @@ async def reply(core: Core, conversation_id: int, staff: str, text: str) -> str:
     if conversation.channel is Channel.WHATSAPP:
         raise ChatError(
             "not delivered: WhatsApp's 24-hour window is closed and there is no template "
-            "(TWILIO_TEMPLATE_STAFF_REPLY), SMS or verified email for this customer"
+            "(TWILIO_TEMPLATE_STAFF_REPLY), SMS or verified email for this customer",
+            "window_closed",
         )
-    raise ChatError(f"not delivered on {conversation.channel.value}; try again later")
+    raise ChatError(
+        f"not delivered on {conversation.channel.value}; try again later", "not_delivered"
+    )
 
 
 async def _send(
@@ -252,7 +260,7 @@ async def note(core: Core, conversation_id: int, staff: str, text: str) -> None:
     """An internal note: staff see it in the transcript; the customer never does."""
     text = text.strip()
     if not text:
-        raise ChatError("the note is empty")
+        raise ChatError("the note is empty", "note_empty")
     await _held(core, conversation_id, staff)
     async with core.engine.store.transaction() as tx:
         await tx.add_staff_note(conversation_id, staff, text[:MAX_REPLY], core.engine.clock())
@@ -263,7 +271,7 @@ async def transfer(core: Core, conversation_id: int, staff: str, to: str) -> Non
         conversation = await _held(core, conversation_id, staff, tx)
         target = await tx.staff_by_email(to.strip())
         if target is None or target["disabled_at"]:
-            raise ChatError(f"no active staff account {to.strip()}")
+            raise ChatError(f"no active staff account {to.strip()}", "no_staff")
         conversation.claimed_by = target["email"]
         await tx.save_conversation(conversation)
         await tx.add_chat_event(

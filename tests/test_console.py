@@ -350,7 +350,7 @@ async def test_staff_take_over_a_telegram_chat_in_the_browser(
                 )
                 await page.click('form[action$="/reply"] button')
                 await arrives("Silakan lanjutkan dengan email Anda.")
-                await page.locator("main", has_text="Balasan terkirim lewat telegram").wait_for()
+                await page.locator("main", has_text="Balasan terkirim lewat Telegram").wait_for()
                 await page.fill('form[action$="/note"] textarea', "Pelanggan lama, sopan.")
                 await page.click('form[action$="/note"] button')
                 await page.locator("#transcript", has_text="note:ani@jovapos.test").wait_for()
@@ -460,7 +460,7 @@ async def test_a_chat_can_be_transferred_to_another_staff_member(desk: Desk) -> 
         f"/console/chats/{chat_id}/transfer",
         data={"csrf": _csrf(page.text), "to": "tidak.ada@jovapos.test"},
     )
-    assert "no%20active%20staff%20account" in nobody.headers["location"]
+    assert nobody.headers["location"].endswith("?error=no_staff")
     await http.post(
         f"/console/chats/{chat_id}/transfer",
         data={"csrf": _csrf(page.text), "to": "budi@jovapos.test"},
@@ -471,7 +471,7 @@ async def test_a_chat_can_be_transferred_to_another_staff_member(desk: Desk) -> 
     refused = await http.post(
         f"/console/chats/{chat_id}/reply", data={"csrf": _csrf(page.text), "text": "hai"}
     )
-    assert "claim%20the%20chat%20first" in refused.headers["location"]
+    assert refused.headers["location"].endswith("?error=claim_first")
 
 
 async def test_an_access_request_is_completed_with_its_uploaded_data_copy(desk: Desk) -> None:
@@ -659,7 +659,7 @@ async def test_chats_of_a_disabled_agent_go_back_to_the_queue_and_admins_take_ov
             f"/console/chats/{chat.id}/transfer",
             data={"csrf": _csrf(held.text), "to": "ani@jovapos.test"},
         )
-        assert "no%20active%20staff%20account" in refused.headers["location"]
+        assert refused.headers["location"].endswith("?error=no_staff")
         await change("ani@jovapos.test", "enable")
         await boss.post(
             f"/console/chats/{chat.id}/transfer",
@@ -892,3 +892,56 @@ async def test_staff_replies_reach_a_terminal_customer_once(desk: Desk) -> None:
     channel, out = session(io.StringIO("/keluar\n"))
     await channel.run()
     assert out.getvalue() == ""  # each once
+
+
+PHISHING = "Akun Anda diblokir. Masuk lagi di https://jova-pos.example/login"
+
+
+async def test_the_url_cannot_put_its_own_words_on_a_console_page(desk: Desk) -> None:
+    from bot.models import Channel
+
+    engine, http = desk.server.core.engine, desk.http
+    async with engine.store.transaction(readonly=True) as tx:
+        siti = await tx.get_conversation(Channel.TERMINAL, "siti")
+    assert siti is not None
+    await _log_in(http, "ani@jovapos.test")
+    for path in (f"/console/requests/{desk.reference}", f"/console/chats/{siti.id}"):
+        for query in ({"error": PHISHING}, {"sent": PHISHING}, {"error": "title"}):
+            page = await http.get(path, params=query)
+            assert page.status_code == 200
+            assert "jova-pos.example" not in page.text and "diblokir" not in page.text
+            assert 'class="msg' not in page.text  # unknown keys show nothing at all
+    # A refusal names its key; the page shows that key's text, in the reader's language.
+    refused = await http.post(f"/console/chats/{siti.id}/note", data={"csrf": "x"})
+    assert refused.status_code == 403
+    page = await http.get(f"/console/chats/{siti.id}")
+    refused = await http.post(
+        f"/console/chats/{siti.id}/note", data={"csrf": _csrf(page.text), "text": "catatan"}
+    )
+    assert refused.headers["location"] == f"/console/chats/{siti.id}?error=claim_first"
+    for lang in ("id", "en"):
+        await http.get("/console", params={"lang": lang})
+        page = await http.get(refused.headers["location"])
+        text = engine.catalogue.text(lang, "console.problem.claim_first")
+        assert f'<p class="msg err">{text}</p>' in page.text
+        page = await http.get(f"/console/requests/{desk.reference}", params={"sent": "sms"})
+        said = engine.catalogue.text(lang, "console.sent_by").format(route="SMS")
+        assert said in page.text
+
+
+async def test_ids_out_of_range_are_not_found(desk: Desk) -> None:
+    http = desk.http
+    await _log_in(http, "ani@jovapos.test")
+    csrf = _csrf((await http.get("/console")).text)
+    for number in ("9" * 19, "9223372036854775808", "1" + "0" * 60, "123456789012345678"):
+        assert (await http.get(f"/console/chats/{number}")).status_code == 404
+        for action in ("claim", "reply", "note"):
+            answer = await http.post(
+                f"/console/chats/{number}/{action}", data={"csrf": csrf, "text": "x"}
+            )
+            assert answer.status_code in (303, 404)
+            if answer.status_code == 303:  # in range but absent: the page says so
+                assert answer.headers["location"].endswith("?error=no_chat")
+        for path in (f"/console/requests/{number}", f"/console/requests/ACC-{number}"):
+            assert (await http.get(path)).status_code == 404
+            assert (await http.post(f"{path}/verify", data={"csrf": csrf})).status_code == 404

@@ -305,7 +305,17 @@ class Transaction(abc.ABC):
     ) -> None: ...
 
     @abc.abstractmethod
+    async def add_staff_login_failure(self, staff_id: int) -> tuple[int, str | None]:
+        """Count one more failed login in place (never read-then-write, or
+        parallel guesses overwrite each other's counts); the new count and the
+        current ``locked_until``."""
+
+    @abc.abstractmethod
     async def login_failures(self, address: str) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    async def add_login_failure(self, address: str, now: datetime) -> tuple[int, str | None]:
+        """Like ``add_staff_login_failure``, for a client address."""
 
     @abc.abstractmethod
     async def set_login_failures(

@@ -734,6 +734,24 @@ class _SQLiteTransaction(Transaction):
             (failed, _ts(locked_until) if locked_until else None, staff_id),
         )
 
+    async def add_staff_login_failure(self, staff_id: int) -> tuple[int, str | None]:
+        row = await self._one(
+            "UPDATE staff SET failed_logins = failed_logins + 1 WHERE id = ? "
+            "RETURNING failed_logins, locked_until",
+            (staff_id,),
+        )
+        return (int(row[0]), row[1]) if row else (0, None)
+
+    async def add_login_failure(self, address: str, now: datetime) -> tuple[int, str | None]:
+        row = await self._one(
+            "INSERT INTO login_failures (address, failures, last_at) VALUES (?, 1, ?) "
+            "ON CONFLICT (address) DO UPDATE SET failures = failures + 1, "
+            "last_at = excluded.last_at RETURNING failures, locked_until",
+            (address, _ts(now)),
+        )
+        assert row is not None
+        return int(row[0]), row[1]
+
     async def login_failures(self, address: str) -> dict[str, Any] | None:
         row = await self._one("SELECT * FROM login_failures WHERE address = ?", (address,))
         return dict(row) if row else None

@@ -920,3 +920,20 @@ def test_api_token_is_printed_once_alone_on_the_last_line(data_dir: Path) -> Non
         rows = db.execute("SELECT name, token_hash FROM api_tokens").fetchall()
     assert rows == [("pos-backoffice", hash_token(token))]  # only the hash is kept
     assert_one_line_error(run(data_dir, "api-token", "create", " "), 1)
+
+
+async def test_completing_a_deletion_from_the_command_line_forgets_its_customer(
+    data_dir: Path,
+) -> None:
+    from bot.app import open_engine
+    from bot.settings import load_settings
+    from tests.conftest import mailbox_of
+    from tests.forgetting import assert_forgotten, deletion_in_progress
+
+    async with open_engine(load_settings(environ={}, data_dir=str(data_dir))) as engine:
+        mailbox_of(engine)
+        reference = await deletion_in_progress(engine)
+    done = run(data_dir, "requests", "complete", reference, "--by", "ani")
+    assert done.returncode == 0, done.stderr
+    assert f"{reference}: in_progress -> completed" in done.stdout
+    assert_forgotten(data_dir, reference)

@@ -733,3 +733,19 @@ async def test_text_that_looks_sealed_is_only_text(desk: Desk) -> None:
     assert row is not None
     copy = zipfile.ZipFile(io.BytesIO(engine.blobs.get(row["blob_token"])))
     assert "sealed:v1:hello" in copy.read("privacybot/data.json").decode()
+
+
+async def test_completing_a_deletion_in_the_console_forgets_its_customer_at_once(
+    desk: Desk,
+) -> None:
+    from tests.forgetting import assert_forgotten, deletion_in_progress
+
+    engine = desk.server.core.engine
+    reference = await deletion_in_progress(engine)
+    await _log_in(desk.http, "ani@jovapos.test")
+    page = await desk.http.get(f"/console/requests/{reference}")
+    done = await desk.http.post(
+        f"/console/requests/{reference}/complete", data={"csrf": _csrf(page.text), "sure": "on"}
+    )
+    assert done.headers["location"].endswith("?done=1")
+    assert_forgotten(engine.settings.data_dir, reference)  # no housekeeping ran

@@ -498,3 +498,52 @@ async def test_one_mailbox_gets_at_most_ten_codes_an_hour_from_all_phones(
     await purge(engine)
     async with engine.store.transaction(readonly=True) as tx:
         assert await tx.code_mails_since(mailbox, clock.now - timedelta(days=30)) == 0
+
+
+async def test_forgetting_tolerates_files_another_process_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two ``privacybot requests complete`` run side by side: each forgets the
+    development mail of its own customer, and lists (then reads) the other's
+    files while that process removes them."""
+    import threading
+
+    from bot.blobs import FileBlobStore
+    from bot.mail import FileMailer, Mail
+
+    mailer = FileMailer(tmp_path / "mail", "privacybot@localhost")
+    for to in ["a@example.com"] * 150 + ["b@example.com"] * 150 + ["c@example.com"]:
+        await mailer.send(Mail(to, "Kode", "123456", "<p>123456</p>", "id"))
+    # Listed by one process, removed by another before it is read.
+    listed = Path.glob
+
+    def with_vanished(self: Path, pattern: str):  # type: ignore[no-untyped-def]
+        yield self / "20260101T000000-vanished.eml"
+        yield self / "00" / ("0" * 32)
+        yield from listed(self, pattern)
+
+    monkeypatch.setattr(Path, "glob", with_vanished)
+    assert mailer.forget("c@example.com") == 1
+    blobs = FileBlobStore(tmp_path / "files", b"k" * 32)
+    blobs.open()
+    blobs.put(blobs.new_token(), b"x")
+    assert len(blobs.stored(older_than=-60)) == 1
+    monkeypatch.setattr(Path, "glob", listed)
+
+    # And for real: two forgets of the same mail at once, in two threads.
+    failures: list[BaseException] = []
+
+    def forget(address: str) -> None:
+        try:
+            mailer.forget(address)
+        except BaseException as exc:  # the test reports any
+            failures.append(exc)
+
+    threads = [threading.Thread(target=forget, args=(a,)) for a in ("a@example.com",) * 2]
+    threads += [threading.Thread(target=forget, args=(a,)) for a in ("b@example.com",) * 2]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert list((tmp_path / "mail").glob("*.eml")) == []

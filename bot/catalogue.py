@@ -22,13 +22,6 @@ from flows.vocabulary import Vocabulary
 
 LANGUAGES = ("id", "en")
 _BABEL_LOCALES = {"id": "id_ID", "en": "en_GB"}
-_ZONE_NAMES = {
-    "Asia/Jakarta": "WIB",
-    "Asia/Pontianak": "WIB",
-    "Asia/Makassar": "WITA",
-    "Asia/Ujung_Pandang": "WITA",
-    "Asia/Jayapura": "WIT",
-}
 
 
 class CatalogueError(Exception):
@@ -98,24 +91,12 @@ class Catalogue:
             return value.sep.join(self._value(language, v, variant) for v in value.items)
         if isinstance(value, datetime):
             local = value.astimezone(self.zone)
-            # "Senin, 30 November 2026 09.00 WIB" / "Monday 30 November 2026, 09:00 WIB"
-            written = format_datetime(
+            return format_datetime(
                 local,
-                "EEEE, d MMMM y HH.mm" if language == "id" else "EEEE d MMMM y, HH:mm",
+                # "Senin, 30 November 2026 09.00 WIB" / "Monday 30 November 2026, 09:00 GMT+07:00"
+                "EEEE, d MMMM y HH.mm zzz" if language == "id" else "EEEE d MMMM y, HH:mm ZZZZ",
                 locale=_BABEL_LOCALES.get(language, "id_ID"),
             )
-            return f"{written} {self._zone_name(local)}"
         if isinstance(value, date):
             return format_date(value, format="long", locale=_BABEL_LOCALES.get(language, "id_ID"))
         return str(value)
-
-    def _zone_name(self, local: datetime) -> str:
-        """The zone as people say it, the same in both languages: Babel's
-        English has no name for Indonesia's zones and writes "GMT+07:00"."""
-        name = _ZONE_NAMES.get(self.zone.key)
-        if name:
-            return name
-        abbreviation = local.tzname() or ""
-        if abbreviation.isalpha():  # "CET", "GMT", "EST"; not "+08"
-            return abbreviation
-        return format_datetime(local, "ZZZZ", locale="en_GB")  # "GMT+08:00"

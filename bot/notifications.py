@@ -123,7 +123,7 @@ async def send_due(core: Core, limit: int = 50) -> int:
         due = await tx.due_notifications(now, limit)  # not terminal: `privacybot chat` shows those
         for n in due:  # claim them: another worker leaves them alone meanwhile
             await tx.lease_notification(n.id, now + LEASE)
-    sent = 0
+    sent, wiped = 0, False
     for n in due:
         async with engine.store.transaction() as tx:  # renewed: a long batch keeps its hold
             await tx.lease_notification(n.id, engine.clock() + LEASE)
@@ -133,12 +133,14 @@ async def send_due(core: Core, limit: int = 50) -> int:
             await _failed(core, n, exc, permanent=isinstance(exc, DeliveryRefused))
             continue
         async with engine.store.transaction() as tx:
-            await tx.notification_sent(n.id, provider_id, engine.clock())
+            wiped = await tx.notification_sent(n.id, provider_id, engine.clock()) or wiped
             # The provider may have reported it undelivered before this commit
             # (the report found no notification then): apply that report now.
             if provider_id and await tx.reported_undelivered(provider_id):
                 await _undelivered(tx, core, n, engine.clock())
         sent += 1
+    if wiped:  # a forgotten customer's last address: off every file on disk too
+        await engine.store.scrub_wal()
     return sent
 
 

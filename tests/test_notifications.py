@@ -459,3 +459,37 @@ async def test_an_undelivered_report_that_beats_our_record_of_the_send_still_cou
     assert rows == [("whatsapp", "given_up"), ("sms", "sent")]
     assert desk.twilio.messages[-1]["to"] == CUSTOMER
     assert "Kirim KTP" in desk.twilio.messages[-1]["body"]
+
+
+async def test_no_byte_of_a_forgotten_customer_stays_once_the_last_notice_went_out(
+    desk: Desk,
+) -> None:
+    """The last notices keep the address until they are sent; once the worker
+    sent them, the address is wiped, and no old page version keeps it in the
+    database file, its WAL, or any other file under the data folder."""
+    from bot.completion import complete_request
+    from tests.conftest import PNG, file_of
+
+    engine = desk.engine
+    chat = Chat(engine, address=CUSTOMER, channel=Channel.WHATSAPP)
+    await chat.script("1", "1", "Sekar Ayuningtyas", "sekar.ayu@example.com")
+    await engine.flush_mail()
+    code = re.search(r"^(\d{6})\r?$", desk.inbox.texts()[-1], re.MULTILINE).group(1)  # type: ignore[union-attr]
+    await chat.script(code, "Saya pindah ke kota Banjarmasin")
+    await chat.say("", file_of(PNG))
+    await chat.say("1")
+    ref = REFERENCE.search(chat.text).group(0)  # type: ignore[union-attr]
+    await send_due(desk.core)  # the receipt's email copy
+    await desk.act(ref, "verify")
+    await complete_request(engine, ref, "staff:ani")
+    assert await send_due(desk.core) == 3  # verified, completed, and its email copy
+    assert "sudah kami hapus" in desk.twilio.messages[-1]["body"]
+    assert desk.inbox.messages[-1]["To"] == "sekar.ayu@example.com"
+
+    files = [p for p in engine.settings.data_dir.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"privacybot.db"}
+    for secret in ("Sekar Ayuningtyas", "sekar.ayu@example.com", "6281234567890", "Banjarmasin"):
+        for path in files:
+            raw = path.read_bytes()
+            for encoding in ("utf-8", "utf-16-le", "utf-16-be"):
+                assert secret.encode(encoding) not in raw, (secret, encoding, path.name)

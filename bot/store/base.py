@@ -226,7 +226,9 @@ class Transaction(abc.ABC):
     async def pending_notifications(self, channel: str, address: str) -> list[Notification]: ...
 
     @abc.abstractmethod
-    async def notification_sent(self, id: int, provider_id: str | None, now: datetime) -> None: ...
+    async def notification_sent(self, id: int, provider_id: str | None, now: datetime) -> bool:
+        """Record the send; True when it wiped the address of a forgotten
+        customer (the caller then scrubs the old copies off the disk)."""
 
     @abc.abstractmethod
     async def notification_failed(

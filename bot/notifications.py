@@ -27,6 +27,7 @@ from bot.catalogue import Catalogue
 from bot.channels import Core, DeliveryRefused
 from bot.crypto import Keyring
 from bot.mail import Mail, html_page
+from bot.mail_outbox import send_due_mail
 from bot.models import Channel, ConversationRecord, Notification, OutboundMessage, RequestRecord
 from bot.store import Transaction
 from flows.types import Label, Reply
@@ -293,6 +294,7 @@ async def run_worker(core: Core, every: float = POLL_SECONDS) -> None:
     while True:
         try:
             await send_due(core)
+            await send_due_mail(core.engine)  # code mails a dead process left queued
         except Exception as exc:  # keep the worker alive; the rows stay queued
             log.error("notification worker: %s", type(exc).__name__)
         await asyncio.sleep(every)

@@ -19,6 +19,7 @@ from bot.models import (
     ConversationRecord,
     Escalation,
     Notification,
+    QueuedMail,
     RecordedReply,
     RequestRecord,
     RequestStatus,
@@ -205,6 +206,27 @@ class Transaction(abc.ABC):
 
     @abc.abstractmethod
     async def code_mails_since(self, email_digest: str, since: datetime) -> int: ...
+
+    @abc.abstractmethod
+    async def enqueue_mail(
+        self, kind: str, sealed: str, idempotency_key: str, now: datetime, expires_at: datetime
+    ) -> int | None:
+        """Queue a sealed mail in the mail outbox; its id (None: the key is
+        queued already)."""
+
+    @abc.abstractmethod
+    async def claim_mail(
+        self, now: datetime, until: datetime, limit: int, ids: list[int] | None = None
+    ) -> list[QueuedMail]:
+        """The due mail (of ``ids`` only, if given), leased until ``until`` so
+        that no other worker sends it meanwhile."""
+
+    @abc.abstractmethod
+    async def mail_done(self, id: int) -> None:
+        """Sent or dropped: the row (and its sealed code) goes."""
+
+    @abc.abstractmethod
+    async def mail_failed(self, id: int, error: str, next_attempt_at: datetime) -> None: ...
 
     @abc.abstractmethod
     async def take_code_mail(self, email_digest: str, now: datetime, per_hour: int) -> bool:

@@ -30,6 +30,7 @@ from bot.models import (
     ConversationRecord,
     Escalation,
     Notification,
+    QueuedMail,
     RecordedReply,
     RequestEvent,
     RequestRecord,
@@ -466,6 +467,51 @@ class _SQLiteTransaction(Transaction):
             (email_digest, _ts(since)),
         )
         return int(row[0]) if row else 0
+
+    async def enqueue_mail(
+        self, kind: str, sealed: str, idempotency_key: str, now: datetime, expires_at: datetime
+    ) -> int | None:
+        cur = await self.db.execute(
+            "INSERT OR IGNORE INTO mail_outbox (kind, sealed, idempotency_key, next_attempt_at, "
+            "expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (kind, sealed, idempotency_key, _ts(now), _ts(expires_at), _ts(now)),
+        )
+        return cur.lastrowid if cur.rowcount == 1 else None
+
+    async def claim_mail(
+        self, now: datetime, until: datetime, limit: int, ids: list[int] | None = None
+    ) -> list[QueuedMail]:
+        only = f" AND id IN ({','.join('?' * len(ids))})" if ids is not None else ""
+        rows = await self._all(
+            f"SELECT * FROM mail_outbox WHERE next_attempt_at <= ?{only} "
+            "ORDER BY next_attempt_at, id LIMIT ?",
+            (_ts(now), *(ids or ()), limit),
+        )
+        for row in rows:
+            await self.db.execute(
+                "UPDATE mail_outbox SET next_attempt_at = ? WHERE id = ?", (_ts(until), row["id"])
+            )
+        return [
+            QueuedMail(
+                id=r["id"],
+                kind=r["kind"],
+                sealed=r["sealed"],
+                idempotency_key=r["idempotency_key"],
+                attempts=r["attempts"],
+                expires_at=datetime.fromisoformat(r["expires_at"]),
+            )
+            for r in rows
+        ]
+
+    async def mail_done(self, id: int) -> None:
+        await self.db.execute("DELETE FROM mail_outbox WHERE id = ?", (id,))
+
+    async def mail_failed(self, id: int, error: str, next_attempt_at: datetime) -> None:
+        await self.db.execute(
+            "UPDATE mail_outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? "
+            "WHERE id = ?",
+            (error[:200], _ts(next_attempt_at), id),
+        )
 
     async def take_code_mail(self, email_digest: str, now: datetime, per_hour: int) -> bool:
         if await self.code_mails_since(email_digest, now - timedelta(hours=1)) >= per_hour:

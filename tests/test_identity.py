@@ -9,6 +9,7 @@ import hashlib
 import io
 import logging
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -547,3 +548,88 @@ async def test_forgetting_tolerates_files_another_process_removed(
         thread.join()
     assert failures == []
     assert list((tmp_path / "mail").glob("*.eml")) == []
+
+
+async def _worker_sends(engine: Engine, box, count: int) -> None:  # type: ignore[no-untyped-def]
+    """Run the real outbox worker until ``count`` mails arrived, and a while
+    longer (to see nothing is sent twice)."""
+    from bot.channels import Core
+    from bot.notifications import run_worker
+
+    core = Core(engine.settings)
+    core.attach(engine)
+    worker = asyncio.create_task(run_worker(core, every=0.02))
+    try:
+        for _ in range(250):
+            if len(box.mails) >= count:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+    finally:
+        worker.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await worker
+        core.attach(None)
+
+
+async def test_a_code_mail_survives_a_process_killed_right_after_the_commit(
+    settings: Settings, clock: FakeClock
+) -> None:
+    from bot.models import InboundMessage
+
+    async with open_engine(settings, clock=clock) as first:
+        box = mailbox_of(first)
+        await Chat(first, address="siti").script("2", "Siti Aminah")
+        replies = await first.handle(
+            InboundMessage(Channel.TERMINAL, "siti", "the-email", "siti@example.com")
+        )
+        assert [r.key for r in replies] == ["prompt.email_code"]  # "we sent you a code"
+        for task in list(first._mail_tasks):  # the process dies: nothing after the commit runs
+            task.cancel()
+        await asyncio.sleep(0)
+        assert box.mails == []
+    with sqlite3.connect(settings.data_dir / "privacybot.db") as db:
+        ((sealed,),) = db.execute("SELECT sealed FROM mail_outbox").fetchall()
+    # Queued with the commit, sealed: neither the code nor the address in clear.
+    assert sealed.startswith("sealed:v1:") and "siti@example.com" not in sealed
+
+    async with open_engine(settings, clock=clock) as second:  # restarted
+        box = mailbox_of(second)
+        await _worker_sends(second, box, 1)
+        assert [m.to for m in box.mails] == ["siti@example.com"]  # once
+        chat = Chat(second, address="siti")
+        await chat.say(box.latest_code())
+        assert chat.keys[0] == "code.verified"
+        await _worker_sends(second, box, 1)  # the worker runs on: nothing more
+        assert len(box.mails) == 1
+
+
+async def test_a_reply_does_not_wait_for_the_mailer(settings: Settings, clock: FakeClock) -> None:
+    """Registered or not, the email step answers at once: the code mail (and
+    the directory look-up) come after the reply, whatever the mailer."""
+    import time
+
+    from bot.mail import FileMailer, Mail
+    from bot.models import InboundMessage
+
+    class SlowMailer(FileMailer):
+        async def send(self, mail: Mail) -> None:
+            await asyncio.sleep(0.5)
+            await super().send(mail)
+
+    async with open_engine(settings, clock=clock) as engine:
+        engine.mailer = SlowMailer(settings.data_dir / "mail", settings.mail_from)
+        box = mailbox_of(engine)
+        await _import(engine, [("siti@example.com", "Siti Aminah", None)])
+        answered = {}
+        for n, email in enumerate(("siti@example.com", "nobody@example.com")):
+            await Chat(engine, address=f"c{n}").script("2", "Siti Aminah")
+            started = time.monotonic()
+            replies = await engine.handle(
+                InboundMessage(Channel.TERMINAL, f"c{n}", f"email-{n}", email)
+            )
+            answered[email] = time.monotonic() - started
+            assert [r.key for r in replies] == ["prompt.email_code"]
+        assert all(seconds < 0.2 for seconds in answered.values()), answered
+        await engine.flush_mail()
+        assert [m.to for m in box.mails] == ["siti@example.com"]  # the code still went

@@ -60,11 +60,11 @@ async def send_due_mail(engine: Engine, ids: list[int] | None = None, limit: int
         claimed = await tx.claim_mail(now, now + LEASE, limit, ids)
     sent = 0
     for row in claimed:
-        payload = json.loads(engine.keyring.open_text(row.sealed))
         if engine.clock() >= row.expires_at:
             await _done(engine, row.id)  # the code expired meanwhile: nobody can use it
             continue
         try:
+            payload = json.loads(engine.keyring.open_text(row.sealed))
             if payload["arm"] is not None and not await engine.arm_code(payload["arm"]):
                 await _done(engine, row.id)  # not eligible, over its limit, or replaced
                 continue

@@ -455,7 +455,7 @@ class Engine:
             # slower than an unknown one (and neither the account directory nor a
             # mail server may hold up a webhook). Queued: if this process dies
             # first, the outbox worker sends them.
-            task = asyncio.create_task(send_due_mail(self, work.codes))
+            task = asyncio.create_task(self._send_queued(work.codes))
             self._mail_tasks.add(task)
             task.add_done_callback(self._mail_tasks.discard)
         return [
@@ -796,6 +796,12 @@ class Engine:
         queued = await queue_mail(tx, self, "code", mail, now, expires, arm)
         if queued is not None:
             work.codes.append(queued)
+
+    async def _send_queued(self, ids: list[int]) -> None:
+        try:
+            await send_due_mail(self, ids)
+        except Exception as exc:  # the rows stay queued for the outbox worker
+            log.warning("code mail left to the outbox worker: %s", type(exc).__name__)
 
     async def arm_code(self, arm: dict[str, Any]) -> bool:
         """Before a queued code mail goes (outside any transaction: the account

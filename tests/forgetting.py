@@ -17,11 +17,11 @@ EMAIL = "sekar.ayu@example.com"
 REASON = "Saya pindah ke kota Banjarmasin"
 
 
-async def deletion_in_progress(engine: Engine, address: str = "sekar") -> str:
+async def deletion_in_progress(engine: Engine, address: str = "sekar", email: str = EMAIL) -> str:
     """A deletion request with ID proof, verified by staff: the next step is
     to complete it. Returns its reference."""
     chat = Chat(engine, address=address)
-    await chat.script("1", "1", NAME, EMAIL, CODE, REASON)
+    await chat.script("1", "1", NAME, email, CODE, REASON)
     await chat.say("", file_of(PNG))
     await chat.say("1")
     reference = re.search(r"DEL-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]

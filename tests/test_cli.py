@@ -939,3 +939,33 @@ async def test_completing_a_deletion_from_the_command_line_forgets_its_customer(
     assert done.returncode == 0, done.stderr
     assert f"{reference}: in_progress -> completed" in done.stdout
     assert_forgotten(data_dir, reference)
+
+
+async def test_parallel_completions_forget_side_by_side(data_dir: Path) -> None:
+    """Each process forgets its customer's development mail while the other
+    reads the same folder: neither may crash on a file the other removed."""
+    from bot.app import open_engine
+    from bot.settings import load_settings
+    from tests.conftest import mailbox_of
+    from tests.forgetting import deletion_in_progress
+
+    async with open_engine(load_settings(environ={}, data_dir=str(data_dir))) as engine:
+        mailbox_of(engine)
+        references = [
+            await deletion_in_progress(engine, f"user{n}", f"user{n}@example.com")
+            for n in range(4)
+        ]
+    runs = [
+        subprocess.Popen(
+            command(data_dir, "requests", "complete", reference),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=clean_env(),
+        )
+        for reference in references
+    ]
+    for run_ in runs:
+        out, err = run_.communicate(timeout=TIMEOUT)
+        assert run_.returncode == 0 and "Traceback" not in err, err
+    assert list((data_dir / "mail").glob("*.eml")) == []

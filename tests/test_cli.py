@@ -966,6 +966,6 @@ async def test_parallel_completions_forget_side_by_side(data_dir: Path) -> None:
         for reference in references
     ]
     for run_ in runs:
-        out, err = run_.communicate(timeout=TIMEOUT)
+        _, err = run_.communicate(timeout=TIMEOUT)
         assert run_.returncode == 0 and "Traceback" not in err, err
     assert list((data_dir / "mail").glob("*.eml")) == []

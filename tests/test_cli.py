@@ -952,8 +952,7 @@ async def test_parallel_completions_forget_side_by_side(data_dir: Path) -> None:
     async with open_engine(load_settings(environ={}, data_dir=str(data_dir))) as engine:
         mailbox_of(engine)
         references = [
-            await deletion_in_progress(engine, f"user{n}", f"user{n}@example.com")
-            for n in range(4)
+            await deletion_in_progress(engine, f"user{n}", f"user{n}@example.com") for n in range(4)
         ]
     runs = [
         subprocess.Popen(

@@ -22,8 +22,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from bot.channels import Core
+from bot.completion import complete_request
 from bot.engine import hash_token, utc_now
-from bot.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile, complete_access
+from bot.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile
 from bot.lifecycle import MOVES, DateOutOfRange, IllegalMove, act, deadline
 from bot.models import RequestStatus
 from bot.requests import (
@@ -103,6 +104,11 @@ def api_routes(core: Core) -> list[BaseRoute]:
         for name in ("reason", "message", "until"):
             if body.get(name) is not None and not isinstance(body[name], str):
                 return _error(400, f"{name} must be a string")
+        if action == "complete":  # one use case for every door (forgetting included)
+            done = await complete_request(
+                core.engine, request.path_params["reference"], actor, reason=body.get("reason")
+            )
+            return JSONResponse(with_deadline(done, detail=True))
         until = body.get("until")
         try:
             until_date = date.fromisoformat(until) if until else None
@@ -141,8 +147,7 @@ def api_routes(core: Core) -> list[BaseRoute]:
         if not files:
             return _error(400, "upload at least one file (multipart, any field name)")
         reference = request.path_params["reference"]
-        await complete_access(core.engine, reference, actor, files)
-        record = await find_request(core.engine.store, reference)
+        record = await complete_request(core.engine, reference, actor, files=files)
         return JSONResponse(with_deadline(record, detail=True))
 
     async def openapi(request: Request) -> Response:

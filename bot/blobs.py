@@ -114,6 +114,10 @@ class FileBlobStore(BlobStore):
         cutoff = time.time() - older_than
         found = []
         for path in self.root.glob("??/*"):
-            if len(path.name) == 32 and path.stat().st_mtime < cutoff:
+            try:  # removed meanwhile by another process's forgetting or purge: fine
+                old = path.stat().st_mtime < cutoff
+            except FileNotFoundError:
+                continue
+            if len(path.name) == 32 and old:
                 found.append(path.name)
         return found

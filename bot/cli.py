@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from bot.app import open_core, open_engine
 from bot.engine import utc_now
-from bot.lifecycle import MOVES, OPEN, Deadline, IllegalMove, act, deadline
+from bot.lifecycle import MOVES, OPEN, ActionResult, Deadline, IllegalMove, act, deadline
 from bot.logs import configure as configure_logging
 from bot.mail import FileMailer
 from bot.models import RequestRecord, RequestStatus
@@ -455,38 +455,43 @@ def _print_json(data: Any) -> None:
 
 
 async def _move(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.retention import forget_deleted_customers
+    from bot.completion import complete_request
 
     actor = f"staff:{args.by or getpass.getuser()}"
     async with open_engine(settings) as engine:
-        if getattr(args, "export", None):
-            from bot.exports import complete_access, read_exports
+        if args.action == "complete":
+            from bot.exports import read_exports
 
             try:
-                await complete_access(engine, args.reference, actor, read_exports(args.export))
+                files = read_exports(args.export) if args.export else None
+                done = await complete_request(
+                    engine, args.reference, actor, files=files, reason=args.reason
+                )
             except IllegalMove as exc:
                 raise CliError(str(exc)) from None
-            sys.stdout.write(
-                f"{args.reference.upper()}: completed; the data copy is ready and the "
-                f"customer is sent a download link, recorded for {actor}\n"
-            )
-            return 0
-        try:
-            result = await act(
-                engine.store,
-                utc_now,
-                args.reference,
-                args.action,
-                actor,
-                reason=getattr(args, "reason", None),
-                message=getattr(args, "message", None),
-                until=getattr(args, "until", None),
-                timezone=settings.timezone,
-            )
-        except IllegalMove as exc:
-            raise CliError(str(exc)) from None
-        if result.request.status is RequestStatus.COMPLETED:
-            await forget_deleted_customers(engine)  # a deletion forgets its customer now
+            if files:
+                sys.stdout.write(
+                    f"{done.reference}: completed; the data copy is ready and the "
+                    f"customer is sent a download link, recorded for {actor}\n"
+                )
+                return 0
+            # Completion starts only from in_progress (``MOVES``).
+            result = ActionResult(request=done, previous=RequestStatus.IN_PROGRESS)
+        else:
+            try:
+                result = await act(
+                    engine.store,
+                    utc_now,
+                    args.reference,
+                    args.action,
+                    actor,
+                    reason=getattr(args, "reason", None),
+                    message=getattr(args, "message", None),
+                    until=getattr(args, "until", None),
+                    timezone=settings.timezone,
+                )
+            except IllegalMove as exc:
+                raise CliError(str(exc)) from None
     r = result.request
     change = (
         f"{result.previous.value} -> {r.status.value}"

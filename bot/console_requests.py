@@ -14,10 +14,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.completion import complete_request
 from bot.console_pages import HEADERS, ConsolePages
 from bot.directory import everyone_counts
 from bot.engine import utc_now
-from bot.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile, complete_access
+from bot.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile
 from bot.lifecycle import (
     MOVES,
     OPEN,
@@ -220,14 +221,20 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
         until_raw = str(form.get("until", "")) or None
         uploads = [v for v in form.getlist("export") if not isinstance(v, str) and v.filename]
         try:
-            if action == "complete" and uploads:
+            if action == "complete":
                 files = []
                 for upload in uploads:
                     data = await upload.read(MAX_UPLOADED_EXPORT_BYTES + 1)
                     if len(data) > MAX_UPLOADED_EXPORT_BYTES:
                         raise ValueError(f"{upload.filename} is larger than 50 MB")
                     files.append(ExportFile(upload.filename or "export", data))
-                await complete_access(core.engine, reference, f"staff:{session.email}", files)
+                await complete_request(
+                    core.engine,
+                    reference,
+                    f"staff:{session.email}",
+                    files=files,
+                    reason=str(form.get("reason", "")) or None,
+                )
                 return RedirectResponse(f"/console/requests/{reference}?done=1", status_code=303)
             until = date.fromisoformat(until_raw) if until_raw else None
             await act(

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot.blobs import BlobStore
 from bot.business_days import due_date, due_for
@@ -31,7 +32,8 @@ from bot.crypto import Keyring
 from bot.directory import AccountDirectory, DirectoryUnavailable, same_name
 from bot.images import ImageUnreadable, strip_metadata
 from bot.lifecycle import apply_move
-from bot.mail import FileMailer, Mail, Mailer, html_page
+from bot.mail import Mail, Mailer, html_page
+from bot.mail_outbox import queue_mail, send_due_mail
 from bot.models import (
     Channel,
     CodeRecord,
@@ -120,6 +122,11 @@ def _kept_text(state: str, text: str) -> str:
     return mask_digits(text) if asks_code(state) else text
 
 
+def _ts(value: datetime) -> str:
+    """A time as a queued code mail records it (UTC, ISO 8601)."""
+    return value.astimezone(UTC).isoformat()
+
+
 def _code_context(conversation_id: int, effect: SendCode) -> str:
     """What a code is bound to: this conversation, this purpose, this email."""
     return f"{conversation_id}:{effect.purpose}:{effect.email.casefold()}"
@@ -146,18 +153,7 @@ class _Work:
     inbound_id: int | None = None
     written: list[str] = field(default_factory=list)
     discarded: list[str] = field(default_factory=list)
-    codes: list[_PendingCode] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _PendingCode:
-    """A code recorded by a message's transaction, armed and mailed after it."""
-
-    conversation_id: int
-    effect: SendCode
-    code: str
-    issued_at: datetime
-    language: str
+    codes: list[int] = field(default_factory=list)  # code mails queued in the outbox
 
 
 class Engine:
@@ -393,8 +389,8 @@ class Engine:
         upload: str | None,
     ) -> list[OutboundMessage]:
         """All of one message's work in one transaction. Files written for it
-        are removed again if the transaction does not commit; mail (codes) goes
-        out only after it did."""
+        are removed again if the transaction does not commit; mail (codes) is
+        queued in it and goes out only after it committed."""
         work = _Work(message=message, files={f.info.token: f for f in files})
         try:
             async with self.store.transaction() as tx:
@@ -472,16 +468,14 @@ class Engine:
             raise
         for token in work.discarded:
             self.blobs.delete(token)
-        for pending in work.codes:
-            if isinstance(self.mailer, FileMailer):
-                await self._issue_code(pending)  # development: at once, for the chat to show
-            else:
-                # Not awaited: a registered email must not answer slower than an
-                # unknown one (and neither the account directory nor an SMTP
-                # server may hold up a webhook).
-                task = asyncio.create_task(self._issue_code(pending))
-                self._mail_tasks.add(task)
-                task.add_done_callback(self._mail_tasks.discard)
+        if work.codes:
+            # Not awaited, whatever the mailer: a registered email must not answer
+            # slower than an unknown one (and neither the account directory nor a
+            # mail server may hold up a webhook). Queued: if this process dies
+            # first, the outbox worker sends them.
+            task = asyncio.create_task(self._send_queued(work.codes))
+            self._mail_tasks.add(task)
+            task.add_done_callback(self._mail_tasks.discard)
         return [
             OutboundMessage(
                 message.channel,
@@ -788,8 +782,8 @@ class Engine:
                     return
                 attempts, sends = previous.attempts, previous.sends + 1
         code = f"{secrets.randbelow(10**6):06d}"
-        # Recorded unarmed (it matches nothing); ``_issue_code`` arms and mails
-        # it after this transaction, once the address proves eligible.
+        # Recorded unarmed (it matches nothing); ``arm_code`` arms it after this
+        # transaction, once the address proves eligible, and the mail goes.
         await tx.save_code(
             CodeRecord(
                 conversation_id=work.conversation.id,
@@ -806,44 +800,62 @@ class Engine:
                 verified_at=None,
             )
         )
-        work.codes.append(
-            _PendingCode(work.conversation.id, effect, code, now, work.outcome.language)
+        mail = self._code_mail(
+            effect.email, code, work.outcome.language, f"code:{work.conversation.id}:{_ts(now)}"
         )
+        arm = {
+            "conversation_id": work.conversation.id,
+            "purpose": effect.purpose,
+            "email": effect.email,
+            "code": code,
+            "issued_at": _ts(now),
+        }
+        expires = now + timedelta(minutes=settings.email_code_minutes)
+        queued = await queue_mail(tx, self, "code", mail, now, expires, arm)
+        if queued is not None:
+            work.codes.append(queued)
 
-    async def _issue_code(self, pending: _PendingCode) -> None:
-        """After the message's commit: ask whether the address may get a code
-        (the account directory may be a slow HTTP service, so outside any
-        transaction), then arm the recorded code and mail it. A code replaced
-        meanwhile, or over its mailbox's hourly limit, is left unarmed."""
-        effect = pending.effect
+    async def _send_queued(self, ids: list[int]) -> None:
         try:
-            eligible, directory_name = await self._code_eligibility(effect)
-            if not eligible:
-                return
-            now = self.clock()
-            async with self.store.transaction() as tx:
-                record = await tx.get_code(pending.conversation_id)
-                if (
-                    record is None
-                    or record.issued_at != pending.issued_at
-                    or record.purpose != effect.purpose
-                    or record.digest is not None
-                ):
-                    return  # a newer code (or none) is pending now
-                # Per mailbox too, across conversations: many phones or Telegram
-                # accounts must not be able to flood one inbox with codes.
-                mailbox = self.keyring.code_digest(effect.email.casefold(), "code-mail")
-                if not await tx.take_code_mail(mailbox, now, self.settings.email_codes_per_hour):
-                    log.info("code not sent: hourly limit of its email address reached")
-                    return
-                record.digest = self.keyring.code_digest(
-                    pending.code, _code_context(pending.conversation_id, effect)
-                )
-                record.directory_name = directory_name
-                await tx.save_code(record)
-            await self.mailer.send(self._code_mail(effect.email, pending.code, pending.language))
-        except Exception as exc:  # the customer can ask for a new code
-            log.warning("issuing a code failed: %s", type(exc).__name__)
+            await send_due_mail(self, ids)
+        except Exception as exc:  # the rows stay queued for the outbox worker
+            log.warning("code mail left to the outbox worker: %s", type(exc).__name__)
+
+    async def arm_code(self, arm: dict[str, Any]) -> bool:
+        """Before a queued code mail goes (outside any transaction: the account
+        directory may be a slow HTTP service): whether the address may get a
+        code; if so the recorded code is armed. A code replaced meanwhile, or
+        over its mailbox's hourly limit, stays unarmed and its mail is dropped.
+        Armed already by an earlier try of the same mail: it may go again."""
+        effect = SendCode(purpose=arm["purpose"], email=arm["email"])
+        eligible, directory_name = await self._code_eligibility(effect)
+        if not eligible:
+            return False
+        digest = self.keyring.code_digest(
+            arm["code"], _code_context(arm["conversation_id"], effect)
+        )
+        now = self.clock()
+        async with self.store.transaction() as tx:
+            record = await tx.get_code(arm["conversation_id"])
+            if (
+                record is None
+                or _ts(record.issued_at) != arm["issued_at"]
+                or record.purpose != effect.purpose
+                or record.email.casefold() != effect.email.casefold()
+            ):
+                return False  # a newer code (or none) is pending now
+            if record.digest is not None:
+                return record.digest == digest
+            # Per mailbox too, across conversations: many phones or Telegram
+            # accounts must not be able to flood one inbox with codes.
+            mailbox = self.keyring.code_digest(effect.email.casefold(), "code-mail")
+            if not await tx.take_code_mail(mailbox, now, self.settings.email_codes_per_hour):
+                log.info("code not sent: hourly limit of its email address reached")
+                return False
+            record.digest = digest
+            record.directory_name = directory_name
+            await tx.save_code(record)
+        return True
 
     async def _code_eligibility(self, effect: SendCode) -> tuple[bool, str | None]:
         if effect.purpose.startswith("status:"):
@@ -875,7 +887,7 @@ class Engine:
                 )
         await tx.save_code(code)
 
-    def _code_mail(self, to: str, code: str, language: str) -> Mail:
+    def _code_mail(self, to: str, code: str, language: str, key: str) -> Mail:
         minutes = self.settings.email_code_minutes
 
         def t(key: str) -> str:
@@ -889,10 +901,13 @@ class Engine:
             text=t("text"),
             html=html_page([t("html_intro"), t("html_validity"), t("html_ignore")], code),
             language=language,
+            message_key=key,
         )
 
     async def flush_mail(self) -> None:
-        """Wait for mail still being sent (at shutdown, and in tests)."""
+        """Wait for the mail this process started sending after its commits (at
+        shutdown, after a chat message, and in tests); what it could not send
+        stays queued for the outbox worker."""
         if self._mail_tasks:
             await asyncio.wait(set(self._mail_tasks), timeout=30)
 

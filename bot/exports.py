@@ -24,6 +24,7 @@ from bot.cpu import off_loop
 from bot.engine import Engine, hash_token
 from bot.lifecycle import IllegalMove, apply_move
 from bot.mail import Mail, html_page
+from bot.mail_outbox import queue_mail, send_due_mail
 from bot.requests import RequestNotFound, request_detail
 from flows.types import RequestType
 from flows.validators import parse_reference
@@ -191,25 +192,28 @@ async def send_download_code(engine: Engine, token: str) -> str:
             raise DownloadError("limit")
         code = f"{secrets.randbelow(10**6):06d}"
         digest = engine.keyring.code_digest(code, f"download:{found['token_hash']}")
-        await tx.set_download_code(
-            found["token_hash"], digest, now + timedelta(minutes=CODE_MINUTES), 0, now
-        )
-    language = found["language"]
+        expires = now + timedelta(minutes=CODE_MINUTES)
+        await tx.set_download_code(found["token_hash"], digest, expires, 0, now)
+        language = found["language"]
 
-    def t(key: str) -> str:
-        return engine.catalogue.text(language, f"mail.code.{key}").format(
-            code=code, minutes=CODE_MINUTES
-        )
+        def t(key: str) -> str:
+            return engine.catalogue.text(language, f"mail.code.{key}").format(
+                code=code, minutes=CODE_MINUTES
+            )
 
-    await engine.mailer.send(
-        Mail(
+        # Queued sealed with the code: a process that dies after this commit
+        # leaves the mail to the outbox worker, not lost.
+        mail = Mail(
             to=found["email"],
             subject=t("subject"),
             text=t("text"),
             html=html_page([t("html_intro"), t("html_validity"), t("html_ignore")], code),
             language=language,
+            message_key=f"download-code:{found['token_hash']}:{now.isoformat()}",
         )
-    )
+        queued = await queue_mail(tx, engine, "download_code", mail, now, expires)
+    if queued is not None:
+        await send_due_mail(engine, [queued])  # the page says "sent": send it now
     return language
 
 

@@ -109,13 +109,18 @@ class FileMailer(Mailer):
             listener(mail)
 
     def forget(self, address: str) -> int:
-        """Remove development mail to ``address`` (its customer is forgotten)."""
+        """Remove development mail to ``address`` (its customer is forgotten).
+        Another process may be forgetting the same mail at the same time: a
+        file gone between the listing and its reading or removal is fine."""
         removed = 0
         for path in self.folder.glob("*.eml"):
-            with path.open("rb") as handle:
-                to = BytesParser(policy=policy.default).parse(handle, headersonly=True)["To"]
+            try:
+                with path.open("rb") as handle:
+                    to = BytesParser(policy=policy.default).parse(handle, headersonly=True)["To"]
+            except FileNotFoundError:
+                continue
             if to and str(to).casefold() == address.casefold():
-                path.unlink()
+                path.unlink(missing_ok=True)
                 removed += 1
         return removed
 

@@ -166,6 +166,19 @@ class Notification:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class QueuedMail:
+    """One mail in the mail outbox (see the mail_outbox table); ``sealed``
+    opens only with the keyring."""
+
+    id: int
+    kind: str
+    sealed: str
+    idempotency_key: str
+    attempts: int
+    expires_at: datetime
+
+
 @dataclass
 class CodeRecord:
     """The email code a conversation waits for (see the email_codes table)."""

@@ -27,6 +27,7 @@ from bot.catalogue import Catalogue
 from bot.channels import Core, DeliveryRefused
 from bot.crypto import Keyring
 from bot.mail import Mail, html_page
+from bot.mail_outbox import send_due_mail
 from bot.models import Channel, ConversationRecord, Notification, OutboundMessage, RequestRecord
 from bot.store import Transaction
 from flows.types import Label, Reply
@@ -123,7 +124,7 @@ async def send_due(core: Core, limit: int = 50) -> int:
         due = await tx.due_notifications(now, limit)  # not terminal: `privacybot chat` shows those
         for n in due:  # claim them: another worker leaves them alone meanwhile
             await tx.lease_notification(n.id, now + LEASE)
-    sent = 0
+    sent, wiped = 0, False
     for n in due:
         async with engine.store.transaction() as tx:  # renewed: a long batch keeps its hold
             await tx.lease_notification(n.id, engine.clock() + LEASE)
@@ -133,12 +134,14 @@ async def send_due(core: Core, limit: int = 50) -> int:
             await _failed(core, n, exc, permanent=isinstance(exc, DeliveryRefused))
             continue
         async with engine.store.transaction() as tx:
-            await tx.notification_sent(n.id, provider_id, engine.clock())
+            wiped = await tx.notification_sent(n.id, provider_id, engine.clock()) or wiped
             # The provider may have reported it undelivered before this commit
             # (the report found no notification then): apply that report now.
             if provider_id and await tx.reported_undelivered(provider_id):
                 await _undelivered(tx, core, n, engine.clock())
         sent += 1
+    if wiped:  # a forgotten customer's last address: off every file on disk too
+        await engine.store.scrub_wal()
     return sent
 
 
@@ -291,6 +294,7 @@ async def run_worker(core: Core, every: float = POLL_SECONDS) -> None:
     while True:
         try:
             await send_due(core)
+            await send_due_mail(core.engine)  # code mails a dead process left queued
         except Exception as exc:  # keep the worker alive; the rows stay queued
             log.error("notification worker: %s", type(exc).__name__)
         await asyncio.sleep(every)

@@ -69,28 +69,45 @@ async def purge_orphans(engine: Engine) -> int:
 async def forget_deleted_customers(engine: Engine) -> int:
     """After a completed deletion, the customer is forgotten: their messages,
     codes, files and identifying fields go; the compliance record (reference,
-    type, dates, status history, keyed hash of the email) stays. Idempotent, so
-    the hourly run finishes what a crash interrupted."""
+    type, dates, status history, keyed hash of the email) stays. Completing a
+    deletion does it at once (``bot.completion``); this hourly run finishes
+    what a crash interrupted."""
     async with engine.store.transaction(readonly=True) as tx:
         references = await tx.deletions_to_forget()
+    forgotten = 0
     for reference in references:
-        now = engine.clock()
-        async with engine.store.transaction() as tx:
-            record = await tx.get_request(reference)
-            if record is None or record.email.startswith("hmac:"):
-                continue
-            email = record.email
-            tokens = await tx.forget_customer(reference, engine.keyring.identity_digest(email), now)
-            await tx.add_request_event(reference, "system", "customer_forgotten", {}, now)
-        for token in tokens:
-            engine.blobs.delete(token)
-        forget_mail = getattr(engine.mailer, "forget", None)
-        if forget_mail is not None:
-            forget_mail(email)  # development mail files name the address
-        log.info("forgot the customer of %s", reference)
+        forgotten += await forget_customer(engine, reference, scrub=False)
     if references:
         await engine.store.scrub_wal()
-    return len(references)
+    return forgotten
+
+
+async def forget_customer(engine: Engine, reference: str, *, scrub: bool = True) -> bool:
+    """Forget the customer of one completed deletion; False when there was
+    nothing (left) to forget. Idempotent: a parallel run, or one interrupted
+    by a crash, is finished by the next, and files already gone are fine."""
+    now = engine.clock()
+    async with engine.store.transaction() as tx:
+        record = await tx.get_request(reference)
+        if (
+            record is None
+            or record.email.startswith("hmac:")
+            or record.type.value != "deletion"
+            or record.status.value != "completed"
+        ):
+            return False
+        email = record.email
+        tokens = await tx.forget_customer(reference, engine.keyring.identity_digest(email), now)
+        await tx.add_request_event(reference, "system", "customer_forgotten", {}, now)
+    for token in tokens:
+        engine.blobs.delete(token)
+    forget_mail = getattr(engine.mailer, "forget", None)
+    if forget_mail is not None:
+        forget_mail(email)  # development mail files name the address
+    log.info("forgot the customer of %s", reference)
+    if scrub:
+        await engine.store.scrub_wal()
+    return True
 
 
 async def drop_old_compliance_records(engine: Engine) -> int:

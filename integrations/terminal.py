@@ -65,6 +65,9 @@ class TerminalChannel:
             for reply in await self.engine.handle(message):
                 self.language = reply.language  # the prompt follows the conversation
                 self._show(reply)
+            # A code mail goes out after the reply; here it shows (as development
+            # mail, without SMTP) before the next prompt.
+            await self.engine.flush_mail()
 
     def _read(self) -> str | None:
         if self.interactive:

@@ -3,6 +3,7 @@ test controls, and a small chat driver around the real engine."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import io
@@ -180,7 +181,12 @@ class Chat:
             text=text,
             files=tuple(files),
         )
+        sending = set(self.engine._mail_tasks)
         self.last = await self.engine.handle(message)
+        # Like a customer, who reads the code mail next: wait for the mail this
+        # message started (not for other customers' mail).
+        if mine := self.engine._mail_tasks - sending:
+            await asyncio.wait(mine, timeout=30)
         return self.last
 
     @property

@@ -108,3 +108,24 @@ async def test_api(tmp_path: Path, clock: FakeClock) -> None:
             ("POST", "/requests/{reference}/export"),
         }
         assert set(spec["components"]["schemas"]["Request"]["required"]) <= set(detail)
+
+
+async def test_completing_a_deletion_forgets_its_customer_at_once(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    from tests.forgetting import assert_forgotten, deletion_in_progress
+
+    settings = load_settings(environ={}, data_dir=str(tmp_path / "data"), public_url=PUBLIC_URL)
+    async with running_server(settings, clock=clock) as server, httpx.AsyncClient() as http:
+        engine = server.core.engine
+        mailbox_of(engine)
+        async with engine.store.transaction() as tx:
+            await tx.create_api_token("pos-backoffice", hash_token("s3cret-token"), clock())
+        ref = await deletion_in_progress(engine)
+        done = await http.post(
+            f"{server.url}/api/v1/requests/{ref}/complete",
+            headers={"Authorization": "Bearer s3cret-token"},
+        )
+        assert done.status_code == 200, done.text
+        assert done.json()["status"] == "completed" and done.json()["full_name"] == ""
+        assert_forgotten(settings.data_dir, ref)  # no housekeeping ran

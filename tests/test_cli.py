@@ -178,7 +178,9 @@ def chat_to_code(
     code = mailed_code(data_dir, before, to)
     assert code_on_screen(result.stdout, language, to) == code
     prompt = text(language, "prompt.email_code", email=to, minutes=CODE_MINUTES)
-    assert result.stdout.strip().endswith(prompt), result.stdout
+    # The reply first; the development mail after it (it is sent after the reply).
+    marker = text(language, "terminal.dev_mail", to=to, text="")
+    assert result.stdout.rsplit(marker, 1)[0].strip().endswith(prompt), result.stdout
     return result, code
 
 
@@ -928,3 +930,49 @@ def test_api_token_is_printed_once_alone_on_the_last_line(data_dir: Path) -> Non
         rows = db.execute("SELECT name, token_hash FROM api_tokens").fetchall()
     assert rows == [("pos-backoffice", hash_token(token))]  # only the hash is kept
     assert_one_line_error(run(data_dir, "api-token", "create", " "), 1)
+
+
+async def test_completing_a_deletion_from_the_command_line_forgets_its_customer(
+    data_dir: Path,
+) -> None:
+    from bot.app import open_engine
+    from bot.settings import load_settings
+    from tests.conftest import mailbox_of
+    from tests.forgetting import assert_forgotten, deletion_in_progress
+
+    async with open_engine(load_settings(environ={}, data_dir=str(data_dir))) as engine:
+        mailbox_of(engine)
+        reference = await deletion_in_progress(engine)
+    done = run(data_dir, "requests", "complete", reference, "--by", "ani")
+    assert done.returncode == 0, done.stderr
+    assert f"{reference}: in_progress -> completed" in done.stdout
+    assert_forgotten(data_dir, reference)
+
+
+async def test_parallel_completions_forget_side_by_side(data_dir: Path) -> None:
+    """Each process forgets its customer's development mail while the other
+    reads the same folder: neither may crash on a file the other removed."""
+    from bot.app import open_engine
+    from bot.settings import load_settings
+    from tests.conftest import mailbox_of
+    from tests.forgetting import deletion_in_progress
+
+    async with open_engine(load_settings(environ={}, data_dir=str(data_dir))) as engine:
+        mailbox_of(engine)
+        references = [
+            await deletion_in_progress(engine, f"user{n}", f"user{n}@example.com") for n in range(4)
+        ]
+    runs = [
+        subprocess.Popen(
+            command(data_dir, "requests", "complete", reference),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=clean_env(),
+        )
+        for reference in references
+    ]
+    for run_ in runs:
+        _, err = run_.communicate(timeout=TIMEOUT)
+        assert run_.returncode == 0 and "Traceback" not in err, err
+    assert list((data_dir / "mail").glob("*.eml")) == []

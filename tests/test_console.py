@@ -945,3 +945,19 @@ async def test_ids_out_of_range_are_not_found(desk: Desk) -> None:
         for path in (f"/console/requests/{number}", f"/console/requests/ACC-{number}"):
             assert (await http.get(path)).status_code == 404
             assert (await http.post(f"{path}/verify", data={"csrf": csrf})).status_code == 404
+
+
+async def test_completing_a_deletion_in_the_console_forgets_its_customer_at_once(
+    desk: Desk,
+) -> None:
+    from tests.forgetting import assert_forgotten, deletion_in_progress
+
+    engine = desk.server.core.engine
+    reference = await deletion_in_progress(engine)
+    await _log_in(desk.http, "ani@jovapos.test")
+    page = await desk.http.get(f"/console/requests/{reference}")
+    done = await desk.http.post(
+        f"/console/requests/{reference}/complete", data={"csrf": _csrf(page.text), "sure": "on"}
+    )
+    assert done.headers["location"].endswith("?done=1")
+    assert_forgotten(engine.settings.data_dir, reference)  # no housekeeping ran

@@ -131,3 +131,39 @@ async def test_purge_keeps_data_copies_until_their_link_expires(
         clock.advance(days=8)
         await purge(engine)
         assert not any(p.exists() for p in files)  # the link expired: the zip goes
+
+
+async def test_a_download_code_survives_a_process_killed_right_after_the_commit(
+    settings, clock: FakeClock, monkeypatch
+) -> None:
+    import bot.exports
+    from bot.app import open_engine
+    from bot.exports import open_download, send_download_code
+    from tests.test_identity import _worker_sends
+
+    async with open_engine(settings, clock=clock) as first:
+        box = mailbox_of(first)
+        chat = Chat(first, address="siti")
+        await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati", "nanti", "1")
+        ref = re.search(r"ACC-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
+        await act(first.store, clock, ref, "ask", "staff:ani", message="KTP?")
+        await act(first.store, clock, ref, "verify", "staff:ani")
+        url = await complete_access(first, ref, "staff:ani", [ExportFile("a.csv", BACK_OFFICE)])
+        token = url.rsplit("/", 1)[1]
+        mails = len(box.mails)
+
+        async def dies(*args: object, **kwargs: object) -> int:
+            return 0  # the process is killed after the commit, before the mail went
+
+        monkeypatch.setattr(bot.exports, "send_due_mail", dies)
+        await send_download_code(first, token)  # the page says: a code was sent
+        assert len(box.mails) == mails
+    monkeypatch.undo()
+
+    async with open_engine(settings, clock=clock) as second:  # restarted
+        box = mailbox_of(second)
+        await _worker_sends(second, box, 3)  # with the receipt's and completion's copies
+        codes = [m for m in box.mails if re.search(r"^\d{6}$", m.text, re.MULTILINE)]
+        assert [m.to for m in codes] == ["siti@example.com"]  # once
+        name, data = await open_download(second, token, box.latest_code())
+        assert name == f"jova-pos-data-{ref}.zip" and data.startswith(b"PK")

@@ -9,6 +9,7 @@ import hashlib
 import io
 import logging
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -523,3 +524,140 @@ async def test_one_mailbox_gets_at_most_ten_codes_an_hour_from_all_phones(
     await purge(engine)
     async with engine.store.transaction(readonly=True) as tx:
         assert await tx.code_mails_since(mailbox, clock.now - timedelta(days=30)) == 0
+
+
+async def test_forgetting_tolerates_files_another_process_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two ``privacybot requests complete`` run side by side: each forgets the
+    development mail of its own customer, and lists (then reads) the other's
+    files while that process removes them."""
+    import threading
+
+    from bot.blobs import FileBlobStore
+    from bot.mail import FileMailer, Mail
+
+    mailer = FileMailer(tmp_path / "mail", "privacybot@localhost")
+    for to in ["a@example.com"] * 150 + ["b@example.com"] * 150 + ["c@example.com"]:
+        await mailer.send(Mail(to, "Kode", "123456", "<p>123456</p>", "id"))
+    # Listed by one process, removed by another before it is read.
+    listed = Path.glob
+
+    def with_vanished(self: Path, pattern: str):  # type: ignore[no-untyped-def]
+        yield self / "20260101T000000-vanished.eml"
+        yield self / "00" / ("0" * 32)
+        yield from listed(self, pattern)
+
+    monkeypatch.setattr(Path, "glob", with_vanished)
+    assert mailer.forget("c@example.com") == 1
+    blobs = FileBlobStore(tmp_path / "files", b"k" * 32)
+    blobs.open()
+    blobs.put(blobs.new_token(), b"x")
+    assert len(blobs.stored(older_than=-60)) == 1
+    monkeypatch.setattr(Path, "glob", listed)
+
+    # And for real: two forgets of the same mail at once, in two threads.
+    failures: list[BaseException] = []
+
+    def forget(address: str) -> None:
+        try:
+            mailer.forget(address)
+        except BaseException as exc:  # the test reports any
+            failures.append(exc)
+
+    threads = [threading.Thread(target=forget, args=(a,)) for a in ("a@example.com",) * 2]
+    threads += [threading.Thread(target=forget, args=(a,)) for a in ("b@example.com",) * 2]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert list((tmp_path / "mail").glob("*.eml")) == []
+
+
+async def _worker_sends(engine: Engine, box, count: int) -> None:  # type: ignore[no-untyped-def]
+    """Run the real outbox worker until ``count`` mails arrived, and a while
+    longer (to see nothing is sent twice)."""
+    from bot.channels import Core
+    from bot.notifications import run_worker
+
+    core = Core(engine.settings)
+    core.attach(engine)
+    worker = asyncio.create_task(run_worker(core, every=0.02))
+    try:
+        for _ in range(250):
+            if len(box.mails) >= count:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+    finally:
+        worker.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await worker
+        core.attach(None)
+
+
+async def test_a_code_mail_survives_a_process_killed_right_after_the_commit(
+    settings: Settings, clock: FakeClock
+) -> None:
+    from bot.models import InboundMessage
+
+    async with open_engine(settings, clock=clock) as first:
+        box = mailbox_of(first)
+        await Chat(first, address="siti").script("2", "Siti Aminah")
+
+        async def dies(ids: list[int]) -> None:
+            """The process is killed: nothing after the message's commit runs."""
+
+        first._send_queued = dies  # type: ignore[method-assign]
+        replies = await first.handle(
+            InboundMessage(Channel.TERMINAL, "siti", "the-email", "siti@example.com")
+        )
+        assert [r.key for r in replies] == ["prompt.email_code"]  # "we sent you a code"
+        await first.flush_mail()
+        assert box.mails == []
+    with sqlite3.connect(settings.data_dir / "privacybot.db") as db:
+        ((sealed,),) = db.execute("SELECT sealed FROM mail_outbox").fetchall()
+    # Queued with the commit, sealed: neither the code nor the address in clear.
+    assert sealed.startswith("sealed:v1:") and "siti@example.com" not in sealed
+
+    async with open_engine(settings, clock=clock) as second:  # restarted
+        box = mailbox_of(second)
+        await _worker_sends(second, box, 1)
+        assert [m.to for m in box.mails] == ["siti@example.com"]  # once
+        chat = Chat(second, address="siti")
+        await chat.say(box.latest_code())
+        assert chat.keys[0] == "code.verified"
+        await _worker_sends(second, box, 1)  # the worker runs on: nothing more
+        assert len(box.mails) == 1
+
+
+async def test_a_reply_does_not_wait_for_the_mailer(settings: Settings, clock: FakeClock) -> None:
+    """Registered or not, the email step answers at once: the code mail (and
+    the directory look-up) come after the reply, whatever the mailer."""
+    import time
+
+    from bot.mail import FileMailer, Mail
+    from bot.models import InboundMessage
+
+    class SlowMailer(FileMailer):
+        async def send(self, mail: Mail) -> None:
+            await asyncio.sleep(0.5)
+            await super().send(mail)
+
+    async with open_engine(settings, clock=clock) as engine:
+        engine.mailer = SlowMailer(settings.data_dir / "mail", settings.mail_from)
+        box = mailbox_of(engine)
+        await _import(engine, [("siti@example.com", "Siti Aminah", None)])
+        answered = {}
+        for n, email in enumerate(("siti@example.com", "nobody@example.com")):
+            await Chat(engine, address=f"c{n}").script("2", "Siti Aminah")
+            started = time.monotonic()
+            replies = await engine.handle(
+                InboundMessage(Channel.TERMINAL, f"c{n}", f"email-{n}", email)
+            )
+            answered[email] = time.monotonic() - started
+            assert [r.key for r in replies] == ["prompt.email_code"]
+        assert all(seconds < 0.2 for seconds in answered.values()), answered
+        await engine.flush_mail()
+        assert [m.to for m in box.mails] == ["siti@example.com"]  # the code still went

@@ -4,6 +4,7 @@ with backoff, given up and flagged after 48 hours."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -18,7 +19,7 @@ from bot.engine import Engine
 from bot.exports import ExportFile, complete_access
 from bot.lifecycle import act
 from bot.models import Channel, Control, InboundMessage
-from bot.notifications import send_due
+from bot.notifications import run_worker, send_due
 from bot.requests import find_request
 from bot.settings import load_settings
 from integrations.telegram import TelegramAdapter
@@ -459,3 +460,48 @@ async def test_an_undelivered_report_that_beats_our_record_of_the_send_still_cou
     assert rows == [("whatsapp", "given_up"), ("sms", "sent")]
     assert desk.twilio.messages[-1]["to"] == CUSTOMER
     assert "Kirim KTP" in desk.twilio.messages[-1]["body"]
+
+
+async def test_no_byte_of_a_forgotten_customer_stays_once_the_last_notice_went_out(
+    desk: Desk,
+) -> None:
+    """The last notices keep the address until they are sent; once the worker
+    sent them, the address is wiped, and no old page version keeps it in the
+    database file, its WAL, or any other file under the data folder."""
+    from bot.completion import complete_request
+    from tests.conftest import PNG, file_of
+
+    engine = desk.engine
+    chat = Chat(engine, address=CUSTOMER, channel=Channel.WHATSAPP)
+    await chat.script("1", "1", "Sekar Ayuningtyas", "sekar.ayu@example.com")
+    await engine.flush_mail()
+    code = re.search(r"^(\d{6})\r?$", desk.inbox.texts()[-1], re.MULTILINE).group(1)  # type: ignore[union-attr]
+    await chat.script(code, "Saya pindah ke kota Banjarmasin")
+    await chat.say("", file_of(PNG))
+    await chat.say("1")
+    ref = REFERENCE.search(chat.text).group(0)  # type: ignore[union-attr]
+    await send_due(desk.core)  # the receipt's email copy
+    mails = len(desk.inbox.messages)
+    await desk.act(ref, "verify")
+    await complete_request(engine, ref, "staff:ani")
+    sent = len(desk.twilio.messages)
+    worker = asyncio.create_task(run_worker(desk.core, every=0.02))  # the server's worker
+    try:
+        for _ in range(250):  # verified and completed on WhatsApp, completed by email
+            if len(desk.twilio.messages) == sent + 2 and len(desk.inbox.messages) == mails + 1:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        worker.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await worker
+    assert "sudah kami hapus" in desk.twilio.messages[-1]["body"]
+    assert desk.inbox.messages[-1]["To"] == "sekar.ayu@example.com"
+
+    files = [p for p in engine.settings.data_dir.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"privacybot.db"}
+    for secret in ("Sekar Ayuningtyas", "sekar.ayu@example.com", "6281234567890", "Banjarmasin"):
+        for path in files:
+            raw = path.read_bytes()
+            for encoding in ("utf-8", "utf-16-le", "utf-16-be"):
+                assert secret.encode(encoding) not in raw, (secret, encoding, path.name)

@@ -86,17 +86,22 @@ def channel_env(data_dir: Path, tw: FakeTwilio, tg: FakeTelegram) -> dict[str, s
 
 
 def mailed_code(data_dir: Path, to: str) -> str:
-    """The code in the one development mail (an .eml file) the server wrote for ``to``."""
-    found = []
-    for path in (data_dir / "mail").glob("*.eml"):
-        message = email.message_from_bytes(path.read_bytes())
-        if message["To"] != to:
-            continue
-        for part in message.walk():
-            if part.get_content_type() == "text/plain":
-                payload = part.get_payload(decode=True)
-                body = payload.decode(part.get_content_charset() or "utf-8")
-                found += CODE_LINE.findall(body)
+    """The code in the one development mail (an .eml file) the server wrote for
+    ``to``: written just after the reply, so it may take a moment."""
+    for _ in range(250):
+        found = []
+        for path in (data_dir / "mail").glob("*.eml"):
+            message = email.message_from_bytes(path.read_bytes())
+            if message["To"] != to:
+                continue
+            for part in message.walk():
+                if part.get_content_type() == "text/plain":
+                    payload = part.get_payload(decode=True)
+                    body = payload.decode(part.get_content_charset() or "utf-8")
+                    found += CODE_LINE.findall(body)
+        if found:
+            break
+        time.sleep(0.02)
     assert len(found) == 1, found
     return found[0]
 

@@ -81,6 +81,7 @@ class Telegram:
         the sendMessage calls it caused."""
         before = len(self.fake.sent)
         await self.handled(await self.deliver(update))
+        await self.server.core.engine.flush_mail()  # the code mail goes after the replies
         return self.fake.sent[before:]
 
     async def handled(self, update: dict[str, Any], timeout: float = 10) -> list[RecordedReply]:

@@ -56,10 +56,11 @@ def test_interactive_chat_on_a_tty(tmp_path: Path) -> None:
             child.expect_exact(text(reply).splitlines()[0])
             child.expect("You> ")
         child.sendline("tia@example.com")
+        # The reply first, then the development mail (sent after the reply).
+        child.expect_exact(text("prompt.email_code", email="tia@example.com", minutes=10))
         child.expect_exact(text("terminal.dev_mail", to="tia@example.com", text="").strip())
         child.expect(r"\r\n(\d{6})\r\n")
         code = child.match.group(1)
-        child.expect_exact(text("prompt.email_code", email="tia@example.com", minutes=10))
         child.expect("You> ")
         child.sendline(code)
         child.expect_exact(text("code.verified"))

@@ -19,6 +19,7 @@ from bot.models import (
     ConversationRecord,
     Escalation,
     Notification,
+    QueuedMail,
     RecordedReply,
     RequestRecord,
     RequestStatus,
@@ -212,6 +213,27 @@ class Transaction(abc.ABC):
     async def code_mails_since(self, email_digest: str, since: datetime) -> int: ...
 
     @abc.abstractmethod
+    async def enqueue_mail(
+        self, kind: str, sealed: str, idempotency_key: str, now: datetime, expires_at: datetime
+    ) -> int | None:
+        """Queue a sealed mail in the mail outbox; its id (None: the key is
+        queued already)."""
+
+    @abc.abstractmethod
+    async def claim_mail(
+        self, now: datetime, until: datetime, limit: int, ids: list[int] | None = None
+    ) -> list[QueuedMail]:
+        """The due mail (of ``ids`` only, if given), leased until ``until`` so
+        that no other worker sends it meanwhile."""
+
+    @abc.abstractmethod
+    async def mail_done(self, id: int) -> None:
+        """Sent or dropped: the row (and its sealed code) goes."""
+
+    @abc.abstractmethod
+    async def mail_failed(self, id: int, error: str, next_attempt_at: datetime) -> None: ...
+
+    @abc.abstractmethod
     async def take_code_mail(self, email_digest: str, now: datetime, per_hour: int) -> bool:
         """Count one code mail for ``email_digest`` if fewer than ``per_hour``
         went out in the last hour; whether it may go."""
@@ -237,7 +259,9 @@ class Transaction(abc.ABC):
         without push (the terminal) shows them when the customer comes back."""
 
     @abc.abstractmethod
-    async def notification_sent(self, id: int, provider_id: str | None, now: datetime) -> None: ...
+    async def notification_sent(self, id: int, provider_id: str | None, now: datetime) -> bool:
+        """Record the send; True when it wiped the address of a forgotten
+        customer (the caller then scrubs the old copies off the disk)."""
 
     @abc.abstractmethod
     async def notification_failed(

@@ -1,0 +1,87 @@
+"""Mail that follows a committed step, through a durable outbox.
+
+A code mail (the chat's email code, the download page's code) is written in
+the same transaction as the step that promises it ("we sent you a code"), so
+a process that dies right after the commit loses nothing: the outbox worker
+(beside the notifications' one) sends it after a restart. The row holds the
+mail sealed with the keyring; a copy of the database alone opens no code.
+
+After its commit the step also starts sending at once, in the background, so
+no reply waits on the account directory or the mailer (a registered email
+must not answer slower than an unknown one). A lease keeps that send and the
+worker from sending one row twice; a crash after the mailer accepted and
+before the row went can still repeat a mail, whose Message-ID (derived from
+the row's key) lets mail clients fold the copy.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot.mail import Mail
+from bot.store import Transaction
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+FIRST_RETRY = 1.0  # seconds, doubling, with jitter
+MAX_RETRY = 60.0
+
+
+async def queue_mail(
+    tx: Transaction,
+    engine: Engine,
+    kind: str,
+    mail: Mail,
+    now: datetime,
+    expires_at: datetime,
+    arm: dict[str, Any] | None = None,
+) -> int | None:
+    """Queue ``mail`` in the caller's transaction. ``arm`` (chat codes): what
+    ``Engine.arm_code`` needs to check the address and arm the code before
+    the mail may go. Returns the row's id (None if the key was queued)."""
+    assert mail.message_key, "an outbox mail needs its key"
+    sealed = engine.keyring.seal_text(json.dumps({"mail": asdict(mail), "arm": arm}))
+    return await tx.enqueue_mail(kind, sealed, mail.message_key, now, expires_at)
+
+
+async def send_due_mail(engine: Engine, ids: list[int] | None = None, limit: int = 50) -> int:
+    """Send the due mail (only ``ids``, if given); returns how many were sent."""
+    now = engine.clock()
+    async with engine.store.transaction() as tx:
+        claimed = await tx.claim_mail(now, now + LEASE, limit, ids)
+    sent = 0
+    for row in claimed:
+        if engine.clock() >= row.expires_at:
+            await _done(engine, row.id)  # the code expired meanwhile: nobody can use it
+            continue
+        try:
+            payload = json.loads(engine.keyring.open_text(row.sealed))
+            if payload["arm"] is not None and not await engine.arm_code(payload["arm"]):
+                await _done(engine, row.id)  # not eligible, over its limit, or replaced
+                continue
+            await engine.mailer.send(Mail(**payload["mail"]))
+        except Exception as exc:  # the worker tries again, until the code expires
+            wait = min(MAX_RETRY, FIRST_RETRY * 2**row.attempts * random.uniform(0.8, 1.2))
+            log.warning("%s mail failed (%s); retry in %.0f s", row.kind, type(exc).__name__, wait)
+            async with engine.store.transaction() as tx:
+                await tx.mail_failed(
+                    row.id, type(exc).__name__, engine.clock() + timedelta(seconds=wait)
+                )
+            continue
+        await _done(engine, row.id)
+        sent += 1
+    return sent
+
+
+async def _done(engine: Engine, id: int) -> None:
+    async with engine.store.transaction() as tx:
+        await tx.mail_done(id)

@@ -1,0 +1,59 @@
+"""A deletion request ready to complete, and the check that its customer is
+forgotten: shared by the tests of every door that completes a request (the
+command line, the console, the API)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+from bot.engine import Engine
+from bot.lifecycle import act
+from tests.conftest import CODE, PNG, Chat, file_of
+
+NAME = "Sekar Ayuningtyas"
+EMAIL = "sekar.ayu@example.com"
+REASON = "Saya pindah ke kota Banjarmasin"
+
+
+async def deletion_in_progress(engine: Engine, address: str = "sekar", email: str = EMAIL) -> str:
+    """A deletion request with ID proof, verified by staff: the next step is
+    to complete it. Returns its reference."""
+    chat = Chat(engine, address=address)
+    await chat.script("1", "1", NAME, email, CODE, REASON)
+    await chat.say("", file_of(PNG))
+    await chat.say("1")
+    reference = re.search(r"DEL-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
+    await act(engine.store, engine.clock, reference, "verify", "staff:ani")
+    return reference
+
+
+def assert_forgotten(data_dir: Path, reference: str) -> None:
+    """What a completed deletion leaves: the compliance record, and the
+    address only on the last notices still to be sent (wiped once sent).
+    Read from the database and the files directly, before any housekeeping."""
+    with sqlite3.connect(data_dir / "privacybot.db") as db:
+        dump = list(db.iterdump())
+        email, name, status = db.execute(
+            "SELECT email, full_name, status FROM requests WHERE reference = ?", (reference,)
+        ).fetchone()
+        proofs = db.execute(
+            "SELECT token, deleted_at FROM attachments WHERE request_id = "
+            "(SELECT id FROM requests WHERE reference = ?)",
+            (reference,),
+        ).fetchall()
+    tokens = [token for token, _ in proofs]
+    assert status == "completed" and email.startswith("hmac:") and name == ""
+    for secret in (NAME, "Banjarmasin"):
+        assert not [line for line in dump if secret in line], secret
+    holding_email = [line for line in dump if EMAIL in line]
+    assert all(
+        line.startswith('INSERT INTO "notifications"') and "'pending'" in line
+        for line in holding_email
+    ), holding_email
+    # The ID proof's row stays as the record that it existed; its file goes.
+    assert proofs and all(deleted_at for _, deleted_at in proofs)
+    assert not [p for p in (data_dir / "files").rglob("*") if p.name in tokens]
+    for mail in (data_dir / "mail").glob("*.eml"):
+        assert EMAIL.encode() not in mail.read_bytes(), mail

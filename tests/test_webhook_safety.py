@@ -287,6 +287,32 @@ async def test_a_busy_database_still_asks_telegram_to_retry(tmp_path) -> None:
         assert texts(tg.fake.sent)[0].startswith("Halo!")
 
 
+async def test_a_busy_database_asks_twilio_to_retry_without_a_traceback(
+    twilio: Twilio, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = twilio.server.core.engine.store
+    real = store.transaction
+
+    def busy(*args: Any, **kwargs: Any) -> Any:
+        from bot.store import StoreError
+
+        raise StoreError("database is locked")
+
+    store.transaction = busy  # type: ignore[method-assign]
+    params = twilio.fake.inbound_params(f"whatsapp:{CUSTOMER}", WHATSAPP_NUMBER, "halo", "SM1")
+    try:
+        with caplog.at_level(logging.INFO):
+            response = await twilio.post("/webhooks/twilio", params)
+    finally:
+        store.transaction = real  # type: ignore[method-assign]
+    assert response.status_code == 503 and response.headers["retry-after"] == "5"
+    assert not any(r.exc_info for r in caplog.records)
+    assert all(CUSTOMER[3:] not in r.getMessage() for r in caplog.records)
+    # Twilio's retry of the same message is then answered as the first one.
+    again = await twilio.post("/webhooks/twilio", params)
+    assert again.status_code == 200 and twiml_bodies(again.text)
+
+
 # item 16 -----------------------------------------------------------------
 
 

@@ -39,6 +39,7 @@ from bot.engine import ForeignRepeat
 from bot.models import Channel, Control, InboundFile, InboundMessage, OutboundMessage
 from bot.notifications import delivery_failed
 from bot.packing import pack
+from bot.store import StoreError
 from integrations.twilio.http import RebasedHttpClient
 from integrations.twilio.text import fits_sms, fits_whatsapp
 
@@ -115,6 +116,9 @@ class TwilioAdapter(ChannelAdapter):
             return await self._answer(params, sid, channel, address)
         except ForeignRepeat:  # logged by the engine, without either number
             return Response("MessageSid already used by another sender", status_code=400)
+        except StoreError as exc:  # transient (locked too long): Twilio may retry
+            log.error("message not handled, database unavailable: %s", type(exc).__name__)
+            return Response("try again", status_code=503, headers={"Retry-After": "5"})
 
     async def _answer(
         self, params: dict[str, str], sid: str, channel: Channel, address: str

@@ -184,7 +184,11 @@ class Engine:
     async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
         """Process one inbound message; the replies to send back."""
         # Decoding images to strip their metadata is CPU work: keep it off the loop.
-        message, inbound, files = await off_loop(self._prepare, message)
+        # A text alone takes no slot, so a flood of logins or exports cannot hold it up.
+        if message.files:
+            message, inbound, files = await off_loop(self._prepare, message)
+        else:
+            message, inbound, files = self._prepare(message)
         for _ in range(REFERENCE_ATTEMPTS):
             try:
                 # Shielded: a caller cancelled mid-way (a shutdown) must not cut

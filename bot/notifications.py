@@ -134,12 +134,16 @@ async def send_due(core: Core, limit: int = 50) -> int:
             await _failed(core, n, exc, permanent=isinstance(exc, DeliveryRefused))
             continue
         async with engine.store.transaction() as tx:
-            wiped = await tx.notification_sent(n.id, provider_id, engine.clock()) or wiped
+            wiped_now = await tx.notification_sent(n.id, provider_id, engine.clock())
+            wiped = wiped_now or wiped
             # The provider may have reported it undelivered before this commit
             # (the report found no notification then): apply that report now.
             if provider_id and await tx.reported_undelivered(provider_id):
                 await _undelivered(tx, core, n, engine.clock())
         sent += 1
+        forget_mail = getattr(engine.mailer, "forget", None)
+        if wiped_now and n.channel == "email" and forget_mail is not None:
+            forget_mail(n.address)  # the development mail file of that last notice, too
     if wiped:  # a forgotten customer's last address: off every file on disk too
         await engine.store.scrub_wal()
     return sent

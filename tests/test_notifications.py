@@ -505,3 +505,34 @@ async def test_no_byte_of_a_forgotten_customer_stays_once_the_last_notice_went_o
             raw = path.read_bytes()
             for encoding in ("utf-8", "utf-16-le", "utf-16-be"):
                 assert secret.encode(encoding) not in raw, (secret, encoding, path.name)
+
+
+async def test_the_development_mail_of_a_forgotten_customers_last_notice_goes_too(
+    desk: Desk,
+) -> None:
+    """Without SMTP the last notice is written as an .eml file after the
+    forgetting ran: once it is sent and the address wiped, the file goes too."""
+    from bot.completion import complete_request
+    from bot.mail import FileMailer
+    from tests.conftest import PNG, file_of
+
+    engine = desk.engine
+    chat = Chat(engine, address=CUSTOMER, channel=Channel.WHATSAPP)
+    await chat.script("1", "1", "Sekar Ayuningtyas", "sekar.ayu@example.com")
+    await engine.flush_mail()
+    code = re.search(r"^(\d{6})\r?$", desk.inbox.texts()[-1], re.MULTILINE).group(1)  # type: ignore[union-attr]
+    await chat.script(code, "Saya pindah ke kota Banjarmasin")
+    await chat.say("", file_of(PNG))
+    await chat.say("1")
+    ref = REFERENCE.search(chat.text).group(0)  # type: ignore[union-attr]
+    folder = engine.settings.data_dir / "mail"
+    engine.mailer = FileMailer(folder, "privasi@jovapos.test")
+    await send_due(desk.core)  # the receipt's email copy, as a file
+    assert any(b"sekar.ayu@example.com" in p.read_bytes() for p in folder.glob("*.eml"))
+    await desk.act(ref, "verify")
+    await complete_request(engine, ref, "staff:ani")
+    for _ in range(3):
+        await send_due(desk.core)
+    files = [p for p in engine.settings.data_dir.rglob("*") if p.is_file()]
+    for path in files:
+        assert b"sekar.ayu@example.com" not in path.read_bytes(), path.name

@@ -221,6 +221,7 @@ async def show_pending_notifications(engine: Any, channel: Any) -> None:
     pending = [(n.created_at, 0, n.id, n) for n in notices] + [
         (m["created_at"], 1, m["id"], m) for m in from_staff
     ]
+    wiped = False
     for _, kind, id_, item in sorted(pending, key=lambda p: p[:3]):
         if kind == 0:
             channel.show_text(render_text(engine.catalogue, engine.keyring, item))
@@ -228,9 +229,11 @@ async def show_pending_notifications(engine: Any, channel: Any) -> None:
             channel.show_text(item["text"])
         async with engine.store.transaction() as tx:
             if kind == 0:
-                await tx.notification_sent(id_, None, engine.clock())
+                wiped = await tx.notification_sent(id_, None, engine.clock()) or wiped
             else:
                 await tx.mark_sent(id_, None, engine.clock())
+    if wiped:  # a forgotten customer's last notice: off every file on disk too, as the worker
+        await engine.store.scrub_wal()
 
 
 async def _chat(args: argparse.Namespace, settings: Settings) -> int:

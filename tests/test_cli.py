@@ -976,3 +976,36 @@ async def test_parallel_completions_forget_side_by_side(data_dir: Path) -> None:
         _, err = run_.communicate(timeout=TIMEOUT)
         assert run_.returncode == 0 and "Traceback" not in err, err
     assert list((data_dir / "mail").glob("*.eml")) == []
+
+
+async def test_a_forgotten_terminal_customers_last_notice_leaves_no_bytes(tmp_path: Path) -> None:
+    """The terminal shows the last notice itself (no worker): once shown and
+    the user name wiped, no file under the data folder keeps it."""
+    from bot.app import open_engine
+    from bot.cli import show_pending_notifications
+    from bot.completion import complete_request
+    from bot.settings import load_settings
+    from tests.conftest import mailbox_of
+    from tests.forgetting import deletion_in_progress
+
+    user = "kasir-zq9-unik"
+    shown: list[str] = []
+
+    class Terminal:
+        def __init__(self) -> None:
+            self.user = user
+
+        def show_text(self, text: str) -> None:
+            shown.append(text)
+
+    data = tmp_path / "data"
+    async with open_engine(load_settings(environ={}, data_dir=str(data))) as engine:
+        mailbox_of(engine)
+        ref = await deletion_in_progress(engine, address=user, email="zq9@example.com")
+        await complete_request(engine, ref, "staff:ani")
+        await show_pending_notifications(engine, Terminal())  # type: ignore[arg-type]
+        assert shown
+        holding = [
+            p.name for p in data.rglob("*") if p.is_file() and user.encode() in p.read_bytes()
+        ]
+        assert holding == []

@@ -278,7 +278,7 @@ async def _failed(core: Core, n: Notification, exc: Exception, permanent: bool) 
         "; giving up" if give_up else f"; retry in {wait:.0f} s",
     )
     async with engine.store.transaction() as tx:
-        await tx.notification_failed(
+        wiped = await tx.notification_failed(
             n.id, type(exc).__name__, None if give_up else now + timedelta(seconds=wait), now
         )
         if give_up and (next_channel := await _fallback(tx, core, n, now)):
@@ -292,6 +292,8 @@ async def _failed(core: Core, n: Notification, exc: Exception, permanent: bool) 
                 {"kind": n.kind, "channel": n.channel, "error": type(exc).__name__},
                 now,
             )
+    if wiped:  # a forgotten customer's undeliverable last notice keeps no address either
+        await engine.store.scrub_wal()
 
 
 async def run_worker(core: Core, every: float = POLL_SECONDS) -> None:

@@ -1009,3 +1009,33 @@ async def test_a_forgotten_terminal_customers_last_notice_leaves_no_bytes(tmp_pa
             p.name for p in data.rglob("*") if p.is_file() and user.encode() in p.read_bytes()
         ]
         assert holding == []
+
+
+async def test_a_forgotten_customers_undeliverable_last_notice_keeps_no_address(
+    tmp_path: Path,
+) -> None:
+    """Given up (the customer never comes back, or blocked the bot), the last
+    notice of a forgotten customer drops its address as a sent one does."""
+    from bot.app import open_engine
+    from bot.completion import complete_request
+    from bot.settings import load_settings
+    from tests.conftest import mailbox_of
+    from tests.forgetting import deletion_in_progress
+
+    user = "kasir-never-back"
+    data = tmp_path / "data"
+    async with open_engine(load_settings(environ={}, data_dir=str(data))) as engine:
+        mailbox_of(engine)
+        ref = await deletion_in_progress(engine, address=user, email="nb@example.com")
+        await complete_request(engine, ref, "staff:ani")
+        async with engine.store.transaction() as tx:
+            pending = await tx.pending_notifications("terminal", user)
+            assert pending
+            wiped = [await tx.notification_failed(n.id, "X", None, engine.clock()) for n in pending]
+            assert await tx.notification_failed(pending[0].id, "X", None, engine.clock()) is False
+        assert any(wiped)
+        await engine.store.scrub_wal()
+        holding = [
+            p.name for p in data.rglob("*") if p.is_file() and user.encode() in p.read_bytes()
+        ]
+        assert holding == []

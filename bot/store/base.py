@@ -266,8 +266,9 @@ class Transaction(abc.ABC):
     @abc.abstractmethod
     async def notification_failed(
         self, id: int, error: str, next_attempt_at: datetime | None, now: datetime
-    ) -> None:
-        """Record a failed try; ``next_attempt_at`` None means given up."""
+    ) -> bool:
+        """Record a failed try; ``next_attempt_at`` None means given up. True
+        when giving up wiped a forgotten customer's address (then scrub)."""
 
     @abc.abstractmethod
     async def flag_request(self, reference: str) -> None: ...

@@ -566,23 +566,28 @@ class _SQLiteTransaction(Transaction):
         )
         return [{**dict(r), "created_at": _dt(r["created_at"])} for r in rows]
 
-    async def notification_sent(self, id: int, provider_id: str | None, now: datetime) -> bool:
-        # A forgotten customer's last notice keeps its address only until it is sent.
+    async def _wipe_if_forgotten(self, id: int) -> bool:
+        """A forgotten customer's last notice keeps its address only until it
+        is sent or given up; True when this wiped one."""
         wiped = await self.db.execute(
             "UPDATE notifications SET address = '' WHERE id = ? AND address != '' AND "
             "request_id IN (SELECT id FROM requests WHERE email LIKE 'hmac:%')",
             (id,),
         )
+        return wiped.rowcount > 0
+
+    async def notification_sent(self, id: int, provider_id: str | None, now: datetime) -> bool:
+        wiped = await self._wipe_if_forgotten(id)
         await self.db.execute(
             "UPDATE notifications SET status = 'sent', sent_at = ?, provider_id = ?, "
             "attempts = attempts + 1 WHERE id = ?",
             (_ts(now), provider_id, id),
         )
-        return wiped.rowcount > 0
+        return wiped
 
     async def notification_failed(
         self, id: int, error: str, next_attempt_at: datetime | None, now: datetime
-    ) -> None:
+    ) -> bool:
         await self.db.execute(
             "UPDATE notifications SET attempts = attempts + 1, last_error = ?, "
             "status = CASE WHEN ? IS NULL THEN 'given_up' ELSE status END, "
@@ -594,6 +599,7 @@ class _SQLiteTransaction(Transaction):
                 id,
             ),
         )
+        return next_attempt_at is None and await self._wipe_if_forgotten(id)
 
     async def flag_request(self, reference: str) -> None:
         await self.db.execute(

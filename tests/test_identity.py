@@ -661,3 +661,41 @@ async def test_a_reply_does_not_wait_for_the_mailer(settings: Settings, clock: F
         assert all(seconds < 0.2 for seconds in answered.values()), answered
         await engine.flush_mail()
         assert [m.to for m in box.mails] == ["siti@example.com"]  # the code still went
+
+
+async def test_codes_typed_before_the_upgrade_are_masked_by_its_migration(tmp_path: Path) -> None:
+    """Messages recorded before codes were kept masked are masked by migration 0012."""
+    import sqlite3
+
+    from bot.app import open_core
+    from bot.settings import load_settings
+
+    settings = load_settings(environ={}, data_dir=str(tmp_path / "data"))
+    async with open_core(settings):
+        pass
+    db = sqlite3.connect(settings.database_path)
+    db.execute(
+        "INSERT INTO conversations (channel, address, state, language, updated_at, "
+        "created_at) VALUES ('terminal', 'old', 'menu', 'id', '2026-01-01', '2026-01-01')"
+    )
+    conversation = db.execute("SELECT id FROM conversations").fetchone()[0]
+    for external, text, state in (
+        ("a", "482 913", "access.email_code"),
+        ("b", "123456", "status_code"),
+        ("c", "nomor 7", "menu"),
+    ):
+        db.execute(
+            "INSERT INTO inbound_messages (conversation_id, channel, external_id, text, "
+            "state_before, state_after, received_at) VALUES (?, 'terminal', ?, ?, ?, 'menu', "
+            "'2026-01-01')",
+            (conversation, external, text, state),
+        )
+    db.execute("DELETE FROM schema_migrations WHERE version = 12")
+    db.commit()
+    db.close()
+    async with open_core(settings):
+        pass
+    db = sqlite3.connect(settings.database_path)
+    texts = dict(db.execute("SELECT external_id, text FROM inbound_messages").fetchall())
+    db.close()
+    assert texts == {"a": "••• •••", "b": "••••••", "c": "nomor 7"}

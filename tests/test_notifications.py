@@ -233,19 +233,28 @@ async def test_terminal_customers_see_news_when_they_open_the_chat(
     assert len(screen.shown) == 1  # once only
 
 
-async def test_a_completed_deletion_forgets_the_customer(desk: Desk, tmp_path: Path) -> None:
-    from bot.retention import forget_deleted_customers
+async def _whatsapp_deletion(desk: Desk, name: str, email: str, reason: str) -> tuple[str, str]:
+    """A deletion filed on WhatsApp with its email code and ID proof: its
+    reference, and the code the customer typed."""
     from tests.conftest import PNG, file_of
 
-    engine = desk.engine
-    chat = Chat(engine, address=CUSTOMER, channel=Channel.WHATSAPP)
-    await chat.script("1", "1", "Siti Aminah", "siti.aminah@example.com")
-    await engine.flush_mail()
+    chat = Chat(desk.engine, address=CUSTOMER, channel=Channel.WHATSAPP)
+    await chat.script("1", "1", name, email)
+    await desk.engine.flush_mail()
     code = re.search(r"^(\d{6})\r?$", desk.inbox.texts()[-1], re.MULTILINE).group(1)  # type: ignore[union-attr]
-    await chat.script(code, "Saya pindah ke kota Bandung")
+    await chat.script(code, reason)
     await chat.say("", file_of(PNG))
     await chat.say("1")
-    ref = REFERENCE.search(chat.text).group(0)  # type: ignore[union-attr]
+    return REFERENCE.search(chat.text).group(0), code  # type: ignore[union-attr]
+
+
+async def test_a_completed_deletion_forgets_the_customer(desk: Desk, tmp_path: Path) -> None:
+    from bot.retention import forget_deleted_customers
+
+    engine = desk.engine
+    ref, code = await _whatsapp_deletion(
+        desk, "Siti Aminah", "siti.aminah@example.com", "Saya pindah ke kota Bandung"
+    )
     await desk.act(ref, "verify")
     await desk.act(ref, "complete")
     assert await forget_deleted_customers(engine) == 1
@@ -469,17 +478,11 @@ async def test_no_byte_of_a_forgotten_customer_stays_once_the_last_notice_went_o
     sent them, the address is wiped, and no old page version keeps it in the
     database file, its WAL, or any other file under the data folder."""
     from bot.completion import complete_request
-    from tests.conftest import PNG, file_of
 
     engine = desk.engine
-    chat = Chat(engine, address=CUSTOMER, channel=Channel.WHATSAPP)
-    await chat.script("1", "1", "Sekar Ayuningtyas", "sekar.ayu@example.com")
-    await engine.flush_mail()
-    code = re.search(r"^(\d{6})\r?$", desk.inbox.texts()[-1], re.MULTILINE).group(1)  # type: ignore[union-attr]
-    await chat.script(code, "Saya pindah ke kota Banjarmasin")
-    await chat.say("", file_of(PNG))
-    await chat.say("1")
-    ref = REFERENCE.search(chat.text).group(0)  # type: ignore[union-attr]
+    ref, _ = await _whatsapp_deletion(
+        desk, "Sekar Ayuningtyas", "sekar.ayu@example.com", "Saya pindah ke kota Banjarmasin"
+    )
     await send_due(desk.core)  # the receipt's email copy
     mails = len(desk.inbox.messages)
     await desk.act(ref, "verify")
@@ -514,17 +517,11 @@ async def test_the_development_mail_of_a_forgotten_customers_last_notice_goes_to
     forgetting ran: once it is sent and the address wiped, the file goes too."""
     from bot.completion import complete_request
     from bot.mail import FileMailer
-    from tests.conftest import PNG, file_of
 
     engine = desk.engine
-    chat = Chat(engine, address=CUSTOMER, channel=Channel.WHATSAPP)
-    await chat.script("1", "1", "Sekar Ayuningtyas", "sekar.ayu@example.com")
-    await engine.flush_mail()
-    code = re.search(r"^(\d{6})\r?$", desk.inbox.texts()[-1], re.MULTILINE).group(1)  # type: ignore[union-attr]
-    await chat.script(code, "Saya pindah ke kota Banjarmasin")
-    await chat.say("", file_of(PNG))
-    await chat.say("1")
-    ref = REFERENCE.search(chat.text).group(0)  # type: ignore[union-attr]
+    ref, _ = await _whatsapp_deletion(
+        desk, "Sekar Ayuningtyas", "sekar.ayu@example.com", "Saya pindah ke kota Banjarmasin"
+    )
     folder = engine.settings.data_dir / "mail"
     engine.mailer = FileMailer(folder, "privasi@jovapos.test")
     await send_due(desk.core)  # the receipt's email copy, as a file

@@ -689,7 +689,7 @@ class Engine:
         assert work.conversation is not None
         file = work.files[token]
         assert file.info.media_type and file.info.sha256
-        self.blobs.put(token, file.data)
+        await off_loop(self.blobs.put, token, file.data)  # sealing and a disk write
         work.written.append(token)
         await tx.insert_attachment(
             token=token,

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.cpu import off_loop
 from bot.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -148,4 +149,4 @@ async def open_id_proof(engine: Engine, token: str, viewer: str, purpose: str) -
     """The decrypted file, with the view recorded first: no unrecorded look."""
     async with engine.store.transaction() as tx:
         await tx.record_attachment_view(token, viewer, purpose, engine.clock())
-    return engine.blobs.get(token)
+    return await off_loop(engine.blobs.get, token)  # a disk read and decryption

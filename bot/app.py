@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import lru_cache
 
-from bot.blobs import FileBlobStore
-from bot.catalogue import Catalogue, load_vocabulary
-from bot.crypto import Keyring, load_master_key
-from bot.directory import open_directory
-from bot.engine import Clock, Engine, utc_now
-from bot.mail import open_mailer
+from bot.conversation.engine import Clock, Engine, utc_now
+from bot.infra.blobs import FileBlobStore
+from bot.infra.catalogue import Catalogue, load_vocabulary
+from bot.infra.crypto import Keyring, load_master_key
+from bot.infra.directory import open_directory
+from bot.infra.mail import open_mailer
 from bot.settings import Settings
 from bot.store import Store, open_store
 from flows.dialogue import Dialogue

@@ -24,12 +24,12 @@ from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 from bot.app import open_core, open_engine
-from bot.engine import utc_now
-from bot.lifecycle import MOVES, OPEN, ActionResult, Deadline, IllegalMove, act, deadline
-from bot.logs import configure as configure_logging
-from bot.mail import FileMailer
-from bot.models import RequestRecord, RequestStatus
-from bot.requests import (
+from bot.conversation.engine import utc_now
+from bot.domain.models import RequestRecord, RequestStatus
+from bot.infra.logs import configure as configure_logging
+from bot.infra.mail import FileMailer
+from bot.requests.lifecycle import MOVES, OPEN, ActionResult, Deadline, IllegalMove, act, deadline
+from bot.requests.lookup import (
     BadReference,
     RequestNotFound,
     find_request,
@@ -212,8 +212,8 @@ async def show_pending_notifications(engine: Any, channel: Any) -> None:
     """The terminal has no push: news about the customer's requests, and what
     staff wrote in the chat meanwhile, are shown when they open the chat (and
     before each prompt while it is open), oldest first, each once."""
-    from bot.models import Channel
-    from bot.notifications import render_text
+    from bot.delivery.notifications import render_text
+    from bot.domain.models import Channel
 
     async with engine.store.transaction(readonly=True) as tx:
         notices = await tx.pending_notifications("terminal", channel.user)
@@ -264,7 +264,7 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _server_class() -> type:
-    from bot.web import Server as WebServer
+    from bot.web.app import Server as WebServer
 
     class Server(WebServer):
         """uvicorn re-raises SIGTERM after a graceful shutdown, so the process
@@ -299,8 +299,8 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     _Server = _server_class()
 
-    from bot.channels import Core
-    from bot.web import create_app
+    from bot.delivery.channels import Core
+    from bot.web.app import create_app
 
     log = logging.getLogger(PROG)
     core = Core(settings)
@@ -335,7 +335,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _import_accounts(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.directory import ImportProblem, parse_accounts_csv
+    from bot.infra.directory import ImportProblem, parse_accounts_csv
 
     try:
         text = Path(args.file).read_text(encoding="utf-8-sig")
@@ -354,7 +354,7 @@ async def _import_accounts(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _add_staff(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.staff import StaffError, add_staff
+    from bot.staff.accounts import StaffError, add_staff
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -376,7 +376,7 @@ async def _add_staff(args: argparse.Namespace, settings: Settings) -> int:
 async def _create_token(args: argparse.Namespace, settings: Settings) -> int:
     import secrets
 
-    from bot.engine import hash_token
+    from bot.conversation.engine import hash_token
 
     name = args.name.strip()
     if not name or len(name) > 100:
@@ -389,7 +389,7 @@ async def _create_token(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _purge(settings: Settings) -> int:
-    from bot.retention import purge
+    from bot.requests.retention import purge
 
     async with open_engine(settings) as engine:
         report = await purge(engine)
@@ -406,7 +406,7 @@ async def _purge(settings: Settings) -> int:
 
 
 async def _proof(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.retention import open_id_proof
+    from bot.requests.retention import open_id_proof
 
     if sys.stdout.isatty():
         raise CliError("the ID proof is binary: redirect it, e.g. > proof.jpg")
@@ -458,12 +458,12 @@ def _print_json(data: Any) -> None:
 
 
 async def _move(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.completion import complete_request
+    from bot.requests.completion import complete_request
 
     actor = f"staff:{args.by or getpass.getuser()}"
     async with open_engine(settings) as engine:
         if args.action == "complete":
-            from bot.exports import read_exports
+            from bot.requests.exports import read_exports
 
             try:
                 files = read_exports(args.export) if args.export else None

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
-from bot.support_hours import SupportHours, SupportHoursError
+from bot.domain.support_hours import SupportHours, SupportHoursError
 
 ENV_PREFIX = "PRIVACYBOT_"
 # Settings named by their provider's convention rather than ours.

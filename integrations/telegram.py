@@ -41,10 +41,10 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application
 
-from bot.channels import ChannelAdapter, Core, DeliveryRefused
-from bot.engine import ForeignRepeat
-from bot.models import Channel, InboundFile, InboundMessage, OutboundMessage
-from bot.packing import pack, utf16_length
+from bot.conversation.engine import ForeignRepeat
+from bot.delivery.channels import ChannelAdapter, Core, DeliveryRefused
+from bot.domain.models import Channel, InboundFile, InboundMessage, OutboundMessage
+from bot.infra.packing import pack, utf16_length
 from bot.store import StoreError
 
 log = logging.getLogger(__name__)

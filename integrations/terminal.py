@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
-from bot.engine import Engine
-from bot.mail import Mail
-from bot.models import Channel, InboundFile, InboundMessage, OutboundMessage
+from bot.conversation.engine import Engine
+from bot.domain.models import Channel, InboundFile, InboundMessage, OutboundMessage
+from bot.infra.mail import Mail
 
 ATTACH = "/attach"
 QUIT = ("/quit", "/exit", "/keluar")

@@ -22,10 +22,10 @@ from aiosmtpd.controller import Controller
 from PIL import Image
 
 from bot.app import open_engine, shared_dialogue
-from bot.catalogue import Catalogue, load_vocabulary
-from bot.engine import Engine
-from bot.mail import FileMailer, Mail
-from bot.models import Channel, InboundFile, InboundMessage, OutboundMessage
+from bot.conversation.engine import Engine
+from bot.domain.models import Channel, InboundFile, InboundMessage, OutboundMessage
+from bot.infra.catalogue import Catalogue, load_vocabulary
+from bot.infra.mail import FileMailer, Mail
 from bot.settings import Settings, load_settings
 
 

@@ -8,8 +8,8 @@ import re
 import sqlite3
 from pathlib import Path
 
-from bot.engine import Engine
-from bot.lifecycle import act
+from bot.conversation.engine import Engine
+from bot.requests.lifecycle import act
 from tests.conftest import CODE, PNG, Chat, file_of
 
 NAME = "Sekar Ayuningtyas"

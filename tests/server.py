@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import uvicorn
 
-from bot.channels import ChannelAdapter, Core
-from bot.engine import Clock, utc_now
+from bot.conversation.engine import Clock, utc_now
+from bot.delivery.channels import ChannelAdapter, Core
 from bot.settings import Settings
-from bot.web import Server, create_app
+from bot.web.app import Server, create_app
 
 PUBLIC_URL = "https://bot.jovapos.test"
 

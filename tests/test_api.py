@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 from openapi_spec_validator import validate
 
-from bot.engine import hash_token
+from bot.conversation.engine import hash_token
 from bot.settings import load_settings
 from tests.conftest import CODE, Chat, FakeClock, mailbox_of
 from tests.server import PUBLIC_URL, running_server

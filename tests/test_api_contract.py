@@ -28,9 +28,9 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from bot.api import OPENAPI
-from bot.engine import hash_token
+from bot.conversation.engine import hash_token
 from bot.settings import load_settings
+from bot.web.api import OPENAPI
 from tests.conftest import CODE, Chat, FakeClock, mailbox_of
 from tests.server import PUBLIC_URL, running_server
 

@@ -10,7 +10,12 @@ import holidays
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.business_days import add_business_days, business_days_between, due_date, is_business_day
+from bot.domain.business_days import (
+    add_business_days,
+    business_days_between,
+    due_date,
+    is_business_day,
+)
 
 
 def test_weekends_and_public_holidays_are_skipped() -> None:

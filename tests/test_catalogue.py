@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalogue import Catalogue, placeholders
+from bot.infra.catalogue import Catalogue, placeholders
 from flows.types import Label, Reply, Seq
 
 ROOT = Path(__file__).resolve().parents[1]

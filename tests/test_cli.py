@@ -32,8 +32,8 @@ from typing import Any
 
 import pytest
 
-from bot.catalogue import Catalogue
-from bot.images import strip_metadata
+from bot.infra.catalogue import Catalogue
+from bot.infra.images import strip_metadata
 from tests.conftest import PDF, PNG, console_script
 
 pytestmark = pytest.mark.slow
@@ -920,7 +920,7 @@ def test_staff_actions_from_the_command_line(data_dir: Path, png_file: Path) -> 
 def test_api_token_is_printed_once_alone_on_the_last_line(data_dir: Path) -> None:
     import sqlite3
 
-    from bot.engine import hash_token
+    from bot.conversation.engine import hash_token
 
     made = run(data_dir, "api-token", "create", "pos-backoffice")
     assert made.returncode == 0, made.stderr
@@ -983,7 +983,7 @@ async def test_a_forgotten_terminal_customers_last_notice_leaves_no_bytes(tmp_pa
     the user name wiped, no file under the data folder keeps it."""
     from bot.app import open_engine
     from bot.cli import show_pending_notifications
-    from bot.completion import complete_request
+    from bot.requests.completion import complete_request
     from bot.settings import load_settings
     from tests.conftest import mailbox_of
     from tests.forgetting import deletion_in_progress
@@ -1017,7 +1017,7 @@ async def test_a_forgotten_customers_undeliverable_last_notice_keeps_no_address(
     """Given up (the customer never comes back, or blocked the bot), the last
     notice of a forgotten customer drops its address as a sent one does."""
     from bot.app import open_engine
-    from bot.completion import complete_request
+    from bot.requests.completion import complete_request
     from bot.settings import load_settings
     from tests.conftest import mailbox_of
     from tests.forgetting import deletion_in_progress

@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.engine import hash_token
-from bot.requests import find_request
+from bot.conversation.engine import hash_token
+from bot.requests.lookup import find_request
 from bot.settings import load_settings
-from bot.staff import add_staff
+from bot.staff.accounts import add_staff
 from tests.conftest import CODE, PNG, Chat, FakeClock, file_of, mailbox_of, telegram_settings
 from tests.server import RunningServer, running_server
 from tests.test_upload_page import CHROMIUM, CHROMIUM_ARGS, PHONE
@@ -248,7 +248,7 @@ async def test_a_staff_member_handles_a_request_in_the_browser(desk: Desk, tmp_p
         finally:
             await browser.close()
     engine = desk.server.core.engine
-    from bot.requests import find_request
+    from bot.requests.lookup import find_request
 
     record = await find_request(engine.store, desk.reference)
     assert [(e.actor, e.kind) for e in record.events][-2:] == [
@@ -604,7 +604,7 @@ async def test_admins_manage_staff_accounts_and_see_settings_without_secrets(des
 
 async def test_the_last_admin_stays_an_admin(tmp_path: Path, clock: FakeClock) -> None:
     from bot.app import open_engine
-    from bot.staff import StaffError, change_staff
+    from bot.staff.accounts import StaffError, change_staff
 
     settings = load_settings(environ={}, data_dir=str(tmp_path / "data"))
     async with open_engine(settings, clock=clock) as engine:
@@ -709,7 +709,7 @@ async def test_the_settings_page_shows_no_secret(tmp_path: Path, clock: FakeCloc
 
 
 async def test_staff_do_not_see_a_customers_one_time_upload_link(desk: Desk) -> None:
-    from bot.models import Channel
+    from bot.domain.models import Channel
 
     engine = desk.server.core.engine
     sms = Chat(engine, address="+6281377700011", channel=Channel.SMS)
@@ -730,9 +730,9 @@ async def test_text_that_looks_sealed_is_only_text(desk: Desk) -> None:
     import io
     import zipfile
 
-    from bot.exports import ExportFile, complete_access
-    from bot.lifecycle import act
-    from bot.notifications import render_text
+    from bot.delivery.notifications import render_text
+    from bot.requests.exports import ExportFile, complete_access
+    from bot.requests.lifecycle import act
 
     engine = desk.server.core.engine
     chat = Chat(engine, address="dewi")
@@ -767,8 +767,8 @@ async def test_staff_never_see_an_email_code_the_customer_typed(desk: Desk) -> N
     import io
     import zipfile
 
-    from bot.exports import ExportFile, complete_access
-    from bot.lifecycle import act
+    from bot.requests.exports import ExportFile, complete_access
+    from bot.requests.lifecycle import act
 
     engine = desk.server.core.engine
     box = mailbox_of(engine)
@@ -824,9 +824,9 @@ async def test_staff_replies_reach_a_terminal_customer_once(desk: Desk) -> None:
     prompt) shows it, once; the console says it is queued, not failed."""
     import io
 
-    from bot import staff_chats
     from bot.cli import show_pending_notifications
-    from bot.models import Channel
+    from bot.domain.models import Channel
+    from bot.staff import chats as staff_chats
     from integrations.terminal import TerminalChannel
 
     core = desk.server.core
@@ -898,7 +898,7 @@ PHISHING = "Akun Anda diblokir. Masuk lagi di https://jova-pos.example/login"
 
 
 async def test_the_url_cannot_put_its_own_words_on_a_console_page(desk: Desk) -> None:
-    from bot.models import Channel
+    from bot.domain.models import Channel
 
     engine, http = desk.server.core.engine, desk.http
     async with engine.store.transaction(readonly=True) as tx:

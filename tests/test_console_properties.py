@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.settings import load_settings
-from bot.staff import add_staff
+from bot.staff.accounts import add_staff
 from tests.conftest import CODE, PNG, Chat, FakeClock, file_of, mailbox_of
 from tests.server import running_server
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.app import open_engine
-from bot.engine import Engine
-from bot.models import Channel, RequestStatus
-from bot.requests import find_request, list_requests
+from bot.conversation.engine import Engine
+from bot.domain.models import Channel, RequestStatus
+from bot.requests.lookup import find_request, list_requests
 from bot.settings import Settings
 from tests.conftest import CODE, JPEG, PDF, PNG, WEBP, Chat, FakeClock, file_of, mailbox_of
 
@@ -431,7 +431,7 @@ async def test_nothing_is_kept_when_the_transaction_fails(
 async def test_reference_collision_is_retried(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.engine as engine_module
+    import bot.conversation.engine as engine_module
 
     one, two = Chat(engine, address="one"), Chat(engine, address="two")
     await one.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati", "nanti")

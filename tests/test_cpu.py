@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from bot import cpu
-from bot.engine import Engine
-from bot.exports import ExportFile, complete_access
-from bot.lifecycle import act
+from bot.conversation.engine import Engine
+from bot.infra import cpu
+from bot.requests.exports import ExportFile, complete_access
+from bot.requests.lifecycle import act
 from tests.conftest import CODE, Chat, FakeClock
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalogue import Catalogue
+from bot.infra.catalogue import Catalogue
 from flows.dialogue import Dialogue
 from tests.conftest import JPEG, console_script
 

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.catalogue import Catalogue
+from bot.infra.catalogue import Catalogue
 from flows.dialogue import GLOBAL_STATES, STEPS, Dialogue, split_state
 from flows.types import (
     AttachmentInfo,

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 
-from bot.exports import ExportFile, complete_access
-from bot.lifecycle import act
-from bot.requests import find_request
+from bot.requests.exports import ExportFile, complete_access
+from bot.requests.lifecycle import act
+from bot.requests.lookup import find_request
 from bot.settings import load_settings
 from tests.conftest import CODE, Chat, FakeClock, mailbox_of
 from tests.server import PUBLIC_URL, running_server
@@ -96,7 +96,7 @@ async def test_data_copy_download(tmp_path: Path, clock: FakeClock) -> None:
 async def test_only_access_requests_take_an_export(engine, chat: Chat, clock) -> None:
     import pytest
 
-    from bot.lifecycle import IllegalMove
+    from bot.requests.lifecycle import IllegalMove
 
     await chat.script("1", "1", "Budi", "budi@example.com", CODE, "3", "nanti", "1")
     ref = re.search(r"DEL-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
@@ -110,7 +110,7 @@ async def test_purge_keeps_data_copies_until_their_link_expires(
     import os
     import time
 
-    from bot.retention import purge
+    from bot.requests.retention import purge
 
     settings = load_settings(environ={}, data_dir=str(tmp_path / "data"), public_url=PUBLIC_URL)
     async with running_server(settings, clock=clock) as server:
@@ -136,9 +136,9 @@ async def test_purge_keeps_data_copies_until_their_link_expires(
 async def test_a_download_code_survives_a_process_killed_right_after_the_commit(
     settings, clock: FakeClock, monkeypatch
 ) -> None:
-    import bot.exports
+    import bot.requests.exports
     from bot.app import open_engine
-    from bot.exports import open_download, send_download_code
+    from bot.requests.exports import open_download, send_download_code
     from tests.test_identity import _worker_sends
 
     async with open_engine(settings, clock=clock) as first:
@@ -155,7 +155,7 @@ async def test_a_download_code_survives_a_process_killed_right_after_the_commit(
         async def dies(*args: object, **kwargs: object) -> int:
             return 0  # the process is killed after the commit, before the mail went
 
-        monkeypatch.setattr(bot.exports, "send_due_mail", dies)
+        monkeypatch.setattr(bot.requests.exports, "send_due_mail", dies)
         await send_download_code(first, token)  # the page says: a code was sent
         assert len(box.mails) == mails
     monkeypatch.undo()

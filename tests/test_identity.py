@@ -19,11 +19,11 @@ from aiohttp import web
 from PIL import Image
 
 from bot.app import open_engine
-from bot.engine import Engine
-from bot.logs import configure as configure_logging
-from bot.models import Channel, RequestStatus
-from bot.requests import find_request, list_requests
-from bot.retention import open_id_proof, purge, purge_id_proofs
+from bot.conversation.engine import Engine
+from bot.domain.models import Channel, RequestStatus
+from bot.infra.logs import configure as configure_logging
+from bot.requests.lookup import find_request, list_requests
+from bot.requests.retention import open_id_proof, purge, purge_id_proofs
 from bot.settings import Settings, load_settings
 from tests.conftest import CODE, PDF, Chat, FakeClock, file_of, mailbox_of
 
@@ -455,7 +455,7 @@ async def test_files_no_record_refers_to_are_swept(
     import os
     import time
 
-    from bot.retention import purge_orphans
+    from bot.requests.retention import purge_orphans
 
     await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati")
     await chat.say("", file_of(PDF))  # a live file, kept by the draft
@@ -517,7 +517,7 @@ async def test_one_mailbox_gets_at_most_ten_codes_an_hour_from_all_phones(
     await Chat(engine, address="+6281300000001").script("2", "Budi", "budi@example.com")
     assert box.mails[-1].to == "budi@example.com"
     # The hourly purge drops what the limit no longer needs (after a day).
-    from bot.retention import purge
+    from bot.requests.retention import purge
 
     mailbox = engine.keyring.code_digest("siti@example.com", "code-mail")
     clock.advance(days=2)
@@ -534,8 +534,8 @@ async def test_forgetting_tolerates_files_another_process_removed(
     files while that process removes them."""
     import threading
 
-    from bot.blobs import FileBlobStore
-    from bot.mail import FileMailer, Mail
+    from bot.infra.blobs import FileBlobStore
+    from bot.infra.mail import FileMailer, Mail
 
     mailer = FileMailer(tmp_path / "mail", "privacybot@localhost")
     for to in ["a@example.com"] * 150 + ["b@example.com"] * 150 + ["c@example.com"]:
@@ -578,8 +578,8 @@ async def test_forgetting_tolerates_files_another_process_removed(
 async def _worker_sends(engine: Engine, box, count: int) -> None:  # type: ignore[no-untyped-def]
     """Run the real outbox worker until ``count`` mails arrived, and a while
     longer (to see nothing is sent twice)."""
-    from bot.channels import Core
-    from bot.notifications import run_worker
+    from bot.delivery.channels import Core
+    from bot.delivery.notifications import run_worker
 
     core = Core(engine.settings)
     core.attach(engine)
@@ -600,7 +600,7 @@ async def _worker_sends(engine: Engine, box, count: int) -> None:  # type: ignor
 async def test_a_code_mail_survives_a_process_killed_right_after_the_commit(
     settings: Settings, clock: FakeClock
 ) -> None:
-    from bot.models import InboundMessage
+    from bot.domain.models import InboundMessage
 
     async with open_engine(settings, clock=clock) as first:
         box = mailbox_of(first)
@@ -637,8 +637,8 @@ async def test_a_reply_does_not_wait_for_the_mailer(settings: Settings, clock: F
     the directory look-up) come after the reply, whatever the mailer."""
     import time
 
-    from bot.mail import FileMailer, Mail
-    from bot.models import InboundMessage
+    from bot.domain.models import InboundMessage
+    from bot.infra.mail import FileMailer, Mail
 
     class SlowMailer(FileMailer):
         async def send(self, mail: Mail) -> None:

@@ -12,7 +12,7 @@ import pytest
 from PIL import ExifTags, Image, ImageChops, ImageCms, ImageStat, JpegImagePlugin, PngImagePlugin
 from PIL.TiffImagePlugin import IFDRational
 
-from bot.images import ImageUnreadable, strip_metadata
+from bot.infra.images import ImageUnreadable, strip_metadata
 
 MAKE = "AcmePhoneMaker"
 COMMENT = b"taken at Jl. Sudirman 12 by budi"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logmask import PersonalDataFilter, install, mask
+from bot.infra.logmask import PersonalDataFilter, install, mask
 
 BOT_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 
@@ -73,7 +73,7 @@ MASKED = [
 UNCHANGED = [
     "2026-11-26",
     "2026-11-26T10:30:00.123456+07:00",
-    "2026-11-26 10:30:00,123 INFO bot.engine: started",
+    "2026-11-26 10:30:00,123 INFO bot.conversation.engine: started",
     "10:30:00 2026-11-26",
     "26/11/2026 08-12-2026 10:30",
     "due 2027-01-12, year 2026",
@@ -114,7 +114,7 @@ def test_masking_is_idempotent(text: str) -> None:
 
 def test_masking_a_200_character_message_is_fast() -> None:
     message = (
-        "2026-11-26 10:30:00,123 INFO bot.engine: conversation=123 state=summary "
+        "2026-11-26 10:30:00,123 INFO bot.conversation.engine: conversation=123 state=summary "
         "reference DEL-7K3M9Q sent code 123456 to budi.santoso@example.com via "
         "whatsapp:+6281234567890 in 12.5 ms, status 200"
     )

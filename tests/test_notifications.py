@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from bot.app import open_engine
-from bot.channels import Core
-from bot.engine import Engine
-from bot.exports import ExportFile, complete_access
-from bot.lifecycle import act
-from bot.models import Channel, Control, InboundMessage
-from bot.notifications import run_worker, send_due
-from bot.requests import find_request
+from bot.conversation.engine import Engine
+from bot.delivery.channels import Core
+from bot.delivery.notifications import run_worker, send_due
+from bot.domain.models import Channel, Control, InboundMessage
+from bot.requests.exports import ExportFile, complete_access
+from bot.requests.lifecycle import act
+from bot.requests.lookup import find_request
 from bot.settings import load_settings
 from integrations.telegram import TelegramAdapter
 from integrations.twilio.adapter import TwilioAdapter
@@ -249,7 +249,7 @@ async def _whatsapp_deletion(desk: Desk, name: str, email: str, reason: str) -> 
 
 
 async def test_a_completed_deletion_forgets_the_customer(desk: Desk, tmp_path: Path) -> None:
-    from bot.retention import forget_deleted_customers
+    from bot.requests.retention import forget_deleted_customers
 
     engine = desk.engine
     ref, code = await _whatsapp_deletion(
@@ -293,7 +293,7 @@ async def test_outside_the_whatsapp_window_a_template_is_used(desk: Desk) -> Non
     assert sent["form"]["ContentSid"] == "HX" + "1" * 32
     assert json.loads(sent["form"]["ContentVariables"])["1"] == ref
     # The template was not delivered after all: the notice goes on by SMS.
-    from bot.notifications import delivery_failed
+    from bot.delivery.notifications import delivery_failed
 
     await delivery_failed(desk.core, sent["sid"])
     assert await send_due(desk.core) == 1
@@ -323,7 +323,7 @@ async def test_outside_the_window_without_template_falls_back_to_sms_then_email(
 
 
 async def test_an_undelivered_whatsapp_notice_goes_on_by_sms(desk: Desk) -> None:
-    from bot.notifications import delivery_failed
+    from bot.delivery.notifications import delivery_failed
 
     ref = await desk.file(Channel.WHATSAPP, CUSTOMER, "siti@example.com")
     await send_due(desk.core)
@@ -341,7 +341,7 @@ async def test_an_undelivered_whatsapp_notice_goes_on_by_sms(desk: Desk) -> None
 
 
 async def test_compliance_records_go_after_the_configured_years(desk: Desk) -> None:
-    from bot.retention import drop_old_compliance_records, forget_deleted_customers
+    from bot.requests.retention import drop_old_compliance_records, forget_deleted_customers
 
     engine = desk.engine
     chat = Chat(engine, address=CUSTOMER, channel=Channel.WHATSAPP)
@@ -358,14 +358,14 @@ async def test_compliance_records_go_after_the_configured_years(desk: Desk) -> N
     assert await drop_old_compliance_records(engine) == 0
     desk.clock.advance(days=3)
     assert await drop_old_compliance_records(engine) == 1
-    from bot.requests import RequestNotFound
+    from bot.requests.lookup import RequestNotFound
 
     with pytest.raises(RequestNotFound):
         await find_request(engine.store, ref)
 
 
 async def test_staff_replies_follow_the_whatsapp_window_and_its_fallbacks(desk: Desk) -> None:
-    from bot import staff_chats
+    from bot.staff import chats as staff_chats
 
     await desk.file(Channel.WHATSAPP, CUSTOMER, "siti@example.com")  # its email is verified
     chat = Chat(desk.engine, address=CUSTOMER, channel=Channel.WHATSAPP)
@@ -423,7 +423,7 @@ async def test_staff_replies_follow_the_whatsapp_window_and_its_fallbacks(desk: 
 
 
 async def test_a_staff_reply_that_nothing_can_carry_is_refused_and_marked(desk: Desk) -> None:
-    from bot import staff_chats
+    from bot.staff import chats as staff_chats
 
     stranger = "+6289876543210"
     chat = Chat(desk.engine, address=stranger, channel=Channel.WHATSAPP)
@@ -446,7 +446,7 @@ async def test_a_staff_reply_that_nothing_can_carry_is_refused_and_marked(desk: 
 async def test_an_undelivered_report_that_beats_our_record_of_the_send_still_counts(
     desk: Desk,
 ) -> None:
-    from bot.notifications import delivery_failed
+    from bot.delivery.notifications import delivery_failed
 
     ref = await desk.file(Channel.WHATSAPP, CUSTOMER, "siti@example.com")
     await send_due(desk.core)
@@ -477,7 +477,7 @@ async def test_no_byte_of_a_forgotten_customer_stays_once_the_last_notice_went_o
     """The last notices keep the address until they are sent; once the worker
     sent them, the address is wiped, and no old page version keeps it in the
     database file, its WAL, or any other file under the data folder."""
-    from bot.completion import complete_request
+    from bot.requests.completion import complete_request
 
     engine = desk.engine
     ref, _ = await _whatsapp_deletion(
@@ -515,8 +515,8 @@ async def test_the_development_mail_of_a_forgotten_customers_last_notice_goes_to
 ) -> None:
     """Without SMTP the last notice is written as an .eml file after the
     forgetting ran: once it is sent and the address wiped, the file goes too."""
-    from bot.completion import complete_request
-    from bot.mail import FileMailer
+    from bot.infra.mail import FileMailer
+    from bot.requests.completion import complete_request
 
     engine = desk.engine
     ref, _ = await _whatsapp_deletion(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.packing import pack, split, utf16_length
+from bot.infra.packing import pack, split, utf16_length
 from integrations.twilio.text import encoding, segments
 
 

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.app import open_engine
-from bot.engine import Engine
-from bot.models import Channel, InboundFile, InboundMessage
+from bot.conversation.engine import Engine
+from bot.domain.models import Channel, InboundFile, InboundMessage
 from bot.settings import load_settings
 from tests.conftest import JPEG, PDF, PNG, FakeClock
 

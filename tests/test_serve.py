@@ -31,8 +31,8 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 
-from bot.catalogue import Catalogue
-from bot.images import strip_metadata
+from bot.infra.catalogue import Catalogue
+from bot.infra.images import strip_metadata
 from tests.conftest import JPEG, console_script
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio, new_sid, signed_form
@@ -560,7 +560,7 @@ async def test_chunked_bodies_are_bounded_and_handed_on_whole() -> None:
     from starlette.requests import Request
     from starlette.responses import PlainTextResponse
 
-    from bot.web import BodyLimit
+    from bot.web.app import BodyLimit
 
     async def echo(scope, receive, send):  # type: ignore[no-untyped-def]
         body = await Request(scope, receive).body()

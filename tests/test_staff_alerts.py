@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels import ChannelAdapter, Core
-from bot.engine import Engine
-from bot.models import Channel, OutboundMessage
+from bot.conversation.engine import Engine
+from bot.delivery.channels import ChannelAdapter, Core
+from bot.delivery.staff_alerts import AnnounceFailed, announce_due
+from bot.domain.models import Channel, OutboundMessage
 from bot.settings import load_settings
-from bot.staff_alerts import AnnounceFailed, announce_due
-from bot.staff_chats import claim
+from bot.staff.chats import claim
 from tests.conftest import Chat, FakeClock, telegram_settings
 from tests.server import running_server
 
@@ -140,7 +140,7 @@ async def test_english_staff_desk_gets_english_posts(engine: Engine, tmp_path: P
 async def test_an_unreachable_group_is_retried_less_often_and_reported_once(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bot.staff_alerts import run_announcer
+    from bot.delivery.staff_alerts import run_announcer
 
     core = Core(engine.settings)
     core.attach(engine)

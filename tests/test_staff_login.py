@@ -13,11 +13,11 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 
-from bot import staff
 from bot.app import open_engine
-from bot.engine import Engine
+from bot.conversation.engine import Engine
 from bot.settings import load_settings
-from bot.staff import LoginRefused, add_staff, change_staff, ensure_first_admin, log_in
+from bot.staff import accounts as staff
+from bot.staff.accounts import LoginRefused, add_staff, change_staff, ensure_first_admin, log_in
 from tests.conftest import FakeClock
 from tests.server import running_server
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.domain.support_hours import SupportHours, SupportHoursError
 from bot.settings import SettingsError, load_settings
-from bot.support_hours import SupportHours, SupportHoursError
 
 WIB = SupportHours.parse("mon-fri 09:00-17:00", "Asia/Jakarta")
 

@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.images import strip_metadata
-from bot.models import Channel, OutboundMessage, RecordedReply, RequestStatus
-from bot.requests import find_request, list_requests
+from bot.domain.models import Channel, OutboundMessage, RecordedReply, RequestStatus
+from bot.infra.images import strip_metadata
+from bot.requests.lookup import find_request, list_requests
 from integrations.telegram import TelegramAdapter
 from tests.conftest import CODE, JPEG, PDF, FakeClock, Mailbox, mailbox_of, telegram_settings
 from tests.fakes.telegram_api import FakeTelegram

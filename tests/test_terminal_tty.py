@@ -12,7 +12,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from bot.catalogue import Catalogue
+from bot.infra.catalogue import Catalogue
 
 pytestmark = pytest.mark.slow
 

@@ -13,9 +13,9 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 
-from bot.images import strip_metadata
-from bot.models import Channel, RequestStatus
-from bot.requests import find_request, list_requests
+from bot.domain.models import Channel, RequestStatus
+from bot.infra.images import strip_metadata
+from bot.requests.lookup import find_request, list_requests
 from bot.settings import load_settings
 from integrations.twilio.adapter import TwilioAdapter
 from integrations.twilio.text import segments
@@ -362,8 +362,8 @@ async def test_healthz_lists_the_channels(twilio: Twilio) -> None:
 async def test_an_undelivered_status_callback_moves_a_notification_to_sms(
     twilio: Twilio,
 ) -> None:
-    from bot.lifecycle import act
-    from bot.notifications import send_due
+    from bot.delivery.notifications import send_due
+    from bot.requests.lifecycle import act
     from tests.conftest import mailbox_of
 
     engine = twilio.server.core.engine
@@ -395,7 +395,7 @@ async def test_an_undelivered_status_callback_moves_a_notification_to_sms(
 
 async def _held_by_ani(twilio: Twilio) -> int:
     """The WhatsApp customer asks for a person and ani takes the chat: its id."""
-    from bot import staff_chats
+    from bot.staff import chats as staff_chats
 
     core = twilio.server.core
     await twilio.say("staf")
@@ -409,7 +409,7 @@ async def _held_by_ani(twilio: Twilio) -> int:
 async def test_an_undelivered_staff_reply_goes_on_by_sms_once(twilio: Twilio) -> None:
     from urllib.parse import urlsplit
 
-    from bot import staff_chats
+    from bot.staff import chats as staff_chats
 
     core = twilio.server.core
     chat_id = await _held_by_ani(twilio)
@@ -445,7 +445,7 @@ async def test_a_staff_reply_sent_as_a_template_is_found_by_its_delivery_report(
 ) -> None:
     from urllib.parse import urlsplit
 
-    from bot import staff_chats
+    from bot.staff import chats as staff_chats
 
     core = twilio.server.core
     chat_id = await _held_by_ani(twilio)

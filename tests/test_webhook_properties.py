@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.models import Channel
+from bot.domain.models import Channel
 from integrations.telegram import TelegramAdapter
 from integrations.twilio.adapter import TwilioAdapter
 from tests.conftest import CODE, PNG, FakeClock, mailbox_of, telegram_settings

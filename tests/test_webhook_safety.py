@@ -15,8 +15,8 @@ import httpx
 import pytest
 from aiohttp import web
 
-from bot.engine import Engine, ForeignRepeat
-from bot.models import Channel, InboundMessage
+from bot.conversation.engine import Engine, ForeignRepeat
+from bot.domain.models import Channel, InboundMessage
 from bot.settings import load_settings
 from integrations.twilio.adapter import TwilioAdapter
 from tests.conftest import CODE, PNG, FakeClock, mailbox_of

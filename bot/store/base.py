@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime
 from typing import Any
 
-from bot.models import (
+from bot.domain.models import (
     Channel,
     CodeRecord,
     ConversationRecord,

@@ -23,7 +23,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.models import (
+from bot.domain.models import (
     AttachmentRecord,
     Channel,
     CodeRecord,

@@ -33,12 +33,12 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot import staff_chats
-from bot.channels import ChannelAdapter, Core, DeliveryRefused
-from bot.engine import ForeignRepeat
-from bot.models import Channel, Control, InboundFile, InboundMessage, OutboundMessage
-from bot.notifications import delivery_failed
-from bot.packing import pack
+from bot.conversation.engine import ForeignRepeat
+from bot.delivery.channels import ChannelAdapter, Core, DeliveryRefused
+from bot.delivery.notifications import delivery_failed
+from bot.domain.models import Channel, Control, InboundFile, InboundMessage, OutboundMessage
+from bot.infra.packing import pack
+from bot.staff import chats as staff_chats
 from bot.store import StoreError
 from integrations.twilio.http import RebasedHttpClient
 from integrations.twilio.text import fits_sms, fits_whatsapp

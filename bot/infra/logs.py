@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TextIO
 
-from bot.logmask import install
+from bot.infra.logmask import install
 
 CHATTY_LIBRARIES = (
     "aiosqlite",

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from bot.channels import Core
+from bot.delivery.channels import Core
 from flows.types import Label, Reply
 
 log = logging.getLogger(__name__)

@@ -22,13 +22,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from bot.channels import Core
-from bot.console_admin import admin_routes
-from bot.console_chats import chat_routes
-from bot.console_pages import COOKIE, HEADERS, LOGIN_CSRF, ConsolePages
-from bot.console_requests import request_routes
-from bot.live import ActivityFeed
-from bot.staff import LoginBusy, LoginRefused, Session, log_in, session_for
+from bot.delivery.channels import Core
+from bot.staff.accounts import LoginBusy, LoginRefused, Session, log_in, session_for
+from bot.web.console.admin import admin_routes
+from bot.web.console.chats import chat_routes
+from bot.web.console.live import ActivityFeed
+from bot.web.console.pages import COOKIE, HEADERS, LOGIN_CSRF, ConsolePages
+from bot.web.console.requests import request_routes
 
 LIVE_POLL_SECONDS = 1.0
 LIVE_JS = resources.files("bot").joinpath("static/live.js").read_bytes()

@@ -27,20 +27,20 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.api import PREFIX as API_PREFIX
-from bot.api import api_routes
 from bot.app import open_engine
-from bot.catalogue import Catalogue
-from bot.channels import Core
-from bot.console import console_routes
-from bot.directory import everyone_counts
-from bot.engine import Clock, UploadLinkInvalid, hash_token, utc_now
-from bot.exports import DownloadError, open_download, send_download_code
-from bot.models import InboundFile
-from bot.notifications import run_worker
-from bot.retention import purge
-from bot.staff import ensure_first_admin
-from bot.staff_alerts import run_announcer
+from bot.conversation.engine import Clock, UploadLinkInvalid, hash_token, utc_now
+from bot.delivery.channels import Core
+from bot.delivery.notifications import run_worker
+from bot.delivery.staff_alerts import run_announcer
+from bot.domain.models import InboundFile
+from bot.infra.catalogue import Catalogue
+from bot.infra.directory import everyone_counts
+from bot.requests.exports import DownloadError, open_download, send_download_code
+from bot.requests.retention import purge
+from bot.staff.accounts import ensure_first_admin
+from bot.web.api import PREFIX as API_PREFIX
+from bot.web.api import api_routes
+from bot.web.console.routes import console_routes
 
 log = logging.getLogger(__name__)
 

@@ -23,12 +23,18 @@ import random
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.catalogue import Catalogue
-from bot.channels import Core, DeliveryRefused
-from bot.crypto import Keyring
-from bot.mail import Mail, html_page
-from bot.mail_outbox import send_due_mail
-from bot.models import Channel, ConversationRecord, Notification, OutboundMessage, RequestRecord
+from bot.delivery.channels import Core, DeliveryRefused
+from bot.delivery.mail_outbox import send_due_mail
+from bot.domain.models import (
+    Channel,
+    ConversationRecord,
+    Notification,
+    OutboundMessage,
+    RequestRecord,
+)
+from bot.infra.catalogue import Catalogue
+from bot.infra.crypto import Keyring
+from bot.infra.mail import Mail, html_page
 from bot.store import Transaction
 from flows.types import Label, Reply
 

@@ -14,12 +14,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.completion import complete_request
-from bot.console_pages import HEADERS, ConsolePages
-from bot.directory import everyone_counts
-from bot.engine import utc_now
-from bot.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile
-from bot.lifecycle import (
+from bot.conversation.engine import utc_now
+from bot.domain.models import RequestRecord, RequestStatus
+from bot.infra.directory import everyone_counts
+from bot.requests.completion import complete_request
+from bot.requests.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile
+from bot.requests.lifecycle import (
     MOVES,
     OPEN,
     IllegalMove,
@@ -27,10 +27,10 @@ from bot.lifecycle import (
     deadline,
     due_date_window,
 )
-from bot.models import RequestRecord, RequestStatus
-from bot.requests import BadReference, RequestNotFound, find_request, list_requests
-from bot.retention import open_id_proof
-from bot.staff import Session
+from bot.requests.lookup import BadReference, RequestNotFound, find_request, list_requests
+from bot.requests.retention import open_id_proof
+from bot.staff.accounts import Session
+from bot.web.console.pages import HEADERS, ConsolePages
 from flows.types import RequestType
 
 

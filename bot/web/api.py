@@ -21,13 +21,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from bot.channels import Core
-from bot.completion import complete_request
-from bot.engine import hash_token, utc_now
-from bot.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile
-from bot.lifecycle import MOVES, DateOutOfRange, IllegalMove, act, deadline
-from bot.models import RequestStatus
-from bot.requests import (
+from bot.conversation.engine import hash_token, utc_now
+from bot.delivery.channels import Core
+from bot.domain.models import RequestStatus
+from bot.requests.completion import complete_request
+from bot.requests.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile
+from bot.requests.lifecycle import MOVES, DateOutOfRange, IllegalMove, act, deadline
+from bot.requests.lookup import (
     BadReference,
     RequestNotFound,
     find_request,

@@ -1,6 +1,6 @@
 """The console's chats handed to staff: the inbox (waiting oldest first, and
 the chats one holds), a chat's page with its transcript, and taking it over,
-replying, notes, transfer and release (``bot.staff_chats`` does the work).
+replying, notes, transfer and release (``bot.staff.chats`` does the work).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot import staff_chats
-from bot.channels import PULLED_CHANNELS
-from bot.console_pages import HEADERS, ConsolePages
-from bot.staff import Session
+from bot.delivery.channels import PULLED_CHANNELS
+from bot.staff import chats as staff_chats
+from bot.staff.accounts import Session
+from bot.web.console.pages import HEADERS, ConsolePages
 
 
 def chat_routes(kit: ConsolePages) -> list[BaseRoute]:

@@ -23,11 +23,11 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.mail import Mail
+from bot.infra.mail import Mail
 from bot.store import Transaction
 
 if TYPE_CHECKING:
-    from bot.engine import Engine
+    from bot.conversation.engine import Engine
 
 log = logging.getLogger(__name__)
 

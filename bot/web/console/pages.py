@@ -18,8 +18,8 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from bot.channels import Core
-from bot.staff import Session, session_for
+from bot.delivery.channels import Core
+from bot.staff.accounts import Session, session_for
 
 COOKIE = "pb_session"
 LOGIN_CSRF = "pb_login"

@@ -3,7 +3,7 @@
 Passwords are hashed with argon2id (``argon2-cffi``). Failed logins are
 counted per account and per client address: after 3 from an address its
 answers are slowed, after 5 the account (or address) is locked for 15
-minutes. Hashing runs in worker threads (``bot.cpu``), a few at a time, so
+minutes. Hashing runs in worker threads (``bot.infra.cpu``), a few at a time, so
 logins never stall the rest of the server. Sessions are random tokens kept
 only as hashes, expire after 12 hours without use, and carry their own CSRF
 token.
@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from bot.cpu import Busy, off_loop, off_loop_or_busy
-from bot.engine import Engine, hash_token
+from bot.conversation.engine import Engine, hash_token
+from bot.infra.cpu import Busy, off_loop, off_loop_or_busy
 
 ROLES = ("agent", "admin")
 SLOW_AFTER = 3

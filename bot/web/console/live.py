@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 
-from bot.channels import Core
+from bot.delivery.channels import Core
 
 log = logging.getLogger(__name__)
 

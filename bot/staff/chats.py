@@ -20,10 +20,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from bot.channels import Core
-from bot.mail import Mail, html_page
-from bot.models import Channel, ConversationRecord, OutboundMessage
-from bot.notifications import window_open
+from bot.delivery.channels import Core
+from bot.delivery.notifications import window_open
+from bot.domain.models import Channel, ConversationRecord, OutboundMessage
+from bot.infra.mail import Mail, html_page
 from bot.store import Transaction
 from flows.types import Label, Reply
 

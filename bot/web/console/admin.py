@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.console_pages import ConsolePages
 from bot.settings import visible_settings
-from bot.staff import ROLES, Session, StaffError, add_staff, change_staff
+from bot.staff.accounts import ROLES, Session, StaffError, add_staff, change_staff
+from bot.web.console.pages import ConsolePages
 
 
 def admin_routes(kit: ConsolePages) -> list[BaseRoute]:

@@ -20,12 +20,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.cpu import off_loop
-from bot.engine import Engine, hash_token
-from bot.lifecycle import IllegalMove, apply_move
-from bot.mail import Mail, html_page
-from bot.mail_outbox import queue_mail, send_due_mail
-from bot.requests import RequestNotFound, request_detail
+from bot.conversation.engine import Engine, hash_token
+from bot.delivery.mail_outbox import queue_mail, send_due_mail
+from bot.infra.cpu import off_loop
+from bot.infra.mail import Mail, html_page
+from bot.requests.lifecycle import IllegalMove, apply_move
+from bot.requests.lookup import RequestNotFound, request_detail
 from flows.types import RequestType
 from flows.validators import parse_reference
 

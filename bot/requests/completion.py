@@ -2,7 +2,7 @@
 the API call, so that completing means the same everywhere.
 
 Completion is the move to ``completed`` with its notification (for an access
-request, together with its data copy and download link, see ``bot.exports``).
+request, together with its data copy and download link, see ``bot.requests.exports``).
 For a deletion it also means forgetting the customer, at once after the
 move's commit: their name, email, transcript and ID proof must not wait for
 the hourly housekeeping (which only finishes what a crash interrupted).
@@ -10,12 +10,12 @@ the hourly housekeeping (which only finishes what a crash interrupted).
 
 from __future__ import annotations
 
-from bot.engine import Engine
-from bot.exports import ExportFile, complete_access
-from bot.lifecycle import IllegalMove, act
-from bot.models import RequestRecord, RequestStatus
-from bot.requests import find_request
-from bot.retention import forget_customer
+from bot.conversation.engine import Engine
+from bot.domain.models import RequestRecord, RequestStatus
+from bot.requests.exports import ExportFile, complete_access
+from bot.requests.lifecycle import IllegalMove, act
+from bot.requests.lookup import find_request
+from bot.requests.retention import forget_customer
 from flows.types import RequestType
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.models import RequestRecord, RequestStatus
+from bot.domain.models import RequestRecord, RequestStatus
 from bot.store import Store
 from flows.validators import parse_reference
 

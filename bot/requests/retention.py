@@ -12,8 +12,8 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.cpu import off_loop
-from bot.engine import Engine
+from bot.conversation.engine import Engine
+from bot.infra.cpu import off_loop
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ async def forget_deleted_customers(engine: Engine) -> int:
     """After a completed deletion, the customer is forgotten: their messages,
     codes, files and identifying fields go; the compliance record (reference,
     type, dates, status history, keyed hash of the email) stays. Completing a
-    deletion does it at once (``bot.completion``); this hourly run finishes
+    deletion does it at once (``bot.requests.completion``); this hourly run finishes
     what a crash interrupted."""
     async with engine.store.transaction(readonly=True) as tx:
         references = await tx.deletions_to_forget()

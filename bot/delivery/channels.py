@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute
 
-from bot.models import Channel, OutboundMessage
+from bot.domain.models import Channel, OutboundMessage
 from bot.settings import Settings
 
 if TYPE_CHECKING:  # the engine imports the notifications that use this module
-    from bot.engine import Engine
+    from bot.conversation.engine import Engine
 
 log = logging.getLogger(__name__)
 

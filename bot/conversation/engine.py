@@ -24,17 +24,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.blobs import BlobStore
-from bot.business_days import due_date, due_for
-from bot.catalogue import LANGUAGES, Catalogue
-from bot.cpu import off_loop
-from bot.crypto import Keyring
-from bot.directory import AccountDirectory, DirectoryUnavailable, same_name
-from bot.images import ImageUnreadable, strip_metadata
-from bot.lifecycle import apply_move
-from bot.mail import Mail, Mailer, html_page
-from bot.mail_outbox import queue_mail, send_due_mail
-from bot.models import (
+from bot.delivery.mail_outbox import queue_mail, send_due_mail
+from bot.delivery.notifications import notify
+from bot.domain.business_days import due_date, due_for
+from bot.domain.models import (
     Channel,
     CodeRecord,
     Control,
@@ -45,10 +38,17 @@ from bot.models import (
     RequestRecord,
     RequestStatus,
 )
-from bot.notifications import notify
+from bot.domain.support_hours import SupportHours
+from bot.infra.blobs import BlobStore
+from bot.infra.catalogue import LANGUAGES, Catalogue
+from bot.infra.cpu import off_loop
+from bot.infra.crypto import Keyring
+from bot.infra.directory import AccountDirectory, DirectoryUnavailable, same_name
+from bot.infra.images import ImageUnreadable, strip_metadata
+from bot.infra.mail import Mail, Mailer, html_page
+from bot.requests.lifecycle import apply_move
 from bot.settings import Settings
 from bot.store import DuplicateReference, Store, Transaction
-from bot.support_hours import SupportHours
 from flows.dialogue import MENU, Dialogue, asks_code, draft_files, holds_draft
 from flows.types import (
     AttachmentInfo,

@@ -632,6 +632,44 @@ async def test_a_code_mail_survives_a_process_killed_right_after_the_commit(
         assert len(box.mails) == 1
 
 
+async def test_a_batch_that_outlasts_its_lease_sends_each_mail_once(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """Two workers on one outbox (two processes, or the after-commit send and
+    the outbox worker): the first claims a batch whose sending outlasts the
+    lease, the second takes the rows that lease let go. Each mail still goes
+    exactly once: the first renews a row's lease before sending it, and skips
+    a row the second holds now."""
+    from bot.mail import Mail
+    from bot.mail_outbox import queue_mail, send_due_mail
+
+    now = clock()
+    addresses = [f"c{n}@example.com" for n in range(3)]
+    async with engine.store.transaction() as tx:
+        for n, to in enumerate(addresses):
+            mail = Mail(to, "Kode", "123456", "<p>123456</p>", "id", f"lease-{n}")
+            await queue_mail(tx, engine, "code", mail, now, now + timedelta(hours=1))
+    sent: list[str] = []
+    sending = asyncio.Event()
+
+    async def slow(mail: Mail) -> None:
+        """A slow SMTP server: one mail fits in the lease, three do not."""
+        sending.set()
+        clock.advance(seconds=90)
+        await asyncio.sleep(0.01)  # meanwhile the other worker runs
+        sent.append(mail.to)
+
+    engine.mailer.send = slow  # type: ignore[method-assign]
+    first = asyncio.create_task(send_due_mail(engine))
+    await sending.wait()  # the first worker holds the whole batch now
+    while not first.done():  # the second polls, as the outbox worker does
+        await send_due_mail(engine)
+        await asyncio.sleep(0.001)
+    await first
+    assert sorted(sent) == addresses  # each once
+    assert await send_due_mail(engine) == 0  # and nothing is left queued
+
+
 async def test_a_reply_does_not_wait_for_the_mailer(settings: Settings, clock: FakeClock) -> None:
     """Registered or not, the email step answers at once: the code mail (and
     the directory look-up) come after the reply, whatever the mailer."""

@@ -56,10 +56,18 @@ async def queue_mail(
 async def send_due_mail(engine: Engine, ids: list[int] | None = None, limit: int = 50) -> int:
     """Send the due mail (only ``ids``, if given); returns how many were sent."""
     now = engine.clock()
+    held = now + LEASE
     async with engine.store.transaction() as tx:
-        claimed = await tx.claim_mail(now, now + LEASE, limit, ids)
+        claimed = await tx.claim_mail(now, held, limit, ids)
     sent = 0
     for row in claimed:
+        # Renewed before each row: a slow batch (mailer, account directory)
+        # would otherwise outlast the lease, and another worker send the same
+        # mail too. A row whose lease ran out and went to another worker is
+        # that worker's now: skipped, not sent twice.
+        async with engine.store.transaction() as tx:
+            if not await tx.lease_mail(row.id, held, engine.clock() + LEASE):
+                continue
         if engine.clock() >= row.expires_at:
             await _done(engine, row.id)  # the code expired meanwhile: nobody can use it
             continue

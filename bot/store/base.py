@@ -227,6 +227,13 @@ class Transaction(abc.ABC):
         that no other worker sends it meanwhile."""
 
     @abc.abstractmethod
+    async def lease_mail(self, id: int, held: datetime, until: datetime) -> bool:
+        """Renew a claimed mail's lease from ``held`` (the lease this worker
+        took) to ``until``, right before sending it: a long batch keeps its
+        hold. False when the row went, or its lease ran out and another worker
+        took it: that worker sends it, so this one must not send it too."""
+
+    @abc.abstractmethod
     async def mail_done(self, id: int) -> None:
         """Sent or dropped: the row (and its sealed code) goes."""
 

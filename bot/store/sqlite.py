@@ -513,6 +513,13 @@ class _SQLiteTransaction(Transaction):
             for r in rows
         ]
 
+    async def lease_mail(self, id: int, held: datetime, until: datetime) -> bool:
+        cur = await self.db.execute(
+            "UPDATE mail_outbox SET next_attempt_at = ? WHERE id = ? AND next_attempt_at = ?",
+            (_ts(until), id, _ts(held)),
+        )
+        return cur.rowcount == 1
+
     async def mail_done(self, id: int) -> None:
         await self.db.execute("DELETE FROM mail_outbox WHERE id = ?", (id,))
 

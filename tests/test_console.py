@@ -550,6 +550,66 @@ async def test_a_delay_is_refused_past_two_years_ahead(desk: Desk) -> None:
     assert record.due_date.isoformat() == "2027-11-26"
 
 
+async def test_a_data_copy_file_over_50_mb_has_its_own_message(desk: Desk) -> None:
+    import html
+
+    from bot.requests.exports import MAX_UPLOADED_EXPORT_BYTES
+
+    engine = desk.server.core.engine
+    chat = Chat(engine, address="dewi")
+    await chat.script("2", "Dewi Lestari", "dewi@example.com", CODE, "lewati")
+    await chat.say("", file_of(PNG))
+    await chat.say("1")
+    reference = re.search(r"ACC-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
+    http = desk.http
+    await _log_in(http, "ani@jovapos.test")
+    page = await http.get(f"/console/requests/{reference}")
+    await http.post(
+        f"/console/requests/{reference}/verify", data={"csrf": _csrf(page.text), "sure": "on"}
+    )
+    refused = await http.post(
+        f"/console/requests/{reference}/complete",
+        data={"csrf": _csrf(page.text), "sure": "on"},
+        files=[
+            ("export", ("profil.json", b"{}", "application/json")),
+            ("export", ("transaksi.csv", b"0" * (MAX_UPLOADED_EXPORT_BYTES + 1), "text/csv")),
+        ],
+        timeout=60,
+    )
+    assert refused.status_code == 303
+    assert refused.headers["location"] == f"/console/requests/{reference}?error=export_too_large"
+    for lang, words in (("id", "lebih besar dari 50 MB"), ("en", "larger than 50 MB")):
+        await http.get("/console", params={"lang": lang})
+        shown = await http.get(refused.headers["location"])
+        text = engine.catalogue.text(lang, "console.problem.export_too_large")
+        assert f'<p class="msg err">{html.escape(text)}</p>' in shown.text and words in text
+        assert engine.catalogue.text(lang, "console.problem.not_possible") not in shown.text
+        assert "transaksi.csv" not in shown.text  # the exception's own words stay out
+    assert (await find_request(engine.store, reference)).status.value == "in_progress"
+
+
+async def test_a_new_date_that_is_no_date_has_its_own_message(desk: Desk) -> None:
+    import html
+
+    engine, http, reference = desk.server.core.engine, desk.http, desk.reference
+    await _log_in(http, "ani@jovapos.test")
+    page = await http.get(f"/console/requests/{reference}")
+    for until in ("2027-02-30", "2027-13-01", "10000-01-01", "besok"):
+        refused = await http.post(
+            f"/console/requests/{reference}/delay",
+            data={"csrf": _csrf(page.text), "sure": "on", "reason": "Arsip", "until": until},
+        )
+        assert refused.status_code == 303, until
+        assert refused.headers["location"] == f"/console/requests/{reference}?error=bad_date"
+    for lang, words in (("id", "Tanggal baru tidak valid"), ("en", "not a valid date")):
+        await http.get("/console", params={"lang": lang})
+        shown = await http.get(refused.headers["location"])
+        text = engine.catalogue.text(lang, "console.problem.bad_date")
+        assert f'<p class="msg err">{html.escape(text)}</p>' in shown.text and words in text
+        assert engine.catalogue.text(lang, "console.problem.not_possible") not in shown.text
+    assert "delay" not in [e.kind for e in (await find_request(engine.store, reference)).events]
+
+
 async def test_admins_manage_staff_accounts_and_see_settings_without_secrets(desk: Desk) -> None:
     http = desk.http
     await _log_in(http, "boss@jovapos.test")
@@ -565,7 +625,7 @@ async def test_admins_manage_staff_accounts_and_see_settings_without_secrets(des
         "/console/staff/add",
         data={"csrf": _csrf(page.text), "email": "rudi@jovapos.test", "role": "agent"},
     )
-    assert again.status_code == 400 and "already has an account" in again.text
+    assert again.status_code == 400 and "rudi@jovapos.test sudah memiliki akun staf" in again.text
     # The new agent logs in with the one-time password.
     async with httpx.AsyncClient(base_url=desk.server.url) as rudi:
         assert (await _log_in(rudi, "rudi@jovapos.test", password)).status_code == 303
@@ -590,7 +650,7 @@ async def test_admins_manage_staff_accounts_and_see_settings_without_secrets(des
         await change("rudi@jovapos.test", "make_admin")
         assert (await rudi.get("/console/settings")).status_code == 200
     own = await change("boss@jovapos.test", "make_agent")
-    assert own.status_code == 400 and "your own account" in own.text
+    assert own.status_code == 400 and "tidak dapat mengubah akun Anda sendiri" in own.text
     await change("rudi@jovapos.test", "make_agent")
     page = await http.get("/console/staff")
     for action in ("add:agent", "disable", "enable", "reset_password", "make_admin"):
@@ -622,6 +682,50 @@ async def test_the_last_admin_stays_an_admin(tmp_path: Path, clock: FakeClock) -
             await change_staff(engine, "boss@jovapos.test", "BOSS@jovapos.test", "disable")
         with pytest.raises(StaffError, match="unknown action"):
             await change_staff(engine, "boss@jovapos.test", "deputy@jovapos.test", "delete")
+
+
+async def test_staff_account_refusals_are_shown_in_the_readers_language(desk: Desk) -> None:
+    """The admin page shows why an account change was refused in the catalogue's
+    words, in the reader's language; never the (English) error of bot.staff.accounts."""
+    import html
+
+    from bot.staff.accounts import StaffError, change_staff
+
+    engine, http = desk.server.core.engine, desk.http
+    await _log_in(http, "boss@jovapos.test")
+    csrf = _csrf((await http.get("/console/staff")).text)
+    attempts = [
+        ("add", {"email": "ani@jovapos.test", "role": "agent"}, "staff_exists"),
+        ("add", {"email": "rudi@jovapos.test", "role": "owner"}, "staff_role"),
+        ("add", {"email": "rudi", "role": "agent"}, "staff_email"),
+        ("change", {"email": "boss@jovapos.test", "action": "disable"}, "staff_own"),
+        ("change", {"email": "nobody@jovapos.test", "action": "disable"}, "staff_unknown"),
+        ("change", {"email": "ani@jovapos.test", "action": "delete"}, "staff_action"),
+    ]
+    params = {"staff_exists": {"email": "ani@jovapos.test"}}
+    params["staff_unknown"] = {"email": "nobody@jovapos.test"}
+    for lang in ("id", "en"):
+        await http.get("/console", params={"lang": lang})
+        for path, form, key in attempts:
+            answer = await http.post(f"/console/staff/{path}", data={"csrf": csrf, **form})
+            text = engine.catalogue.text(lang, f"console.problem.{key}")
+            text = text.format(**params.get(key, {}))
+            assert answer.status_code == 400, (lang, key)
+            assert f'<p class="msg err">{html.escape(text)}</p>' in answer.text, (lang, key)
+            for english in ("already has an account", "must be one of", "unknown action"):
+                assert english not in answer.text, (lang, key)
+    # Every cause, those the console cannot reach too, has its text in both languages.
+    with pytest.raises(StaffError) as short:
+        await add_staff(engine, "rudi@jovapos.test", "agent", "pendek")
+    await change_staff(engine, "boss@jovapos.test", "admin@localhost", "disable")
+    with pytest.raises(StaffError) as last:  # e.g. a script acting as nobody
+        await change_staff(engine, "ops-script", "boss@jovapos.test", "make_agent")
+    causes = [short.value, last.value]
+    assert [c.key for c in causes] == ["staff_password", "last_admin"]
+    for cause in causes:
+        for lang in ("id", "en"):
+            shown = engine.catalogue.text(lang, f"console.problem.{cause.key}")
+            assert "{" not in shown.format(**cause.params)
 
 
 async def test_chats_of_a_disabled_agent_go_back_to_the_queue_and_admins_take_over(
@@ -849,7 +953,8 @@ async def test_staff_replies_reach_a_terminal_customer_once(desk: Desk) -> None:
     assert sent.status_code == 303 and "error" not in sent.headers["location"]
     page = await http.get(sent.headers["location"])
     assert "try again later" not in page.text and "belum terkirim" not in page.text
-    assert "menunggu pelanggan membuka privacybot chat" in page.text
+    queued = engine.catalogue.text("id", "console.queued")
+    assert queued in page.text
 
     def session(stdin: io.StringIO) -> tuple[TerminalChannel, io.StringIO]:
         out = io.StringIO()
@@ -869,7 +974,7 @@ async def test_staff_replies_reach_a_terminal_customer_once(desk: Desk) -> None:
     assert out.getvalue().count("sedang kami cek") == 1
     assert "Halo, saya staf JOVA POS" in out.getvalue()  # the staff.joined notice too
     page = await http.get(f"/console/chats/{chat_id}")
-    assert "menunggu pelanggan" not in page.text  # shown now
+    assert queued not in page.text  # shown now
 
     loop = asyncio.get_running_loop()
 
@@ -892,6 +997,36 @@ async def test_staff_replies_reach_a_terminal_customer_once(desk: Desk) -> None:
     channel, out = session(io.StringIO("/keluar\n"))
     await channel.run()
     assert out.getvalue() == ""  # each once
+
+
+async def test_a_reply_to_a_terminal_customer_is_shown_as_queued_not_sent(desk: Desk) -> None:
+    """The terminal has no push: after a reply the console says it waits for the
+    customer, in the reader's language, not that it went "via Terminal"."""
+    import html
+
+    from bot.domain.models import Channel
+
+    engine, http = desk.server.core.engine, desk.http
+    await Chat(engine, address="kasir-9").say("staf")
+    async with engine.store.transaction(readonly=True) as tx:
+        conversation = await tx.get_conversation(Channel.TERMINAL, "kasir-9")
+    assert conversation is not None
+    await _log_in(http, "ani@jovapos.test")
+    page = await http.get(f"/console/chats/{conversation.id}")
+    await http.post(f"/console/chats/{conversation.id}/claim", data={"csrf": _csrf(page.text)})
+    sent = await http.post(
+        f"/console/chats/{conversation.id}/reply",
+        data={"csrf": _csrf(page.text), "text": "Permintaan Anda sedang kami cek."},
+    )
+    assert sent.status_code == 303 and "error" not in sent.headers["location"]
+    for lang in ("id", "en"):
+        await http.get("/console", params={"lang": lang})
+        shown = await http.get(sent.headers["location"])
+        queued = html.escape(engine.catalogue.text(lang, "console.queued"))
+        assert f'<p class="msg">{queued}</p>' in shown.text, lang
+        said = engine.catalogue.text(lang, "console.sent_by").split("{")[0]
+        assert said not in shown.text, lang
+        assert "Terminal" not in shown.text, lang
 
 
 PHISHING = "Akun Anda diblokir. Masuk lagi di https://jova-pos.example/login"

@@ -640,8 +640,8 @@ async def test_a_batch_that_outlasts_its_lease_sends_each_mail_once(
     lease, the second takes the rows that lease let go. Each mail still goes
     exactly once: the first renews a row's lease before sending it, and skips
     a row the second holds now."""
-    from bot.mail import Mail
-    from bot.mail_outbox import queue_mail, send_due_mail
+    from bot.delivery.mail_outbox import queue_mail, send_due_mail
+    from bot.infra.mail import Mail
 
     now = clock()
     addresses = [f"c{n}@example.com" for n in range(3)]

@@ -39,6 +39,16 @@ MAX_EXPORT_BYTES = 200 * 1024 * 1024
 MAX_UPLOADED_EXPORT_BYTES = 50 * 1024 * 1024
 
 
+class ExportTooLarge(ValueError):
+    """An uploaded file of a data copy over ``MAX_UPLOADED_EXPORT_BYTES``.
+    ``key`` names the console's text for it under ``console.problem``."""
+
+    key = "export_too_large"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is larger than {MAX_UPLOADED_EXPORT_BYTES // 2**20} MB")
+
+
 @dataclass(frozen=True)
 class ExportFile:
     name: str

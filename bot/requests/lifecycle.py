@@ -72,6 +72,25 @@ class DateOutOfRange(IllegalMove):
         self.until, self.earliest, self.latest = until, earliest, latest
 
 
+class BadDate(ValueError):
+    """A new due date that is no date at all: not YYYY-MM-DD, or a day the
+    calendar does not have (2027-02-30, year 10000). ``key`` names the
+    console's text for it under ``console.problem``."""
+
+    key = "bad_date"
+
+    def __init__(self, raw: str) -> None:
+        super().__init__(f"invalid date {raw!r} (YYYY-MM-DD)")
+
+
+def parse_due_date(raw: str) -> date:
+    """A new due date as a form sends it (YYYY-MM-DD); ``BadDate`` if it is none."""
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise BadDate(raw) from None
+
+
 def due_date_window(today: date) -> tuple[date, date]:
     """The first and last day a request may be delayed to (the console's date
     picker offers the same)."""

@@ -40,7 +40,15 @@ _DUMMY = _hasher.hash(secrets.token_urlsafe(16))
 
 
 class StaffError(ValueError):
-    pass
+    """A refused change to staff accounts. ``key`` names its text under
+    ``console.problem`` and ``params`` fill that text's placeholders: the
+    console shows those, in the reader's language. The message (English,
+    possibly quoting input) is for the command line."""
+
+    def __init__(self, message: str, key: str, **params: str | int) -> None:
+        super().__init__(message)
+        self.key = key
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -57,15 +65,19 @@ async def add_staff(
     engine: Engine, email: str, role: str, password: str, actor: str = "cli"
 ) -> None:
     if role not in ROLES:
-        raise StaffError(f"role must be one of {', '.join(ROLES)}")
+        raise StaffError(f"role must be one of {', '.join(ROLES)}", "staff_role")
     if "@" not in email:
-        raise StaffError("the staff account needs an email address")
+        raise StaffError("the staff account needs an email address", "staff_email")
     if len(password) < MIN_PASSWORD:
-        raise StaffError(f"the password needs at least {MIN_PASSWORD} characters")
+        raise StaffError(
+            f"the password needs at least {MIN_PASSWORD} characters",
+            "staff_password",
+            minimum=MIN_PASSWORD,
+        )
     hashed = await off_loop(_hasher.hash, password)
     async with engine.store.transaction() as tx:
         if not await tx.create_staff(email, role, hashed, engine.clock()):
-            raise StaffError(f"{email} already has an account")
+            raise StaffError(f"{email} already has an account", "staff_exists", email=email)
         await tx.add_staff_audit(actor, f"add:{role}", email.lower(), engine.clock())
 
 
@@ -77,16 +89,16 @@ async def change_staff(engine: Engine, actor: str, email: str, action: str) -> s
     ``reset_password`` (shown once, never stored in clear). Nobody changes or
     locks out their own account here, and the last active admin stays one."""
     if action not in ACCOUNT_ACTIONS:
-        raise StaffError(f"unknown action {action!r}")
+        raise StaffError(f"unknown action {action!r}", "staff_action")
     now = engine.clock()
     password = secrets.token_urlsafe(12) if action == "reset_password" else None
     hashed = await off_loop(_hasher.hash, password) if password else None
     async with engine.store.transaction() as tx:
         account = await tx.staff_by_email(email)
         if account is None:
-            raise StaffError(f"no staff account {email}")
+            raise StaffError(f"no staff account {email}", "staff_unknown", email=email)
         if account["email"] == actor.lower():
-            raise StaffError("you cannot change your own account here")
+            raise StaffError("you cannot change your own account here", "staff_own")
         other_admins = [
             m
             for m in await tx.list_staff()
@@ -98,7 +110,7 @@ async def change_staff(engine: Engine, actor: str, email: str, action: str) -> s
             and not account["disabled_at"]
             and not other_admins
         ):
-            raise StaffError("the last active admin must stay an admin")
+            raise StaffError("the last active admin must stay an admin", "last_admin")
         if action == "make_admin":
             await tx.update_staff(account["id"], role="admin")
         elif action == "make_agent":

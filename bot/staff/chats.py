@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from bot.delivery.channels import Core
+from bot.delivery.channels import PULLED_CHANNELS, Core
 from bot.delivery.notifications import window_open
 from bot.domain.models import Channel, ConversationRecord, OutboundMessage
 from bot.infra.mail import Mail, html_page
@@ -104,8 +104,9 @@ async def claim(core: Core, conversation_id: int, staff: str, take_over: bool = 
 
 
 async def reply(core: Core, conversation_id: int, staff: str, text: str) -> str:
-    """Send a staff reply; the route it took (a channel, or
-    ``whatsapp_template``)."""
+    """Send a staff reply; the route it took (a channel, ``whatsapp_template``
+    or ``email``), or ``queued`` on a channel with no push (the terminal),
+    where it waits for the customer to open the chat."""
     text = text.strip()
     if not text or len(text) > MAX_REPLY:
         raise ChatError(f"a reply has 1 to {MAX_REPLY} characters", "reply_length")
@@ -127,14 +128,17 @@ async def reply(core: Core, conversation_id: int, staff: str, text: str) -> str:
 async def _send(
     core: Core, conversation: ConversationRecord, staff: str, key: str, text: str
 ) -> str | None:
-    """Record and deliver one message from staff; the route it took, or None
-    when it could not go (it stays recorded, marked undelivered)."""
+    """Record and deliver one message from staff; the route it took
+    (``queued`` where the customer fetches it), or None when it could not go
+    (it stays recorded, marked undelivered)."""
     if conversation.channel is not Channel.WHATSAPP or window_open(
         conversation, core.engine.clock()
     ):
         outbound = await _record(core, conversation, staff, key, text)
         delivered = await core.deliver([outbound], proactive=False)
-        return conversation.channel.value if delivered else None
+        if not delivered:
+            return None
+        return "queued" if conversation.channel in PULLED_CHANNELS else conversation.channel.value
     route = await _outside_window(core, conversation, staff, key, text)
     if route is not None:  # the 24-hour window was closed: say how it went instead
         async with core.engine.store.transaction() as tx:

@@ -88,8 +88,7 @@ def admin_routes(kit: ConsolePages) -> list[BaseRoute]:
                 core.engine, email, str(form.get("role", "")), password, actor=session.email
             )
         except StaffError as exc:
-            problem = f'<p class="msg err">{html.escape(str(exc))}</p>'
-            return await staff_page(request, session, problem, 400)
+            return await staff_page(request, session, kit.problem(session, exc), 400)
         # Shown once in this answer (never cached, never in a URL), never stored in clear.
         return await staff_page(request, session, one_time(session, email, password))
 
@@ -101,8 +100,7 @@ def admin_routes(kit: ConsolePages) -> list[BaseRoute]:
                 core.engine, session.email, email, str(form.get("action", ""))
             )
         except StaffError as exc:
-            problem = f'<p class="msg err">{html.escape(str(exc))}</p>'
-            return await staff_page(request, session, problem, 400)
+            return await staff_page(request, session, kit.problem(session, exc), 400)
         notice = (
             one_time(session, email, password)
             if password

@@ -114,23 +114,40 @@ class ConsolePages:
         )
         return HTMLResponse(document, status_code=status, headers=HEADERS)
 
+    def _problem_key(self, exc: Exception) -> str:
+        """The key under ``console.problem`` an exception names in ``key``;
+        ``not_possible`` when it names none the catalogue has."""
+        key = getattr(exc, "key", "")
+        return key if isinstance(key, str) and self._known("problem", key) else "not_possible"
+
     def refused(self, path: str, exc: Exception) -> RedirectResponse:
         """Back to ``path`` saying why, by message key: an exception names its
         text in ``key`` (its message, in English for the command line and
         possibly quoting input, stays out of the URL)."""
-        key = getattr(exc, "key", "")
-        key = key if isinstance(key, str) and self._known("problem", key) else "not_possible"
+        key = self._problem_key(exc)
         return RedirectResponse(f"{path}?error={quote(key)}", status_code=303)
+
+    def problem(self, session: Session, exc: Exception) -> str:
+        """A refusal shown on the page that answers the form itself: the text
+        ``exc`` names in ``key``, filled with its ``params``, in the reader's
+        language; never the exception's own message."""
+        key = self._problem_key(exc)
+        params = getattr(exc, "params", None)
+        params = params if isinstance(params, dict) and key != "not_possible" else {}
+        return f'<p class="msg err">{self.t(session, f"problem.{key}", **params)}</p>'
 
     def notice(self, session: Session, request: Request) -> str:
         """The message a redirect asked for: ``error`` names a refusal under
-        ``console.problem``, ``sent`` the route a reply took, ``done`` success.
-        Only catalogue texts are shown; anything else in the URL shows
-        nothing, so a crafted link cannot put its words in the console."""
+        ``console.problem``, ``sent`` the route a reply took (``queued``: it
+        waits for the customer to fetch it), ``done`` success. Only catalogue
+        texts are shown; anything else in the URL shows nothing, so a crafted
+        link cannot put its words in the console."""
         params = request.query_params
         problem, route = params.get("error", ""), params.get("sent", "")
         if self._known("problem", problem):
             return f'<p class="msg err">{self.t(session, f"problem.{problem}")}</p>'
+        if route == "queued":
+            return f'<p class="msg">{self.t(session, "queued")}</p>'
         if self._known("route", route):
             label = self.core.engine.catalogue.text(session.language, f"console.route.{route}")
             return f'<p class="msg">{self.t(session, "sent_by", route=label)}</p>'

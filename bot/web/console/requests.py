@@ -18,7 +18,7 @@ from bot.conversation.engine import utc_now
 from bot.domain.models import RequestRecord, RequestStatus
 from bot.infra.directory import everyone_counts
 from bot.requests.completion import complete_request
-from bot.requests.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile
+from bot.requests.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile, ExportTooLarge
 from bot.requests.lifecycle import (
     MOVES,
     OPEN,
@@ -26,6 +26,7 @@ from bot.requests.lifecycle import (
     act,
     deadline,
     due_date_window,
+    parse_due_date,
 )
 from bot.requests.lookup import BadReference, RequestNotFound, find_request, list_requests
 from bot.requests.retention import open_id_proof
@@ -226,7 +227,7 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
                 for upload in uploads:
                     data = await upload.read(MAX_UPLOADED_EXPORT_BYTES + 1)
                     if len(data) > MAX_UPLOADED_EXPORT_BYTES:
-                        raise ValueError(f"{upload.filename} is larger than 50 MB")
+                        raise ExportTooLarge(upload.filename or "export")
                     files.append(ExportFile(upload.filename or "export", data))
                 await complete_request(
                     core.engine,
@@ -236,7 +237,7 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
                     reason=str(form.get("reason", "")) or None,
                 )
                 return RedirectResponse(f"/console/requests/{reference}?done=1", status_code=303)
-            until = date.fromisoformat(until_raw) if until_raw else None
+            until = parse_due_date(until_raw) if until_raw else None
             await act(
                 core.engine.store,
                 core.engine.clock,

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
-from bot.app import open_core, open_engine
-from bot.conversation.engine import utc_now
+from bot.app import open_core, open_engine, open_services
 from bot.domain.models import RequestRecord, RequestStatus
+from bot.infra.clock import utc_now
 from bot.infra.logs import configure as configure_logging
 from bot.infra.mail import FileMailer
 from bot.requests.lifecycle import MOVES, OPEN, ActionResult, Deadline, IllegalMove, act, deadline
@@ -37,6 +37,7 @@ from bot.requests.lookup import (
     request_detail,
     request_summary,
 )
+from bot.services import Services
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import StoreError
 
@@ -208,14 +209,14 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     raise CliError(f"unknown command {args.command!r}")
 
 
-async def show_pending_notifications(engine: Any, channel: Any) -> None:
+async def show_pending_notifications(services: Services, channel: Any) -> None:
     """The terminal has no push: news about the customer's requests, and what
     staff wrote in the chat meanwhile, are shown when they open the chat (and
     before each prompt while it is open), oldest first, each once."""
     from bot.delivery.notifications import render_text
     from bot.domain.models import Channel
 
-    async with engine.store.transaction(readonly=True) as tx:
+    async with services.store.transaction(readonly=True) as tx:
         notices = await tx.pending_notifications("terminal", channel.user)
         from_staff = await tx.pending_staff_messages(Channel.TERMINAL, channel.user)
     pending = [(n.created_at, 0, n.id, n) for n in notices] + [
@@ -224,16 +225,16 @@ async def show_pending_notifications(engine: Any, channel: Any) -> None:
     wiped = False
     for _, kind, id_, item in sorted(pending, key=lambda p: p[:3]):
         if kind == 0:
-            channel.show_text(render_text(engine.catalogue, engine.keyring, item))
+            channel.show_text(render_text(services.catalogue, services.keyring, item))
         else:
             channel.show_text(item["text"])
-        async with engine.store.transaction() as tx:
+        async with services.store.transaction() as tx:
             if kind == 0:
-                wiped = await tx.notification_sent(id_, None, engine.clock()) or wiped
+                wiped = await tx.notification_sent(id_, None, services.clock()) or wiped
             else:
-                await tx.mark_sent(id_, None, engine.clock())
+                await tx.mark_sent(id_, None, services.clock())
     if wiped:  # a forgotten customer's last notice: off every file on disk too, as the worker
-        await engine.store.scrub_wal()
+        await services.store.scrub_wal()
 
 
 async def _chat(args: argparse.Namespace, settings: Settings) -> int:
@@ -254,11 +255,11 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
             stdout=sys.stdout,
             interactive=sys.stdin.isatty(),
             language=language,
-            before_prompt=lambda: show_pending_notifications(engine, channel),
+            before_prompt=lambda: show_pending_notifications(engine.services, channel),
         )
-        if isinstance(engine.mailer, FileMailer):
+        if isinstance(engine.services.mailer, FileMailer):
             # No mail server: show the customer's mail here, marked as such.
-            engine.mailer.listeners.append(channel.show_dev_mail)
+            engine.services.mailer.listeners.append(channel.show_dev_mail)
         await channel.run()
     return 0
 
@@ -299,7 +300,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     _Server = _server_class()
 
-    from bot.delivery.channels import Core
+    from bot.core import Core
     from bot.web.app import create_app
 
     log = logging.getLogger(PROG)
@@ -307,7 +308,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if settings.twilio_enabled:
         from integrations.twilio.adapter import TwilioAdapter
 
-        core.adapters.append(TwilioAdapter(core))
+        core.channels.adapters.append(TwilioAdapter(core))
     else:
         log.warning(
             "WhatsApp and SMS are disabled: TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set"
@@ -315,7 +316,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if settings.telegram_enabled:
         from integrations.telegram import TelegramAdapter
 
-        core.adapters.append(TelegramAdapter(core))
+        core.channels.adapters.append(TelegramAdapter(core))
     else:
         log.warning("Telegram is disabled: TELEGRAM_BOT_TOKEN is not set")
     config = uvicorn.Config(
@@ -364,9 +365,9 @@ async def _add_staff(args: argparse.Namespace, settings: Settings) -> int:
             raise CliError("the passwords differ")
     else:
         raise CliError("no terminal for the password prompt: use --password-stdin")
-    async with open_engine(settings) as engine:
+    async with open_services(settings) as services:
         try:
-            await add_staff(engine, args.email, args.role, password)
+            await add_staff(services, args.email, args.role, password)
         except StaffError as exc:
             raise CliError(str(exc)) from None
     sys.stdout.write(f"Added {args.email.lower()} ({args.role}).\n")
@@ -376,7 +377,7 @@ async def _add_staff(args: argparse.Namespace, settings: Settings) -> int:
 async def _create_token(args: argparse.Namespace, settings: Settings) -> int:
     import secrets
 
-    from bot.conversation.engine import hash_token
+    from bot.infra.crypto import hash_token
 
     name = args.name.strip()
     if not name or len(name) > 100:
@@ -389,10 +390,10 @@ async def _create_token(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _purge(settings: Settings) -> int:
-    from bot.requests.retention import purge
+    from bot.housekeeping import purge
 
     async with open_engine(settings) as engine:
-        report = await purge(engine)
+        report = await purge(engine.services, engine)
     sys.stdout.write(
         f"Deleted {report.id_proofs} ID proofs past retention and "
         f"{report.drafts} abandoned drafts.\n"
@@ -410,12 +411,12 @@ async def _proof(args: argparse.Namespace, settings: Settings) -> int:
 
     if sys.stdout.isatty():
         raise CliError("the ID proof is binary: redirect it, e.g. > proof.jpg")
-    async with open_engine(settings) as engine:
-        record = await find_request(engine.store, args.reference)
+    async with open_services(settings) as services:
+        record = await find_request(services.store, args.reference)
         stored = [a for a in record.attachments if a.deleted_at is None]
         if not stored:
             raise CliError(f"{record.reference} has no stored ID proof")
-        data = await open_id_proof(engine, stored[-1].token, args.viewer, "cli")
+        data = await open_id_proof(services, stored[-1].token, args.viewer, "cli")
     sys.stdout.buffer.write(data)
     sys.stdout.flush()
     return 0
@@ -461,14 +462,14 @@ async def _move(args: argparse.Namespace, settings: Settings) -> int:
     from bot.requests.completion import complete_request
 
     actor = f"staff:{args.by or getpass.getuser()}"
-    async with open_engine(settings) as engine:
+    async with open_services(settings) as services:
         if args.action == "complete":
             from bot.requests.exports import read_exports
 
             try:
                 files = read_exports(args.export) if args.export else None
                 done = await complete_request(
-                    engine, args.reference, actor, files=files, reason=args.reason
+                    services, args.reference, actor, files=files, reason=args.reason
                 )
             except IllegalMove as exc:
                 raise CliError(str(exc)) from None
@@ -483,8 +484,8 @@ async def _move(args: argparse.Namespace, settings: Settings) -> int:
         else:
             try:
                 result = await act(
-                    engine.store,
-                    utc_now,
+                    services.store,
+                    services.clock,
                     args.reference,
                     args.action,
                     actor,

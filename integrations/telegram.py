@@ -42,7 +42,8 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application
 
 from bot.conversation.engine import ForeignRepeat
-from bot.delivery.channels import ChannelAdapter, Core, DeliveryRefused
+from bot.core import Core
+from bot.delivery.channels import ChannelAdapter, DeliveryRefused, mark_sent
 from bot.domain.models import Channel, InboundFile, InboundMessage, OutboundMessage
 from bot.infra.packing import pack, utf16_length
 from bot.store import StoreError
@@ -330,7 +331,7 @@ class TelegramAdapter(ChannelAdapter):
                 last = i == len(parts) - 1
                 sent = await self._send_message(int(reply.address), part, markup if last else None)
                 sent_id = sent.message_id
-            await self.core.engine.mark_sent(reply, str(sent_id))
+            await mark_sent(self.core.services, reply, str(sent_id))
             ids.append(str(sent_id))
         return ids
 

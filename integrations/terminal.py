@@ -46,7 +46,7 @@ class TerminalChannel:
         self.before_prompt = before_prompt
 
     def _texts(self, key: str, **params: object) -> str:
-        return self.engine.catalogue.text(self.language, key).format(**params)
+        return self.engine.services.catalogue.text(self.language, key).format(**params)
 
     async def run(self) -> None:
         if self.interactive:
@@ -105,7 +105,7 @@ class TerminalChannel:
 
     def _load(self, path: Path) -> InboundFile | None:
         """Read at most one byte past the limit: enough to know it is too big."""
-        limit = self.engine.settings.max_attachment_bytes
+        limit = self.engine.services.settings.max_attachment_bytes
         try:
             size = path.stat().st_size
             if not path.is_file():

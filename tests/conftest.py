@@ -148,7 +148,7 @@ class Mailbox:
 
 
 def mailbox_of(engine: Engine) -> Mailbox:
-    mailer = engine.mailer
+    mailer = engine.services.mailer
     assert isinstance(mailer, FileMailer)
     for listener in mailer.listeners:
         if isinstance(listener, Mailbox):

@@ -25,7 +25,7 @@ async def deletion_in_progress(engine: Engine, address: str = "sekar", email: st
     await chat.say("", file_of(PNG))
     await chat.say("1")
     reference = re.search(r"DEL-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
-    await act(engine.store, engine.clock, reference, "verify", "staff:ani")
+    await act(engine.services.store, engine.services.clock, reference, "verify", "staff:ani")
     return reference
 
 

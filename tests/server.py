@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import uvicorn
 
-from bot.conversation.engine import Clock, utc_now
-from bot.delivery.channels import ChannelAdapter, Core
+from bot.core import Core
+from bot.delivery.channels import ChannelAdapter
+from bot.infra.clock import Clock, utc_now
 from bot.settings import Settings
 from bot.web.app import Server, create_app
 
@@ -39,7 +40,7 @@ async def running_server(
     """``sock``: an already bound listening socket, for tests that must know the port
     before the settings are built; by default uvicorn binds a free port itself."""
     core = Core(settings)
-    core.adapters.extend(adapters(core))
+    core.channels.adapters.extend(adapters(core))
     config = uvicorn.Config(
         create_app(core, clock=clock),
         host="127.0.0.1",

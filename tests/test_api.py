@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 from openapi_spec_validator import validate
 
-from bot.conversation.engine import hash_token
+from bot.infra.crypto import hash_token
 from bot.settings import load_settings
 from tests.conftest import CODE, Chat, FakeClock, mailbox_of
 from tests.server import PUBLIC_URL, running_server
@@ -22,7 +22,7 @@ async def test_api(tmp_path: Path, clock: FakeClock) -> None:
     async with running_server(settings, clock=clock) as server, httpx.AsyncClient() as http:
         engine = server.core.engine
         mailbox_of(engine)
-        async with engine.store.transaction() as tx:
+        async with engine.services.store.transaction() as tx:
             await tx.create_api_token("pos-backoffice", hash_token("s3cret-token"), clock())
         chat = Chat(engine, address="siti")
         await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati", "nanti", "1")
@@ -78,7 +78,7 @@ async def test_api(tmp_path: Path, clock: FakeClock) -> None:
         assert delayed.status_code == 200 and delayed.json()["due_date"] == "2027-11-26"
         # A far date stored before the limit no longer freezes every listing
         # (business days were counted one by one: 3.3 s per listing).
-        async with engine.store.transaction() as tx:
+        async with engine.services.store.transaction() as tx:
             await tx.set_due_date(ref, date(9999, 12, 31), clock())
         began = time.perf_counter()
         listed = await http.get(base + "/requests", headers=auth)
@@ -119,7 +119,7 @@ async def test_completing_a_deletion_forgets_its_customer_at_once(
     async with running_server(settings, clock=clock) as server, httpx.AsyncClient() as http:
         engine = server.core.engine
         mailbox_of(engine)
-        async with engine.store.transaction() as tx:
+        async with engine.services.store.transaction() as tx:
             await tx.create_api_token("pos-backoffice", hash_token("s3cret-token"), clock())
         ref = await deletion_in_progress(engine)
         done = await http.post(

@@ -28,7 +28,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from bot.conversation.engine import hash_token
+from bot.infra.crypto import hash_token
 from bot.settings import load_settings
 from bot.web.api import OPENAPI
 from tests.conftest import CODE, Chat, FakeClock, mailbox_of
@@ -75,7 +75,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         async with running_server(settings_, clock=clock) as server:
             engine = server.core.engine
             mailbox_of(engine)
-            async with engine.store.transaction() as tx:
+            async with engine.services.store.transaction() as tx:
                 await tx.create_api_token("contract", hash_token(TOKEN), clock())
 
             async def file_request(address: str) -> str:

@@ -920,7 +920,7 @@ def test_staff_actions_from_the_command_line(data_dir: Path, png_file: Path) -> 
 def test_api_token_is_printed_once_alone_on_the_last_line(data_dir: Path) -> None:
     import sqlite3
 
-    from bot.conversation.engine import hash_token
+    from bot.infra.crypto import hash_token
 
     made = run(data_dir, "api-token", "create", "pos-backoffice")
     assert made.returncode == 0, made.stderr
@@ -1002,8 +1002,8 @@ async def test_a_forgotten_terminal_customers_last_notice_leaves_no_bytes(tmp_pa
     async with open_engine(load_settings(environ={}, data_dir=str(data))) as engine:
         mailbox_of(engine)
         ref = await deletion_in_progress(engine, address=user, email="zq9@example.com")
-        await complete_request(engine, ref, "staff:ani")
-        await show_pending_notifications(engine, Terminal())  # type: ignore[arg-type]
+        await complete_request(engine.services, ref, "staff:ani")
+        await show_pending_notifications(engine.services, Terminal())  # type: ignore[arg-type]
         assert shown
         holding = [
             p.name for p in data.rglob("*") if p.is_file() and user.encode() in p.read_bytes()
@@ -1027,14 +1027,20 @@ async def test_a_forgotten_customers_undeliverable_last_notice_keeps_no_address(
     async with open_engine(load_settings(environ={}, data_dir=str(data))) as engine:
         mailbox_of(engine)
         ref = await deletion_in_progress(engine, address=user, email="nb@example.com")
-        await complete_request(engine, ref, "staff:ani")
-        async with engine.store.transaction() as tx:
+        await complete_request(engine.services, ref, "staff:ani")
+        async with engine.services.store.transaction() as tx:
             pending = await tx.pending_notifications("terminal", user)
             assert pending
-            wiped = [await tx.notification_failed(n.id, "X", None, engine.clock()) for n in pending]
-            assert await tx.notification_failed(pending[0].id, "X", None, engine.clock()) is False
+            wiped = [
+                await tx.notification_failed(n.id, "X", None, engine.services.clock())
+                for n in pending
+            ]
+            assert (
+                await tx.notification_failed(pending[0].id, "X", None, engine.services.clock())
+                is False
+            )
         assert any(wiped)
-        await engine.store.scrub_wal()
+        await engine.services.store.scrub_wal()
         holding = [
             p.name for p in data.rglob("*") if p.is_file() and user.encode() in p.read_bytes()
         ]

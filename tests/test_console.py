@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.conversation.engine import hash_token
+from bot.infra.crypto import hash_token
 from bot.requests.lookup import find_request
 from bot.settings import load_settings
 from bot.staff.accounts import add_staff
@@ -56,8 +56,8 @@ async def desk(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Desk]:
         httpx.AsyncClient(base_url=server.url) as http,
     ):
         engine = server.core.engine
-        await add_staff(engine, "ani@jovapos.test", "agent", PASSWORD)
-        await add_staff(engine, "boss@jovapos.test", "admin", PASSWORD)
+        await add_staff(engine.services, "ani@jovapos.test", "agent", PASSWORD)
+        await add_staff(engine.services, "boss@jovapos.test", "admin", PASSWORD)
         mailbox_of(engine)
         chat = Chat(engine, address="siti")
         # A restriction: completed from the console (access needs a data copy).
@@ -103,7 +103,7 @@ async def test_live_events_tell_of_new_messages_and_end_when_the_server_stops(
     async with running_server(settings, clock=clock) as server:
         http.base_url = httpx.URL(server.url)
         engine = server.core.engine
-        await add_staff(engine, "ani@jovapos.test", "agent", PASSWORD)
+        await add_staff(engine.services, "ani@jovapos.test", "agent", PASSWORD)
         await _log_in(http, "ani@jovapos.test")
         script = await http.get("/console/live.js")
         assert script.status_code == 200 and "EventSource" in script.text
@@ -136,7 +136,7 @@ async def test_live_events_tell_of_new_messages_and_end_when_the_server_stops(
         await second.__aexit__(None, None, None)
         # live.js fetches the page again with X-Live: that is no activity either.
         assert (await http.get("/console/inbox", headers={"X-Live": "1"})).status_code == 200
-        async with engine.store.transaction() as tx:
+        async with engine.services.store.transaction() as tx:
             session = await tx.get_session(hash_token(http.cookies["pb_session"]))
         assert session is not None and session["last_seen_at"] == logged_in_at.isoformat()
         started = time.monotonic()
@@ -159,7 +159,7 @@ async def test_login_csrf_lockout_roles_and_forged_tokens(desk: Desk) -> None:
         assert (await _log_in(http, "ani@jovapos.test", "salah")).status_code == 401
     locked = await _log_in(http, "ani@jovapos.test")
     assert locked.status_code == 401  # the right password does not open a locked account
-    desk.server.core.engine.clock.advance(minutes=16)  # type: ignore[attr-defined]
+    desk.server.core.services.clock.advance(minutes=16)  # type: ignore[attr-defined]
     ok = await _log_in(http, "ani@jovapos.test")
     assert ok.status_code == 303
     cookie = ok.headers["set-cookie"]
@@ -195,7 +195,7 @@ async def test_session_cookie_is_secure_behind_https(tmp_path: Path, clock: Fake
         running_server(settings, clock=clock) as server,
         httpx.AsyncClient(base_url=server.url) as http,
     ):
-        await add_staff(server.core.engine, "ani@jovapos.test", "agent", PASSWORD)
+        await add_staff(server.core.engine.services, "ani@jovapos.test", "agent", PASSWORD)
         form = await http.get("/console/login")
         assert "Secure" in form.headers["set-cookie"]  # the login form's CSRF cookie too
         token = _csrf(form.text)
@@ -250,14 +250,14 @@ async def test_a_staff_member_handles_a_request_in_the_browser(desk: Desk, tmp_p
     engine = desk.server.core.engine
     from bot.requests.lookup import find_request
 
-    record = await find_request(engine.store, desk.reference)
+    record = await find_request(engine.services.store, desk.reference)
     assert [(e.actor, e.kind) for e in record.events][-2:] == [
         ("staff:ani@jovapos.test", "verify"),
         ("staff:ani@jovapos.test", "complete"),
     ]
     views = record.attachments[0].views
     assert views and {(v[0], v[1]) for v in views} == {("ani@jovapos.test", "console")}
-    db = engine.store.db  # type: ignore[attr-defined]
+    db = engine.services.store.db  # type: ignore[attr-defined]
     async with db.execute(
         "SELECT kind FROM notifications WHERE channel = 'terminal' ORDER BY id"
     ) as cur:
@@ -273,7 +273,7 @@ async def test_a_staff_member_handles_a_request_in_the_browser(desk: Desk, tmp_p
         await asyncio.sleep(0.1)
     else:
         raise AssertionError("the completion email did not leave")
-    mails = sorted((engine.settings.data_dir / "mail").glob("*.eml"))
+    mails = sorted((engine.services.settings.data_dir / "mail").glob("*.eml"))
     assert desk.reference in mails[-1].read_text()
 
 
@@ -296,7 +296,7 @@ async def test_staff_take_over_a_telegram_chat_in_the_browser(
             running_server(settings, lambda core: [TelegramAdapter(core)], clock) as server,
             async_playwright() as p,
         ):
-            await add_staff(server.core.engine, "ani@jovapos.test", "agent", PASSWORD)
+            await add_staff(server.core.engine.services, "ani@jovapos.test", "agent", PASSWORD)
 
             async def customer(text: str, answered: bool = True) -> None:
                 before = len(tg.sent)
@@ -386,7 +386,7 @@ async def test_staff_take_over_a_telegram_chat_and_give_it_back(
             httpx.AsyncClient(base_url=server.url) as http,
         ):
             engine = server.core.engine
-            await add_staff(engine, "ani@jovapos.test", "agent", PASSWORD)
+            await add_staff(engine.services, "ani@jovapos.test", "agent", PASSWORD)
 
             async def customer(text: str) -> None:
                 before = len(tg.sent)
@@ -431,7 +431,7 @@ async def test_staff_take_over_a_telegram_chat_and_give_it_back(
             assert "layanan otomatis" in tg.sent[-1]["text"]
             await customer("budi@example.com")  # the bot picks up where it stood
             assert "budi@example.com" in tg.sent[-1]["text"]  # the code prompt
-            async with engine.store.transaction(readonly=True) as tx:
+            async with engine.services.store.transaction(readonly=True) as tx:
                 lines = await tx.transcript(int(chat_id))
             trail = [(m["who"], m["text"]) for m in lines if ":" in m["who"]]
             assert ("event:ani@jovapos.test", "claim") in trail  # who did what, in order
@@ -448,7 +448,7 @@ async def test_a_chat_can_be_transferred_to_another_staff_member(desk: Desk) -> 
     engine = desk.server.core.engine
     chat = Chat(engine, address="rudi")
     await chat.script("staf")
-    await add_staff(engine, "budi@jovapos.test", "agent", PASSWORD)
+    await add_staff(engine.services, "budi@jovapos.test", "agent", PASSWORD)
     http = desk.http
     await _log_in(http, "ani@jovapos.test")
     inbox = await http.get("/console/inbox")
@@ -465,7 +465,7 @@ async def test_a_chat_can_be_transferred_to_another_staff_member(desk: Desk) -> 
         f"/console/chats/{chat_id}/transfer",
         data={"csrf": _csrf(page.text), "to": "budi@jovapos.test"},
     )
-    async with engine.store.transaction() as tx:
+    async with engine.services.store.transaction() as tx:
         held = await tx.get_conversation_by_id(int(chat_id))
     assert held is not None and held.claimed_by == "budi@jovapos.test"
     refused = await http.post(
@@ -506,22 +506,22 @@ async def test_an_access_request_is_completed_with_its_uploaded_data_copy(desk: 
         ],
     )
     assert done.headers["location"].endswith("?done=1")
-    record = await find_request(engine.store, reference)
+    record = await find_request(engine.services.store, reference)
     assert record.status.value == "completed"
     assert ("staff:ani@jovapos.test", "complete") in [(e.actor, e.kind) for e in record.events]
-    async with engine.store.transaction(readonly=True) as tx:
+    async with engine.services.store.transaction(readonly=True) as tx:
         (download,) = [
             n
             for n in await tx.pending_notifications("terminal", "dewi")
             if "download_url" in n.params
         ]
-    link = engine.keyring.open_text(download.params["download_url"])
+    link = engine.services.keyring.open_text(download.params["download_url"])
     assert "/download/" in link
     # The zip the customer will download holds both files.
     token = link.rsplit("/", 1)[1]
-    async with engine.store.transaction(readonly=True) as tx:
-        row = await tx.get_download(hash_token(token), engine.clock())
-    names = zipfile.ZipFile(io.BytesIO(engine.blobs.get(row["blob_token"]))).namelist()
+    async with engine.services.store.transaction(readonly=True) as tx:
+        row = await tx.get_download(hash_token(token), engine.services.clock())
+    names = zipfile.ZipFile(io.BytesIO(engine.services.blobs.get(row["blob_token"]))).namelist()
     assert {"transaksi.csv", "profil.json"} <= {n.rsplit("/", 1)[-1] for n in names}
 
 
@@ -540,13 +540,15 @@ async def test_a_delay_is_refused_past_two_years_ahead(desk: Desk) -> None:
         shown = await http.get(refused.headers["location"])
         assert "paling lambat dua tahun ke depan" in shown.text, until
     engine = desk.server.core.engine
-    assert "delay" not in [e.kind for e in (await find_request(engine.store, reference)).events]
+    assert "delay" not in [
+        e.kind for e in (await find_request(engine.services.store, reference)).events
+    ]
     accepted = await http.post(
         f"/console/requests/{reference}/delay",
         data={"csrf": _csrf(page.text), "sure": "on", "reason": "Arsip", "until": "2027-11-26"},
     )
     assert accepted.headers["location"].endswith("?done=1")
-    record = await find_request(engine.store, reference)
+    record = await find_request(engine.services.store, reference)
     assert record.due_date.isoformat() == "2027-11-26"
 
 
@@ -581,11 +583,13 @@ async def test_a_data_copy_file_over_50_mb_has_its_own_message(desk: Desk) -> No
     for lang, words in (("id", "lebih besar dari 50 MB"), ("en", "larger than 50 MB")):
         await http.get("/console", params={"lang": lang})
         shown = await http.get(refused.headers["location"])
-        text = engine.catalogue.text(lang, "console.problem.export_too_large")
+        text = engine.services.catalogue.text(lang, "console.problem.export_too_large")
         assert f'<p class="msg err">{html.escape(text)}</p>' in shown.text and words in text
-        assert engine.catalogue.text(lang, "console.problem.not_possible") not in shown.text
+        assert (
+            engine.services.catalogue.text(lang, "console.problem.not_possible") not in shown.text
+        )
         assert "transaksi.csv" not in shown.text  # the exception's own words stay out
-    assert (await find_request(engine.store, reference)).status.value == "in_progress"
+    assert (await find_request(engine.services.store, reference)).status.value == "in_progress"
 
 
 async def test_a_new_date_that_is_no_date_has_its_own_message(desk: Desk) -> None:
@@ -604,10 +608,14 @@ async def test_a_new_date_that_is_no_date_has_its_own_message(desk: Desk) -> Non
     for lang, words in (("id", "Tanggal baru tidak valid"), ("en", "not a valid date")):
         await http.get("/console", params={"lang": lang})
         shown = await http.get(refused.headers["location"])
-        text = engine.catalogue.text(lang, "console.problem.bad_date")
+        text = engine.services.catalogue.text(lang, "console.problem.bad_date")
         assert f'<p class="msg err">{html.escape(text)}</p>' in shown.text and words in text
-        assert engine.catalogue.text(lang, "console.problem.not_possible") not in shown.text
-    assert "delay" not in [e.kind for e in (await find_request(engine.store, reference)).events]
+        assert (
+            engine.services.catalogue.text(lang, "console.problem.not_possible") not in shown.text
+        )
+    assert "delay" not in [
+        e.kind for e in (await find_request(engine.services.store, reference)).events
+    ]
 
 
 async def test_admins_manage_staff_accounts_and_see_settings_without_secrets(desk: Desk) -> None:
@@ -668,20 +676,26 @@ async def test_the_last_admin_stays_an_admin(tmp_path: Path, clock: FakeClock) -
 
     settings = load_settings(environ={}, data_dir=str(tmp_path / "data"))
     async with open_engine(settings, clock=clock) as engine:
-        await add_staff(engine, "boss@jovapos.test", "admin", PASSWORD)
-        await add_staff(engine, "deputy@jovapos.test", "admin", PASSWORD)
-        await change_staff(engine, "boss@jovapos.test", "deputy@jovapos.test", "make_agent")
+        await add_staff(engine.services, "boss@jovapos.test", "admin", PASSWORD)
+        await add_staff(engine.services, "deputy@jovapos.test", "admin", PASSWORD)
+        await change_staff(
+            engine.services, "boss@jovapos.test", "deputy@jovapos.test", "make_agent"
+        )
         for action in ("disable", "make_agent"):  # e.g. from a script acting as nobody
             with pytest.raises(StaffError, match="last active admin"):
-                await change_staff(engine, "ops-script", "boss@jovapos.test", action)
-        await change_staff(engine, "boss@jovapos.test", "deputy@jovapos.test", "make_admin")
-        await change_staff(engine, "boss@jovapos.test", "deputy@jovapos.test", "disable")
+                await change_staff(engine.services, "ops-script", "boss@jovapos.test", action)
+        await change_staff(
+            engine.services, "boss@jovapos.test", "deputy@jovapos.test", "make_admin"
+        )
+        await change_staff(engine.services, "boss@jovapos.test", "deputy@jovapos.test", "disable")
         # A disabled admin is no admin to keep: it may be made an agent.
-        await change_staff(engine, "ops-script", "deputy@jovapos.test", "make_agent")
+        await change_staff(engine.services, "ops-script", "deputy@jovapos.test", "make_agent")
         with pytest.raises(StaffError, match="your own account"):
-            await change_staff(engine, "boss@jovapos.test", "BOSS@jovapos.test", "disable")
+            await change_staff(engine.services, "boss@jovapos.test", "BOSS@jovapos.test", "disable")
         with pytest.raises(StaffError, match="unknown action"):
-            await change_staff(engine, "boss@jovapos.test", "deputy@jovapos.test", "delete")
+            await change_staff(
+                engine.services, "boss@jovapos.test", "deputy@jovapos.test", "delete"
+            )
 
 
 async def test_staff_account_refusals_are_shown_in_the_readers_language(desk: Desk) -> None:
@@ -708,7 +722,7 @@ async def test_staff_account_refusals_are_shown_in_the_readers_language(desk: De
         await http.get("/console", params={"lang": lang})
         for path, form, key in attempts:
             answer = await http.post(f"/console/staff/{path}", data={"csrf": csrf, **form})
-            text = engine.catalogue.text(lang, f"console.problem.{key}")
+            text = engine.services.catalogue.text(lang, f"console.problem.{key}")
             text = text.format(**params.get(key, {}))
             assert answer.status_code == 400, (lang, key)
             assert f'<p class="msg err">{html.escape(text)}</p>' in answer.text, (lang, key)
@@ -716,15 +730,15 @@ async def test_staff_account_refusals_are_shown_in_the_readers_language(desk: De
                 assert english not in answer.text, (lang, key)
     # Every cause, those the console cannot reach too, has its text in both languages.
     with pytest.raises(StaffError) as short:
-        await add_staff(engine, "rudi@jovapos.test", "agent", "pendek")
-    await change_staff(engine, "boss@jovapos.test", "admin@localhost", "disable")
+        await add_staff(engine.services, "rudi@jovapos.test", "agent", "pendek")
+    await change_staff(engine.services, "boss@jovapos.test", "admin@localhost", "disable")
     with pytest.raises(StaffError) as last:  # e.g. a script acting as nobody
-        await change_staff(engine, "ops-script", "boss@jovapos.test", "make_agent")
+        await change_staff(engine.services, "ops-script", "boss@jovapos.test", "make_agent")
     causes = [short.value, last.value]
     assert [c.key for c in causes] == ["staff_password", "last_admin"]
     for cause in causes:
         for lang in ("id", "en"):
-            shown = engine.catalogue.text(lang, f"console.problem.{cause.key}")
+            shown = engine.services.catalogue.text(lang, f"console.problem.{cause.key}")
             assert "{" not in shown.format(**cause.params)
 
 
@@ -733,7 +747,7 @@ async def test_chats_of_a_disabled_agent_go_back_to_the_queue_and_admins_take_ov
 ) -> None:
     engine = desk.server.core.engine
     await Chat(engine, address="rudi").script("staf")
-    async with engine.store.transaction(readonly=True) as tx:
+    async with engine.services.store.transaction(readonly=True) as tx:
         (chat,) = await tx.staff_queue("nobody")
     ani, boss = desk.http, httpx.AsyncClient(base_url=desk.server.url)
     try:
@@ -755,7 +769,7 @@ async def test_chats_of_a_disabled_agent_go_back_to_the_queue_and_admins_take_ov
             assert answer.status_code == 200, answer.text
 
         await change("ani@jovapos.test", "disable")
-        async with engine.store.transaction(readonly=True) as tx:
+        async with engine.services.store.transaction(readonly=True) as tx:
             back = await tx.get_conversation_by_id(chat.id)
         assert back is not None and back.claimed_by is None and back.waiting_staff_since
         await boss.post(f"/console/chats/{chat.id}/claim", data={"csrf": _csrf(held.text)})
@@ -770,7 +784,7 @@ async def test_chats_of_a_disabled_agent_go_back_to_the_queue_and_admins_take_ov
             data={"csrf": _csrf(held.text), "to": "ani@jovapos.test"},
         )
         await boss.post(f"/console/chats/{chat.id}/claim", data={"csrf": _csrf(held.text)})
-        async with engine.store.transaction(readonly=True) as tx:
+        async with engine.services.store.transaction(readonly=True) as tx:
             lines = await tx.transcript(chat.id)
         trail = [(m["who"], m["text"]) for m in lines if m["who"].startswith("event:")]
         assert trail == [
@@ -803,7 +817,7 @@ async def test_the_settings_page_shows_no_secret(tmp_path: Path, clock: FakeCloc
         running_server(settings, clock=clock) as server,
         httpx.AsyncClient(base_url=server.url) as http,
     ):
-        await add_staff(server.core.engine, "boss@jovapos.test", "admin", PASSWORD)
+        await add_staff(server.core.engine.services, "boss@jovapos.test", "admin", PASSWORD)
         await _log_in(http, "boss@jovapos.test")
         page = (await http.get("/console/settings")).text
     assert "TWILIO_AUTH_TOKEN</th><td>(set)" in page
@@ -821,7 +835,7 @@ async def test_staff_do_not_see_a_customers_one_time_upload_link(desk: Desk) -> 
     assert "/upload/" in sms.text  # the customer got the link
     await sms.say("staf")
     await _log_in(desk.http, "ani@jovapos.test")
-    async with engine.store.transaction(readonly=True) as tx:
+    async with engine.services.store.transaction(readonly=True) as tx:
         conversation = await tx.get_conversation(Channel.SMS, "+6281377700011")
     assert conversation is not None
     page = await desk.http.get(f"/console/chats/{conversation.id}")
@@ -845,22 +859,24 @@ async def test_text_that_looks_sealed_is_only_text(desk: Desk) -> None:
     await chat.say("1")
     ref = re.search(r"ACC-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
     await chat.script("staf", "sealed:v1:AAAA")
-    async with engine.store.transaction(readonly=True) as tx:
+    async with engine.services.store.transaction(readonly=True) as tx:
         (waiting,) = await tx.staff_queue("nobody")
     await _log_in(desk.http, "ani@jovapos.test")
     page = await desk.http.get(f"/console/chats/{waiting.id}")
     assert "sealed:v1:AAAA" in page.text and "tautan sekali pakai" not in page.text
-    await act(engine.store, engine.clock, ref, "ask", "staff:ani", message="sealed:v1:x")
-    async with engine.store.transaction(readonly=True) as tx:
+    await act(
+        engine.services.store, engine.services.clock, ref, "ask", "staff:ani", message="sealed:v1:x"
+    )
+    async with engine.services.store.transaction(readonly=True) as tx:
         pending = await tx.pending_notifications("terminal", "dewi")
-    asked = [render_text(engine.catalogue, engine.keyring, n) for n in pending]
+    asked = [render_text(engine.services.catalogue, engine.services.keyring, n) for n in pending]
     assert any("sealed:v1:x" in text for text in asked)
-    await act(engine.store, engine.clock, ref, "verify", "staff:ani")
-    link = await complete_access(engine, ref, "staff:ani", [ExportFile("a.csv", b"x")])
-    async with engine.store.transaction(readonly=True) as tx:
-        row = await tx.get_download(hash_token(link.rsplit("/", 1)[1]), engine.clock())
+    await act(engine.services.store, engine.services.clock, ref, "verify", "staff:ani")
+    link = await complete_access(engine.services, ref, "staff:ani", [ExportFile("a.csv", b"x")])
+    async with engine.services.store.transaction(readonly=True) as tx:
+        row = await tx.get_download(hash_token(link.rsplit("/", 1)[1]), engine.services.clock())
     assert row is not None
-    copy = zipfile.ZipFile(io.BytesIO(engine.blobs.get(row["blob_token"])))
+    copy = zipfile.ZipFile(io.BytesIO(engine.services.blobs.get(row["blob_token"])))
     assert "sealed:v1:hello" in copy.read("privacybot/data.json").decode()
 
 
@@ -894,7 +910,7 @@ async def test_staff_never_see_an_email_code_the_customer_typed(desk: Desk) -> N
     codes = [request_code, status_code]
 
     await _log_in(desk.http, "ani@jovapos.test")
-    async with engine.store.transaction(readonly=True) as tx:
+    async with engine.services.store.transaction(readonly=True) as tx:
         conversation = await tx.get_conversation(chat.channel, "rina")
     assert conversation is not None
     page = await desk.http.get(f"/console/chats/{conversation.id}")
@@ -902,17 +918,17 @@ async def test_staff_never_see_an_email_code_the_customer_typed(desk: Desk) -> N
     for code in codes:
         assert code not in page.text and f"{code[:3]} {code[3:]}" not in page.text
 
-    await act(engine.store, engine.clock, ref, "verify", "staff:ani")
-    link = await complete_access(engine, ref, "staff:ani", [ExportFile("a.csv", b"x")])
-    async with engine.store.transaction(readonly=True) as tx:
-        row = await tx.get_download(hash_token(link.rsplit("/", 1)[1]), engine.clock())
+    await act(engine.services.store, engine.services.clock, ref, "verify", "staff:ani")
+    link = await complete_access(engine.services, ref, "staff:ani", [ExportFile("a.csv", b"x")])
+    async with engine.services.store.transaction(readonly=True) as tx:
+        row = await tx.get_download(hash_token(link.rsplit("/", 1)[1]), engine.services.clock())
     assert row is not None
-    copy = zipfile.ZipFile(io.BytesIO(engine.blobs.get(row["blob_token"])))
+    copy = zipfile.ZipFile(io.BytesIO(engine.services.blobs.get(row["blob_token"])))
     data = copy.read("privacybot/data.json").decode()
     assert "sekadar ingin tahu" in data
     assert request_code not in data and request_code[3:] not in data
 
-    database = engine.settings.database_path
+    database = engine.services.settings.database_path
     files = [p for p in database.parent.iterdir() if p.name.startswith(database.name)]
     assert files
     for path in files:
@@ -937,7 +953,7 @@ async def test_staff_replies_reach_a_terminal_customer_once(desk: Desk) -> None:
     engine = core.engine
     customer = Chat(engine, address="kasir-7")
     await customer.say("staf")
-    async with engine.store.transaction(readonly=True) as tx:
+    async with engine.services.store.transaction(readonly=True) as tx:
         conversation = await tx.get_conversation(Channel.TERMINAL, "kasir-7")
     assert conversation is not None and conversation.state == "staff"
     chat_id = conversation.id
@@ -953,7 +969,7 @@ async def test_staff_replies_reach_a_terminal_customer_once(desk: Desk) -> None:
     assert sent.status_code == 303 and "error" not in sent.headers["location"]
     page = await http.get(sent.headers["location"])
     assert "try again later" not in page.text and "belum terkirim" not in page.text
-    queued = engine.catalogue.text("id", "console.queued")
+    queued = engine.services.catalogue.text("id", "console.queued")
     assert queued in page.text
 
     def session(stdin: io.StringIO) -> tuple[TerminalChannel, io.StringIO]:
@@ -965,7 +981,7 @@ async def test_staff_replies_reach_a_terminal_customer_once(desk: Desk) -> None:
             out,
             interactive=False,
             language="id",
-            before_prompt=lambda: show_pending_notifications(engine, channel),
+            before_prompt=lambda: show_pending_notifications(engine.services, channel),
         )
         return channel, out
 
@@ -984,7 +1000,13 @@ async def test_staff_replies_reach_a_terminal_customer_once(desk: Desk) -> None:
         def readline(self, size: int | None = -1) -> str:
             if self.tell() == 0:
                 asyncio.run_coroutine_threadsafe(
-                    staff_chats.reply(core, chat_id, "ani@jovapos.test", "Sudah selesai, Kak."),
+                    staff_chats.reply(
+                        core.services,
+                        core.channels,
+                        chat_id,
+                        "ani@jovapos.test",
+                        "Sudah selesai, Kak.",
+                    ),
                     loop,
                 ).result(timeout=10)
             return super().readline()
@@ -1008,7 +1030,7 @@ async def test_a_reply_to_a_terminal_customer_is_shown_as_queued_not_sent(desk: 
 
     engine, http = desk.server.core.engine, desk.http
     await Chat(engine, address="kasir-9").say("staf")
-    async with engine.store.transaction(readonly=True) as tx:
+    async with engine.services.store.transaction(readonly=True) as tx:
         conversation = await tx.get_conversation(Channel.TERMINAL, "kasir-9")
     assert conversation is not None
     await _log_in(http, "ani@jovapos.test")
@@ -1022,9 +1044,9 @@ async def test_a_reply_to_a_terminal_customer_is_shown_as_queued_not_sent(desk: 
     for lang in ("id", "en"):
         await http.get("/console", params={"lang": lang})
         shown = await http.get(sent.headers["location"])
-        queued = html.escape(engine.catalogue.text(lang, "console.queued"))
+        queued = html.escape(engine.services.catalogue.text(lang, "console.queued"))
         assert f'<p class="msg">{queued}</p>' in shown.text, lang
-        said = engine.catalogue.text(lang, "console.sent_by").split("{")[0]
+        said = engine.services.catalogue.text(lang, "console.sent_by").split("{")[0]
         assert said not in shown.text, lang
         assert "Terminal" not in shown.text, lang
 
@@ -1036,7 +1058,7 @@ async def test_the_url_cannot_put_its_own_words_on_a_console_page(desk: Desk) ->
     from bot.domain.models import Channel
 
     engine, http = desk.server.core.engine, desk.http
-    async with engine.store.transaction(readonly=True) as tx:
+    async with engine.services.store.transaction(readonly=True) as tx:
         siti = await tx.get_conversation(Channel.TERMINAL, "siti")
     assert siti is not None
     await _log_in(http, "ani@jovapos.test")
@@ -1057,10 +1079,10 @@ async def test_the_url_cannot_put_its_own_words_on_a_console_page(desk: Desk) ->
     for lang in ("id", "en"):
         await http.get("/console", params={"lang": lang})
         page = await http.get(refused.headers["location"])
-        text = engine.catalogue.text(lang, "console.problem.claim_first")
+        text = engine.services.catalogue.text(lang, "console.problem.claim_first")
         assert f'<p class="msg err">{text}</p>' in page.text
         page = await http.get(f"/console/requests/{desk.reference}", params={"sent": "sms"})
-        said = engine.catalogue.text(lang, "console.sent_by").format(route="SMS")
+        said = engine.services.catalogue.text(lang, "console.sent_by").format(route="SMS")
         assert said in page.text
 
 
@@ -1095,4 +1117,4 @@ async def test_completing_a_deletion_in_the_console_forgets_its_customer_at_once
         f"/console/requests/{reference}/complete", data={"csrf": _csrf(page.text), "sure": "on"}
     )
     assert done.headers["location"].endswith("?done=1")
-    assert_forgotten(engine.settings.data_dir, reference)  # no housekeeping ran
+    assert_forgotten(engine.services.settings.data_dir, reference)  # no housekeeping ran

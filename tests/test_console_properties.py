@@ -44,8 +44,8 @@ class Harness:
         self._server_cm = running_server(settings, clock=FakeClock())
         self.server = await self._server_cm.__aenter__()
         engine = self.server.core.engine
-        await add_staff(engine, "boss@jovapos.test", "admin", PASSWORD)
-        await add_staff(engine, "ani@jovapos.test", "agent", PASSWORD)
+        await add_staff(engine.services, "boss@jovapos.test", "admin", PASSWORD)
+        await add_staff(engine.services, "ani@jovapos.test", "agent", PASSWORD)
         mailbox_of(engine)
         chat = Chat(engine, address="siti")
         await chat.script("4", "Siti Aminah", "siti@example.com", CODE, "1")

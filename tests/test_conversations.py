@@ -134,7 +134,7 @@ async def test_full_request_in_both_languages(
         assert "Estimated completion: 12 January 2027" in chat.text
         assert "Next steps" in chat.text
 
-    record = await find_request(engine.store, reference)
+    record = await find_request(engine.services.store, reference)
     assert record.type.value == rtype
     assert record.status is RequestStatus.VERIFYING
     assert record.language == language
@@ -144,7 +144,7 @@ async def test_full_request_in_both_languages(
     assert [e.kind for e in record.events] == ["filed"]
     (proof,) = record.attachments
     stored = settings.blob_dir / proof.token[:2] / proof.token
-    plain = engine.blobs.get(proof.token)
+    plain = engine.services.blobs.get(proof.token)
     assert proof.sha256 == hashlib.sha256(plain).hexdigest()
     assert plain[:16] not in stored.read_bytes()  # sealed on disk
     assert "." not in stored.name  # opaque name, no extension
@@ -152,7 +152,7 @@ async def test_full_request_in_both_languages(
 
 async def test_deletion_reason_choice_is_stored_as_words(engine: Engine, chat: Chat) -> None:
     await chat.script("1", "1", "Budi Santoso", "budi@example.com", CODE, "2", "nanti", "1")
-    record = await find_request(engine.store, reference_in(chat.text))
+    record = await find_request(engine.services.store, reference_in(chat.text))
     assert record.reason == "Pindah ke aplikasi lain"
     assert record.details["reason_code"] == "switching"
     assert record.status is RequestStatus.AWAITING_ID_PROOF
@@ -165,7 +165,7 @@ async def test_id_proof_sent_later_moves_the_request_on(engine: Engine, chat: Ch
     assert chat.keys == ["filed.ack", "filed.proof_later"]
     await chat.say("", file_of(JPEG))
     assert chat.keys == ["proof.attached_to"]
-    record = await find_request(engine.store, reference)
+    record = await find_request(engine.services.store, reference)
     assert record.status is RequestStatus.VERIFYING
     assert [e.kind for e in record.events] == ["filed", "id_proof_received"]
     assert len(record.attachments) == 1
@@ -244,7 +244,7 @@ async def test_duplicate_message_id_is_processed_once(engine: Engine, chat: Chat
     first = await chat.say("1", message_id="wamid.123")
     again = await chat.say("1", message_id="wamid.123")
     assert [m.text for m in again] == [m.text for m in first]
-    assert len(await list_requests(engine.store)) == 1
+    assert len(await list_requests(engine.services.store)) == 1
     # The same id on another channel is a different message.
     other = Chat(engine, address=chat.address, channel=Channel.TELEGRAM)
     await other.say("halo", message_id="wamid.123")
@@ -283,7 +283,7 @@ async def test_bad_inputs_never_break_the_conversation(engine: Engine, chat: Cha
     await chat.say("", file_of(PDF, "ktp.jpg"))  # a PDF named .jpg is still a PDF
     assert chat.keys == ["proof.received", "summary"]
     await chat.say("1")
-    record = await find_request(engine.store, reference_in(chat.text))
+    record = await find_request(engine.services.store, reference_in(chat.text))
     assert record.full_name == "محمد علي"
     assert record.reason == "alasan dengan emoji 🙏 dan teks terbalik"
     assert record.attachments[0].media_type == "application/pdf"
@@ -292,7 +292,7 @@ async def test_bad_inputs_never_break_the_conversation(engine: Engine, chat: Cha
 async def test_oversized_message_is_stored_truncated(engine: Engine, chat: Chat) -> None:
     await chat.say("y" * 10_000)
     assert "4000" in chat.text
-    async with engine.store.transaction() as tx:
+    async with engine.services.store.transaction() as tx:
         conversation = await tx.get_conversation(Channel.TERMINAL, chat.address)
     assert conversation is not None
 
@@ -322,7 +322,7 @@ async def test_handed_to_staff_on_a_friday_night_the_customer_learns_when(
     await chat.script("menu", "EN", "staff")
     assert chat.keys == ["staff.waiting", "staff.after_hours"]
     assert "Monday 30 November 2026, 09:00 WIB" in chat.last[1].text
-    async with engine.store.transaction() as tx:
+    async with engine.services.store.transaction() as tx:
         c = await tx.get_conversation(Channel.TERMINAL, chat.address)
         assert c is not None
         assert await tx.escalation_reasons([c.id]) == {c.id: "customer_request"}
@@ -342,19 +342,19 @@ async def test_cancel_back_help_and_staff_at_several_steps(engine: Engine, chat:
     assert chat.keys == ["prompt.full_name"]
     await chat.say("staf")
     assert chat.keys == ["staff.waiting"]
-    async with engine.store.transaction() as tx:
+    async with engine.services.store.transaction() as tx:
         c = await tx.get_conversation(Channel.TERMINAL, chat.address)
     assert c is not None and c.state == "staff" and c.waiting_staff_since is not None
     await chat.say("menu")
     assert chat.keys == ["staff.back_to_bot", "prompt.full_name"]
-    async with engine.store.transaction() as tx:
+    async with engine.services.store.transaction() as tx:
         c = await tx.get_conversation(Channel.TERMINAL, chat.address)
     assert c is not None and c.waiting_staff_since is None
     await chat.script("Budi", "budi@example.com", CODE, "1", "nanti")
     assert chat.keys[-1] == "summary"
     await chat.say("batal")
     assert chat.keys == ["cancel.done", "menu.prompt"]
-    assert await list_requests(engine.store) == []
+    assert await list_requests(engine.services.store) == []
     await chat.say("batal")
     assert chat.keys == ["cancel.nothing", "menu.prompt"]
 
@@ -399,7 +399,7 @@ async def test_idle_draft_resume_and_expiry_with_clock(
     await chat.say("halo")
     assert chat.keys[0] == "draft.expired"
     assert not any(p.is_file() for p in settings.blob_dir.rglob("*"))
-    async with engine.store.transaction() as tx:
+    async with engine.services.store.transaction() as tx:
         c = await tx.get_conversation(Channel.TERMINAL, chat.address)
     assert c is not None and c.slots == {}
 
@@ -419,7 +419,7 @@ async def test_nothing_is_kept_when_the_transaction_fails(
     monkeypatch.undo()
     # No file left behind, state unchanged, message not marked as seen.
     assert not any(p.is_file() for p in settings.blob_dir.rglob("*"))
-    async with engine.store.transaction() as tx:
+    async with engine.services.store.transaction() as tx:
         c = await tx.get_conversation(Channel.TERMINAL, chat.address)
         assert await tx.find_inbound(Channel.TERMINAL, "crashy") is None
     assert c is not None and c.state == "access.id_proof"
@@ -440,7 +440,7 @@ async def test_reference_collision_is_retried(
     monkeypatch.setattr(engine_module, "new_reference_suffix", lambda: next(suffixes))
     await one.say("1")
     await two.say("1")
-    refs = sorted(r.reference for r in await list_requests(engine.store))
+    refs = sorted(r.reference for r in await list_requests(engine.services.store))
     assert refs == ["ACC-AAAAAA", "ACC-BBBBBB"]
 
 
@@ -470,7 +470,7 @@ async def test_abandoned_drafts_are_swept_with_their_files(
     clock.advance(days=2)
     assert await engine.discard_stale_drafts() == 1
     assert not [p for p in settings.blob_dir.rglob("*") if p.is_file()]
-    async with engine.store.transaction() as tx:
+    async with engine.services.store.transaction() as tx:
         swept = await tx.get_conversation(Channel.TERMINAL, "gone")
         waiting = await tx.get_conversation(Channel.TERMINAL, "staff")
         kept = await tx.get_conversation(Channel.TERMINAL, "fresh")

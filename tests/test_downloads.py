@@ -30,22 +30,22 @@ async def test_data_copy_download(tmp_path: Path, clock: FakeClock) -> None:
         await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "Ingin tahu data saya")
         await chat.script("nanti", "1")
         ref = re.search(r"ACC-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
-        await act(engine.store, clock, ref, "ask", "staff:ani", message="KTP?")
-        await act(engine.store, clock, ref, "verify", "staff:ani")
+        await act(engine.services.store, clock, ref, "ask", "staff:ani", message="KTP?")
+        await act(engine.services.store, clock, ref, "verify", "staff:ani")
         url = await complete_access(
-            engine, ref, "staff:ani", [ExportFile("pos-export.csv", BACK_OFFICE)]
+            engine.services, ref, "staff:ani", [ExportFile("pos-export.csv", BACK_OFFICE)]
         )
         assert url.startswith(f"{PUBLIC_URL}/download/") and len(url.rsplit("/", 1)[1]) >= 22
-        record = await find_request(engine.store, ref)
+        record = await find_request(engine.services.store, ref)
         assert record.status.value == "completed"
-        db = engine.store.db  # type: ignore[attr-defined]
+        db = engine.services.store.db  # type: ignore[attr-defined]
         async with db.execute(
             "SELECT params FROM notifications WHERE kind = 'completed' AND channel = 'terminal'"
         ) as cur:
             (params,) = await cur.fetchone()
         sealed = json.loads(params)["download_url"]
         assert url not in params and sealed.startswith("sealed:v1:")  # not in clear at rest
-        assert engine.keyring.open_text(sealed) == url
+        assert engine.services.keyring.open_text(sealed) == url
         # The sealed zip is not readable on disk.
         on_disk = b"".join(p.read_bytes() for p in settings.blob_dir.rglob("*") if p.is_file())
         assert b"Toko Siti" not in on_disk and b"PK\x03\x04" not in on_disk
@@ -77,7 +77,7 @@ async def test_data_copy_download(tmp_path: Path, clock: FakeClock) -> None:
         # The code worked once.
         reused = await http.post(page, data={"action": "code", "code": code})
         assert reused.status_code == 403
-        record = await find_request(engine.store, ref)
+        record = await find_request(engine.services.store, ref)
         assert [e.kind for e in record.events].count("downloaded") == 1
         # A link gets at most 5 codes an hour (its own allowance, apart from the chat's).
         for _ in range(4):
@@ -101,7 +101,7 @@ async def test_only_access_requests_take_an_export(engine, chat: Chat, clock) ->
     await chat.script("1", "1", "Budi", "budi@example.com", CODE, "3", "nanti", "1")
     ref = re.search(r"DEL-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
     with pytest.raises(IllegalMove, match="access requests"):
-        await complete_access(engine, ref, "staff:ani", [ExportFile("x.csv", b"x")])
+        await complete_access(engine.services, ref, "staff:ani", [ExportFile("x.csv", b"x")])
 
 
 async def test_purge_keeps_data_copies_until_their_link_expires(
@@ -110,7 +110,7 @@ async def test_purge_keeps_data_copies_until_their_link_expires(
     import os
     import time
 
-    from bot.requests.retention import purge
+    from bot.housekeeping import purge
 
     settings = load_settings(environ={}, data_dir=str(tmp_path / "data"), public_url=PUBLIC_URL)
     async with running_server(settings, clock=clock) as server:
@@ -119,17 +119,17 @@ async def test_purge_keeps_data_copies_until_their_link_expires(
         chat = Chat(engine, address="rina")
         await chat.script("2", "Rina", "rina@example.com", CODE, "lewati", "nanti", "1")
         ref = re.search(r"ACC-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
-        await act(engine.store, clock, ref, "ask", "staff:ani", message="KTP?")
-        await act(engine.store, clock, ref, "verify", "staff:ani")
-        await complete_access(engine, ref, "staff:ani", [ExportFile("a.csv", b"a")])
+        await act(engine.services.store, clock, ref, "ask", "staff:ani", message="KTP?")
+        await act(engine.services.store, clock, ref, "verify", "staff:ani")
+        await complete_access(engine.services, ref, "staff:ani", [ExportFile("a.csv", b"a")])
         files = [p for p in settings.blob_dir.rglob("*") if p.is_file()]
         old = time.time() - 7200
         for path in files:
             os.utime(path, (old, old))
-        await purge(engine)
+        await purge(engine.services, engine)
         assert all(p.exists() for p in files)  # still linked: not an orphan
         clock.advance(days=8)
-        await purge(engine)
+        await purge(engine.services, engine)
         assert not any(p.exists() for p in files)  # the link expired: the zip goes
 
 
@@ -146,9 +146,11 @@ async def test_a_download_code_survives_a_process_killed_right_after_the_commit(
         chat = Chat(first, address="siti")
         await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati", "nanti", "1")
         ref = re.search(r"ACC-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
-        await act(first.store, clock, ref, "ask", "staff:ani", message="KTP?")
-        await act(first.store, clock, ref, "verify", "staff:ani")
-        url = await complete_access(first, ref, "staff:ani", [ExportFile("a.csv", BACK_OFFICE)])
+        await act(first.services.store, clock, ref, "ask", "staff:ani", message="KTP?")
+        await act(first.services.store, clock, ref, "verify", "staff:ani")
+        url = await complete_access(
+            first.services, ref, "staff:ani", [ExportFile("a.csv", BACK_OFFICE)]
+        )
         token = url.rsplit("/", 1)[1]
         mails = len(box.mails)
 
@@ -156,7 +158,7 @@ async def test_a_download_code_survives_a_process_killed_right_after_the_commit(
             return 0  # the process is killed after the commit, before the mail went
 
         monkeypatch.setattr(bot.requests.exports, "send_due_mail", dies)
-        await send_download_code(first, token)  # the page says: a code was sent
+        await send_download_code(first.services, token)  # the page says: a code was sent
         assert len(box.mails) == mails
     monkeypatch.undo()
 
@@ -165,5 +167,5 @@ async def test_a_download_code_survives_a_process_killed_right_after_the_commit(
         await _worker_sends(second, box, 3)  # with the receipt's and completion's copies
         codes = [m for m in box.mails if re.search(r"^\d{6}$", m.text, re.MULTILINE)]
         assert [m.to for m in codes] == ["siti@example.com"]  # once
-        name, data = await open_download(second, token, box.latest_code())
+        name, data = await open_download(second.services, token, box.latest_code())
         assert name == f"jova-pos-data-{ref}.zip" and data.startswith(b"PK")

@@ -12,6 +12,7 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,13 @@ from aiohttp import web
 from PIL import Image
 
 from bot.app import open_engine
+from bot.conversation.codes import arm_code
 from bot.conversation.engine import Engine
 from bot.domain.models import Channel, RequestStatus
+from bot.housekeeping import purge
 from bot.infra.logs import configure as configure_logging
 from bot.requests.lookup import find_request, list_requests
-from bot.requests.retention import open_id_proof, purge, purge_id_proofs
+from bot.requests.retention import open_id_proof, purge_id_proofs
 from bot.settings import Settings, load_settings
 from tests.conftest import CODE, PDF, Chat, FakeClock, file_of, mailbox_of
 
@@ -63,10 +66,10 @@ async def test_code_by_real_smtp_completes_a_request(tmp_path: Path, smtp, clock
         assert code not in mail["Subject"]
         await chat.script(code, "lewati", "nanti", "1")
         assert chat.keys == ["filed.ack", "filed.proof_later"]
-        record = await find_request(engine.store, reference_in(chat.text))
+        record = await find_request(engine.services.store, reference_in(chat.text))
         assert record.email == "siti@example.com"
         # The code is kept only as a keyed hash.
-        db = engine.store.db  # type: ignore[attr-defined]
+        db = engine.services.store.db  # type: ignore[attr-defined]
         async with db.execute("SELECT digest FROM email_codes") as cur:
             (digest,) = await cur.fetchone()
         assert code not in digest and len(digest) == 64
@@ -140,8 +143,8 @@ async def test_resend_at_most_three_times_sixty_seconds_apart(
 
 
 async def _import(engine: Engine, rows: list[tuple[str, str, str | None]]) -> None:
-    async with engine.store.transaction() as tx:
-        await tx.import_accounts(rows, engine.clock())
+    async with engine.services.store.transaction() as tx:
+        await tx.import_accounts(rows, engine.services.clock())
 
 
 @pytest.fixture
@@ -170,19 +173,19 @@ async def test_unregistered_email_gets_the_same_replies_and_nothing_else(
     assert stranger.keys == ["hint.code_locked", "hint.offer_staff"]
     await stranger.say("staf")
     assert stranger.keys == ["staff.waiting"]
-    assert await list_requests(engine.store) == []
+    assert await list_requests(engine.services.store) == []
 
 
 async def test_name_mismatch_is_flagged_not_blocking(local_directory: Engine) -> None:
     engine = local_directory
     chat = Chat(engine, address="m")
     await chat.script("2", "  sití   AMINAH ", "siti@example.com", CODE, "lewati", "nanti", "1")
-    same = await find_request(engine.store, reference_in(chat.text))
+    same = await find_request(engine.services.store, reference_in(chat.text))
     assert "name_mismatch" not in same.details  # case, spacing and accents ignored
     await chat.script(f"batalkan {same.reference}", "1")  # one open request per type
     assert chat.keys == ["cancel_request.done"]
     await chat.script("2", "Budi Santoso", "siti@example.com", CODE, "lewati", "nanti", "1")
-    other = await find_request(engine.store, reference_in(chat.text))
+    other = await find_request(engine.services.store, reference_in(chat.text))
     assert other.details["name_mismatch"] is True
     assert [e.kind for e in other.events] == ["filed", "name_mismatch"]
 
@@ -244,7 +247,7 @@ async def test_directory_over_http(tmp_path: Path, back_office, clock) -> None:
         assert {s["auth"] for s in seen} == {"Bearer s3cret"}
         chat = Chat(engine, address="a")
         await chat.script(CODE, "lewati", "nanti", "1")
-        record = await find_request(engine.store, reference_in(chat.text))
+        record = await find_request(engine.services.store, reference_in(chat.text))
         assert record.details["name_mismatch"] is True  # "Budi" vs "Siti Aminah"
 
 
@@ -304,15 +307,15 @@ async def test_id_proofs_are_sealed_and_stripped(engine: Engine, settings: Setti
         assert data[:4] not in on_disk.replace(b"SQLite format", b"")  # magic bytes
         for start in range(0, len(data) - 64, 16):
             assert data[start : start + 64] not in on_disk
-    requests = await list_requests(engine.store)
+    requests = await list_requests(engine.services.store)
     by_type = {}
     for r in requests:
-        record = await find_request(engine.store, r.reference)
+        record = await find_request(engine.services.store, r.reference)
         (attachment,) = record.attachments
         by_type[attachment.media_type] = attachment
-    pdf = engine.blobs.get(by_type["application/pdf"].token)
+    pdf = engine.services.blobs.get(by_type["application/pdf"].token)
     assert pdf == PDF
-    jpeg = engine.blobs.get(by_type["image/jpeg"].token)
+    jpeg = engine.services.blobs.get(by_type["image/jpeg"].token)
     assert hashlib.sha256(jpeg).hexdigest() == by_type["image/jpeg"].sha256
     stripped = Image.open(io.BytesIO(jpeg))
     assert not stripped.getexif().get_ifd(0x8825) and b"SecretPhoneMaker" not in jpeg
@@ -324,10 +327,12 @@ async def test_a_view_is_recorded(engine: Engine, chat: Chat) -> None:
     await chat.say("", file_of(PDF))
     await chat.say("1")
     reference = reference_in(chat.text)
-    record = await find_request(engine.store, reference)
-    data = await open_id_proof(engine, record.attachments[0].token, "agent@jovapos.test", "check")
+    record = await find_request(engine.services.store, reference)
+    data = await open_id_proof(
+        engine.services, record.attachments[0].token, "agent@jovapos.test", "check"
+    )
     assert data == PDF
-    record = await find_request(engine.store, reference)
+    record = await find_request(engine.services.store, reference)
     ((viewer, purpose, _),) = record.attachments[0].views
     assert (viewer, purpose) == ("agent@jovapos.test", "check")
 
@@ -344,26 +349,26 @@ async def test_retention_deletes_exactly_what_is_due(
         refs.append(reference_in(chat.text))
     # r0 verified 31 days ago, r1 cancelled 30 days ago exactly, r2 completed 29
     # days ago, r3 still being verified.
-    async with engine.store.transaction() as tx:
+    async with engine.services.store.transaction() as tx:
         await tx.set_request_status(refs[0], RequestStatus.IN_PROGRESS, clock.now)
     clock.advance(days=1)
-    async with engine.store.transaction() as tx:
+    async with engine.services.store.transaction() as tx:
         await tx.set_request_status(refs[1], RequestStatus.CANCELLED, clock.now)
     clock.advance(days=1)
-    async with engine.store.transaction() as tx:
+    async with engine.services.store.transaction() as tx:
         await tx.set_request_status(refs[2], RequestStatus.COMPLETED, clock.now)
         # a later change does not restart the clock
         await tx.set_request_status(refs[0], RequestStatus.COMPLETED, clock.now)
     clock.advance(days=29)
-    assert await purge_id_proofs(engine) == 2
+    assert await purge_id_proofs(engine.services) == 2
     for ref, gone in zip(refs, (True, True, False, False), strict=True):
-        record = await find_request(engine.store, ref)
+        record = await find_request(engine.services.store, ref)
         (attachment,) = record.attachments
         assert (attachment.deleted_at is not None) is gone, ref
         path = settings.blob_dir / attachment.token[:2] / attachment.token
         assert path.exists() is not gone
         assert ("id_proof_deleted" in [e.kind for e in record.events]) is gone
-    report = await purge(engine)
+    report = await purge(engine.services, engine)
     assert report.id_proofs == 0  # nothing twice
 
 
@@ -455,20 +460,20 @@ async def test_files_no_record_refers_to_are_swept(
     import os
     import time
 
-    from bot.requests.retention import purge_orphans
+    from bot.housekeeping import purge_orphans
 
     await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati")
     await chat.say("", file_of(PDF))  # a live file, kept by the draft
-    orphan, fresh = engine.blobs.new_token(), engine.blobs.new_token()
-    engine.blobs.put(orphan, b"left by a process killed before its commit")
-    engine.blobs.put(fresh, b"a transaction may still be about to record this")
+    orphan, fresh = engine.services.blobs.new_token(), engine.services.blobs.new_token()
+    engine.services.blobs.put(orphan, b"left by a process killed before its commit")
+    engine.services.blobs.put(fresh, b"a transaction may still be about to record this")
     hour_ago = time.time() - 7200  # file times are real times
     for path in settings.blob_dir.rglob("*"):
         if path.is_file() and path.name != fresh:
             os.utime(path, (hour_ago, hour_ago))
-    assert await purge_orphans(engine) == 1
-    assert not engine.blobs.exists(orphan)
-    assert engine.blobs.exists(fresh)
+    assert await purge_orphans(engine.services) == 1
+    assert not engine.services.blobs.exists(orphan)
+    assert engine.services.blobs.exists(fresh)
     assert len([p for p in settings.blob_dir.rglob("*") if p.is_file()]) == 2
 
 
@@ -480,7 +485,7 @@ async def test_a_code_never_verifies_another_email(engine: Engine, chat: Chat) -
     assert len(box.mails) == 1
     await chat.say(own)
     assert chat.keys != ["code.verified"] and "code.verified" not in chat.keys
-    async with engine.store.transaction() as tx:
+    async with engine.services.store.transaction() as tx:
         c = await tx.get_conversation(Channel.TERMINAL, chat.address)
     assert c is not None and c.state == "access.email_code"
     assert "email_verified" not in c.slots
@@ -517,12 +522,12 @@ async def test_one_mailbox_gets_at_most_ten_codes_an_hour_from_all_phones(
     await Chat(engine, address="+6281300000001").script("2", "Budi", "budi@example.com")
     assert box.mails[-1].to == "budi@example.com"
     # The hourly purge drops what the limit no longer needs (after a day).
-    from bot.requests.retention import purge
+    from bot.housekeeping import purge
 
-    mailbox = engine.keyring.code_digest("siti@example.com", "code-mail")
+    mailbox = engine.services.keyring.code_digest("siti@example.com", "code-mail")
     clock.advance(days=2)
-    await purge(engine)
-    async with engine.store.transaction(readonly=True) as tx:
+    await purge(engine.services, engine)
+    async with engine.services.store.transaction(readonly=True) as tx:
         assert await tx.code_mails_since(mailbox, clock.now - timedelta(days=30)) == 0
 
 
@@ -578,12 +583,14 @@ async def test_forgetting_tolerates_files_another_process_removed(
 async def _worker_sends(engine: Engine, box, count: int) -> None:  # type: ignore[no-untyped-def]
     """Run the real outbox worker until ``count`` mails arrived, and a while
     longer (to see nothing is sent twice)."""
-    from bot.delivery.channels import Core
+    from bot.core import Core
     from bot.delivery.notifications import run_worker
 
-    core = Core(engine.settings)
+    core = Core(engine.services.settings)
     core.attach(engine)
-    worker = asyncio.create_task(run_worker(core, every=0.02))
+    worker = asyncio.create_task(
+        run_worker(core.services, core.channels, partial(arm_code, core.services), every=0.02)
+    )
     try:
         for _ in range(250):
             if len(box.mails) >= count:
@@ -645,10 +652,10 @@ async def test_a_batch_that_outlasts_its_lease_sends_each_mail_once(
 
     now = clock()
     addresses = [f"c{n}@example.com" for n in range(3)]
-    async with engine.store.transaction() as tx:
+    async with engine.services.store.transaction() as tx:
         for n, to in enumerate(addresses):
             mail = Mail(to, "Kode", "123456", "<p>123456</p>", "id", f"lease-{n}")
-            await queue_mail(tx, engine, "code", mail, now, now + timedelta(hours=1))
+            await queue_mail(tx, engine.services, "code", mail, now, now + timedelta(hours=1))
     sent: list[str] = []
     sending = asyncio.Event()
 
@@ -659,15 +666,19 @@ async def test_a_batch_that_outlasts_its_lease_sends_each_mail_once(
         await asyncio.sleep(0.01)  # meanwhile the other worker runs
         sent.append(mail.to)
 
-    engine.mailer.send = slow  # type: ignore[method-assign]
-    first = asyncio.create_task(send_due_mail(engine))
+    engine.services.mailer.send = slow  # type: ignore[method-assign]
+    first = asyncio.create_task(
+        send_due_mail(engine.services, arm=partial(arm_code, engine.services))
+    )
     await sending.wait()  # the first worker holds the whole batch now
     while not first.done():  # the second polls, as the outbox worker does
-        await send_due_mail(engine)
+        await send_due_mail(engine.services, arm=partial(arm_code, engine.services))
         await asyncio.sleep(0.001)
     await first
     assert sorted(sent) == addresses  # each once
-    assert await send_due_mail(engine) == 0  # and nothing is left queued
+    assert (
+        await send_due_mail(engine.services, arm=partial(arm_code, engine.services)) == 0
+    )  # and nothing is left queued
 
 
 async def test_a_reply_does_not_wait_for_the_mailer(settings: Settings, clock: FakeClock) -> None:
@@ -684,7 +695,7 @@ async def test_a_reply_does_not_wait_for_the_mailer(settings: Settings, clock: F
             await super().send(mail)
 
     async with open_engine(settings, clock=clock) as engine:
-        engine.mailer = SlowMailer(settings.data_dir / "mail", settings.mail_from)
+        engine.services.mailer = SlowMailer(settings.data_dir / "mail", settings.mail_from)
         box = mailbox_of(engine)
         await _import(engine, [("siti@example.com", "Siti Aminah", None)])
         answered = {}

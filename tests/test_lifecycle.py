@@ -33,7 +33,7 @@ async def _filed(chat: Chat, email: str = "siti@example.com", proof: bool = True
 
 async def test_legal_moves_and_their_events(engine: Engine, chat: Chat, clock) -> None:
     ref = await _filed(chat)
-    store = engine.store
+    store = engine.services.store
 
     async def move(action: str, **kw: object):
         return await act(store, clock, ref, action, "staff:ani", **kw)  # type: ignore[arg-type]
@@ -46,7 +46,7 @@ async def test_legal_moves_and_their_events(engine: Engine, chat: Chat, clock) -
     await move("delay", reason="Data di sistem kasir lama", until=date(2027, 2, 1))
     with pytest.raises(IllegalMove, match="data copy"):  # access ends with the data
         await move("complete")
-    await complete_access(engine, ref, "staff:ani", [ExportFile("pos.csv", b"x")])
+    await complete_access(engine.services, ref, "staff:ani", [ExportFile("pos.csv", b"x")])
     result_record = await find_request(store, ref)
     assert result_record.status is RequestStatus.COMPLETED
     assert result_record.due_date == date(2027, 2, 1)
@@ -72,7 +72,7 @@ async def test_legal_moves_and_their_events(engine: Engine, chat: Chat, clock) -
 
 async def test_actions_need_their_reasons(engine: Engine, chat: Chat, clock) -> None:
     ref = await _filed(chat)
-    store = engine.store
+    store = engine.services.store
     with pytest.raises(IllegalMove, match="--reason"):
         await act(store, clock, ref, "reject", "staff:ani")
     with pytest.raises(IllegalMove, match="must not be empty"):
@@ -93,7 +93,7 @@ async def test_customer_cancels_their_own_request_after_confirming(
     assert chat.keys == ["cancel_request.confirm"]
     await chat.say("2")
     assert chat.keys == ["cancel_request.kept"]
-    assert (await find_request(engine.store, ref)).status is RequestStatus.VERIFYING
+    assert (await find_request(engine.services.store, ref)).status is RequestStatus.VERIFYING
     other = Chat(engine, address="someone-else")
     await other.say(f"batalkan {ref}")
     unknown = Chat(engine, address="another")
@@ -102,7 +102,7 @@ async def test_customer_cancels_their_own_request_after_confirming(
     assert other.text.replace(ref, "X") == unknown.text.replace("DEL-ZZZZZZ", "X")
     await chat.script(f"cancel {ref}", "ya")
     assert chat.keys == ["cancel_request.done"]
-    record = await find_request(engine.store, ref)
+    record = await find_request(engine.services.store, ref)
     assert record.status is RequestStatus.CANCELLED
     assert (record.events[-1].actor, record.events[-1].kind) == ("customer", "cancel")
     await chat.say(f"batalkan {ref}")  # already cancelled
@@ -117,7 +117,7 @@ async def test_one_open_request_per_type_and_email(engine: Engine, clock: FakeCl
     await second.script("2", "Siti Aminah", "SITI@example.com", CODE)
     assert second.keys == ["code.verified", "duplicate.open", "menu.prompt"]
     assert ref in second.text
-    assert len(await list_requests(engine.store)) == 1
+    assert len(await list_requests(engine.services.store)) == 1
     # Another type is fine.
     await second.script("4", "Siti Aminah", "siti@example.com")
     assert second.keys == ["prompt.email_code"]
@@ -156,14 +156,14 @@ async def test_uu_pdp_profile_gives_access_three_days(tmp_path, clock: FakeClock
         mailbox_of(engine)
         chat = Chat(engine, address="pdp")
         ref = await _filed(chat, proof=False)
-        record = await find_request(engine.store, ref)
+        record = await find_request(engine.services.store, ref)
         assert record.due_date == date(2026, 11, 29)  # Thursday 10:00 WIB + 72 hours
         assert "29 November 2026" in chat.text
 
 
 async def test_due_soon_and_overdue(engine: Engine, chat: Chat) -> None:
     ref = await _filed(chat)
-    record = await find_request(engine.store, ref)  # due 12 January 2027
+    record = await find_request(engine.services.store, ref)  # due 12 January 2027
     assert deadline(record, date(2027, 1, 6)).due_soon is False  # 4 business days left
     soon = deadline(record, date(2027, 1, 7))
     assert (soon.business_days_left, soon.due_soon, soon.overdue) == (3, True, False)
@@ -173,19 +173,19 @@ async def test_due_soon_and_overdue(engine: Engine, chat: Chat) -> None:
 
 async def test_asked_information_goes_to_the_request(engine: Engine, chat: Chat, clock) -> None:
     ref = await _filed(chat)
-    await act(engine.store, clock, ref, "ask", "staff:ani", message="Foto KTP buram")
+    await act(engine.services.store, clock, ref, "ask", "staff:ani", message="Foto KTP buram")
     await chat.say("Ini KTP saya yang baru, maaf tadi buram")
     assert chat.keys == ["info.received"]
     await chat.say("", file_of(PDF))
     assert chat.keys == ["info.received"]
-    record = await find_request(engine.store, ref)
+    record = await find_request(engine.services.store, ref)
     info = [e for e in record.events if e.kind == "info_provided"]
     assert [e.data for e in info] == [
         {"text": "Ini KTP saya yang baru, maaf tadi buram"},
         {"file": True},
     ]
     assert len(record.attachments) == 2
-    await act(engine.store, clock, ref, "verify", "staff:ani")
+    await act(engine.services.store, clock, ref, "verify", "staff:ani")
     await chat.say("1")  # the request moved on: "1" is the menu's first option again
     assert chat.keys[-1] == "prompt.consequences"
 
@@ -196,12 +196,12 @@ async def test_a_new_due_date_is_from_today_to_two_years_ahead(
     ref = await _filed(chat)
     clock.advance(days=60)  # overdue: 25 Jan 2027 10:00 WIB, past the due date
     today = date(2027, 1, 25)
-    record = await find_request(engine.store, ref)
+    record = await find_request(engine.services.store, ref)
     assert record.due_date < today - timedelta(days=1)
 
     async def delay(until: date, timezone: str = "Asia/Jakarta") -> None:
         await act(
-            engine.store,
+            engine.services.store,
             clock,
             ref,
             "delay",
@@ -215,11 +215,11 @@ async def test_a_new_due_date_is_from_today_to_two_years_ahead(
         with pytest.raises(DateOutOfRange, match="at most 2 years ahead") as caught:
             await delay(refused)
         assert (caught.value.earliest, caught.value.latest) == (today, date(2029, 1, 25))
-    assert (await find_request(engine.store, ref)).due_date == record.due_date
+    assert (await find_request(engine.services.store, ref)).due_date == record.due_date
     await delay(date(2028, 1, 25))  # a year ahead
     await delay(date(2029, 1, 25))  # the last day allowed
-    assert (await find_request(engine.store, ref)).due_date == date(2029, 1, 25)
-    assert [e.kind for e in (await find_request(engine.store, ref)).events][-2:] == [
+    assert (await find_request(engine.services.store, ref)).due_date == date(2029, 1, 25)
+    assert [e.kind for e in (await find_request(engine.services.store, ref)).events][-2:] == [
         "delay",
         "delay",
     ]
@@ -237,7 +237,7 @@ async def test_today_is_the_day_in_the_service_time_zone(
     clock.now = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)  # Friday 03:00 in Jakarta
     with pytest.raises(DateOutOfRange):
         await act(
-            engine.store,
+            engine.services.store,
             clock,
             ref,
             "delay",
@@ -247,7 +247,7 @@ async def test_today_is_the_day_in_the_service_time_zone(
             timezone="UTC",
         )
     await act(
-        engine.store,
+        engine.services.store,
         clock,
         ref,
         "delay",

@@ -9,14 +9,17 @@ import json
 import re
 from collections.abc import AsyncIterator
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from bot.app import open_engine
+from bot.conversation.codes import arm_code
 from bot.conversation.engine import Engine
-from bot.delivery.channels import Core
+from bot.core import Core
 from bot.delivery.notifications import run_worker, send_due
+from bot.delivery.reports import delivery_report
 from bot.domain.models import Channel, Control, InboundMessage
 from bot.requests.exports import ExportFile, complete_access
 from bot.requests.lifecycle import act
@@ -59,10 +62,10 @@ class Desk:
         return match.group(0)
 
     async def act(self, reference: str, action: str, **kw: object) -> None:
-        await act(self.engine.store, self.clock, reference, action, "staff:ani", **kw)  # type: ignore[arg-type]
+        await act(self.engine.services.store, self.clock, reference, action, "staff:ani", **kw)  # type: ignore[arg-type]
 
     async def rows(self) -> list[tuple]:
-        db = self.engine.store.db  # type: ignore[attr-defined]
+        db = self.engine.services.store.db  # type: ignore[attr-defined]
         async with db.execute(
             "SELECT kind, channel, status, attempts FROM notifications ORDER BY id"
         ) as cur:
@@ -90,13 +93,13 @@ async def desk(tmp_path: Path, clock: FakeClock, smtp) -> AsyncIterator[Desk]:
         async with open_engine(settings, clock=clock) as engine:
             core = Core(settings)
             core.attach(engine)
-            core.adapters.extend([TwilioAdapter(core), TelegramAdapter(core)])
-            for adapter in core.adapters:
+            core.channels.adapters.extend([TwilioAdapter(core), TelegramAdapter(core)])
+            for adapter in core.channels.adapters:
                 await adapter.start()
             try:
                 yield Desk(engine, core, twilio, telegram, inbox, clock)
             finally:
-                for adapter in reversed(core.adapters):
+                for adapter in reversed(core.channels.adapters):
                     await adapter.stop()
 
 
@@ -104,7 +107,7 @@ async def test_every_notification_arrives_on_its_channel_and_by_email(desk: Desk
     whatsapp = await desk.file(Channel.WHATSAPP, CUSTOMER, "siti@example.com")
     telegram_ref = await desk.file(Channel.TELEGRAM, "4242", "budi@example.com")
     codes = len(desk.inbox.messages)  # the two code mails
-    assert await send_due(desk.core) == 2  # the receipts' email copies
+    assert await send_due(desk.core.services, desk.core.channels) == 2  # the receipts' email copies
     receipts = desk.inbox.texts()[codes:]
     assert any(whatsapp in t for t in receipts) and any(telegram_ref in t for t in receipts)
 
@@ -113,9 +116,11 @@ async def test_every_notification_arrives_on_its_channel_and_by_email(desk: Desk
         await desk.act(ref, "verify")
         await desk.act(ref, "delay", reason="Arsip lama", until=date(2027, 2, 1))
         await complete_access(
-            desk.engine, ref, "staff:ani", [ExportFile("pos.csv", b"outlet,total\n")]
+            desk.engine.services, ref, "staff:ani", [ExportFile("pos.csv", b"outlet,total\n")]
         )
-    assert await send_due(desk.core) == 12  # 4 chat + 2 email copies, for each request
+    assert (
+        await send_due(desk.core.services, desk.core.channels) == 12
+    )  # 4 chat + 2 email copies, for each request
 
     wa = [m["body"] for m in desk.twilio.messages]
     assert [m["to"] for m in desk.twilio.messages] == [f"whatsapp:{CUSTOMER}"] * 4
@@ -132,27 +137,31 @@ async def test_every_notification_arrives_on_its_channel_and_by_email(desk: Desk
 
 async def test_outbox_retries_through_failures_and_sends_once(desk: Desk) -> None:
     ref = await desk.file(Channel.WHATSAPP, CUSTOMER, "siti@example.com")
-    await send_due(desk.core)  # the receipt copy
+    await send_due(desk.core.services, desk.core.channels)  # the receipt copy
     await desk.act(ref, "ask", message="Kirim KTP")
-    twilio = next(a for a in desk.core.adapters if isinstance(a, TwilioAdapter))
+    twilio = next(a for a in desk.core.channels.adapters if isinstance(a, TwilioAdapter))
     twilio.http.timeout = 0.5  # so the stalled request times out quickly
     desk.twilio.fail_next_messages(1, status=500)
     desk.twilio.fail_next_messages(1, status=429, retry_after=30)
-    assert await send_due(desk.core) == 0  # 500
-    assert await send_due(desk.core) == 0  # not due yet: backing off
+    assert await send_due(desk.core.services, desk.core.channels) == 0  # 500
+    assert await send_due(desk.core.services, desk.core.channels) == 0  # not due yet: backing off
     desk.clock.advance(seconds=2)
-    assert await send_due(desk.core) == 0  # the 429, asking for 30 seconds
+    assert (
+        await send_due(desk.core.services, desk.core.channels) == 0
+    )  # the 429, asking for 30 seconds
     desk.clock.advance(seconds=20)
-    assert await send_due(desk.core) == 0 and desk.twilio.messages == []  # Twilio's wait holds
+    assert (
+        await send_due(desk.core.services, desk.core.channels) == 0 and desk.twilio.messages == []
+    )  # Twilio's wait holds
     desk.clock.advance(seconds=10)
     desk.twilio.stall_next_messages(1, seconds=1.5)
     desk.clock.advance(seconds=5)
-    assert await send_due(desk.core) == 0  # times out
+    assert await send_due(desk.core.services, desk.core.channels) == 0  # times out
     desk.clock.advance(seconds=10)
-    assert await send_due(desk.core) == 1  # recovered
+    assert await send_due(desk.core.services, desk.core.channels) == 1  # recovered
     assert len(desk.twilio.messages) == 1  # exactly once on the fake
     desk.clock.advance(minutes=10)
-    assert await send_due(desk.core) == 0
+    assert await send_due(desk.core.services, desk.core.channels) == 0
     (row,) = [r for r in await desk.rows() if r[0] == "needs_info"]
     assert row[2:] == ("sent", 4)
 
@@ -163,31 +172,33 @@ async def test_gives_up_after_48_hours_and_flags_the_request(desk: Desk) -> None
     async def mail_server_down(mail: object) -> None:
         raise ConnectionRefusedError("SMTP down")
 
-    desk.engine.mailer.send = mail_server_down  # type: ignore[method-assign]
+    desk.engine.services.mailer.send = mail_server_down  # type: ignore[method-assign]
     waits = []
     for _ in range(12):  # a few hours of tries: the gaps grow to 5 minutes, no more
         before = desk.clock.now
-        while await send_due(desk.core) == 0 and (await desk.rows())[-1][3] == len(waits):
+        while await send_due(desk.core.services, desk.core.channels) == 0 and (await desk.rows())[
+            -1
+        ][3] == len(waits):
             desk.clock.advance(seconds=1)
         waits.append((desk.clock.now - before).total_seconds())
     assert waits[0] <= 2 and max(waits) <= 5 * 60 + 1
     assert (await desk.rows())[-1][2] == "pending"
     desk.clock.advance(hours=48)
-    await send_due(desk.core)
+    await send_due(desk.core.services, desk.core.channels)
     assert (await desk.rows())[-1][2] == "given_up"  # email has nothing to fall back to
-    record = await find_request(desk.engine.store, ref)
+    record = await find_request(desk.engine.services.store, ref)
     assert record.events[-1].kind == "notification_failed"
-    db = desk.engine.store.db  # type: ignore[attr-defined]
+    db = desk.engine.services.store.db  # type: ignore[attr-defined]
     async with db.execute("SELECT needs_attention FROM requests") as cur:
         assert (await cur.fetchone())[0] == 1
 
 
 async def test_a_refused_message_is_not_retried(desk: Desk) -> None:
     ref = await desk.file(Channel.WHATSAPP, CUSTOMER, "siti@example.com")
-    await send_due(desk.core)
+    await send_due(desk.core.services, desk.core.channels)
     await desk.act(ref, "ask", message="Kirim KTP")
     desk.twilio.fail_next_messages(1, status=400)
-    await send_due(desk.core)
+    await send_due(desk.core.services, desk.core.channels)
     rows = [r for r in await desk.rows() if r[0] == "needs_info"]
     assert rows[0][1:] == ("whatsapp", "given_up", 1)  # one try, then the next channel
     assert rows[1][1:3] == ("sms", "pending")
@@ -198,10 +209,10 @@ async def test_opted_out_numbers_get_email_instead(desk: Desk) -> None:
     await desk.engine.handle(
         InboundMessage(Channel.SMS, CUSTOMER, "stop-1", "STOP", control=Control.OPT_OUT)
     )
-    await send_due(desk.core)
+    await send_due(desk.core.services, desk.core.channels)
     before = len(desk.inbox.messages)
     await desk.act(ref, "reject", reason="Identitas tidak cocok")
-    await send_due(desk.core)
+    await send_due(desk.core.services, desk.core.channels)
     assert desk.twilio.messages == []  # no SMS to an opted-out number
     assert "Identitas tidak cocok" in desk.inbox.texts()[before]
 
@@ -215,7 +226,7 @@ async def test_terminal_customers_see_news_when_they_open_the_chat(
     chat = Chat(engine, address="kasir")
     await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati", "nanti", "1")
     ref = REFERENCE.search(chat.text).group(0)  # type: ignore[union-attr]
-    await act(engine.store, clock, ref, "reject", "staff:ani", reason="Data tidak lengkap")
+    await act(engine.services.store, clock, ref, "reject", "staff:ani", reason="Data tidak lengkap")
 
     class Screen:
         user = "kasir"
@@ -227,9 +238,9 @@ async def test_terminal_customers_see_news_when_they_open_the_chat(
             self.shown.append(text)
 
     screen = Screen()
-    await show_pending_notifications(engine, screen)
+    await show_pending_notifications(engine.services, screen)
     assert len(screen.shown) == 1 and "Data tidak lengkap" in screen.shown[0]
-    await show_pending_notifications(engine, screen)
+    await show_pending_notifications(engine.services, screen)
     assert len(screen.shown) == 1  # once only
 
 
@@ -257,20 +268,26 @@ async def test_a_completed_deletion_forgets_the_customer(desk: Desk, tmp_path: P
     )
     await desk.act(ref, "verify")
     await desk.act(ref, "complete")
-    assert await forget_deleted_customers(engine) == 1
-    assert await send_due(desk.core) >= 2  # the last notices still reach the customer
+    assert await forget_deleted_customers(engine.services) == 1
+    assert (
+        await send_due(desk.core.services, desk.core.channels) >= 2
+    )  # the last notices still reach the customer
     assert "sudah kami hapus" in desk.twilio.messages[-1]["body"]
-    assert await forget_deleted_customers(engine) == 0  # once
+    assert await forget_deleted_customers(engine.services) == 0  # once
 
-    record = await find_request(engine.store, ref)
+    record = await find_request(engine.services.store, ref)
     assert record.type.value == "deletion" and record.status.value == "completed"
-    assert record.email == "hmac:" + engine.keyring.identity_digest("siti.aminah@example.com")
+    assert record.email == "hmac:" + engine.services.keyring.identity_digest(
+        "siti.aminah@example.com"
+    )
     assert record.full_name == "" and record.customer_address == "" and record.reason is None
     assert [e.kind for e in record.events][:3] == ["filed", "verify", "complete"]
     assert all(a.deleted_at is not None for a in record.attachments)
 
-    await engine.store.scrub_wal()
-    on_disk = b"".join(p.read_bytes() for p in engine.settings.data_dir.rglob("*") if p.is_file())
+    await engine.services.store.scrub_wal()
+    on_disk = b"".join(
+        p.read_bytes() for p in engine.services.settings.data_dir.rglob("*") if p.is_file()
+    )
     for secret in ("Siti Aminah", "siti.aminah@example.com", "6281234567890", "Bandung"):
         assert secret.encode() not in on_disk, secret
         assert secret.encode("utf-16-le") not in on_disk, secret
@@ -279,7 +296,7 @@ async def test_a_completed_deletion_forgets_the_customer(desk: Desk, tmp_path: P
 
 async def _whatsapp_request(desk: Desk) -> str:
     ref = await desk.file(Channel.WHATSAPP, CUSTOMER, "siti@example.com")
-    await send_due(desk.core)  # the receipt copy
+    await send_due(desk.core.services, desk.core.channels)  # the receipt copy
     desk.clock.advance(hours=25)  # the customer's last message is now over 24 hours old
     return ref
 
@@ -288,15 +305,15 @@ async def test_outside_the_whatsapp_window_a_template_is_used(desk: Desk) -> Non
     ref = await _whatsapp_request(desk)
     desk.core.settings.twilio_templates["needs_info"] = "HX" + "1" * 32
     await desk.act(ref, "ask", message="Kirim KTP")
-    assert await send_due(desk.core) == 1
+    assert await send_due(desk.core.services, desk.core.channels) == 1
     (sent,) = desk.twilio.messages
     assert sent["form"]["ContentSid"] == "HX" + "1" * 32
     assert json.loads(sent["form"]["ContentVariables"])["1"] == ref
     # The template was not delivered after all: the notice goes on by SMS.
     from bot.delivery.notifications import delivery_failed
 
-    await delivery_failed(desk.core, sent["sid"])
-    assert await send_due(desk.core) == 1
+    await delivery_failed(desk.core.services, desk.core.channels, sent["sid"])
+    assert await send_due(desk.core.services, desk.core.channels) == 1
     assert desk.twilio.messages[-1]["to"] == CUSTOMER and ref in desk.twilio.messages[-1]["body"]
 
 
@@ -305,8 +322,8 @@ async def test_outside_the_window_without_template_falls_back_to_sms_then_email(
 ) -> None:
     ref = await _whatsapp_request(desk)
     await desk.act(ref, "ask", message="Kirim KTP")
-    await send_due(desk.core)  # WhatsApp refused (window), SMS queued
-    await send_due(desk.core)
+    await send_due(desk.core.services, desk.core.channels)  # WhatsApp refused (window), SMS queued
+    await send_due(desk.core.services, desk.core.channels)
     assert [m["to"] for m in desk.twilio.messages] == [CUSTOMER]  # by SMS
     assert "Kirim KTP" in desk.twilio.messages[0]["body"]
     kinds = [(r[1], r[2]) for r in await desk.rows() if r[0] == "needs_info"]
@@ -316,9 +333,9 @@ async def test_outside_the_window_without_template_falls_back_to_sms_then_email(
     await desk.act(ref, "reject", reason="Identitas tidak cocok")
     desk.twilio.fail_next_messages(1, status=400)
     for _ in range(3):
-        await send_due(desk.core)
+        await send_due(desk.core.services, desk.core.channels)
     assert "Identitas tidak cocok" in desk.inbox.texts()[before]
-    record = await find_request(desk.engine.store, ref)
+    record = await find_request(desk.engine.services.store, ref)
     assert "notification_failed" not in [e.kind for e in record.events]  # it arrived
 
 
@@ -326,14 +343,16 @@ async def test_an_undelivered_whatsapp_notice_goes_on_by_sms(desk: Desk) -> None
     from bot.delivery.notifications import delivery_failed
 
     ref = await desk.file(Channel.WHATSAPP, CUSTOMER, "siti@example.com")
-    await send_due(desk.core)
+    await send_due(desk.core.services, desk.core.channels)
     await desk.act(ref, "ask", message="Kirim KTP")
-    assert await send_due(desk.core) == 1
+    assert await send_due(desk.core.services, desk.core.channels) == 1
     (whatsapp,) = desk.twilio.messages
     # Twilio's status callback says it never arrived (as TwilioAdapter forwards it).
-    await delivery_failed(desk.core, whatsapp["sid"])
-    await delivery_failed(desk.core, "SM" + "0" * 32)  # not a notification: ignored
-    assert await send_due(desk.core) == 1
+    await delivery_failed(desk.core.services, desk.core.channels, whatsapp["sid"])
+    await delivery_failed(
+        desk.core.services, desk.core.channels, "SM" + "0" * 32
+    )  # not a notification: ignored
+    assert await send_due(desk.core.services, desk.core.channels) == 1
     sms = desk.twilio.messages[-1]
     assert sms["to"] == CUSTOMER and ref in sms["body"]
     rows = [r[1:3] for r in await desk.rows() if r[0] == "needs_info"]
@@ -353,15 +372,15 @@ async def test_compliance_records_go_after_the_configured_years(desk: Desk) -> N
     await desk.act(ref, "ask", message="KTP?")
     await desk.act(ref, "verify")
     await desk.act(ref, "complete")
-    await forget_deleted_customers(engine)
+    await forget_deleted_customers(engine.services)
     desk.clock.advance(days=365 * 5 - 1)
-    assert await drop_old_compliance_records(engine) == 0
+    assert await drop_old_compliance_records(engine.services) == 0
     desk.clock.advance(days=3)
-    assert await drop_old_compliance_records(engine) == 1
+    assert await drop_old_compliance_records(engine.services) == 1
     from bot.requests.lookup import RequestNotFound
 
     with pytest.raises(RequestNotFound):
-        await find_request(engine.store, ref)
+        await find_request(engine.services.store, ref)
 
 
 async def test_staff_replies_follow_the_whatsapp_window_and_its_fallbacks(desk: Desk) -> None:
@@ -370,12 +389,14 @@ async def test_staff_replies_follow_the_whatsapp_window_and_its_fallbacks(desk: 
     await desk.file(Channel.WHATSAPP, CUSTOMER, "siti@example.com")  # its email is verified
     chat = Chat(desk.engine, address=CUSTOMER, channel=Channel.WHATSAPP)
     await chat.say("staf")
-    async with desk.engine.store.transaction(readonly=True) as tx:
+    async with desk.engine.services.store.transaction(readonly=True) as tx:
         conversation = await tx.get_conversation(Channel.WHATSAPP, CUSTOMER)
     assert conversation is not None
     chat_id = conversation.id
-    await staff_chats.claim(desk.core, chat_id, "ani@jovapos.test")
-    route = await staff_chats.reply(desk.core, chat_id, "ani@jovapos.test", "Halo Siti")
+    await staff_chats.claim(desk.core.services, desk.core.channels, chat_id, "ani@jovapos.test")
+    route = await staff_chats.reply(
+        desk.core.services, desk.core.channels, chat_id, "ani@jovapos.test", "Halo Siti"
+    )
     assert route == "whatsapp"  # within 24 hours: free-form
     assert desk.twilio.messages[-1]["body"] == "Halo Siti"
 
@@ -383,7 +404,11 @@ async def test_staff_replies_follow_the_whatsapp_window_and_its_fallbacks(desk: 
     template = "HX" + "2" * 32
     desk.core.settings.twilio_templates["staff_reply"] = template
     route = await staff_chats.reply(
-        desk.core, chat_id, "ani@jovapos.test", "Sudah kami cek.\n\n\tTerima kasih     ya"
+        desk.core.services,
+        desk.core.channels,
+        chat_id,
+        "ani@jovapos.test",
+        "Sudah kami cek.\n\n\tTerima kasih     ya",
     )
     assert route == "whatsapp_template"
     sent = desk.twilio.messages[-1]
@@ -391,23 +416,37 @@ async def test_staff_replies_follow_the_whatsapp_window_and_its_fallbacks(desk: 
     # Template variables may not hold new lines, tabs or long runs of spaces.
     assert json.loads(sent["form"]["ContentVariables"]) == {"1": "Sudah kami cek. Terima kasih ya"}
     desk.twilio.fail_next_messages(1, status=500)  # Twilio down for the template: SMS
-    assert await staff_chats.reply(desk.core, chat_id, "ani@jovapos.test", "Lagi") == "sms"
+    assert (
+        await staff_chats.reply(
+            desk.core.services, desk.core.channels, chat_id, "ani@jovapos.test", "Lagi"
+        )
+        == "sms"
+    )
     long = "Panjang " * 200  # too long for a template variable: SMS, whole
-    assert await staff_chats.reply(desk.core, chat_id, "ani@jovapos.test", long) == "sms"
+    assert (
+        await staff_chats.reply(
+            desk.core.services, desk.core.channels, chat_id, "ani@jovapos.test", long
+        )
+        == "sms"
+    )
 
     del desk.core.settings.twilio_templates["staff_reply"]
-    route = await staff_chats.reply(desk.core, chat_id, "ani@jovapos.test", "Lewat SMS")
+    route = await staff_chats.reply(
+        desk.core.services, desk.core.channels, chat_id, "ani@jovapos.test", "Lewat SMS"
+    )
     assert route == "sms"
     assert desk.twilio.messages[-1]["to"] == CUSTOMER
     assert desk.twilio.messages[-1]["body"] == "Lewat SMS"
 
     desk.twilio.fail_next_messages(1, status=400)  # the SMS refused for good: email
     before = len(desk.inbox.messages)
-    route = await staff_chats.reply(desk.core, chat_id, "ani@jovapos.test", "Lewat email")
+    route = await staff_chats.reply(
+        desk.core.services, desk.core.channels, chat_id, "ani@jovapos.test", "Lewat email"
+    )
     assert route == "email"
     assert "Lewat email" in desk.inbox.texts()[before]
     assert "balas kami lewat WhatsApp" in desk.inbox.texts()[before]
-    async with desk.engine.store.transaction(readonly=True) as tx:
+    async with desk.engine.services.store.transaction(readonly=True) as tx:
         lines = await tx.transcript(chat_id)
     routes = [m["text"] for m in lines if m["who"] == "event:ani@jovapos.test"]
     assert routes == [
@@ -428,15 +467,19 @@ async def test_a_staff_reply_that_nothing_can_carry_is_refused_and_marked(desk: 
     stranger = "+6289876543210"
     chat = Chat(desk.engine, address=stranger, channel=Channel.WHATSAPP)
     await chat.say("staf")  # no request: no verified email
-    async with desk.engine.store.transaction(readonly=True) as tx:
+    async with desk.engine.services.store.transaction(readonly=True) as tx:
         conversation = await tx.get_conversation(Channel.WHATSAPP, stranger)
     assert conversation is not None
-    await staff_chats.claim(desk.core, conversation.id, "ani@jovapos.test")
+    await staff_chats.claim(
+        desk.core.services, desk.core.channels, conversation.id, "ani@jovapos.test"
+    )
     desk.clock.advance(hours=25)
     desk.twilio.fail_next_messages(1, status=400)
     with pytest.raises(staff_chats.ChatError, match="24-hour window"):
-        await staff_chats.reply(desk.core, conversation.id, "ani@jovapos.test", "Halo?")
-    async with desk.engine.store.transaction(readonly=True) as tx:
+        await staff_chats.reply(
+            desk.core.services, desk.core.channels, conversation.id, "ani@jovapos.test", "Halo?"
+        )
+    async with desk.engine.services.store.transaction(readonly=True) as tx:
         lines = await tx.transcript(conversation.id)
     (last,) = [m for m in lines if m["text"] == "Halo?"]
     assert last["who"] == "staff:ani@jovapos.test"
@@ -446,25 +489,33 @@ async def test_a_staff_reply_that_nothing_can_carry_is_refused_and_marked(desk: 
 async def test_an_undelivered_report_that_beats_our_record_of_the_send_still_counts(
     desk: Desk,
 ) -> None:
-    from bot.delivery.notifications import delivery_failed
 
     ref = await desk.file(Channel.WHATSAPP, CUSTOMER, "siti@example.com")
-    await send_due(desk.core)
+    await send_due(desk.core.services, desk.core.channels)
     await desk.act(ref, "ask", message="Kirim KTP")
-    twilio = next(a for a in desk.core.adapters if isinstance(a, TwilioAdapter))
+    twilio = next(a for a in desk.core.channels.adapters if isinstance(a, TwilioAdapter))
     real_send = twilio.send
 
     async def report_arrives_first(replies):  # type: ignore[no-untyped-def]
         sids = await real_send(replies)
         for sid in sids:  # Twilio's callback, handled before send_due records the send
-            await desk.engine.record_delivery(sid, "undelivered", "63024")
-            await delivery_failed(desk.core, sid)
+            await delivery_report(
+                desk.core.services,
+                desk.core.channels,
+                sid,
+                "undelivered",
+                "63024",
+                [],
+                Channel.WHATSAPP,
+            )
         return sids
 
     twilio.send = report_arrives_first  # type: ignore[method-assign]
-    assert await send_due(desk.core) == 1
+    assert await send_due(desk.core.services, desk.core.channels) == 1
     twilio.send = real_send  # type: ignore[method-assign]
-    assert await send_due(desk.core) == 1  # the notice goes on by SMS after all
+    assert (
+        await send_due(desk.core.services, desk.core.channels) == 1
+    )  # the notice goes on by SMS after all
     rows = [r[1:3] for r in await desk.rows() if r[0] == "needs_info"]
     assert rows == [("whatsapp", "given_up"), ("sms", "sent")]
     assert desk.twilio.messages[-1]["to"] == CUSTOMER
@@ -483,12 +534,19 @@ async def test_no_byte_of_a_forgotten_customer_stays_once_the_last_notice_went_o
     ref, _ = await _whatsapp_deletion(
         desk, "Sekar Ayuningtyas", "sekar.ayu@example.com", "Saya pindah ke kota Banjarmasin"
     )
-    await send_due(desk.core)  # the receipt's email copy
+    await send_due(desk.core.services, desk.core.channels)  # the receipt's email copy
     mails = len(desk.inbox.messages)
     await desk.act(ref, "verify")
-    await complete_request(engine, ref, "staff:ani")
+    await complete_request(engine.services, ref, "staff:ani")
     sent = len(desk.twilio.messages)
-    worker = asyncio.create_task(run_worker(desk.core, every=0.02))  # the server's worker
+    worker = asyncio.create_task(
+        run_worker(
+            desk.core.services,
+            desk.core.channels,
+            partial(arm_code, desk.core.services),
+            every=0.02,
+        )
+    )  # the server's worker
     try:
         for _ in range(250):  # verified and completed on WhatsApp, completed by email
             if len(desk.twilio.messages) == sent + 2 and len(desk.inbox.messages) == mails + 1:
@@ -501,7 +559,7 @@ async def test_no_byte_of_a_forgotten_customer_stays_once_the_last_notice_went_o
     assert "sudah kami hapus" in desk.twilio.messages[-1]["body"]
     assert desk.inbox.messages[-1]["To"] == "sekar.ayu@example.com"
 
-    files = [p for p in engine.settings.data_dir.rglob("*") if p.is_file()]
+    files = [p for p in engine.services.settings.data_dir.rglob("*") if p.is_file()]
     assert {p.name for p in files} >= {"privacybot.db"}
     for secret in ("Sekar Ayuningtyas", "sekar.ayu@example.com", "6281234567890", "Banjarmasin"):
         for path in files:
@@ -522,14 +580,14 @@ async def test_the_development_mail_of_a_forgotten_customers_last_notice_goes_to
     ref, _ = await _whatsapp_deletion(
         desk, "Sekar Ayuningtyas", "sekar.ayu@example.com", "Saya pindah ke kota Banjarmasin"
     )
-    folder = engine.settings.data_dir / "mail"
-    engine.mailer = FileMailer(folder, "privasi@jovapos.test")
-    await send_due(desk.core)  # the receipt's email copy, as a file
+    folder = engine.services.settings.data_dir / "mail"
+    engine.services.mailer = FileMailer(folder, "privasi@jovapos.test")
+    await send_due(desk.core.services, desk.core.channels)  # the receipt's email copy, as a file
     assert any(b"sekar.ayu@example.com" in p.read_bytes() for p in folder.glob("*.eml"))
     await desk.act(ref, "verify")
-    await complete_request(engine, ref, "staff:ani")
+    await complete_request(engine.services, ref, "staff:ani")
     for _ in range(3):
-        await send_due(desk.core)
-    files = [p for p in engine.settings.data_dir.rglob("*") if p.is_file()]
+        await send_due(desk.core.services, desk.core.channels)
+    files = [p for p in engine.services.settings.data_dir.rglob("*") if p.is_file()]
     for path in files:
         assert b"sekar.ayu@example.com" not in path.read_bytes(), path.name

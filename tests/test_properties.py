@@ -118,7 +118,7 @@ def test_random_conversations(harness: Harness, steps: list) -> None:
             assert replies, (text, data and data[:8])
             assert all(r.text.strip() for r in replies)
             assert "error.state_reset" not in [r.key for r in replies]
-            async with engine.store.transaction() as tx:
+            async with engine.services.store.transaction() as tx:
                 conversation = await tx.get_conversation(Channel.TERMINAL, address)
             assert conversation is not None
             assert conversation.state in states

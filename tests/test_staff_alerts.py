@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.conversation.engine import Engine
-from bot.delivery.channels import ChannelAdapter, Core
+from bot.core import Core
+from bot.delivery.channels import ChannelAdapter
 from bot.delivery.staff_alerts import AnnounceFailed, announce_due
 from bot.domain.models import Channel, OutboundMessage
 from bot.settings import load_settings
@@ -52,7 +53,7 @@ async def test_an_escalation_on_telegram_is_announced_in_the_staff_group(
             posts = await group_posts()
             assert len(posts) == 1
             text = posts[0]["text"]
-            async with server.core.engine.store.transaction() as tx:
+            async with server.core.services.store.transaction() as tx:
                 conversation = await tx.get_conversation(Channel.TELEGRAM, "777")
             assert conversation is not None
             link = f"https://bot.jovapos.test/console/chats/{conversation.id}"
@@ -92,48 +93,47 @@ class Recorder(ChannelAdapter):
 async def test_announcements_skip_answered_chats_retry_and_age_out(
     engine: Engine, clock: FakeClock
 ) -> None:
-    core = Core(engine.settings)
+    core = Core(engine.services.settings)
     core.attach(engine)
     group = Recorder()
-    core.adapters.append(group)
+    core.channels.adapters.append(group)
     first, second, third = (Chat(engine, address=a) for a in ("a1", "a2", "a3"))
     await first.script("staf")
     await second.script("halo", "xx yy", "zz")  # unplaceable twice
     group.down = True
     with pytest.raises(AnnounceFailed):  # nothing lost: tried again later
-        await announce_due(core)
+        await announce_due(core.services, core.channels)
     group.down = False
-    assert await announce_due(core) == 2
-    assert await announce_due(core) == 0  # each once
+    assert await announce_due(core.services, core.channels) == 2
+    assert await announce_due(core.services, core.channels) == 0  # each once
     assert "bot tidak memahami pesan pelanggan" in group.posts[1][0]
     assert group.posts[0][1].endswith("/console/chats/1")
     # Claimed before anyone announced it: nothing to say.
     await third.script("staf")
-    async with engine.store.transaction(readonly=True) as tx:
+    async with engine.services.store.transaction(readonly=True) as tx:
         c3 = await tx.get_conversation(Channel.TERMINAL, "a3")
     assert c3 is not None
-    await claim(core, c3.id, "ani@jovapos.test")
-    assert await announce_due(core) == 0
+    await claim(core.services, core.channels, c3.id, "ani@jovapos.test")
+    assert await announce_due(core.services, core.channels) == 0
     # After a long outage, day-old hand-overs are not announced any more.
     await first.script("menu", "staf")
     clock.advance(hours=25)
-    assert await announce_due(core) == 0
+    assert await announce_due(core.services, core.channels) == 0
 
 
 async def test_english_staff_desk_gets_english_posts(engine: Engine, tmp_path: Path) -> None:
-    core = Core(
-        load_settings(
-            environ={},
-            data_dir=str(tmp_path / "other"),
-            public_url="https://bot.jovapos.test",
-            default_language="en",
-        )
+    engine.services.settings = load_settings(
+        environ={},
+        data_dir=str(tmp_path / "other"),
+        public_url="https://bot.jovapos.test",
+        default_language="en",
     )
+    core = Core(engine.services.settings)
     core.attach(engine)
     group = Recorder()
-    core.adapters.append(group)
+    core.channels.adapters.append(group)
     await Chat(engine, address="b1").script("staf")
-    assert await announce_due(core) == 1
+    assert await announce_due(core.services, core.channels) == 1
     assert "the customer asked for a person" in group.posts[0][0]
 
 
@@ -142,11 +142,11 @@ async def test_an_unreachable_group_is_retried_less_often_and_reported_once(
 ) -> None:
     from bot.delivery.staff_alerts import run_announcer
 
-    core = Core(engine.settings)
+    core = Core(engine.services.settings)
     core.attach(engine)
     group = Recorder()
     group.down = True
-    core.adapters.append(group)
+    core.channels.adapters.append(group)
     await Chat(engine, address="c1").script("staf")
     attempts = 0
     real = group.alert_staff
@@ -157,7 +157,7 @@ async def test_an_unreachable_group_is_retried_less_often_and_reported_once(
         await real(text, link)
 
     group.alert_staff = counted  # type: ignore[method-assign]
-    task = asyncio.create_task(run_announcer(core, every=0.01))
+    task = asyncio.create_task(run_announcer(core.services, core.channels, every=0.01))
     await asyncio.sleep(0.5)  # 0.01 doubling: about 5 tries in half a second, not 50
     assert 3 <= attempts <= 7
     failing = [r for r in caplog.records if "staff announcements failing" in r.message]

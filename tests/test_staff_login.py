@@ -44,7 +44,7 @@ def quick_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def _counters(engine: Engine, email: str, address: str) -> tuple[int, bool, int, bool]:
     """(account failures, account locked, address failures, address locked)."""
-    async with engine.store.transaction(readonly=True) as tx:
+    async with engine.services.store.transaction(readonly=True) as tx:
         account = await tx.staff_by_email(email)
         by_address = await tx.login_failures(address)
     assert account is not None and by_address is not None
@@ -59,22 +59,26 @@ async def _counters(engine: Engine, email: str, address: str) -> tuple[int, bool
 async def test_parallel_wrong_passwords_are_each_counted_and_lock(
     engine: Engine, cheap_hashes: None
 ) -> None:
-    await add_staff(engine, "ani@jovapos.test", "agent", PASSWORD)
-    guesses = [log_in(engine, "ani@jovapos.test", f"tebakan-{i}", "10.0.0.1") for i in range(30)]
+    await add_staff(engine.services, "ani@jovapos.test", "agent", PASSWORD)
+    guesses = [
+        log_in(engine.services, "ani@jovapos.test", f"tebakan-{i}", "10.0.0.1") for i in range(30)
+    ]
     results = await asyncio.gather(*guesses, return_exceptions=True)
     assert all(isinstance(r, LoginRefused) for r in results)
     assert await _counters(engine, "ani@jovapos.test", "10.0.0.1") == (30, True, 30, True)
     with pytest.raises(LoginRefused):  # locked: the right password does not open it
-        await log_in(engine, "ani@jovapos.test", PASSWORD, "10.0.0.2")
+        await log_in(engine.services, "ani@jovapos.test", PASSWORD, "10.0.0.2")
 
 
 async def test_a_right_password_after_the_lock_among_parallel_guesses_is_refused(
     engine: Engine, monkeypatch: pytest.MonkeyPatch, cheap_hashes: None
 ) -> None:
     monkeypatch.setattr(staff, "LOGIN_QUEUE", 100)  # all sixty are checked, none told "busy"
-    await add_staff(engine, "ani@jovapos.test", "agent", PASSWORD)
-    wrong = [log_in(engine, "ani@jovapos.test", f"tebakan-{i}", "10.0.0.1") for i in range(59)]
-    right = log_in(engine, "ani@jovapos.test", PASSWORD, "10.0.0.1")  # arrives last
+    await add_staff(engine.services, "ani@jovapos.test", "agent", PASSWORD)
+    wrong = [
+        log_in(engine.services, "ani@jovapos.test", f"tebakan-{i}", "10.0.0.1") for i in range(59)
+    ]
+    right = log_in(engine.services, "ani@jovapos.test", PASSWORD, "10.0.0.1")  # arrives last
     results = await asyncio.gather(*wrong, right, return_exceptions=True)
     # The right one is decided when fifty-odd failures were already counted.
     assert isinstance(results[-1], LoginRefused)
@@ -85,13 +89,13 @@ async def test_a_right_password_after_the_lock_among_parallel_guesses_is_refused
 async def test_refusals_cost_the_same_whether_the_email_exists_or_not(
     engine: Engine, quick_hashes: None
 ) -> None:
-    await add_staff(engine, "ani@jovapos.test", "agent", PASSWORD)
-    await add_staff(engine, "budi@jovapos.test", "agent", PASSWORD)
-    await add_staff(engine, "boss@jovapos.test", "admin", PASSWORD)
-    await change_staff(engine, "boss@jovapos.test", "budi@jovapos.test", "disable")
+    await add_staff(engine.services, "ani@jovapos.test", "agent", PASSWORD)
+    await add_staff(engine.services, "budi@jovapos.test", "agent", PASSWORD)
+    await add_staff(engine.services, "boss@jovapos.test", "admin", PASSWORD)
+    await change_staff(engine.services, "boss@jovapos.test", "budi@jovapos.test", "disable")
     for i in range(5):
         with pytest.raises(LoginRefused):
-            await log_in(engine, "ani@jovapos.test", "salah", f"lock-{i}")
+            await log_in(engine.services, "ani@jovapos.test", "salah", f"lock-{i}")
     cases = {
         "unknown": ("nobody@jovapos.test", PASSWORD),
         "locked": ("ani@jovapos.test", PASSWORD),
@@ -104,7 +108,7 @@ async def test_refusals_cost_the_same_whether_the_email_exists_or_not(
             started = time.perf_counter()
             with pytest.raises(LoginRefused):
                 # A fresh address each time: the address's slowdown is not measured here.
-                await log_in(engine, email, password, f"{name}-{i}")
+                await log_in(engine.services, email, password, f"{name}-{i}")
             times[name].append(time.perf_counter() - started)
     medians = {name: statistics.median(taken) for name, taken in times.items()}
     assert max(medians.values()) < 3 * min(medians.values()), medians
@@ -119,10 +123,10 @@ async def test_refusal_pages_are_the_same_for_every_reason(
         httpx.AsyncClient(base_url=server.url) as http,
     ):
         engine = server.core.engine
-        await add_staff(engine, "ani@jovapos.test", "agent", PASSWORD)
+        await add_staff(engine.services, "ani@jovapos.test", "agent", PASSWORD)
         for i in range(5):
             with pytest.raises(LoginRefused):
-                await log_in(engine, "ani@jovapos.test", "salah", f"elsewhere-{i}")
+                await log_in(engine.services, "ani@jovapos.test", "salah", f"elsewhere-{i}")
         pages = []
         for email, password in (
             ("nobody@jovapos.test", PASSWORD),  # unknown
@@ -193,7 +197,7 @@ async def test_a_flood_beyond_the_queue_is_told_to_come_back(
         )
         busy = [a for a in answers if a.status_code == 429]
         assert busy and all(a.status_code in (401, 429) for a in answers)
-        text = server.core.engine.catalogue.text("id", "console.login_busy")
+        text = server.core.services.catalogue.text("id", "console.login_busy")
         assert text in busy[0].text and busy[0].headers["retry-after"]
 
 
@@ -203,10 +207,12 @@ async def test_servers_starting_together_create_one_first_admin(
     settings = load_settings(environ={}, data_dir=str(tmp_path / "data"))
     async with open_engine(settings, clock=clock) as first:
         async with open_engine(settings, clock=clock) as second:  # its own connection
-            passwords = await asyncio.gather(ensure_first_admin(first), ensure_first_admin(second))
+            passwords = await asyncio.gather(
+                ensure_first_admin(first.services), ensure_first_admin(second.services)
+            )
         assert len([p for p in passwords if p]) == 1
-        async with first.store.transaction(readonly=True) as tx:
+        async with first.services.store.transaction(readonly=True) as tx:
             accounts = await tx.list_staff()
         assert [(a["email"], a["role"]) for a in accounts] == [("admin@localhost", "admin")]
         password = next(p for p in passwords if p)
-        assert await log_in(first, "admin@localhost", password, "10.0.0.9")
+        assert await log_in(first.services, "admin@localhost", password, "10.0.0.9")

@@ -53,11 +53,11 @@ class Telegram:
 
     @property
     def store(self):
-        return self.server.core.engine.store
+        return self.server.core.services.store
 
     @property
     def adapter(self) -> TelegramAdapter:
-        (adapter,) = self.server.core.adapters
+        (adapter,) = self.server.core.channels.adapters
         assert isinstance(adapter, TelegramAdapter)
         return adapter
 
@@ -268,7 +268,7 @@ async def test_deletion_request_in_indonesian_with_buttons_and_a_photo(tg: Teleg
     (attachment,) = (await find_request(tg.store, reference.lower())).attachments
     assert attachment.media_type == "image/jpeg"
     # What is kept is the photo without its metadata, sealed on disk.
-    plain = tg.server.core.engine.blobs.get(attachment.token)
+    plain = tg.server.core.services.blobs.get(attachment.token)
     assert plain == STORED_JPEG
     assert attachment.size == len(STORED_JPEG)
     assert attachment.sha256 == hashlib.sha256(plain).hexdigest()

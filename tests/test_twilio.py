@@ -13,6 +13,7 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 
+from bot.delivery.channels import opted_out
 from bot.domain.models import Channel, RequestStatus
 from bot.infra.images import strip_metadata
 from bot.requests.lookup import find_request, list_requests
@@ -108,7 +109,7 @@ async def twilio(tmp_path, clock: FakeClock) -> AsyncIterator[Twilio]:
 
 
 async def _count_inbound(server: RunningServer) -> int:
-    db = server.core.engine.store.db  # type: ignore[attr-defined]
+    db = server.core.services.store.db  # type: ignore[attr-defined]
     async with db.execute("SELECT count(*) FROM inbound_messages") as cur:
         return (await cur.fetchone())[0]
 
@@ -140,13 +141,13 @@ async def test_whole_deletion_on_whatsapp_with_photo(twilio: Twilio) -> None:
     bodies = await twilio.say("1")
     reference = REFERENCE.search("\n".join(bodies)).group(0)  # type: ignore[union-attr]
     assert reference.startswith("DEL-")
-    record = await find_request(twilio.server.core.engine.store, reference)
+    record = await find_request(twilio.server.core.services.store, reference)
     assert record.channel is Channel.WHATSAPP
     assert record.customer_address == CUSTOMER
     assert record.status is RequestStatus.VERIFYING
     # What is kept is the photo without its metadata (sealed on disk).
     (attachment,) = record.attachments
-    stored = twilio.server.core.engine.blobs.get(attachment.token)
+    stored = twilio.server.core.services.blobs.get(attachment.token)
     assert stored == strip_metadata(JPEG, "image/jpeg")
     assert attachment.sha256 == hashlib.sha256(stored).hexdigest()
     for body in bodies:
@@ -166,7 +167,7 @@ async def test_replies_carry_status_callbacks_that_record_delivery(twilio: Twili
     }
     answer = await twilio.post(path, status)
     assert answer.status_code == 204
-    db = twilio.server.core.engine.store.db  # type: ignore[attr-defined]
+    db = twilio.server.core.services.store.db  # type: ignore[attr-defined]
     async with db.execute(
         "SELECT delivery_status, provider_id, sent_at FROM outbound_messages"
     ) as cur:
@@ -216,7 +217,7 @@ async def test_same_message_sid_three_times_is_processed_once(twilio: Twilio) ->
     third = await twilio.say("2", message_sid="SM" + "d" * 32)
     assert first == second == third
     assert await _count_inbound(twilio.server) == 2
-    async with twilio.server.core.engine.store.transaction() as tx:
+    async with twilio.server.core.services.store.transaction() as tx:
         conversation = await tx.get_conversation(Channel.WHATSAPP, CUSTOMER)
     assert conversation is not None and conversation.state == "access.full_name"
 
@@ -254,7 +255,7 @@ async def test_too_large_media_is_refused(twilio: Twilio) -> None:
     url = twilio.fake.add_media(msid, None, big)
     bodies = await twilio.say("", message_sid=msid, media=(url,))
     assert "10 MB" in bodies[0]
-    async with twilio.server.core.engine.store.transaction() as tx:
+    async with twilio.server.core.services.store.transaction() as tx:
         conversation = await tx.get_conversation(Channel.WHATSAPP, CUSTOMER)
     assert conversation is not None and conversation.state == "access.id_proof"
 
@@ -263,16 +264,16 @@ async def test_opt_out_and_back_in(twilio: Twilio) -> None:
     engine = twilio.server.core.engine
     bodies = await twilio.say("STOP", sender=CUSTOMER)
     assert "START" in bodies[0]
-    assert await engine.is_opted_out(Channel.SMS, CUSTOMER)
+    assert await opted_out(engine.services, Channel.SMS, CUSTOMER)
     bodies = await twilio.say("start", sender=CUSTOMER)
     assert "STOP" in bodies[0]
-    assert not await engine.is_opted_out(Channel.SMS, CUSTOMER)
+    assert not await opted_out(engine.services, Channel.SMS, CUSTOMER)
     bodies = await twilio.say("berhenti", sender=f"whatsapp:{CUSTOMER}")
-    assert await engine.is_opted_out(Channel.WHATSAPP, CUSTOMER)
+    assert await opted_out(engine.services, Channel.WHATSAPP, CUSTOMER)
     # Twilio answered this one itself (OptOutType): recorded, no second answer.
     bodies = await twilio.say("cancel", sender="+6289999999", OptOutType="STOP")
     assert bodies == []
-    assert await engine.is_opted_out(Channel.SMS, "+6289999999")
+    assert await opted_out(engine.services, Channel.SMS, "+6289999999")
 
 
 async def test_sms_gets_an_upload_link_and_short_texts(twilio: Twilio) -> None:
@@ -287,7 +288,7 @@ async def test_sms_gets_an_upload_link_and_short_texts(twilio: Twilio) -> None:
     assert len(match.group(1)) >= 22  # at least 128 bits of randomness
     token = match.group(1)
     # The link is not kept in clear; a retried webhook still gets the same answer.
-    db = twilio.server.core.engine.store.db  # type: ignore[attr-defined]
+    db = twilio.server.core.services.store.db  # type: ignore[attr-defined]
     async with db.execute("SELECT text FROM outbound_messages") as cur:
         assert not any(token in row[0] for row in await cur.fetchall())
     again_answer = await twilio.say("lewati", sender=sms, message_sid="SM" + "7" * 32)
@@ -309,7 +310,7 @@ async def test_sms_gets_an_upload_link_and_short_texts(twilio: Twilio) -> None:
     all_bodies += await twilio.say("1", sender=sms)
     for body in all_bodies:
         assert segments(body) <= 3, body
-    filed = await list_requests(twilio.server.core.engine.store)
+    filed = await list_requests(twilio.server.core.services.store)
     assert filed[0].channel is Channel.SMS and filed[0].status is RequestStatus.VERIFYING
 
 
@@ -344,7 +345,7 @@ async def test_sms_texts_stay_within_three_segments_in_both_languages(twilio: Tw
             for body in await twilio.say(line, sender=sender):
                 assert segments(body) <= 3, body
     # Both scripts went all the way (the code prompt was answered with the code).
-    filed = await list_requests(twilio.server.core.engine.store)
+    filed = await list_requests(twilio.server.core.services.store)
     assert sorted((r.type.value, r.customer_address) for r in filed) == [
         ("deletion", "+628111"),
         ("restriction", "+628222"),
@@ -376,8 +377,8 @@ async def test_an_undelivered_status_callback_moves_a_notification_to_sms(
     await twilio.say("nanti")
     bodies = await twilio.say("1")
     ref = REFERENCE.search("\n".join(bodies)).group(0)  # type: ignore[union-attr]
-    await act(engine.store, engine.clock, ref, "ask", "staff:ani", message="KTP?")
-    await send_due(twilio.server.core)
+    await act(engine.services.store, engine.services.clock, ref, "ask", "staff:ani", message="KTP?")
+    await send_due(twilio.server.core.services, twilio.server.core.channels)
     (whatsapp,) = twilio.fake.messages
     assert whatsapp["to"] == f"whatsapp:{CUSTOMER}"
     callback = {
@@ -388,7 +389,7 @@ async def test_an_undelivered_status_callback_moves_a_notification_to_sms(
     }
     answer = await twilio.post("/webhooks/twilio/status", callback)
     assert answer.status_code == 204
-    await send_due(twilio.server.core)
+    await send_due(twilio.server.core.services, twilio.server.core.channels)
     assert [m["to"] for m in twilio.fake.messages] == [f"whatsapp:{CUSTOMER}", CUSTOMER]
     assert "KTP?" in twilio.fake.messages[-1]["body"]
 
@@ -399,10 +400,10 @@ async def _held_by_ani(twilio: Twilio) -> int:
 
     core = twilio.server.core
     await twilio.say("staf")
-    async with core.engine.store.transaction(readonly=True) as tx:
+    async with core.services.store.transaction(readonly=True) as tx:
         conversation = await tx.get_conversation(Channel.WHATSAPP, CUSTOMER)
     assert conversation is not None
-    await staff_chats.claim(core, conversation.id, "ani@jovapos.test")
+    await staff_chats.claim(core.services, core.channels, conversation.id, "ani@jovapos.test")
     return conversation.id
 
 
@@ -413,7 +414,12 @@ async def test_an_undelivered_staff_reply_goes_on_by_sms_once(twilio: Twilio) ->
 
     core = twilio.server.core
     chat_id = await _held_by_ani(twilio)
-    assert await staff_chats.reply(core, chat_id, "ani@jovapos.test", "Halo Budi") == "whatsapp"
+    assert (
+        await staff_chats.reply(
+            core.services, core.channels, chat_id, "ani@jovapos.test", "Halo Budi"
+        )
+        == "whatsapp"
+    )
     reply = twilio.fake.messages[-1]
     assert reply["body"] == "Halo Budi" and reply["to"] == f"whatsapp:{CUSTOMER}"
     callback_path = urlsplit(reply["status_callback"])
@@ -430,7 +436,7 @@ async def test_an_undelivered_staff_reply_goes_on_by_sms_once(twilio: Twilio) ->
     assert (first.status_code, second.status_code) == (204, 204)
     sms = [m for m in twilio.fake.messages if m["to"] == CUSTOMER]
     assert [m["body"] for m in sms] == ["Halo Budi"]
-    async with core.engine.store.transaction(readonly=True) as tx:
+    async with core.services.store.transaction(readonly=True) as tx:
         lines = await tx.transcript(chat_id)
     reply_id = path.split("o=")[1]
     trail = [(m["who"], m["text"]) for m in lines if m["who"].startswith("event:")]
@@ -449,9 +455,11 @@ async def test_a_staff_reply_sent_as_a_template_is_found_by_its_delivery_report(
 
     core = twilio.server.core
     chat_id = await _held_by_ani(twilio)
-    core.engine.clock.advance(hours=25)  # type: ignore[attr-defined]
+    core.services.clock.advance(hours=25)  # type: ignore[attr-defined]
     core.settings.twilio_templates["staff_reply"] = "HX" + "3" * 32
-    route = await staff_chats.reply(core, chat_id, "ani@jovapos.test", "Halo lagi")
+    route = await staff_chats.reply(
+        core.services, core.channels, chat_id, "ani@jovapos.test", "Halo lagi"
+    )
     assert route == "whatsapp_template"
     template = twilio.fake.messages[-1]
     callback = urlsplit(template["status_callback"])

@@ -22,8 +22,8 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 
-from bot.conversation.engine import Clock, utc_now
 from bot.infra.catalogue import Catalogue
+from bot.infra.clock import Clock, utc_now
 from bot.settings import Settings, load_settings
 from integrations.twilio.adapter import TwilioAdapter
 from integrations.twilio.text import SMS_MAX_SEGMENTS, segments

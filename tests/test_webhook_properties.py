@@ -69,7 +69,7 @@ class Harness:
         self.chat = Twilio(self.twilio, self.server, self.http, mailbox_of(self.server.core.engine))
         for line in ("2", "Siti Aminah", "siti@example.com", CODE, "lewati"):
             await self.chat.say(line, sender=f"whatsapp:{AT_PROOF}")
-        async with self.server.core.engine.store.transaction(readonly=True) as tx:
+        async with self.server.core.services.store.transaction(readonly=True) as tx:
             self.at_proof = await tx.get_conversation(Channel.WHATSAPP, AT_PROOF)
         assert self.at_proof is not None and self.at_proof.state == "access.id_proof"
         for line in ("2", "Siti Aminah", "siti@example.com", CODE):
@@ -102,7 +102,7 @@ class Harness:
     async def back_at_proof(self) -> None:
         """Media is fetched only at the ID-proof step: stand there again."""
         assert self.at_proof is not None
-        async with self.server.core.engine.store.transaction() as tx:
+        async with self.server.core.services.store.transaction() as tx:
             await tx.save_conversation(self.at_proof)
 
     async def signed(self, path: str, params: dict[str, str], query: str = "") -> httpx.Response:

@@ -119,7 +119,7 @@ async def test_media_is_fetched_only_from_twilios_api_host(
     assert response.status_code == 200
     assert "kirim ulang" in twiml_bodies(response.text)[0].lower()
     assert foreign.requests == []  # no request at all, so no credentials either
-    async with twilio.server.core.engine.store.transaction() as tx:
+    async with twilio.server.core.services.store.transaction() as tx:
         conversation = await tx.get_conversation(Channel.WHATSAPP, CUSTOMER)
     assert conversation is not None and conversation.state == "access.id_proof"
     # From the API host it works, and its redirect is followed without credentials.
@@ -162,7 +162,7 @@ async def test_a_message_id_reused_by_another_sender_is_refused(
         OTHER[3:] not in r.getMessage() and CUSTOMER[3:] not in r.getMessage()
         for r in caplog.records
     )
-    async with twilio.server.core.engine.store.transaction(readonly=True) as tx:
+    async with twilio.server.core.services.store.transaction(readonly=True) as tx:
         assert await tx.get_conversation(Channel.WHATSAPP, OTHER) is None
     # The same sender repeating it is still a repeat: the same answer.
     assert await twilio.say("halo", message_sid=sid) == first
@@ -269,7 +269,7 @@ async def test_malformed_telegram_updates_are_dropped_with_200(
 async def test_a_busy_database_still_asks_telegram_to_retry(tmp_path) -> None:
     async with telegram_bot(tmp_path, webhook=True) as tg:
         update = tg.fake.stamp(tg.fake.text_update(CHAT, "/start"))
-        store = tg.server.core.engine.store
+        store = tg.server.core.services.store
         real = store.transaction
 
         def busy(*args: Any, **kwargs: Any) -> Any:
@@ -290,7 +290,7 @@ async def test_a_busy_database_still_asks_telegram_to_retry(tmp_path) -> None:
 async def test_a_busy_database_asks_twilio_to_retry_without_a_traceback(
     twilio: Twilio, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = twilio.server.core.engine.store
+    store = twilio.server.core.services.store
     real = store.transaction
 
     def busy(*args: Any, **kwargs: Any) -> Any:

@@ -19,13 +19,12 @@ import logging
 import re
 import secrets
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import partial
 
+from bot.conversation.codes import arm_code, code_context, code_mail, utc_iso
 from bot.delivery.mail_outbox import queue_mail, send_due_mail
-from bot.delivery.notifications import notify
 from bot.domain.business_days import due_date, due_for
 from bot.domain.models import (
     Channel,
@@ -39,16 +38,15 @@ from bot.domain.models import (
     RequestStatus,
 )
 from bot.domain.support_hours import SupportHours
-from bot.infra.blobs import BlobStore
-from bot.infra.catalogue import LANGUAGES, Catalogue
+from bot.infra.catalogue import LANGUAGES
 from bot.infra.cpu import off_loop
-from bot.infra.crypto import Keyring
-from bot.infra.directory import AccountDirectory, DirectoryUnavailable, same_name
+from bot.infra.crypto import hash_token
+from bot.infra.directory import same_name
 from bot.infra.images import ImageUnreadable, strip_metadata
-from bot.infra.mail import Mail, Mailer, html_page
 from bot.requests.lifecycle import apply_move
-from bot.settings import Settings
-from bot.store import DuplicateReference, Store, Transaction
+from bot.requests.notify import notify
+from bot.services import Services
+from bot.store import DuplicateReference, Transaction
 from flows.dialogue import MENU, Dialogue, asks_code, draft_files, holds_draft
 from flows.types import (
     AttachmentInfo,
@@ -74,13 +72,8 @@ from flows.validators import CROCKFORD_ALPHABET, mask_digits, sniff_media_type
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 _SURROGATES = re.compile("[\ud800-\udfff]")
 REFERENCE_ATTEMPTS = 8
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_reference_suffix() -> str:
@@ -107,11 +100,6 @@ class UploadResult:
     language: str
 
 
-def hash_token(token: str) -> str:
-    """Upload links are stored hashed: a copy of the database opens no upload."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def _known(record: RequestRecord) -> KnownRequest:
     """A request as the dialogue may know it."""
     return KnownRequest(record.reference, record.type, record.status.value, record.due_date)
@@ -120,16 +108,6 @@ def _known(record: RequestRecord) -> KnownRequest:
 def _kept_text(state: str, text: str) -> str:
     """An inbound text as recorded: answered at a code step, its digits masked."""
     return mask_digits(text) if asks_code(state) else text
-
-
-def _ts(value: datetime) -> str:
-    """A time as a queued code mail records it (UTC, ISO 8601)."""
-    return value.astimezone(UTC).isoformat()
-
-
-def _code_context(conversation_id: int, effect: SendCode) -> str:
-    """What a code is bound to: this conversation, this purpose, this email."""
-    return f"{conversation_id}:{effect.purpose}:{effect.email.casefold()}"
 
 
 @dataclass
@@ -157,28 +135,12 @@ class _Work:
 
 
 class Engine:
-    def __init__(
-        self,
-        store: Store,
-        blobs: BlobStore,
-        settings: Settings,
-        catalogue: Catalogue,
-        dialogue: Dialogue,
-        keyring: Keyring,
-        directory: AccountDirectory,
-        mailer: Mailer,
-        clock: Clock = utc_now,
-    ) -> None:
-        self.store = store
-        self.blobs = blobs
-        self.settings = settings
-        self.catalogue = catalogue
+    def __init__(self, services: Services, dialogue: Dialogue) -> None:
+        self.services = services
         self.dialogue = dialogue
-        self.keyring = keyring
-        self.directory = directory
-        self.mailer = mailer
-        self.clock = clock
-        self.support_hours = SupportHours.parse(settings.support_hours, settings.timezone)
+        self.support_hours = SupportHours.parse(
+            services.settings.support_hours, services.settings.timezone
+        )
         self._mail_tasks: set[asyncio.Task[None]] = set()
 
     async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
@@ -207,8 +169,8 @@ class Engine:
         be replaced from the same page.
         """
         token_hash = hash_token(token)
-        async with self.store.transaction(readonly=True) as tx:
-            conversation_id = await tx.upload_token_conversation(token_hash, self.clock())
+        async with self.services.store.transaction(readonly=True) as tx:
+            conversation_id = await tx.upload_token_conversation(token_hash, self.services.clock())
             conversation = (
                 await tx.get_conversation_by_id(conversation_id) if conversation_id else None
             )
@@ -229,33 +191,19 @@ class Engine:
 
     async def upload_page_language(self, token: str) -> str | None:
         """The language of a valid upload link's conversation, None if invalid."""
-        async with self.store.transaction(readonly=True) as tx:
-            conversation_id = await tx.upload_token_conversation(hash_token(token), self.clock())
+        async with self.services.store.transaction(readonly=True) as tx:
+            conversation_id = await tx.upload_token_conversation(
+                hash_token(token), self.services.clock()
+            )
             conversation = (
                 await tx.get_conversation_by_id(conversation_id) if conversation_id else None
             )
         return conversation.language if conversation else None
 
-    async def mark_sent(self, reply: OutboundMessage, provider_id: str | None = None) -> None:
-        if reply.id is None:
-            return
-        async with self.store.transaction() as tx:
-            await tx.mark_sent(reply.id, provider_id, self.clock())
-
-    async def record_delivery(
-        self,
-        provider_id: str,
-        status: str,
-        error_code: str | None = None,
-        outbound_id: int | None = None,
-    ) -> None:
-        async with self.store.transaction() as tx:
-            await tx.record_delivery(provider_id, status, error_code, self.clock(), outbound_id)
-
     async def expects_file(self, channel: Channel, address: str) -> bool:
         """Whether a file from this customer would be used now (else it need
         not be downloaded at all)."""
-        async with self.store.transaction(readonly=True) as tx:
+        async with self.services.store.transaction(readonly=True) as tx:
             conversation = await tx.get_conversation(channel, address)
             if conversation is None:
                 return False
@@ -269,7 +217,7 @@ class Engine:
         self, channel: Channel, address: str, message_id: str
     ) -> list[OutboundMessage] | None:
         """The replies to a message already handled, or None if it is new."""
-        async with self.store.transaction(readonly=True) as tx:
+        async with self.services.store.transaction(readonly=True) as tx:
             return await self._recorded(tx, channel, address, message_id)
 
     async def _recorded(
@@ -287,7 +235,7 @@ class Engine:
                 channel,
                 address,
                 r.key,
-                self.keyring.open_text(r.text) if r.sealed else r.text,
+                self.services.keyring.open_text(r.text) if r.sealed else r.text,
                 r.language,
                 r.id,
                 r.buttons,
@@ -297,14 +245,10 @@ class Engine:
             for r in await tx.replies_to(seen)
         ]
 
-    async def is_opted_out(self, channel: Channel, address: str) -> bool:
-        async with self.store.transaction(readonly=True) as tx:
-            return await tx.is_opted_out(channel, address)
-
     async def set_language(self, channel: Channel, address: str, language: str) -> None:
-        async with self.store.transaction() as tx:
+        async with self.services.store.transaction() as tx:
             probe = InboundMessage(channel, address, "", language_hint=language)
-            conversation = await self._conversation(tx, probe, self.clock())
+            conversation = await self._conversation(tx, probe, self.services.clock())
             conversation.language = language
             await tx.save_conversation(conversation)
 
@@ -312,11 +256,11 @@ class Engine:
         """Remove drafts (and their files) nobody came back to within the expiry
         period, so an abandoned ID proof does not wait for a message that never
         comes. Returns how many were removed."""
-        now = self.clock()
-        cutoff = now - timedelta(days=self.settings.draft_expiry_days)
+        now = self.services.clock()
+        cutoff = now - timedelta(days=self.services.settings.draft_expiry_days)
         discarded: list[str] = []
         removed = 0
-        async with self.store.transaction() as tx:
+        async with self.services.store.transaction() as tx:
             for conversation in await tx.conversations_idle_since(cutoff):
                 if not holds_draft(conversation.state):
                     continue  # e.g. waiting for staff: staff decide
@@ -330,7 +274,7 @@ class Engine:
                 await tx.save_conversation(conversation)
                 removed += 1
         for token in discarded:
-            self.blobs.delete(token)
+            self.services.blobs.delete(token)
         if removed:
             log.info("discarded %d abandoned drafts", removed)
         return removed
@@ -338,12 +282,12 @@ class Engine:
     # internals ----------------------------------------------------------
 
     def _inspect(self, file: InboundFile) -> _File:
-        token = self.blobs.new_token()
+        token = self.services.blobs.new_token()
         if not file.fetched:
             return _File(AttachmentInfo(token, file.size, None, None, "download_failed"), b"")
         if file.size == 0:
             return _File(AttachmentInfo(token, 0, None, None, "empty"), b"")
-        if file.size > self.settings.max_attachment_bytes:
+        if file.size > self.services.settings.max_attachment_bytes:
             return _File(AttachmentInfo(token, file.size, None, None, "too_large"), b"")
         media_type = sniff_media_type(file.data[:2048])
         if media_type is None:
@@ -364,7 +308,7 @@ class Engine:
         if found is not None:
             return found
         hint = (message.language_hint or "").lower()[:2]
-        language = hint if hint in LANGUAGES else self.settings.default_language
+        language = hint if hint in LANGUAGES else self.services.settings.default_language
         return await tx.create_conversation(
             message.channel, message.address, self.dialogue.initial_state, language, now
         )
@@ -376,7 +320,7 @@ class Engine:
         if text != message.text:
             message = dataclasses.replace(message, text=text)
         files = [self._inspect(f) for f in message.files]
-        limit = self.settings.max_text_length
+        limit = self.services.settings.max_text_length
         inbound = Inbound(
             text=message.text if len(message.text) <= limit else "",
             attachments=tuple(f.info for f in files),
@@ -397,13 +341,13 @@ class Engine:
         queued in it and goes out only after it committed."""
         work = _Work(message=message, files={f.info.token: f for f in files})
         try:
-            async with self.store.transaction() as tx:
+            async with self.services.store.transaction() as tx:
                 recorded = await self._recorded(
                     tx, message.channel, message.address, message.message_id
                 )
                 if recorded is not None:
                     return recorded
-                now = work.now = self.clock()
+                now = work.now = self.services.clock()
                 if upload is not None and not await tx.upload_token_conversation(upload, now):
                     raise UploadLinkInvalid()  # used or expired since we looked
                 conversation = work.conversation = await self._conversation(tx, message, now)
@@ -427,7 +371,9 @@ class Engine:
                     message.channel,
                     message.message_id,
                     # A code typed at a code step is checked above, never kept.
-                    _kept_text(conversation.state, message.text[: self.settings.max_text_length]),
+                    _kept_text(
+                        conversation.state, message.text[: self.services.settings.max_text_length]
+                    ),
                     truncated=inbound.oversized,
                     attachment_count=len(files),
                     state_before=conversation.state,
@@ -460,7 +406,7 @@ class Engine:
                     outcome.language,
                     outcome.state,
                     [
-                        (key, self.keyring.seal_text(text) if seal else text, buttons)
+                        (key, self.services.keyring.seal_text(text) if seal else text, buttons)
                         for (key, text, buttons), seal in zip(rendered, sealed, strict=True)
                     ],
                     now,
@@ -468,10 +414,10 @@ class Engine:
                 )
         except BaseException:
             for token in work.written:
-                self.blobs.delete(token)
+                self.services.blobs.delete(token)
             raise
         for token in work.discarded:
-            self.blobs.delete(token)
+            self.services.blobs.delete(token)
         if work.codes:
             # Not awaited, whatever the mailer: a registered email must not answer
             # slower than an unknown one (and neither the account directory nor a
@@ -499,7 +445,7 @@ class Engine:
     ) -> Outcome:
         known = await tx.requests_for_address(conversation.channel, conversation.address)
         code_state, verified = await self._code_state(tx, conversation, inbound, now)
-        settings = self.settings
+        settings = self.services.settings
         email = conversation.slots.get("email")
         same_email = await tx.open_requests_for_email(email) if email else []
         context = Context(
@@ -520,13 +466,13 @@ class Engine:
             open_same_email=tuple(_known(r) for r in same_email),
             code=code_state,
             verified_request=verified,
-            code_minutes=self.settings.email_code_minutes,
-            code_lock_minutes=self.settings.email_code_lock_minutes,
-            resume_after_hours=self.settings.draft_resume_hours,
-            draft_expiry_days=self.settings.draft_expiry_days,
-            max_failures=self.settings.max_failures,
-            max_text_length=self.settings.max_text_length,
-            max_attachment_bytes=self.settings.max_attachment_bytes,
+            code_minutes=self.services.settings.email_code_minutes,
+            code_lock_minutes=self.services.settings.email_code_lock_minutes,
+            resume_after_hours=self.services.settings.draft_resume_hours,
+            draft_expiry_days=self.services.settings.draft_expiry_days,
+            max_failures=self.services.settings.max_failures,
+            max_text_length=self.services.settings.max_text_length,
+            max_attachment_bytes=self.services.settings.max_attachment_bytes,
             staff_opens_at=self.support_hours.next_opening(now),
         )
         snapshot = Snapshot(
@@ -546,13 +492,13 @@ class Engine:
         record = await tx.get_code(conversation.id)
         if record is None:
             return None, None
-        settings = self.settings
+        settings = self.services.settings
         typed = "".join(inbound.text.split())
         typed_ok: bool | None = None
         if len(typed) == 6 and typed.isdigit():
             effect = SendCode(record.purpose, record.email)
-            typed_ok = record.digest is not None and self.keyring.code_matches(
-                typed, _code_context(conversation.id, effect), record.digest
+            typed_ok = record.digest is not None and self.services.keyring.code_matches(
+                typed, code_context(conversation.id, effect), record.digest
             )
         state = CodeState(
             purpose=record.purpose,
@@ -622,11 +568,13 @@ class Engine:
                 params={
                     **reply.params,
                     "upload_url": await self._upload_link(tx, conversation, now),
-                    "hours": self.settings.upload_link_hours,
+                    "hours": self.services.settings.upload_link_hours,
                 },
             )
-        text = self.catalogue.render(language, reply, variant)
-        buttons = tuple((self.catalogue.label(language, b.label), b.value) for b in reply.buttons)
+        text = self.services.catalogue.render(language, reply, variant)
+        buttons = tuple(
+            (self.services.catalogue.label(language, b.label), b.value) for b in reply.buttons
+        )
         return reply.key, text, buttons
 
     @staticmethod
@@ -638,9 +586,9 @@ class Engine:
         self, tx: Transaction, conversation: ConversationRecord, now: datetime
     ) -> str:
         token = secrets.token_urlsafe(24)  # 192 bits
-        expires = now + timedelta(hours=self.settings.upload_link_hours)
+        expires = now + timedelta(hours=self.services.settings.upload_link_hours)
         await tx.create_upload_token(hash_token(token), conversation.id, now, expires)
-        return f"{self.settings.public_url.rstrip('/')}/upload/{token}"
+        return f"{self.services.settings.public_url.rstrip('/')}/upload/{token}"
 
     async def _apply(self, tx: Transaction, work: _Work) -> None:
         assert work.outcome is not None and work.conversation is not None
@@ -689,7 +637,7 @@ class Engine:
         assert work.conversation is not None
         file = work.files[token]
         assert file.info.media_type and file.info.sha256
-        await off_loop(self.blobs.put, token, file.data)  # sealing and a disk write
+        await off_loop(self.services.blobs.put, token, file.data)  # sealing and a disk write
         work.written.append(token)
         await tx.insert_attachment(
             token=token,
@@ -718,7 +666,9 @@ class Engine:
         reason = fields.pop("reason", None)
         reason_code = fields.get("reason_code")
         if reason is None and reason_code and reason_code != "other":
-            reason = self.catalogue.text(outcome.language, f"choice.deletion_reason.{reason_code}")
+            reason = self.services.catalogue.text(
+                outcome.language, f"choice.deletion_reason.{reason_code}"
+            )
         full_name = fields.pop("full_name")
         mismatch = code.directory_name is not None and not same_name(full_name, code.directory_name)
         if mismatch:
@@ -762,7 +712,7 @@ class Engine:
         """Issue a code for the email if it qualifies; otherwise record that none
         was sent, so replies, timing and limits look the same either way."""
         assert work.conversation is not None and work.outcome is not None
-        now, settings = work.now, self.settings
+        now, settings = work.now, self.services.settings
         previous = await tx.get_code(work.conversation.id)
         attempts, sends = 0, 1
         if previous is not None and previous.verified_at is None:
@@ -804,77 +754,31 @@ class Engine:
                 verified_at=None,
             )
         )
-        mail = self._code_mail(
-            effect.email, code, work.outcome.language, f"code:{work.conversation.id}:{_ts(now)}"
+        mail = code_mail(
+            self.services.catalogue,
+            self.services.settings.email_code_minutes,
+            effect.email,
+            code,
+            work.outcome.language,
+            f"code:{work.conversation.id}:{utc_iso(now)}",
         )
         arm = {
             "conversation_id": work.conversation.id,
             "purpose": effect.purpose,
             "email": effect.email,
             "code": code,
-            "issued_at": _ts(now),
+            "issued_at": utc_iso(now),
         }
         expires = now + timedelta(minutes=settings.email_code_minutes)
-        queued = await queue_mail(tx, self, "code", mail, now, expires, arm)
+        queued = await queue_mail(tx, self.services, "code", mail, now, expires, arm)
         if queued is not None:
             work.codes.append(queued)
 
     async def _send_queued(self, ids: list[int]) -> None:
         try:
-            await send_due_mail(self, ids)
+            await send_due_mail(self.services, ids, arm=partial(arm_code, self.services))
         except Exception as exc:  # the rows stay queued for the outbox worker
             log.warning("code mail left to the outbox worker: %s", type(exc).__name__)
-
-    async def arm_code(self, arm: dict[str, Any]) -> bool:
-        """Before a queued code mail goes (outside any transaction: the account
-        directory may be a slow HTTP service): whether the address may get a
-        code; if so the recorded code is armed. A code replaced meanwhile, or
-        over its mailbox's hourly limit, stays unarmed and its mail is dropped.
-        Armed already by an earlier try of the same mail: it may go again."""
-        effect = SendCode(purpose=arm["purpose"], email=arm["email"])
-        eligible, directory_name = await self._code_eligibility(effect)
-        if not eligible:
-            return False
-        digest = self.keyring.code_digest(
-            arm["code"], _code_context(arm["conversation_id"], effect)
-        )
-        now = self.clock()
-        async with self.store.transaction() as tx:
-            record = await tx.get_code(arm["conversation_id"])
-            if (
-                record is None
-                or _ts(record.issued_at) != arm["issued_at"]
-                or record.purpose != effect.purpose
-                or record.email.casefold() != effect.email.casefold()
-            ):
-                return False  # a newer code (or none) is pending now
-            if record.digest is not None:
-                return record.digest == digest
-            # Per mailbox too, across conversations: many phones or Telegram
-            # accounts must not be able to flood one inbox with codes.
-            mailbox = self.keyring.code_digest(effect.email.casefold(), "code-mail")
-            if not await tx.take_code_mail(mailbox, now, self.settings.email_codes_per_hour):
-                log.info("code not sent: hourly limit of its email address reached")
-                return False
-            record.digest = digest
-            record.directory_name = directory_name
-            await tx.save_code(record)
-        return True
-
-    async def _code_eligibility(self, effect: SendCode) -> tuple[bool, str | None]:
-        if effect.purpose.startswith("status:"):
-            async with self.store.transaction(readonly=True) as tx:
-                request = await tx.get_request(effect.purpose.removeprefix("status:"))
-            return (
-                request is not None and request.email.casefold() == effect.email.casefold(),
-                None,
-            )
-        try:
-            account = await self.directory.lookup(effect.email, self.store)
-        except DirectoryUnavailable as exc:
-            log.warning("account directory unavailable (%s): no code sent", exc)
-            return False, None
-        return account is not None, account.full_name if account else None
 
     async def _code_attempt(self, tx: Transaction, work: _Work, effect: CodeAttempt) -> None:
         assert work.conversation is not None
@@ -885,28 +789,11 @@ class Engine:
             code.verified_at = work.now
         else:
             code.attempts += 1
-            if code.attempts >= self.settings.email_code_attempts:
+            if code.attempts >= self.services.settings.email_code_attempts:
                 code.locked_until = work.now + timedelta(
-                    minutes=self.settings.email_code_lock_minutes
+                    minutes=self.services.settings.email_code_lock_minutes
                 )
         await tx.save_code(code)
-
-    def _code_mail(self, to: str, code: str, language: str, key: str) -> Mail:
-        minutes = self.settings.email_code_minutes
-
-        def t(key: str) -> str:
-            return self.catalogue.text(language, f"mail.code.{key}").format(
-                code=code, minutes=minutes
-            )
-
-        return Mail(
-            to=to,
-            subject=t("subject"),
-            text=t("text"),
-            html=html_page([t("html_intro"), t("html_validity"), t("html_ignore")], code),
-            language=language,
-            message_key=key,
-        )
 
     async def flush_mail(self) -> None:
         """Wait for the mail this process started sending after its commits (at

@@ -1,27 +1,23 @@
 """What the server needs from a channel integration, and delivery of replies
 the bot sends on its own initiative (not as the answer to a webhook).
 
-Integrations implement ``ChannelAdapter``; the core never imports them. The
-``Core`` holder lets adapters be built (and their routes declared) before the
-engine exists: the engine is opened in the server's lifespan.
+Integrations implement ``ChannelAdapter``; the core never imports them.
+``Channels`` holds the enabled adapters; what a message was sent as is
+recorded here, by the core, not by the adapters.
 """
 
 from __future__ import annotations
 
 import abc
-import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.routing import BaseRoute
 
 from bot.domain.models import Channel, OutboundMessage
-from bot.settings import Settings
-
-if TYPE_CHECKING:  # the engine imports the notifications that use this module
-    from bot.conversation.engine import Engine
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -80,25 +76,23 @@ class ChannelAdapter(abc.ABC):
         return {"enabled": True}
 
 
-class Core:
-    """The running core, shared by the web app and the adapters."""
+class Channels:
+    """The enabled channel adapters, found by channel."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._engine: Engine | None = None
-        self.adapters: list[ChannelAdapter] = []
-        # Set when the server begins to stop: long-lived responses (the
-        # console's event streams) end so the shutdown is not held up.
-        self.stopping = asyncio.Event()
+    def __init__(self, adapters: Sequence[ChannelAdapter] = ()) -> None:
+        self.adapters: list[ChannelAdapter] = list(adapters)
+        self._services: Services | None = None
 
     @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            raise RuntimeError("the core is not started")
-        return self._engine
+    def services(self) -> Services:
+        if self._services is None:
+            raise RuntimeError("the services are not open")
+        return self._services
 
-    def attach(self, engine: Engine | None) -> None:
-        self._engine = engine
+    def attach(self, services: Services | None) -> None:
+        """The services, once the server's lifespan opened them (adapters and
+        their routes exist before that)."""
+        self._services = services
 
     def adapter_for(self, channel: Channel) -> ChannelAdapter | None:
         return next((a for a in self.adapters if channel in a.channels), None)
@@ -117,7 +111,7 @@ class Core:
         for reply in replies:
             if reply.sent:
                 continue
-            if proactive and await self.engine.is_opted_out(reply.channel, reply.address):
+            if proactive and await opted_out(self.services, reply.channel, reply.address):
                 log.info("not sending to an opted-out customer on %s", reply.channel)
                 continue
             pending[reply.channel].append(reply)
@@ -141,3 +135,18 @@ class Core:
                 log.error("sending on %s failed: %s", channel, type(exc).__name__)
                 ok = False
         return ok
+
+
+async def opted_out(services: Services, channel: Channel, address: str) -> bool:
+    async with services.store.transaction(readonly=True) as tx:
+        return await tx.is_opted_out(channel, address)
+
+
+async def mark_sent(
+    services: Services, reply: OutboundMessage, provider_id: str | None = None
+) -> None:
+    """Record that ``reply`` left, with the provider's id for its delivery reports."""
+    if reply.id is None:
+        return
+    async with services.store.transaction() as tx:
+        await tx.mark_sent(reply.id, provider_id, services.clock())

@@ -19,26 +19,26 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.infra.mail import Mail
+from bot.services import Services
 from bot.store import Transaction
-
-if TYPE_CHECKING:
-    from bot.conversation.engine import Engine
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)
+ArmCode = Callable[[dict[str, Any]], Awaitable[bool]]
 FIRST_RETRY = 1.0  # seconds, doubling, with jitter
 MAX_RETRY = 60.0
 
 
 async def queue_mail(
     tx: Transaction,
-    engine: Engine,
+    services: Services,
     kind: str,
     mail: Mail,
     now: datetime,
@@ -46,18 +46,26 @@ async def queue_mail(
     arm: dict[str, Any] | None = None,
 ) -> int | None:
     """Queue ``mail`` in the caller's transaction. ``arm`` (chat codes): what
-    ``Engine.arm_code`` needs to check the address and arm the code before
+    ````codes.arm_code```` needs to check the address and arm the code before
     the mail may go. Returns the row's id (None if the key was queued)."""
     assert mail.message_key, "an outbox mail needs its key"
-    sealed = engine.keyring.seal_text(json.dumps({"mail": asdict(mail), "arm": arm}))
+    sealed = services.keyring.seal_text(json.dumps({"mail": asdict(mail), "arm": arm}))
     return await tx.enqueue_mail(kind, sealed, mail.message_key, now, expires_at)
 
 
-async def send_due_mail(engine: Engine, ids: list[int] | None = None, limit: int = 50) -> int:
-    """Send the due mail (only ``ids``, if given); returns how many were sent."""
-    now = engine.clock()
+async def send_due_mail(
+    services: Services,
+    ids: list[int] | None = None,
+    limit: int = 50,
+    *,
+    arm: ArmCode | None = None,
+) -> int:
+    """Send the due mail (only ``ids``, if given); returns how many were sent.
+    ``arm`` (handed in by the conversation, which owns codes) arms a chat code
+    before its mail goes; without it such a mail is left to a caller that has it."""
+    now = services.clock()
     held = now + LEASE
-    async with engine.store.transaction() as tx:
+    async with services.store.transaction() as tx:
         claimed = await tx.claim_mail(now, held, limit, ids)
     sent = 0
     for row in claimed:
@@ -65,31 +73,33 @@ async def send_due_mail(engine: Engine, ids: list[int] | None = None, limit: int
         # would otherwise outlast the lease, and another worker send the same
         # mail too. A row whose lease ran out and went to another worker is
         # that worker's now: skipped, not sent twice.
-        async with engine.store.transaction() as tx:
-            if not await tx.lease_mail(row.id, held, engine.clock() + LEASE):
+        async with services.store.transaction() as tx:
+            if not await tx.lease_mail(row.id, held, services.clock() + LEASE):
                 continue
-        if engine.clock() >= row.expires_at:
-            await _done(engine, row.id)  # the code expired meanwhile: nobody can use it
+        if services.clock() >= row.expires_at:
+            await _done(services, row.id)  # the code expired meanwhile: nobody can use it
             continue
         try:
-            payload = json.loads(engine.keyring.open_text(row.sealed))
-            if payload["arm"] is not None and not await engine.arm_code(payload["arm"]):
-                await _done(engine, row.id)  # not eligible, over its limit, or replaced
+            payload = json.loads(services.keyring.open_text(row.sealed))
+            if payload["arm"] is not None and arm is None:
+                continue  # leased for a moment; the worker, which can arm it, sends it
+            if payload["arm"] is not None and not await arm(payload["arm"]):
+                await _done(services, row.id)  # not eligible, over its limit, or replaced
                 continue
-            await engine.mailer.send(Mail(**payload["mail"]))
+            await services.mailer.send(Mail(**payload["mail"]))
         except Exception as exc:  # the worker tries again, until the code expires
             wait = min(MAX_RETRY, FIRST_RETRY * 2**row.attempts * random.uniform(0.8, 1.2))
             log.warning("%s mail failed (%s); retry in %.0f s", row.kind, type(exc).__name__, wait)
-            async with engine.store.transaction() as tx:
+            async with services.store.transaction() as tx:
                 await tx.mail_failed(
-                    row.id, type(exc).__name__, engine.clock() + timedelta(seconds=wait)
+                    row.id, type(exc).__name__, services.clock() + timedelta(seconds=wait)
                 )
             continue
-        await _done(engine, row.id)
+        await _done(services, row.id)
         sent += 1
     return sent
 
 
-async def _done(engine: Engine, id: int) -> None:
-    async with engine.store.transaction() as tx:
+async def _done(services: Services, id: int) -> None:
+    async with services.store.transaction() as tx:
         await tx.mail_done(id)

@@ -23,18 +23,18 @@ import random
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.delivery.channels import Core, DeliveryRefused
-from bot.delivery.mail_outbox import send_due_mail
+from bot.delivery.channels import Channels, DeliveryRefused
+from bot.delivery.mail_outbox import ArmCode, send_due_mail
 from bot.domain.models import (
     Channel,
     ConversationRecord,
     Notification,
     OutboundMessage,
-    RequestRecord,
 )
 from bot.infra.catalogue import Catalogue
 from bot.infra.crypto import Keyring
 from bot.infra.mail import Mail, html_page
+from bot.services import Services
 from bot.store import Transaction
 from flows.types import Label, Reply
 
@@ -51,47 +51,11 @@ GIVE_UP_AFTER = timedelta(hours=48)
 LEASE = timedelta(minutes=2)
 POLL_SECONDS = 1.0
 WHATSAPP_WINDOW = timedelta(hours=24)
-# Which notifications also go by email (the policy promises these by email).
-EMAIL_COPY = {"receipt", "delayed", "completed"}
 
 
-async def notify(
-    tx: Transaction,
-    record: RequestRecord,
-    kind: str,
-    now: datetime,
-    *,
-    serial: int,
-    chat: bool = True,
-    **params: Any,
-) -> None:
-    """Queue ``kind`` for the request's customer: on their channel (unless
-    ``chat`` is False or they opted out there) and by email where promised.
-    ``serial`` tells apart two notifications of one kind for one request."""
-    data = {
-        "reference": record.reference,
-        "type": record.type.value,
-        "due_date": record.due_date.isoformat(),
-        **{k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()},
-    }
-    targets: list[tuple[str, str]] = []
-    opted_out = record.channel in (Channel.SMS, Channel.WHATSAPP) and await tx.is_opted_out(
-        record.channel, record.customer_address
-    )
-    if chat and not opted_out:
-        targets.append((record.channel.value, record.customer_address))
-    if kind in EMAIL_COPY or (chat and opted_out):
-        targets.append(("email", record.email))
-    for channel, address in targets:
-        key = f"{record.reference}:{kind}:{serial}:{channel}"
-        await tx.enqueue_notification(
-            record.reference, kind, channel, address, record.language, data, key, now
-        )
-
-
-def render(core: Core, n: Notification) -> tuple[str, str]:
+def render(services: Services, n: Notification) -> tuple[str, str]:
     """(subject, text) of a notification in the customer's language."""
-    catalogue, keyring = core.engine.catalogue, core.engine.keyring
+    catalogue, keyring = services.catalogue, services.keyring
     params = _params(n, keyring)
     subject = catalogue.render(n.language, Reply("mail.notify.subject", params))
     return subject, render_text(catalogue, keyring, n)
@@ -122,43 +86,42 @@ def _params(n: Notification, keyring: Keyring) -> dict[str, Any]:
     return params
 
 
-async def send_due(core: Core, limit: int = 50) -> int:
+async def send_due(services: Services, channels: Channels, limit: int = 50) -> int:
     """Send what is due now; returns how many were sent."""
-    engine = core.engine
-    now = engine.clock()
-    async with engine.store.transaction() as tx:
+    now = services.clock()
+    async with services.store.transaction() as tx:
         due = await tx.due_notifications(now, limit)  # not terminal: `privacybot chat` shows those
         for n in due:  # claim them: another worker leaves them alone meanwhile
             await tx.lease_notification(n.id, now + LEASE)
     sent, wiped = 0, False
     for n in due:
-        async with engine.store.transaction() as tx:  # renewed: a long batch keeps its hold
-            await tx.lease_notification(n.id, engine.clock() + LEASE)
+        async with services.store.transaction() as tx:  # renewed: a long batch keeps its hold
+            await tx.lease_notification(n.id, services.clock() + LEASE)
         try:
-            provider_id = await _deliver(core, n)
+            provider_id = await _deliver(services, channels, n)
         except Exception as exc:
-            await _failed(core, n, exc, permanent=isinstance(exc, DeliveryRefused))
+            await _failed(services, channels, n, exc, permanent=isinstance(exc, DeliveryRefused))
             continue
-        async with engine.store.transaction() as tx:
-            wiped_now = await tx.notification_sent(n.id, provider_id, engine.clock())
+        async with services.store.transaction() as tx:
+            wiped_now = await tx.notification_sent(n.id, provider_id, services.clock())
             wiped = wiped_now or wiped
             # The provider may have reported it undelivered before this commit
             # (the report found no notification then): apply that report now.
             if provider_id and await tx.reported_undelivered(provider_id):
-                await _undelivered(tx, core, n, engine.clock())
+                await _undelivered(tx, services, channels, n, services.clock())
         sent += 1
-        forget_mail = getattr(engine.mailer, "forget", None)
+        forget_mail = getattr(services.mailer, "forget", None)
         if wiped_now and n.channel == "email" and forget_mail is not None:
             forget_mail(n.address)  # the development mail file of that last notice, too
     if wiped:  # a forgotten customer's last address: off every file on disk too
-        await engine.store.scrub_wal()
+        await services.store.scrub_wal()
     return sent
 
 
-async def _deliver(core: Core, n: Notification) -> str | None:
-    subject, text = render(core, n)
+async def _deliver(services: Services, channels: Channels, n: Notification) -> str | None:
+    subject, text = render(services, n)
     if n.channel == "email":
-        await core.engine.mailer.send(
+        await services.mailer.send(
             Mail(
                 to=n.address,
                 subject=subject,
@@ -170,16 +133,16 @@ async def _deliver(core: Core, n: Notification) -> str | None:
         )
         return None
     channel = Channel(n.channel)
-    adapter = core.adapter_for(channel)
+    adapter = channels.adapter_for(channel)
     if adapter is None:
         raise RuntimeError(f"{channel.value} is not enabled")
-    if channel is Channel.WHATSAPP and not await _in_window(core, n):
+    if channel is Channel.WHATSAPP and not await _in_window(services, channels, n):
         # WhatsApp allows free-form messages only within 24 hours of the
         # customer's last message; outside it, an approved template or nothing.
-        template = core.settings.twilio_templates.get(n.kind)
+        template = services.settings.twilio_templates.get(n.kind)
         if not template:
             raise OutsideWindow("no template for this notification")
-        variables = _template_variables(n, core.engine.keyring)
+        variables = _template_variables(n, services.keyring)
         return await adapter.send_template(n.address, template, variables)
     ids = await adapter.send(
         [OutboundMessage(channel, n.address, f"notify.{n.kind}", text, n.language)]
@@ -187,22 +150,23 @@ async def _deliver(core: Core, n: Notification) -> str | None:
     return ids[0] if ids else None
 
 
-async def delivery_failed(core: Core, provider_id: str) -> None:
+async def delivery_failed(services: Services, channels: Channels, provider_id: str) -> None:
     """The provider reported a notification it had accepted as failed or
     undelivered: it goes on by the next channel."""
-    engine = core.engine
-    async with engine.store.transaction() as tx:
+    async with services.store.transaction() as tx:
         n = await tx.notification_by_provider(provider_id)
         if n is None:
             # A reply in a conversation, or a notification whose send is not
             # recorded yet: ``send_due`` applies the report when it is.
             return
-        await _undelivered(tx, core, n, engine.clock())
+        await _undelivered(tx, services, channels, n, services.clock())
 
 
-async def _undelivered(tx: Transaction, core: Core, n: Notification, now: datetime) -> None:
+async def _undelivered(
+    tx: Transaction, services: Services, channels: Channels, n: Notification, now: datetime
+) -> None:
     await tx.notification_failed(n.id, "undelivered", None, now)
-    if not await _fallback(tx, core, n, now):
+    if not await _fallback(tx, services, channels, n, now):
         await tx.flag_request(n.reference)
         await tx.add_request_event(
             n.reference,
@@ -221,12 +185,11 @@ def window_open(conversation: ConversationRecord | None, now: datetime) -> bool:
     return last is not None and now - last < WHATSAPP_WINDOW
 
 
-async def _in_window(core: Core, n: Notification) -> bool:
-    engine = core.engine
-    async with engine.store.transaction(readonly=True) as tx:
+async def _in_window(services: Services, channels: Channels, n: Notification) -> bool:
+    async with services.store.transaction(readonly=True) as tx:
         record = await tx.get_request(n.reference)
         conversation = await tx.get_conversation_by_id(record.conversation_id) if record else None
-    return window_open(conversation, engine.clock())
+    return window_open(conversation, services.clock())
 
 
 def _template_variables(n: Notification, keyring: Keyring) -> dict[str, str]:
@@ -239,7 +202,9 @@ def _template_variables(n: Notification, keyring: Keyring) -> dict[str, str]:
     }
 
 
-async def _fallback(tx: Transaction, core: Core, n: Notification, now: datetime) -> str | None:
+async def _fallback(
+    tx: Transaction, services: Services, channels: Channels, n: Notification, now: datetime
+) -> str | None:
     """Queue the notification on the next channel: WhatsApp, then SMS (unless the
     number opted out or no SMS sender is set), then email. Returns the channel."""
     order = {
@@ -252,7 +217,9 @@ async def _fallback(tx: Transaction, core: Core, n: Notification, now: datetime)
         return None
     for channel in order[order.index(n.channel) + 1 :]:
         if channel == "sms":
-            if not core.settings.twilio_sms_number or await tx.is_opted_out(Channel.SMS, n.address):
+            if not services.settings.twilio_sms_number or await tx.is_opted_out(
+                Channel.SMS, n.address
+            ):
                 continue
             address = n.address
         else:
@@ -267,9 +234,10 @@ async def _fallback(tx: Transaction, core: Core, n: Notification, now: datetime)
     return None
 
 
-async def _failed(core: Core, n: Notification, exc: Exception, permanent: bool) -> None:
-    engine = core.engine
-    now = engine.clock()
+async def _failed(
+    services: Services, channels: Channels, n: Notification, exc: Exception, permanent: bool
+) -> None:
+    now = services.clock()
     give_up = permanent or now - n.created_at >= GIVE_UP_AFTER
     # The first retry after about a second, then doubling, with jitter.
     wait = min(MAX_RETRY, FIRST_RETRY * 2**n.attempts * random.uniform(0.8, 1.2))
@@ -283,11 +251,11 @@ async def _failed(core: Core, n: Notification, exc: Exception, permanent: bool) 
         type(exc).__name__,
         "; giving up" if give_up else f"; retry in {wait:.0f} s",
     )
-    async with engine.store.transaction() as tx:
+    async with services.store.transaction() as tx:
         wiped = await tx.notification_failed(
             n.id, type(exc).__name__, None if give_up else now + timedelta(seconds=wait), now
         )
-        if give_up and (next_channel := await _fallback(tx, core, n, now)):
+        if give_up and (next_channel := await _fallback(tx, services, channels, n, now)):
             log.info("notification %s goes on by %s instead", n.id, next_channel)
         elif give_up:
             await tx.flag_request(n.reference)
@@ -299,14 +267,18 @@ async def _failed(core: Core, n: Notification, exc: Exception, permanent: bool) 
                 now,
             )
     if wiped:  # a forgotten customer's undeliverable last notice keeps no address either
-        await engine.store.scrub_wal()
+        await services.store.scrub_wal()
 
 
-async def run_worker(core: Core, every: float = POLL_SECONDS) -> None:
+async def run_worker(
+    services: Services, channels: Channels, arm: ArmCode, every: float = POLL_SECONDS
+) -> None:
+    """Notifications and queued mail, every ``every`` seconds; ``arm`` arms a
+    chat code before its mail goes (the conversation owns codes)."""
     while True:
         try:
-            await send_due(core)
-            await send_due_mail(core.engine)  # code mails a dead process left queued
+            await send_due(services, channels)
+            await send_due_mail(services, arm=arm)  # code mails a dead process left queued
         except Exception as exc:  # keep the worker alive; the rows stay queued
             log.error("notification worker: %s", type(exc).__name__)
         await asyncio.sleep(every)

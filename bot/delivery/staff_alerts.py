@@ -13,7 +13,8 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from bot.delivery.channels import Core
+from bot.delivery.channels import Channels
+from bot.services import Services
 from flows.types import Label, Reply
 
 log = logging.getLogger(__name__)
@@ -28,21 +29,20 @@ class AnnounceFailed(Exception):
     """The staff group could not be reached; what is due stays due."""
 
 
-async def announce_due(core: Core) -> int:
+async def announce_due(services: Services, channels: Channels) -> int:
     """Post what is due; how many were posted. Raises ``AnnounceFailed`` when
     the group cannot be reached (the rest wait for the next round)."""
-    adapter = core.staff_alerts()
+    adapter = channels.staff_alerts()
     if adapter is None:
         return 0
-    engine = core.engine
-    language = core.settings.default_language
-    async with engine.store.transaction(readonly=True) as tx:
-        pending = await tx.unannounced_escalations(engine.clock() - MAX_AGE)
+    language = services.settings.default_language
+    async with services.store.transaction(readonly=True) as tx:
+        pending = await tx.unannounced_escalations(services.clock() - MAX_AGE)
     posted = 0
     for e in pending:
         if e.waiting:
-            link = f"{core.settings.public_url.rstrip('/')}/console/chats/{e.conversation_id}"
-            text = engine.catalogue.render(
+            link = f"{services.settings.public_url.rstrip('/')}/console/chats/{e.conversation_id}"
+            text = services.catalogue.render(
                 language,
                 Reply(
                     "staff_alert.escalated",
@@ -61,19 +61,21 @@ async def announce_due(core: Core) -> int:
             except Exception as exc:  # the row stays due: tried again later
                 raise AnnounceFailed(type(exc).__name__) from exc
             posted += 1
-        async with engine.store.transaction() as tx:  # answered or gone back: nothing to say
-            await tx.mark_announced(e.id, engine.clock())
+        async with services.store.transaction() as tx:  # answered or gone back: nothing to say
+            await tx.mark_announced(e.id, services.clock())
     return posted
 
 
-async def run_announcer(core: Core, every: float = POLL_SECONDS) -> None:
+async def run_announcer(
+    services: Services, channels: Channels, every: float = POLL_SECONDS
+) -> None:
     """Post hand-overs as they come; while the group cannot be reached (bot
     removed, wrong chat id, Telegram down) wait longer each time, up to
     5 minutes, and say so once per outage rather than every round."""
     wait = every
     while True:
         try:
-            await announce_due(core)
+            await announce_due(services, channels)
         except Exception as exc:  # keep going; the rows stay due
             if wait == every:
                 log.error("staff announcements failing: %s", exc or type(exc).__name__)

@@ -10,17 +10,17 @@ the hourly housekeeping (which only finishes what a crash interrupted).
 
 from __future__ import annotations
 
-from bot.conversation.engine import Engine
 from bot.domain.models import RequestRecord, RequestStatus
 from bot.requests.exports import ExportFile, complete_access
 from bot.requests.lifecycle import IllegalMove, act
 from bot.requests.lookup import find_request
 from bot.requests.retention import forget_customer
+from bot.services import Services
 from flows.types import RequestType
 
 
 async def complete_request(
-    engine: Engine,
+    services: Services,
     reference: str,
     actor: str,
     *,
@@ -31,14 +31,16 @@ async def complete_request(
     deletion: already forgotten). ``files`` are the back office's part of an
     access request's data copy; an access request cannot complete without."""
     if files:
-        await complete_access(engine, reference, actor, files)
-        record = await find_request(engine.store, reference)
+        await complete_access(services, reference, actor, files)
+        record = await find_request(services.store, reference)
     else:
-        result = await act(engine.store, engine.clock, reference, "complete", actor, reason=reason)
+        result = await act(
+            services.store, services.clock, reference, "complete", actor, reason=reason
+        )
         record = result.request
     if record.status is not RequestStatus.COMPLETED:  # pragma: no cover - act guarantees it
         raise IllegalMove(f"{record.reference} did not complete")
     if record.type is RequestType.DELETION:
-        await forget_customer(engine, record.reference)
-        record = await find_request(engine.store, record.reference)
+        await forget_customer(services, record.reference)
+        record = await find_request(services.store, record.reference)
     return record

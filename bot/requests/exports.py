@@ -20,12 +20,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.conversation.engine import Engine, hash_token
 from bot.delivery.mail_outbox import queue_mail, send_due_mail
 from bot.infra.cpu import off_loop
+from bot.infra.crypto import hash_token
 from bot.infra.mail import Mail, html_page
 from bot.requests.lifecycle import IllegalMove, apply_move
 from bot.requests.lookup import RequestNotFound, request_detail
+from bot.services import Services
 from flows.types import RequestType
 from flows.validators import parse_reference
 
@@ -68,7 +69,7 @@ def read_exports(paths: list[str]) -> list[ExportFile]:
 
 
 async def complete_access(
-    engine: Engine, reference: str, actor: str, files: list[ExportFile]
+    services: Services, reference: str, actor: str, files: list[ExportFile]
 ) -> str:
     """Complete an access request with its data copy; returns the download URL.
     The zip is stored first; the completion, the link and the notification
@@ -76,7 +77,7 @@ async def complete_access(
     normalised = parse_reference(reference)
     if normalised is None:
         raise RequestNotFound(reference)
-    async with engine.store.transaction(readonly=True) as tx:
+    async with services.store.transaction(readonly=True) as tx:
         record = await tx.get_request(normalised)
         if record is None:
             raise RequestNotFound(normalised)
@@ -84,20 +85,20 @@ async def complete_access(
             raise IllegalMove(f"--export is for access requests; {normalised} is {record.type}")
         transcripts = [
             # The customer's own conversation back, the sealed upload links opened.
-            {**m, "text": engine.keyring.open_text(m["text"]) if m.pop("sealed") else m["text"]}
+            {**m, "text": services.keyring.open_text(m["text"]) if m.pop("sealed") else m["text"]}
             for m in await tx.request_transcripts(record.email)
         ]
         related = [r for r in await tx.list_requests() if r.email == record.email]
-    blob = engine.blobs.new_token()
+    blob = services.blobs.new_token()
     # Compressing and sealing up to a hundred megabytes: not on the event loop.
     size, digest = await off_loop(
-        _store_zip, engine, blob, record.reference, files, related, transcripts
+        _store_zip, services, blob, record.reference, files, related, transcripts
     )
     token = secrets.token_urlsafe(24)  # 192 bits
-    url = f"{engine.settings.public_url.rstrip('/')}/download/{token}"
-    now = engine.clock()
+    url = f"{services.settings.public_url.rstrip('/')}/download/{token}"
+    now = services.clock()
     try:
-        async with engine.store.transaction() as tx:
+        async with services.store.transaction() as tx:
             fresh = await tx.get_request(record.reference)
             assert fresh is not None
             await tx.create_download(
@@ -110,16 +111,16 @@ async def complete_access(
                 now + timedelta(days=LINK_DAYS),
             )
             # The link waits in the outbox sealed: the database alone does not open it.
-            sealed = engine.keyring.seal_text(url)
+            sealed = services.keyring.seal_text(url)
             await apply_move(tx, fresh, "complete", actor, now, download_url=sealed)
     except BaseException:
-        engine.blobs.delete(blob)
+        services.blobs.delete(blob)
         raise
     return url
 
 
 def _store_zip(
-    engine: Engine,
+    services: Services,
     blob: str,
     reference: str,
     files: list[ExportFile],
@@ -128,7 +129,7 @@ def _store_zip(
 ) -> tuple[int, str]:
     """Build and seal the zip (in a worker thread); its size and SHA-256."""
     payload = _zip(reference, files, requests, transcripts)
-    engine.blobs.put(blob, payload)
+    services.blobs.put(blob, payload)
     return len(payload), hashlib.sha256(payload).hexdigest()
 
 
@@ -185,10 +186,10 @@ class DownloadError(Exception):
         self.reason = reason
 
 
-async def send_download_code(engine: Engine, token: str) -> str:
+async def send_download_code(services: Services, token: str) -> str:
     """Mail a code for the page; returns the language of the page."""
-    now = engine.clock()
-    async with engine.store.transaction() as tx:
+    now = services.clock()
+    async with services.store.transaction() as tx:
         found = await tx.get_download(hash_token(token), now)
         if found is None:
             raise DownloadError("gone")
@@ -197,17 +198,17 @@ async def send_download_code(engine: Engine, token: str) -> str:
             raise DownloadError("wait")
         # An hourly cap per link, apart from the chat's per-mailbox one: a stranger
         # exhausting the chat's allowance must not keep the customer from their data.
-        bucket = engine.keyring.code_digest(found["token_hash"], "download-code")
+        bucket = services.keyring.code_digest(found["token_hash"], "download-code")
         if not await tx.take_code_mail(bucket, now, DOWNLOAD_CODES_PER_HOUR):
             raise DownloadError("limit")
         code = f"{secrets.randbelow(10**6):06d}"
-        digest = engine.keyring.code_digest(code, f"download:{found['token_hash']}")
+        digest = services.keyring.code_digest(code, f"download:{found['token_hash']}")
         expires = now + timedelta(minutes=CODE_MINUTES)
         await tx.set_download_code(found["token_hash"], digest, expires, 0, now)
         language = found["language"]
 
         def t(key: str) -> str:
-            return engine.catalogue.text(language, f"mail.code.{key}").format(
+            return services.catalogue.text(language, f"mail.code.{key}").format(
                 code=code, minutes=CODE_MINUTES
             )
 
@@ -221,24 +222,24 @@ async def send_download_code(engine: Engine, token: str) -> str:
             language=language,
             message_key=f"download-code:{found['token_hash']}:{now.isoformat()}",
         )
-        queued = await queue_mail(tx, engine, "download_code", mail, now, expires)
+        queued = await queue_mail(tx, services, "download_code", mail, now, expires)
     if queued is not None:
-        await send_due_mail(engine, [queued])  # the page says "sent": send it now
+        await send_due_mail(services, [queued])  # the page says "sent": send it now
     return language
 
 
-async def open_download(engine: Engine, token: str, code: str) -> tuple[str, bytes]:
+async def open_download(services: Services, token: str, code: str) -> tuple[str, bytes]:
     """(file name, zip) for the right code; the code is used up and the
     download recorded. Wrong codes count; 5 of them need a new code."""
-    now = engine.clock()
-    async with engine.store.transaction() as tx:
+    now = services.clock()
+    async with services.store.transaction() as tx:
         found = await tx.get_download(hash_token(token), now)
         if found is None:
             raise DownloadError("gone")
         digest, expires = found["code_digest"], found["code_expires"]
         usable = digest is not None and expires and now < datetime.fromisoformat(expires)
         typed = "".join(code.split())
-        ok = bool(usable) and engine.keyring.code_matches(
+        ok = bool(usable) and services.keyring.code_matches(
             typed, f"download:{found['token_hash']}", digest
         )
         if not ok:
@@ -256,5 +257,5 @@ async def open_download(engine: Engine, token: str, code: str) -> tuple[str, byt
         await tx.add_request_event(
             found["reference"], "customer", "downloaded", {"size": found["size"]}, now
         )
-    data = await off_loop(engine.blobs.get, found["blob_token"])  # decrypting: off the loop
+    data = await off_loop(services.blobs.get, found["blob_token"])  # decrypting: off the loop
     return f"jova-pos-data-{found['reference']}.zip", data

@@ -14,10 +14,10 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.delivery.notifications import notify
 from bot.domain.business_days import business_days_between
 from bot.domain.models import RequestRecord, RequestStatus
 from bot.requests.lookup import RequestNotFound
+from bot.requests.notify import notify
 from bot.store import Store, Transaction
 from flows.validators import parse_reference
 

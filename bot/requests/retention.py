@@ -9,11 +9,10 @@ that the file existed and was removed; the content is gone.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.conversation.engine import Engine
 from bot.infra.cpu import off_loop
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -21,18 +20,10 @@ log = logging.getLogger(__name__)
 ORPHAN_AGE_SECONDS = 3600  # far longer than any transaction
 
 
-@dataclass(frozen=True)
-class PurgeReport:
-    drafts: int
-    id_proofs: int
-    orphans: int = 0
-    forgotten: int = 0
-
-
-async def purge_id_proofs(engine: Engine) -> int:
-    now = engine.clock()
-    cutoff = now - timedelta(days=engine.settings.id_proof_retention_days)
-    async with engine.store.transaction() as tx:
+async def purge_id_proofs(services: Services) -> int:
+    now = services.clock()
+    cutoff = now - timedelta(days=services.settings.id_proof_retention_days)
+    async with services.store.transaction() as tx:
         due = await tx.id_proofs_due(cutoff)
         await tx.mark_attachments_deleted([token for token, _ in due], now)
         for reference in sorted({reference for _, reference in due}):
@@ -40,55 +31,55 @@ async def purge_id_proofs(engine: Engine) -> int:
                 reference,
                 "system",
                 "id_proof_deleted",
-                {"retention_days": engine.settings.id_proof_retention_days},
+                {"retention_days": services.settings.id_proof_retention_days},
                 now,
             )
     for token, _ in due:  # after the commit: a crash leaves files, never dangling rows
-        engine.blobs.delete(token)
+        services.blobs.delete(token)
     if due:
         log.info("deleted %d ID proofs past their retention", len(due))
     return len(due)
 
 
-async def purge_orphans(engine: Engine) -> int:
+async def purge_orphans(services: Services) -> int:
     """Files with no live row: written by a process killed before its commit
     (or whose deletion was interrupted). Old enough that no transaction can
     still be about to record them."""
-    candidates = engine.blobs.stored(older_than=ORPHAN_AGE_SECONDS)
+    candidates = services.blobs.stored(older_than=ORPHAN_AGE_SECONDS)
     if not candidates:
         return 0
-    async with engine.store.transaction(readonly=True) as tx:
+    async with services.store.transaction(readonly=True) as tx:
         live = await tx.live_attachment_tokens()
     orphans = [token for token in candidates if token not in live]
     for token in orphans:
-        engine.blobs.delete(token)
+        services.blobs.delete(token)
     if orphans:
         log.info("deleted %d stored files that no record refers to", len(orphans))
     return len(orphans)
 
 
-async def forget_deleted_customers(engine: Engine) -> int:
+async def forget_deleted_customers(services: Services) -> int:
     """After a completed deletion, the customer is forgotten: their messages,
     codes, files and identifying fields go; the compliance record (reference,
     type, dates, status history, keyed hash of the email) stays. Completing a
     deletion does it at once (``bot.requests.completion``); this hourly run finishes
     what a crash interrupted."""
-    async with engine.store.transaction(readonly=True) as tx:
+    async with services.store.transaction(readonly=True) as tx:
         references = await tx.deletions_to_forget()
     forgotten = 0
     for reference in references:
-        forgotten += await forget_customer(engine, reference, scrub=False)
+        forgotten += await forget_customer(services, reference, scrub=False)
     if references:
-        await engine.store.scrub_wal()
+        await services.store.scrub_wal()
     return forgotten
 
 
-async def forget_customer(engine: Engine, reference: str, *, scrub: bool = True) -> bool:
+async def forget_customer(services: Services, reference: str, *, scrub: bool = True) -> bool:
     """Forget the customer of one completed deletion; False when there was
     nothing (left) to forget. Idempotent: a parallel run, or one interrupted
     by a crash, is finished by the next, and files already gone are fine."""
-    now = engine.clock()
-    async with engine.store.transaction() as tx:
+    now = services.clock()
+    async with services.store.transaction() as tx:
         record = await tx.get_request(reference)
         if (
             record is None
@@ -98,55 +89,41 @@ async def forget_customer(engine: Engine, reference: str, *, scrub: bool = True)
         ):
             return False
         email = record.email
-        tokens = await tx.forget_customer(reference, engine.keyring.identity_digest(email), now)
+        tokens = await tx.forget_customer(reference, services.keyring.identity_digest(email), now)
         await tx.add_request_event(reference, "system", "customer_forgotten", {}, now)
     for token in tokens:
-        engine.blobs.delete(token)
-    forget_mail = getattr(engine.mailer, "forget", None)
+        services.blobs.delete(token)
+    forget_mail = getattr(services.mailer, "forget", None)
     if forget_mail is not None:
         forget_mail(email)  # development mail files name the address
     log.info("forgot the customer of %s", reference)
     if scrub:
-        await engine.store.scrub_wal()
+        await services.store.scrub_wal()
     return True
 
 
-async def drop_old_compliance_records(engine: Engine) -> int:
+async def drop_old_compliance_records(services: Services) -> int:
     """The proof that a deletion was done is kept for a configured number of
     years, then it goes too."""
-    years = engine.settings.compliance_record_years
-    before = engine.clock() - timedelta(days=365 * years + years // 4)
-    async with engine.store.transaction() as tx:
+    years = services.settings.compliance_record_years
+    before = services.clock() - timedelta(days=365 * years + years // 4)
+    async with services.store.transaction() as tx:
         dropped = await tx.drop_compliance_records(before)
     if dropped:
         log.info("dropped %d compliance records older than %d years", dropped, years)
     return dropped
 
 
-async def purge_expired_downloads(engine: Engine) -> int:
-    async with engine.store.transaction() as tx:
-        tokens = await tx.expired_downloads(engine.clock())
+async def purge_expired_downloads(services: Services) -> int:
+    async with services.store.transaction() as tx:
+        tokens = await tx.expired_downloads(services.clock())
     for token in tokens:
-        engine.blobs.delete(token)
+        services.blobs.delete(token)
     return len(tokens)
 
 
-async def purge(engine: Engine) -> PurgeReport:
-    drafts = await engine.discard_stale_drafts()
-    await purge_expired_downloads(engine)
-    await drop_old_compliance_records(engine)
-    async with engine.store.transaction() as tx:  # the per-mailbox code limit looks back 1 h
-        await tx.drop_code_mails(engine.clock() - timedelta(days=1))
-    return PurgeReport(
-        drafts=drafts,
-        id_proofs=await purge_id_proofs(engine),
-        orphans=await purge_orphans(engine),
-        forgotten=await forget_deleted_customers(engine),
-    )
-
-
-async def open_id_proof(engine: Engine, token: str, viewer: str, purpose: str) -> bytes:
+async def open_id_proof(services: Services, token: str, viewer: str, purpose: str) -> bytes:
     """The decrypted file, with the view recorded first: no unrecorded look."""
-    async with engine.store.transaction() as tx:
-        await tx.record_attachment_view(token, viewer, purpose, engine.clock())
-    return await off_loop(engine.blobs.get, token)  # a disk read and decryption
+    async with services.store.transaction() as tx:
+        await tx.record_attachment_view(token, viewer, purpose, services.clock())
+    return await off_loop(services.blobs.get, token)  # a disk read and decryption

@@ -19,8 +19,9 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from bot.conversation.engine import Engine, hash_token
 from bot.infra.cpu import Busy, off_loop, off_loop_or_busy
+from bot.infra.crypto import hash_token
+from bot.services import Services
 
 ROLES = ("agent", "admin")
 SLOW_AFTER = 3
@@ -62,7 +63,7 @@ class Session:
 
 
 async def add_staff(
-    engine: Engine, email: str, role: str, password: str, actor: str = "cli"
+    services: Services, email: str, role: str, password: str, actor: str = "cli"
 ) -> None:
     if role not in ROLES:
         raise StaffError(f"role must be one of {', '.join(ROLES)}", "staff_role")
@@ -75,25 +76,25 @@ async def add_staff(
             minimum=MIN_PASSWORD,
         )
     hashed = await off_loop(_hasher.hash, password)
-    async with engine.store.transaction() as tx:
-        if not await tx.create_staff(email, role, hashed, engine.clock()):
+    async with services.store.transaction() as tx:
+        if not await tx.create_staff(email, role, hashed, services.clock()):
             raise StaffError(f"{email} already has an account", "staff_exists", email=email)
-        await tx.add_staff_audit(actor, f"add:{role}", email.lower(), engine.clock())
+        await tx.add_staff_audit(actor, f"add:{role}", email.lower(), services.clock())
 
 
 ACCOUNT_ACTIONS = ("make_admin", "make_agent", "disable", "enable", "reset_password")
 
 
-async def change_staff(engine: Engine, actor: str, email: str, action: str) -> str | None:
+async def change_staff(services: Services, actor: str, email: str, action: str) -> str | None:
     """An admin's change to an account; a new one-time password for
     ``reset_password`` (shown once, never stored in clear). Nobody changes or
     locks out their own account here, and the last active admin stays one."""
     if action not in ACCOUNT_ACTIONS:
         raise StaffError(f"unknown action {action!r}", "staff_action")
-    now = engine.clock()
+    now = services.clock()
     password = secrets.token_urlsafe(12) if action == "reset_password" else None
     hashed = await off_loop(_hasher.hash, password) if password else None
-    async with engine.store.transaction() as tx:
+    async with services.store.transaction() as tx:
         account = await tx.staff_by_email(email)
         if account is None:
             raise StaffError(f"no staff account {email}", "staff_unknown", email=email)
@@ -130,23 +131,23 @@ async def change_staff(engine: Engine, actor: str, email: str, action: str) -> s
     return password
 
 
-async def ensure_first_admin(engine: Engine) -> str | None:
+async def ensure_first_admin(services: Services) -> str | None:
     """On a database with no staff: one admin with a fresh password, returned
     once to be shown once. None when staff exist.
 
     Servers started at the same moment on an empty database race here: the
     check and the insert share one write transaction, so exactly one of them
     creates the admin (and shows a password) and the others see it."""
-    async with engine.store.transaction(readonly=True) as tx:
+    async with services.store.transaction(readonly=True) as tx:
         if await tx.count_staff():
             return None  # the usual start: no hashing for nothing
     password = secrets.token_urlsafe(12)
     hashed = await off_loop(_hasher.hash, password)
-    async with engine.store.transaction() as tx:
+    async with services.store.transaction() as tx:
         if await tx.count_staff():
             return None
-        await tx.create_staff("admin@localhost", "admin", hashed, engine.clock())
-        await tx.add_staff_audit("system", "add:admin", "admin@localhost", engine.clock())
+        await tx.create_staff("admin@localhost", "admin", hashed, services.clock())
+        await tx.add_staff_audit("system", "add:admin", "admin@localhost", services.clock())
     return password
 
 
@@ -169,7 +170,7 @@ def _verify(stored: str, password: str) -> bool:
         return False
 
 
-async def log_in(engine: Engine, email: str, password: str, address: str) -> str:
+async def log_in(services: Services, email: str, password: str, address: str) -> str:
     """A new session's cookie value for correct credentials.
 
     Every refusal costs the same (one argon2 check, the same slowdown, the
@@ -179,8 +180,8 @@ async def log_in(engine: Engine, email: str, password: str, address: str) -> str
     someone in is decided again in the write transaction that records it:
     parallel guesses neither lose counts nor slip past a lock set meanwhile.
     """
-    now = engine.clock()
-    async with engine.store.transaction(readonly=True) as tx:
+    now = services.clock()
+    async with services.store.transaction(readonly=True) as tx:
         account = await tx.staff_by_email(email)
         by_address = await tx.login_failures(address)
     if account is not None and account["disabled_at"]:
@@ -199,8 +200,8 @@ async def log_in(engine: Engine, email: str, password: str, address: str) -> str
         ok = await off_loop_or_busy(LOGIN_QUEUE, _verify, stored, password) and usable
     except Busy:
         raise LoginBusy() from None
-    now = engine.clock()
-    async with engine.store.transaction() as tx:
+    now = services.clock()
+    async with services.store.transaction() as tx:
         if ok and account is not None:
             fresh = await tx.staff_by_email(email)
             fresh_address = await tx.login_failures(address)
@@ -231,14 +232,14 @@ async def log_in(engine: Engine, email: str, password: str, address: str) -> str
     raise LoginRefused()
 
 
-async def session_for(engine: Engine, cookie: str | None, touch: bool = True) -> Session | None:
+async def session_for(services: Services, cookie: str | None, touch: bool = True) -> Session | None:
     """The live session of ``cookie``; ``touch`` counts this as activity (an open
     event stream does not, or a forgotten tab would never time out)."""
     if not cookie:
         return None
-    now = engine.clock()
+    now = services.clock()
     id_hash = hash_token(cookie)
-    async with engine.store.transaction() as tx:
+    async with services.store.transaction() as tx:
         found = await tx.get_session(id_hash)
         if found is None:
             return None

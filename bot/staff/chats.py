@@ -20,11 +20,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from bot.delivery.channels import PULLED_CHANNELS, Core
+from bot.delivery.channels import PULLED_CHANNELS, Channels, mark_sent, opted_out
 from bot.delivery.notifications import window_open
 from bot.domain.models import Channel, ConversationRecord, OutboundMessage
 from bot.infra.mail import Mail, html_page
+from bot.services import Services
 from bot.store import Transaction
+from flows.dialogue import MENU
 from flows.types import Label, Reply
 
 log = logging.getLogger(__name__)
@@ -43,18 +45,22 @@ class ChatError(ValueError):
 
 
 async def _record(
-    core: Core, conversation: ConversationRecord, staff: str, key: str, text: str
+    services: Services,
+    channels: Channels,
+    conversation: ConversationRecord,
+    staff: str,
+    key: str,
+    text: str,
 ) -> OutboundMessage:
     """Record a message from ``staff`` to the customer, not yet sent."""
-    engine = core.engine
-    async with engine.store.transaction() as tx:
+    async with services.store.transaction() as tx:
         (id_,) = await tx.record_outbound(
             conversation.id,
             None,
             conversation.language,
             conversation.state,
             [(key, text, ())],
-            engine.clock(),
+            services.clock(),
             author=staff,
         )
     return OutboundMessage(
@@ -63,12 +69,16 @@ async def _record(
 
 
 async def _held(
-    core: Core, conversation_id: int, staff: str, tx: Transaction | None = None
+    services: Services,
+    channels: Channels,
+    conversation_id: int,
+    staff: str,
+    tx: Transaction | None = None,
 ) -> ConversationRecord:
     """The chat, which ``staff`` must hold; read inside ``tx`` when the caller
     is about to change it (so a customer's message in between is not undone)."""
     if tx is None:
-        async with core.engine.store.transaction(readonly=True) as own:
+        async with services.store.transaction(readonly=True) as own:
             conversation = await own.get_conversation_by_id(conversation_id)
     else:
         conversation = await tx.get_conversation_by_id(conversation_id)
@@ -79,10 +89,15 @@ async def _held(
     return conversation
 
 
-async def claim(core: Core, conversation_id: int, staff: str, take_over: bool = False) -> None:
+async def claim(
+    services: Services,
+    channels: Channels,
+    conversation_id: int,
+    staff: str,
+    take_over: bool = False,
+) -> None:
     """Take a chat; ``take_over`` (admins) takes it from whoever holds it."""
-    engine = core.engine
-    async with engine.store.transaction() as tx:
+    async with services.store.transaction() as tx:
         conversation = await tx.get_conversation_by_id(conversation_id)
         if conversation is None:
             raise ChatError("no such chat", "no_chat")
@@ -97,21 +112,23 @@ async def claim(core: Core, conversation_id: int, staff: str, take_over: bool = 
             staff,
             "take_over" if taken else "claim",
             f"<- {holder}" if taken else "",
-            engine.clock(),
+            services.clock(),
         )
-    text = engine.catalogue.render(conversation.language, Reply("staff.joined"))
-    await _send(core, conversation, staff, "staff.joined", text)
+    text = services.catalogue.render(conversation.language, Reply("staff.joined"))
+    await _send(services, channels, conversation, staff, "staff.joined", text)
 
 
-async def reply(core: Core, conversation_id: int, staff: str, text: str) -> str:
+async def reply(
+    services: Services, channels: Channels, conversation_id: int, staff: str, text: str
+) -> str:
     """Send a staff reply; the route it took (a channel, ``whatsapp_template``
     or ``email``), or ``queued`` on a channel with no push (the terminal),
     where it waits for the customer to open the chat."""
     text = text.strip()
     if not text or len(text) > MAX_REPLY:
         raise ChatError(f"a reply has 1 to {MAX_REPLY} characters", "reply_length")
-    conversation = await _held(core, conversation_id, staff)
-    route = await _send(core, conversation, staff, "staff.reply", text)
+    conversation = await _held(services, channels, conversation_id, staff)
+    route = await _send(services, channels, conversation, staff, "staff.reply", text)
     if route is not None:
         return route
     if conversation.channel is Channel.WHATSAPP:
@@ -126,24 +143,27 @@ async def reply(core: Core, conversation_id: int, staff: str, text: str) -> str:
 
 
 async def _send(
-    core: Core, conversation: ConversationRecord, staff: str, key: str, text: str
+    services: Services,
+    channels: Channels,
+    conversation: ConversationRecord,
+    staff: str,
+    key: str,
+    text: str,
 ) -> str | None:
     """Record and deliver one message from staff; the route it took
     (``queued`` where the customer fetches it), or None when it could not go
     (it stays recorded, marked undelivered)."""
-    if conversation.channel is not Channel.WHATSAPP or window_open(
-        conversation, core.engine.clock()
-    ):
-        outbound = await _record(core, conversation, staff, key, text)
-        delivered = await core.deliver([outbound], proactive=False)
+    if conversation.channel is not Channel.WHATSAPP or window_open(conversation, services.clock()):
+        outbound = await _record(services, channels, conversation, staff, key, text)
+        delivered = await channels.deliver([outbound], proactive=False)
         if not delivered:
             return None
         return "queued" if conversation.channel in PULLED_CHANNELS else conversation.channel.value
-    route = await _outside_window(core, conversation, staff, key, text)
+    route = await _outside_window(services, channels, conversation, staff, key, text)
     if route is not None:  # the 24-hour window was closed: say how it went instead
-        async with core.engine.store.transaction() as tx:
+        async with services.store.transaction() as tx:
             await tx.add_chat_event(
-                conversation.id, staff, "outside_window", f"{key} -> {route}", core.engine.clock()
+                conversation.id, staff, "outside_window", f"{key} -> {route}", services.clock()
             )
     return route
 
@@ -157,7 +177,8 @@ def template_text(text: str) -> str | None:
 
 
 async def _outside_window(
-    core: Core,
+    services: Services,
+    channels: Channels,
     conversation: ConversationRecord,
     staff: str,
     key: str,
@@ -166,11 +187,10 @@ async def _outside_window(
 ) -> str | None:
     """Template, else SMS, else (for replies, not notices) email; after a
     message ``failed_on`` a channel, only the routes that come after it."""
-    engine = core.engine
-    message = await _record(core, conversation, staff, key, text)
+    message = await _record(services, channels, conversation, staff, key, text)
     route = None
-    template = core.settings.twilio_templates.get("staff_reply")
-    whatsapp = core.adapter_for(Channel.WHATSAPP)
+    template = services.settings.twilio_templates.get("staff_reply")
+    whatsapp = channels.adapter_for(Channel.WHATSAPP)
     variable = template_text(text)
     if template and whatsapp is not None and variable is not None and failed_on is None:
         try:
@@ -180,25 +200,25 @@ async def _outside_window(
         except Exception as exc:  # refused, rate-limited or down: the next route
             log.warning("staff reply template not sent: %s", type(exc).__name__)
         else:
-            await engine.mark_sent(message, sid)
+            await mark_sent(services, message, sid)
             route = "whatsapp_template"
     if (
         route is None
         and failed_on is not Channel.SMS
-        and core.settings.twilio_sms_number
-        and core.adapter_for(Channel.SMS)
-        and not await engine.is_opted_out(Channel.SMS, conversation.address)
+        and services.settings.twilio_sms_number
+        and channels.adapter_for(Channel.SMS)
+        and not await opted_out(services, Channel.SMS, conversation.address)
     ):
         sms = dataclasses.replace(message, channel=Channel.SMS)
-        if await core.deliver([sms], proactive=False):
+        if await channels.deliver([sms], proactive=False):
             route = "sms"
     if route is None and key == "staff.reply":
-        async with engine.store.transaction(readonly=True) as tx:
+        async with services.store.transaction(readonly=True) as tx:
             filed = await tx.requests_for_address(conversation.channel, conversation.address)
         emails = [r for r in filed if not r.email.startswith("hmac:")]
         if emails:
             latest = max(emails, key=lambda r: r.created_at)
-            footer = engine.catalogue.render(
+            footer = services.catalogue.render(
                 conversation.language,
                 Reply(
                     "mail.staff_reply.footer",
@@ -206,10 +226,10 @@ async def _outside_window(
                 ),
             )
             try:
-                await engine.mailer.send(
+                await services.mailer.send(
                     Mail(
                         to=latest.email,
-                        subject=engine.catalogue.text(
+                        subject=services.catalogue.text(
                             conversation.language, "mail.staff_reply.subject"
                         ),
                         text=f"{text}\n\n{footer}\n\nJOVA POS",
@@ -221,18 +241,19 @@ async def _outside_window(
             except Exception as exc:
                 log.warning("staff reply by email failed: %s", type(exc).__name__)
             else:
-                await engine.mark_sent(message)
+                await mark_sent(services, message)
                 route = "email"
     return route
 
 
-async def undelivered(core: Core, outbound_ids: list[int], channel: Channel) -> None:
+async def undelivered(
+    services: Services, channels: Channels, outbound_ids: list[int], channel: Channel
+) -> None:
     """The provider reports staff replies it could not deliver on ``channel``:
     each goes on by the routes after it (WhatsApp, then SMS, then email), once,
     as notifications do. Notices (joined, back to the bot) are not re-sent."""
-    engine = core.engine
     for outbound_id in outbound_ids:
-        async with engine.store.transaction() as tx:
+        async with services.store.transaction() as tx:
             found = await tx.staff_reply(outbound_id)
             conversation = (
                 await tx.get_conversation_by_id(found["conversation_id"]) if found else None
@@ -245,60 +266,69 @@ async def undelivered(core: Core, outbound_ids: list[int], channel: Channel) -> 
                 found["author"],
                 "undelivered",
                 f"{outbound_id} {channel.value}",
-                engine.clock(),
+                services.clock(),
             )
         route = await _outside_window(
-            core, conversation, found["author"], "staff.reply", found["text"], failed_on=channel
+            services,
+            channels,
+            conversation,
+            found["author"],
+            "staff.reply",
+            found["text"],
+            failed_on=channel,
         )
-        async with engine.store.transaction() as tx:
+        async with services.store.transaction() as tx:
             await tx.add_chat_event(
                 conversation.id,
                 found["author"],
                 "rerouted",
                 f"{outbound_id} -> {route or 'nothing'}",
-                engine.clock(),
+                services.clock(),
             )
 
 
-async def note(core: Core, conversation_id: int, staff: str, text: str) -> None:
+async def note(
+    services: Services, channels: Channels, conversation_id: int, staff: str, text: str
+) -> None:
     """An internal note: staff see it in the transcript; the customer never does."""
     text = text.strip()
     if not text:
         raise ChatError("the note is empty", "note_empty")
-    await _held(core, conversation_id, staff)
-    async with core.engine.store.transaction() as tx:
-        await tx.add_staff_note(conversation_id, staff, text[:MAX_REPLY], core.engine.clock())
+    await _held(services, channels, conversation_id, staff)
+    async with services.store.transaction() as tx:
+        await tx.add_staff_note(conversation_id, staff, text[:MAX_REPLY], services.clock())
 
 
-async def transfer(core: Core, conversation_id: int, staff: str, to: str) -> None:
-    async with core.engine.store.transaction() as tx:
-        conversation = await _held(core, conversation_id, staff, tx)
+async def transfer(
+    services: Services, channels: Channels, conversation_id: int, staff: str, to: str
+) -> None:
+    async with services.store.transaction() as tx:
+        conversation = await _held(services, channels, conversation_id, staff, tx)
         target = await tx.staff_by_email(to.strip())
         if target is None or target["disabled_at"]:
             raise ChatError(f"no active staff account {to.strip()}", "no_staff")
         conversation.claimed_by = target["email"]
         await tx.save_conversation(conversation)
         await tx.add_chat_event(
-            conversation_id, staff, "transfer", f"-> {target['email']}", core.engine.clock()
+            conversation_id, staff, "transfer", f"-> {target['email']}", services.clock()
         )
 
 
-def canned(core: Core, language: str) -> dict[str, str]:
+def canned(services: Services, language: str) -> dict[str, str]:
     """Ready answers staff can pick, in the customer's language."""
-    texts = core.engine.catalogue.texts.get(language, {})
+    texts = services.catalogue.texts.get(language, {})
     return {k.removeprefix("canned."): v for k, v in texts.items() if k.startswith("canned.")}
 
 
-async def release(core: Core, conversation_id: int, staff: str) -> None:
-    engine = core.engine
-    async with engine.store.transaction() as tx:
-        conversation = await _held(core, conversation_id, staff, tx)
+async def release(services: Services, channels: Channels, conversation_id: int, staff: str) -> None:
+    async with services.store.transaction() as tx:
+        conversation = await _held(services, channels, conversation_id, staff, tx)
         conversation.claimed_by = None
         conversation.waiting_staff_since = None
         if conversation.state == "staff":
             back = conversation.slots.pop("_return", None)
-            conversation.state = back if back in engine.dialogue.states else "menu"
+            conversation.state = back or MENU  # the dialogue resets a state it does not know
         await tx.save_conversation(conversation)
-        await tx.add_chat_event(conversation.id, staff, "release", "", engine.clock())
-    text = engine.catalogue.render(conversation.language, Reply("staff.back_to_bot"))
-    await _send(core, conversation, staff, "staff.back_to_bot", text)
+        await tx.add_chat_event(conversation.id, staff, "release", "", services.clock())
+    text = services.catalogue.render(conversation.language, Reply("staff.back_to_bot"))
+    await _send(services, channels, conversation, staff, "staff.back_to_bot", text)

@@ -21,9 +21,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from bot.conversation.engine import hash_token, utc_now
-from bot.delivery.channels import Core
+from bot.core import Core
 from bot.domain.models import RequestStatus
+from bot.infra.clock import utc_now
+from bot.infra.crypto import hash_token
 from bot.requests.completion import complete_request
 from bot.requests.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile
 from bot.requests.lifecycle import MOVES, DateOutOfRange, IllegalMove, act, deadline
@@ -49,8 +50,8 @@ def api_routes(core: Core) -> list[BaseRoute]:
         scheme, _, token = header.partition(" ")
         if not hmac.compare_digest(scheme.lower().encode(), b"bearer") or not token.strip():
             return None
-        async with core.engine.store.transaction() as tx:
-            name = await tx.api_token_name(hash_token(token.strip()), core.engine.clock())
+        async with core.services.store.transaction() as tx:
+            name = await tx.api_token_name(hash_token(token.strip()), core.services.clock())
         return f"api:{name}" if name else None
 
     def guarded(handler: Any) -> Any:
@@ -84,11 +85,11 @@ def api_routes(core: Core) -> list[BaseRoute]:
         status = request.query_params.get("status")
         if status is not None and status not in {s.value for s in RequestStatus}:
             return _error(400, f"unknown status {status!r}")
-        found = await list_requests(core.engine.store, RequestStatus(status) if status else None)
+        found = await list_requests(core.services.store, RequestStatus(status) if status else None)
         return JSONResponse([with_deadline(r) for r in found])
 
     async def show(request: Request, actor: str) -> Response:
-        record = await find_request(core.engine.store, request.path_params["reference"])
+        record = await find_request(core.services.store, request.path_params["reference"])
         return JSONResponse(with_deadline(record, detail=True))
 
     async def move(request: Request, actor: str) -> Response:
@@ -106,7 +107,7 @@ def api_routes(core: Core) -> list[BaseRoute]:
                 return _error(400, f"{name} must be a string")
         if action == "complete":  # one use case for every door (forgetting included)
             done = await complete_request(
-                core.engine, request.path_params["reference"], actor, reason=body.get("reason")
+                core.services, request.path_params["reference"], actor, reason=body.get("reason")
             )
             return JSONResponse(with_deadline(done, detail=True))
         until = body.get("until")
@@ -116,8 +117,8 @@ def api_routes(core: Core) -> list[BaseRoute]:
             return _error(400, "until must be a date YYYY-MM-DD")
         try:
             result = await act(
-                core.engine.store,
-                core.engine.clock,
+                core.services.store,
+                core.services.clock,
                 request.path_params["reference"],
                 action,
                 actor,
@@ -147,7 +148,7 @@ def api_routes(core: Core) -> list[BaseRoute]:
         if not files:
             return _error(400, "upload at least one file (multipart, any field name)")
         reference = request.path_params["reference"]
-        record = await complete_request(core.engine, reference, actor, files=files)
+        record = await complete_request(core.services, reference, actor, files=files)
         return JSONResponse(with_deadline(record, detail=True))
 
     async def openapi(request: Request) -> Response:

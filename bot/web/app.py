@@ -16,6 +16,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from importlib import resources
 from string import Template
 from typing import Any
@@ -28,15 +29,18 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.app import open_engine
-from bot.conversation.engine import Clock, UploadLinkInvalid, hash_token, utc_now
-from bot.delivery.channels import Core
+from bot.conversation.codes import arm_code
+from bot.conversation.engine import UploadLinkInvalid
+from bot.core import Core
 from bot.delivery.notifications import run_worker
 from bot.delivery.staff_alerts import run_announcer
 from bot.domain.models import InboundFile
+from bot.housekeeping import purge
 from bot.infra.catalogue import Catalogue
+from bot.infra.clock import Clock, utc_now
+from bot.infra.crypto import hash_token
 from bot.infra.directory import everyone_counts
 from bot.requests.exports import DownloadError, open_download, send_download_code
-from bot.requests.retention import purge
 from bot.staff.accounts import ensure_first_admin
 from bot.web.api import PREFIX as API_PREFIX
 from bot.web.api import api_routes
@@ -170,7 +174,8 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with open_engine(settings, clock=clock) as engine:
             core.attach(engine)
-            password = await ensure_first_admin(engine)
+            services = engine.services
+            password = await ensure_first_admin(services)
             if password is not None:
                 # Shown once, on the console that started the server, never logged.
                 sys.stderr.write(
@@ -178,7 +183,7 @@ def create_app(
                     f"password\n{password}\nLog in at /console and create real accounts.\n"
                 )
                 sys.stderr.flush()
-            if await everyone_counts(engine.directory, engine.store):
+            if await everyone_counts(services.directory, services.store):
                 log.warning(
                     "no account directory (PRIVACYBOT_ACCOUNTS_URL or `privacybot accounts "
                     "import`): every email counts as registered"
@@ -186,13 +191,17 @@ def create_app(
             started = []
             tasks: list[asyncio.Task[None]] = []
             try:
-                for adapter in core.adapters:
+                for adapter in core.channels.adapters:
                     await adapter.start()
                     started.append(adapter)
                 tasks.append(asyncio.create_task(_housekeeping(core, housekeeping_seconds)))
-                tasks.append(asyncio.create_task(run_worker(core)))
-                if core.staff_alerts() is not None:
-                    tasks.append(asyncio.create_task(run_announcer(core)))
+                tasks.append(
+                    asyncio.create_task(
+                        run_worker(services, core.channels, partial(arm_code, services))
+                    )
+                )
+                if core.channels.staff_alerts() is not None:
+                    tasks.append(asyncio.create_task(run_announcer(services, core.channels)))
                 log.info("serving; channels: %s", ", ".join(a.name for a in started) or "none")
                 yield
             finally:
@@ -210,7 +219,7 @@ def create_app(
     async def healthz(request: Request) -> JSONResponse:
         database = "ok"
         try:
-            await core.engine.store.ping()
+            await core.services.store.ping()
         except Exception as exc:  # report, do not crash
             database = f"error: {type(exc).__name__}"
         channels = {
@@ -218,7 +227,7 @@ def create_app(
             "whatsapp": {"enabled": False},
             "sms": {"enabled": False},
         }
-        for adapter in core.adapters:
+        for adapter in core.channels.adapters:
             for channel in adapter.channels:
                 channels[channel.value] = adapter.status()
         healthy = database == "ok"
@@ -230,33 +239,30 @@ def create_app(
     async def upload(request: Request) -> Response:
         token = request.path_params["token"]
         engine = core.engine
+        catalogue = core.services.catalogue
         language = await engine.upload_page_language(token)
         if language is None:
-            return _page(
-                engine.catalogue, settings.default_language, "invalid", limit_mb, status=410
-            )
+            return _page(catalogue, settings.default_language, "invalid", limit_mb, status=410)
         if request.method == "GET":
-            return _page(engine.catalogue, language, "form", limit_mb)
+            return _page(catalogue, language, "form", limit_mb)
         try:
             form = await request.form(max_files=1, max_fields=5)
         except Exception:  # a broken multipart body
-            return _page(engine.catalogue, language, "form", limit_mb, error="missing", status=400)
+            return _page(catalogue, language, "form", limit_mb, error="missing", status=400)
         uploaded = form.get("file")
         if uploaded is None or isinstance(uploaded, str) or not uploaded.filename:
-            return _page(engine.catalogue, language, "form", limit_mb, error="missing", status=400)
+            return _page(catalogue, language, "form", limit_mb, error="missing", status=400)
         data = await uploaded.read(settings.max_attachment_bytes + 1)
         size = max(uploaded.size or 0, len(data))
         await form.close()
         try:
             result = await engine.handle_upload(token, InboundFile(data, size, uploaded.filename))
         except UploadLinkInvalid:
-            return _page(
-                engine.catalogue, settings.default_language, "invalid", limit_mb, status=410
-            )
+            return _page(catalogue, settings.default_language, "invalid", limit_mb, status=410)
         if not result.accepted:
             problem = "\n\n".join(r.text for r in result.replies)
             return _page(
-                engine.catalogue,
+                catalogue,
                 result.language,
                 "form",
                 limit_mb,
@@ -264,32 +270,33 @@ def create_app(
                 status=422,
             )
         # The next step, by SMS: an answer to the upload, not a message of our own.
-        delivered = await core.deliver(result.replies, proactive=False)
-        return _page(engine.catalogue, result.language, "done" if delivered else "unsent", limit_mb)
+        delivered = await core.channels.deliver(result.replies, proactive=False)
+        return _page(catalogue, result.language, "done" if delivered else "unsent", limit_mb)
 
     async def download(request: Request) -> Response:
         token = request.path_params["token"]
-        engine = core.engine
-        async with engine.store.transaction(readonly=True) as tx:
-            found = await tx.get_download(hash_token(token), engine.clock())
+        services = core.services
+        catalogue = services.catalogue
+        async with services.store.transaction(readonly=True) as tx:
+            found = await tx.get_download(hash_token(token), services.clock())
         if found is None:
-            return _download_page(engine.catalogue, settings.default_language, "gone", 410)
+            return _download_page(catalogue, settings.default_language, "gone", 410)
         language = found["language"]
         if request.method == "GET":
-            return _download_page(engine.catalogue, language, None)
+            return _download_page(catalogue, language, None)
         try:
             form = await request.form(max_files=0, max_fields=3)
         except Exception:  # a malformed body
-            return _download_page(engine.catalogue, language, "wrong", 400)
+            return _download_page(catalogue, language, "wrong", 400)
         try:
             if form.get("action") == "send":
-                await send_download_code(engine, token)
-                return _download_page(engine.catalogue, language, "sent")
-            name, data = await open_download(engine, token, str(form.get("code", "")))
+                await send_download_code(services, token)
+                return _download_page(catalogue, language, "sent")
+            name, data = await open_download(services, token, str(form.get("code", "")))
         except DownloadError as exc:
             status = {"gone": 410, "wait": 429, "limit": 429, "code": 403}[exc.reason]
             key = {"gone": "gone", "wait": "wait", "limit": "limit", "code": "wrong"}[exc.reason]
-            return _download_page(engine.catalogue, language, key, status)
+            return _download_page(catalogue, language, key, status)
         return Response(
             data,
             media_type="application/zip",
@@ -303,7 +310,7 @@ def create_app(
     ]
     routes.extend(api_routes(core))
     routes.extend(console_routes(core))
-    for adapter in core.adapters:
+    for adapter in core.channels.adapters:
         routes.extend(adapter.routes())
     app = Starlette(routes=routes, lifespan=lifespan)
 
@@ -322,7 +329,7 @@ def create_app(
 async def _housekeeping(core: Core, every: float) -> None:
     while True:
         try:
-            await purge(core.engine)
+            await purge(core.services, core.engine)
         except Exception as exc:  # try again next round
             log.error("housekeeping failed: %s", type(exc).__name__)
         await asyncio.sleep(every)

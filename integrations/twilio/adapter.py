@@ -34,11 +34,11 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.conversation.engine import ForeignRepeat
-from bot.delivery.channels import ChannelAdapter, Core, DeliveryRefused
-from bot.delivery.notifications import delivery_failed
+from bot.core import Core
+from bot.delivery.channels import ChannelAdapter, DeliveryRefused, mark_sent, opted_out
+from bot.delivery.reports import delivery_report
 from bot.domain.models import Channel, Control, InboundFile, InboundMessage, OutboundMessage
 from bot.infra.packing import pack
-from bot.staff import chats as staff_chats
 from bot.store import StoreError
 from integrations.twilio.http import RebasedHttpClient
 from integrations.twilio.text import fits_sms, fits_whatsapp
@@ -133,7 +133,7 @@ class TwilioAdapter(ChannelAdapter):
         if (
             control is Control.OPT_IN
             and not quiet
-            and not await engine.is_opted_out(channel, address)
+            and not await opted_out(self.core.services, channel, address)
         ):
             control = None  # a first "start" is a greeting: show the menu
         media = _media_items(params)
@@ -184,16 +184,8 @@ class TwilioAdapter(ChannelAdapter):
         ids = _reply_ids(request.query_params.get("o", ""))
         if ids is None:
             return Response("o: at most 50 reply ids, digits only", status_code=400)
-        for outbound_id in ids or [None]:
-            await self.core.engine.record_delivery(sid, state, error, outbound_id)
-        if state in ("failed", "undelivered"):
-            await delivery_failed(self.core, sid)  # a notification goes on by another channel
-            on = (
-                Channel.WHATSAPP
-                if params.get("To", "").startswith(WHATSAPP_PREFIX)
-                else Channel.SMS
-            )
-            await staff_chats.undelivered(self.core, ids, on)  # so does a staff reply
+        on = Channel.WHATSAPP if params.get("To", "").startswith(WHATSAPP_PREFIX) else Channel.SMS
+        await delivery_report(self.core.services, self.core.channels, sid, state, error, ids, on)
         return Response(status_code=204)
 
     async def _verified(self, request: Request) -> dict[str, str] | Response:
@@ -296,7 +288,7 @@ class TwilioAdapter(ChannelAdapter):
             response.message(body.text, action=self._status_url(carried))
         for reply in replies:
             if not reply.sent:
-                await self.core.engine.mark_sent(reply)
+                await mark_sent(self.core.services, reply)
         return Response(str(response), media_type="application/xml")
 
     async def send_template(
@@ -352,7 +344,7 @@ class TwilioAdapter(ChannelAdapter):
                 )
                 sids.append(message.sid)
                 for reply in carried:
-                    await self.core.engine.mark_sent(reply, message.sid)
+                    await mark_sent(self.core.services, reply, message.sid)
         return sids
 
 

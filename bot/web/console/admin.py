@@ -26,7 +26,7 @@ def admin_routes(kit: ConsolePages) -> list[BaseRoute]:
         request: Request, session: Session, notice: str = "", status: int = 200
     ) -> Response:
         """Admins: accounts (add, role, disable, new password) and their history."""
-        async with core.engine.store.transaction(readonly=True) as tx:
+        async with core.services.store.transaction(readonly=True) as tx:
             members = await tx.list_staff()
             history = await tx.staff_audit(50)
 
@@ -85,7 +85,7 @@ def admin_routes(kit: ConsolePages) -> list[BaseRoute]:
         password = secrets.token_urlsafe(12)
         try:
             await add_staff(
-                core.engine, email, str(form.get("role", "")), password, actor=session.email
+                core.services, email, str(form.get("role", "")), password, actor=session.email
             )
         except StaffError as exc:
             return await staff_page(request, session, kit.problem(session, exc), 400)
@@ -97,7 +97,7 @@ def admin_routes(kit: ConsolePages) -> list[BaseRoute]:
         email = str(form.get("email", ""))
         try:
             password = await change_staff(
-                core.engine, session.email, email, str(form.get("action", ""))
+                core.services, session.email, email, str(form.get("action", ""))
             )
         except StaffError as exc:
             return await staff_page(request, session, kit.problem(session, exc), 400)

@@ -25,11 +25,11 @@ def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
     core, t, page, signed_in = kit.core, kit.t, kit.page, kit.signed_in
 
     async def inbox(request: Request, session: Session) -> Response:
-        async with core.engine.store.transaction(readonly=True) as tx:
+        async with core.services.store.transaction(readonly=True) as tx:
             chats = await tx.staff_queue(session.email, everyone=session.role == "admin")
             reasons = await tx.escalation_reasons([c.id for c in chats])
         zone = ZoneInfo(core.settings.timezone)
-        now = core.engine.clock()
+        now = core.services.clock()
         rows = []
         for c in chats:
             if c.claimed_by:
@@ -42,9 +42,10 @@ def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
                     f"({t(session, 'waited', hours=minutes // 60, minutes=minutes % 60)})"
                 )
             reason = reasons.get(c.id)
+            channel = core.services.catalogue.text(session.language, f"channel.{c.channel.value}")
             rows.append(
                 f'<tr><td><a href="/console/chats/{c.id}">#{c.id}</a></td>'
-                f"<td>{core.engine.catalogue.text(session.language, f'channel.{c.channel.value}')}"
+                f"<td>{channel}"
                 f"</td><td>{c.language}</td><td>{who}</td><td>"
                 + (t(session, f"reason_{reason}") if reason else "")
                 + "</td></tr>"
@@ -67,7 +68,7 @@ def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
 
     async def chat_page(request: Request, session: Session) -> Response:
         chat_id = int(request.path_params["chat"])
-        async with core.engine.store.transaction(readonly=True) as tx:
+        async with core.services.store.transaction(readonly=True) as tx:
             conversation = await tx.get_conversation_by_id(chat_id)
             lines = await tx.transcript(chat_id) if conversation else []
             filed = (
@@ -94,7 +95,7 @@ def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
             + "</td></tr>"
             for m in lines
         )
-        catalogue = core.engine.catalogue
+        catalogue = core.services.catalogue
 
         def shown(value: Any) -> str:
             if isinstance(value, dict):  # a file: say what, never show it here
@@ -122,7 +123,7 @@ def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
 
         choices = "".join(
             f'<option value="{html.escape(k)}">{html.escape(v[:60])}</option>'
-            for k, v in staff_chats.canned(core, conversation.language).items()
+            for k, v in staff_chats.canned(core.services, conversation.language).items()
         )
 
         def form(action: str, field: str = "") -> str:
@@ -177,25 +178,33 @@ def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
         try:
             if action == "claim":
                 await staff_chats.claim(
-                    core, chat_id, session.email, take_over=session.role == "admin"
+                    core.services,
+                    core.channels,
+                    chat_id,
+                    session.email,
+                    take_over=session.role == "admin",
                 )
             elif action == "reply":
                 if not text.strip() and form.get("canned"):
-                    async with core.engine.store.transaction(readonly=True) as tx:
+                    async with core.services.store.transaction(readonly=True) as tx:
                         held = await tx.get_conversation_by_id(chat_id)
-                    answers = staff_chats.canned(core, held.language if held else "id")
+                    answers = staff_chats.canned(core.services, held.language if held else "id")
                     text = answers.get(str(form.get("canned")), "")
-                route = await staff_chats.reply(core, chat_id, session.email, text)
+                route = await staff_chats.reply(
+                    core.services, core.channels, chat_id, session.email, text
+                )
                 return RedirectResponse(
                     f"/console/chats/{chat_id}?sent={quote(route)}", status_code=303
                 )
             elif action == "transfer":
-                await staff_chats.transfer(core, chat_id, session.email, str(form.get("to", "")))
+                await staff_chats.transfer(
+                    core.services, core.channels, chat_id, session.email, str(form.get("to", ""))
+                )
                 return RedirectResponse("/console/inbox", status_code=303)
             elif action == "note":
-                await staff_chats.note(core, chat_id, session.email, text)
+                await staff_chats.note(core.services, core.channels, chat_id, session.email, text)
             elif action == "release":
-                await staff_chats.release(core, chat_id, session.email)
+                await staff_chats.release(core.services, core.channels, chat_id, session.email)
                 return RedirectResponse("/console/inbox", status_code=303)
             else:
                 return Response(status_code=404, headers=HEADERS)

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 
-from bot.delivery.channels import Core
+from bot.core import Core
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class ActivityFeed:
         return self.version
 
     async def _mark(self) -> str:
-        async with self.core.engine.store.transaction(readonly=True) as tx:
+        async with self.core.services.store.transaction(readonly=True) as tx:
             return await tx.activity_mark()
 
     async def _watch(self) -> None:

@@ -18,7 +18,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from bot.delivery.channels import Core
+from bot.core import Core
 from bot.staff.accounts import Session, session_for
 
 COOKIE = "pb_session"
@@ -80,7 +80,7 @@ class ConsolePages:
     def t(self, session_or_lang: Session | str, key: str, **params: Any) -> str:
         """A console text in the reader's language, escaped for HTML."""
         lang = session_or_lang if isinstance(session_or_lang, str) else session_or_lang.language
-        text = self.core.engine.catalogue.text(lang, f"console.{key}")
+        text = self.core.services.catalogue.text(lang, f"console.{key}")
         return html.escape(text.format(**params) if params else text)
 
     def page(
@@ -149,14 +149,14 @@ class ConsolePages:
         if route == "queued":
             return f'<p class="msg">{self.t(session, "queued")}</p>'
         if self._known("route", route):
-            label = self.core.engine.catalogue.text(session.language, f"console.route.{route}")
+            label = self.core.services.catalogue.text(session.language, f"console.route.{route}")
             return f'<p class="msg">{self.t(session, "sent_by", route=label)}</p>'
         if params.get("done"):
             return f'<p class="msg">{self.t(session, "done")}</p>'
         return ""
 
     def _known(self, table: str, key: str) -> bool:
-        texts = self.core.engine.catalogue.texts["id"]
+        texts = self.core.services.catalogue.texts["id"]
         return bool(_KEY.fullmatch(key)) and f"console.{table}.{key}" in texts
 
     def signed_in(
@@ -165,7 +165,7 @@ class ConsolePages:
         async def run(request: Request) -> Response:
             # A page fetched again by live.js is no sign of a person at work.
             active = touch and request.headers.get("x-live") != "1"
-            session = await session_for(self.core.engine, request.cookies.get(COOKIE), active)
+            session = await session_for(self.core.services, request.cookies.get(COOKIE), active)
             if session is None:
                 if request.method == "GET":
                     return RedirectResponse("/console/login", status_code=303)

@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.conversation.engine import utc_now
 from bot.domain.models import RequestRecord, RequestStatus
+from bot.infra.clock import utc_now
 from bot.infra.directory import everyone_counts
 from bot.requests.completion import complete_request
 from bot.requests.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile, ExportTooLarge
@@ -44,8 +44,8 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
     async def queue(request: Request, session: Session) -> Response:
         lang = request.query_params.get("lang")
         if lang in ("id", "en") and lang != session.language:
-            async with core.engine.store.transaction() as tx:
-                await tx.touch_session(session.id_hash, core.engine.clock(), lang)
+            async with core.services.store.transaction() as tx:
+                await tx.touch_session(session.id_hash, core.services.clock(), lang)
             session = Session(
                 session.id_hash,
                 session.staff_id,
@@ -57,7 +57,7 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
         status = request.query_params.get("status", "open")
         kind = request.query_params.get("type", "")
         search = request.query_params.get("q", "").strip().casefold()
-        found = await list_requests(core.engine.store)
+        found = await list_requests(core.services.store)
         rows = []
         for r in found:
             if status == "open" and r.status not in OPEN:
@@ -126,7 +126,7 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
             elif action in ("reject", "delay"):
                 extra = f'<input name="reason" required placeholder="{t(session, "reason")}">'
             if action == "delay":
-                now = core.engine.clock().astimezone(ZoneInfo(core.settings.timezone))
+                now = core.services.clock().astimezone(ZoneInfo(core.settings.timezone))
                 earliest, latest = due_date_window(now.date())  # what act() accepts
                 extra += (
                     f' <input name="until" type="date" required min="{earliest}" max="{latest}"'
@@ -152,7 +152,7 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
 
     async def request_page(request: Request, session: Session) -> Response:
         try:
-            record = await find_request(core.engine.store, request.path_params["reference"])
+            record = await find_request(core.services.store, request.path_params["reference"])
         except (RequestNotFound, BadReference):
             return page(session.language, f"<p>{t(session, 'empty')}</p>", session, 404)
         notice = kit.notice(session, request)
@@ -160,11 +160,11 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
             match = "forgotten"
         elif record.details.get("name_mismatch"):
             match = "mismatch"
-        elif await everyone_counts(core.engine.directory, core.engine.store):
+        elif await everyone_counts(core.services.directory, core.services.store):
             match = "unchecked"
         else:
             match = "registered"
-        label = core.engine.catalogue.text
+        label = core.services.catalogue.text
         lang = session.language
         fields = "".join(
             f"<tr><th>{t(session, k)}</th><td>{html.escape(str(v))}</td></tr>"
@@ -206,13 +206,13 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
 
     async def proof(request: Request, session: Session) -> Response:
         try:
-            record = await find_request(core.engine.store, request.path_params["reference"])
+            record = await find_request(core.services.store, request.path_params["reference"])
         except (RequestNotFound, BadReference):
             return Response(status_code=404, headers=HEADERS)
         stored = [a for a in record.attachments if a.deleted_at is None]
         if not stored:
             return Response(status_code=404, headers=HEADERS)
-        data = await open_id_proof(core.engine, stored[-1].token, session.email, "console")
+        data = await open_id_proof(core.services, stored[-1].token, session.email, "console")
         return Response(data, media_type=stored[-1].media_type, headers=HEADERS)
 
     async def do_action(request: Request, session: Session) -> Response:
@@ -230,7 +230,7 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
                         raise ExportTooLarge(upload.filename or "export")
                     files.append(ExportFile(upload.filename or "export", data))
                 await complete_request(
-                    core.engine,
+                    core.services,
                     reference,
                     f"staff:{session.email}",
                     files=files,
@@ -239,8 +239,8 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
                 return RedirectResponse(f"/console/requests/{reference}?done=1", status_code=303)
             until = parse_due_date(until_raw) if until_raw else None
             await act(
-                core.engine.store,
-                core.engine.clock,
+                core.services.store,
+                core.services.clock,
                 reference,
                 action,
                 f"staff:{session.email}",

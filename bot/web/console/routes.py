@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from bot.delivery.channels import Core
+from bot.core import Core
 from bot.staff.accounts import LoginBusy, LoginRefused, Session, log_in, session_for
 from bot.web.console.admin import admin_routes
 from bot.web.console.chats import chat_routes
@@ -71,7 +71,7 @@ def console_routes(core: Core) -> list[BaseRoute]:
         address = request.client.host if request.client else "unknown"
         try:
             cookie = await log_in(
-                core.engine, str(form.get("email", "")), str(form.get("password", "")), address
+                core.services, str(form.get("email", "")), str(form.get("password", "")), address
             )
         except LoginRefused:
             return await login_form(request, error="login_failed", status=401)
@@ -93,7 +93,7 @@ def console_routes(core: Core) -> list[BaseRoute]:
         return response
 
     async def logout(request: Request, session: Session) -> Response:
-        async with core.engine.store.transaction() as tx:
+        async with core.services.store.transaction() as tx:
             await tx.delete_session(session.id_hash)
         response = RedirectResponse("/console/login", status_code=303)
         response.delete_cookie(COOKIE, path="/")
@@ -120,7 +120,7 @@ def console_routes(core: Core) -> list[BaseRoute]:
                     if core.stopping.is_set() or await request.is_disconnected():
                         return
                     if tick % 30 == 0:
-                        if await session_for(core.engine, cookie, touch=False) is None:
+                        if await session_for(core.services, cookie, touch=False) is None:
                             return
                         yield ": still here\n\n"  # keeps proxies from closing an idle stream
                     if seen != version:

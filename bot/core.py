@@ -1,0 +1,38 @@
+"""The running core shared by the web app and the channel adapters.
+
+Adapters are built (and their routes declared) before the store is open:
+the services and the engine are attached in the server's lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.conversation.engine import Engine
+from bot.delivery.channels import Channels
+from bot.services import Services
+from bot.settings import Settings
+
+
+class Core:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.channels = Channels()
+        self._engine: Engine | None = None
+        # Set when the server begins to stop: long-lived responses (the
+        # console's event streams) end so the shutdown is not held up.
+        self.stopping = asyncio.Event()
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("the core is not started")
+        return self._engine
+
+    @property
+    def services(self) -> Services:
+        return self.engine.services
+
+    def attach(self, engine: Engine | None) -> None:
+        self._engine = engine
+        self.channels.attach(engine.services if engine else None)

@@ -1,0 +1,31 @@
+"""The shared services, built once in ``bot/app.py`` and handed to every use case.
+
+Use cases take this bundle instead of reaching into the conversation engine
+for its store or clock: the engine handles messages, and the rest of the
+product depends on the services it actually uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.infra.blobs import BlobStore
+from bot.infra.catalogue import Catalogue
+from bot.infra.clock import Clock
+from bot.infra.crypto import Keyring
+from bot.infra.directory import AccountDirectory
+from bot.infra.mail import Mailer
+from bot.settings import Settings
+from bot.store import Store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    clock: Clock
+    catalogue: Catalogue
+    keyring: Keyring
+    blobs: BlobStore
+    directory: AccountDirectory
+    mailer: Mailer

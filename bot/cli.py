@@ -27,7 +27,6 @@ from bot.app import open_core, open_engine, open_services
 from bot.domain.models import RequestRecord, RequestStatus
 from bot.infra.clock import utc_now
 from bot.infra.logs import configure as configure_logging
-from bot.infra.mail import FileMailer
 from bot.requests.lifecycle import MOVES, OPEN, ActionResult, Deadline, IllegalMove, act, deadline
 from bot.requests.lookup import (
     BadReference,
@@ -257,9 +256,8 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
             language=language,
             before_prompt=lambda: show_pending_notifications(engine.services, channel),
         )
-        if isinstance(engine.services.mailer, FileMailer):
-            # No mail server: show the customer's mail here, marked as such.
-            engine.services.mailer.listeners.append(channel.show_dev_mail)
+        # No mail server: the customer's mail is shown here, marked as such.
+        engine.services.mailer.watch(channel.show_dev_mail)
         await channel.run()
     return 0
 

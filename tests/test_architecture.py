@@ -43,7 +43,6 @@ UPWARD_ALLOWED = {
 }
 OVERSIZED_ALLOWED = {
     "bot/cli.py",
-    "bot/conversation/engine.py",
     "bot/store/base.py",
     "bot/store/sqlite.py",
     "flows/dialogue.py",

@@ -10,14 +10,19 @@ only for mails that really go.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.conversation.work import Work
+from bot.delivery.mail_outbox import queue_mail
+from bot.domain.models import CodeRecord, ConversationRecord
 from bot.infra.catalogue import Catalogue
 from bot.infra.directory import DirectoryUnavailable
 from bot.infra.mail import Mail, html_page
 from bot.services import Services
-from flows.types import SendCode
+from bot.store import Transaction
+from flows.types import CodeAttempt, CodeState, Inbound, KnownRequest, SendCode
 
 log = logging.getLogger(__name__)
 
@@ -99,3 +104,128 @@ async def _eligibility(services: Services, effect: SendCode) -> tuple[bool, str 
         log.warning("account directory unavailable (%s): no code sent", exc)
         return False, None
     return account is not None, account.full_name if account else None
+
+
+async def issue_code(services: Services, tx: Transaction, work: Work, effect: SendCode) -> None:
+    """Issue a code for the email if it qualifies; otherwise record that none
+    was sent, so replies, timing and limits look the same either way."""
+    assert work.conversation is not None and work.outcome is not None
+    now, settings = work.now, services.settings
+    previous = await tx.get_code(work.conversation.id)
+    attempts, sends = 0, 1
+    if previous is not None and previous.verified_at is None:
+        # Limits hold for the conversation, not per email: going back and
+        # typing an email again must not reset the lock, the attempts or the
+        # resend allowance (else guessing and mail bombing are unlimited).
+        quiet_for = now - previous.last_sent_at
+        locked = previous.locked_until is not None and now < previous.locked_until
+        if locked or quiet_for < timedelta(minutes=settings.email_code_lock_minutes):
+            too_soon = quiet_for < timedelta(seconds=settings.email_code_resend_seconds)
+            if locked or too_soon or previous.sends > settings.email_code_resends:
+                log.info("code not sent: limits of conversation %s", work.conversation.id)
+                # The pending code now belongs to the new email and purpose, and
+                # cannot be used: an old code must never verify another address.
+                previous.purpose, previous.email, previous.digest = (
+                    effect.purpose,
+                    effect.email,
+                    None,
+                )
+                await tx.save_code(previous)
+                return
+            attempts, sends = previous.attempts, previous.sends + 1
+    code = f"{secrets.randbelow(10**6):06d}"
+    # Recorded unarmed (it matches nothing); ``arm_code`` arms it after this
+    # transaction, once the address proves eligible, and the mail goes.
+    await tx.save_code(
+        CodeRecord(
+            conversation_id=work.conversation.id,
+            purpose=effect.purpose,
+            email=effect.email,
+            digest=None,
+            directory_name=None,
+            issued_at=now,
+            expires_at=now + timedelta(minutes=settings.email_code_minutes),
+            attempts=attempts,
+            sends=sends,
+            last_sent_at=now,
+            locked_until=None,
+            verified_at=None,
+        )
+    )
+    mail = code_mail(
+        services.catalogue,
+        services.settings.email_code_minutes,
+        effect.email,
+        code,
+        work.outcome.language,
+        f"code:{work.conversation.id}:{utc_iso(now)}",
+    )
+    arm = {
+        "conversation_id": work.conversation.id,
+        "purpose": effect.purpose,
+        "email": effect.email,
+        "code": code,
+        "issued_at": utc_iso(now),
+    }
+    expires = now + timedelta(minutes=settings.email_code_minutes)
+    queued = await queue_mail(tx, services, "code", mail, now, expires, arm)
+    if queued is not None:
+        work.codes.append(queued)
+
+
+async def code_state(
+    services: Services,
+    tx: Transaction,
+    conversation: ConversationRecord,
+    inbound: Inbound,
+    now: datetime,
+) -> tuple[CodeState | None, KnownRequest | None]:
+    """The pending code as the dialogue may know it, with the verdict on this
+    message if it is a code (compared in constant time, never shown)."""
+    record = await tx.get_code(conversation.id)
+    if record is None:
+        return None, None
+    settings = services.settings
+    typed = "".join(inbound.text.split())
+    typed_ok: bool | None = None
+    if len(typed) == 6 and typed.isdigit():
+        effect = SendCode(record.purpose, record.email)
+        typed_ok = record.digest is not None and services.keyring.code_matches(
+            typed, code_context(conversation.id, effect), record.digest
+        )
+    state = CodeState(
+        purpose=record.purpose,
+        expires_at=record.expires_at,
+        attempts_left=max(0, settings.email_code_attempts - record.attempts),
+        resends_left=max(0, settings.email_code_resends - (record.sends - 1)),
+        next_resend_at=record.last_sent_at + timedelta(seconds=settings.email_code_resend_seconds),
+        locked_until=record.locked_until,
+        typed_ok=typed_ok,
+        email=record.email,
+    )
+    verified = None
+    if typed_ok and record.purpose.startswith("status:") and now < record.expires_at:
+        request = await tx.get_request(record.purpose.removeprefix("status:"))
+        if request is not None:
+            verified = KnownRequest(
+                request.reference, request.type, request.status.value, request.due_date
+            )
+    return state, verified
+
+
+async def record_attempt(
+    services: Services, tx: Transaction, work: Work, effect: CodeAttempt
+) -> None:
+    assert work.conversation is not None
+    code = await tx.get_code(work.conversation.id)
+    if code is None:
+        return
+    if effect.ok:
+        code.verified_at = work.now
+    else:
+        code.attempts += 1
+        if code.attempts >= services.settings.email_code_attempts:
+            code.locked_until = work.now + timedelta(
+                minutes=services.settings.email_code_lock_minutes
+            )
+    await tx.save_code(code)

@@ -13,75 +13,54 @@ someone else's replies.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import hashlib
 import logging
-import re
 import secrets
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 
-from bot.conversation.codes import arm_code, code_context, code_mail, utc_iso
-from bot.delivery.mail_outbox import queue_mail, send_due_mail
+from bot.conversation.codes import arm_code, code_state
+from bot.conversation.effects import apply_effects
+from bot.conversation.intake import IntakeFile, kept_text, prepare
+from bot.conversation.replies import holds_link, render
+from bot.conversation.work import Work
+from bot.delivery.mail_outbox import send_due_mail
 from bot.domain.business_days import due_date, due_for
 from bot.domain.models import (
     Channel,
-    CodeRecord,
     Control,
     ConversationRecord,
     InboundFile,
     InboundMessage,
     OutboundMessage,
     RequestRecord,
-    RequestStatus,
 )
 from bot.domain.support_hours import SupportHours
 from bot.infra.catalogue import LANGUAGES
 from bot.infra.cpu import off_loop
 from bot.infra.crypto import hash_token
-from bot.infra.directory import same_name
-from bot.infra.images import ImageUnreadable, strip_metadata
-from bot.requests.lifecycle import apply_move
-from bot.requests.notify import notify
 from bot.services import Services
 from bot.store import DuplicateReference, Transaction
-from flows.dialogue import MENU, Dialogue, asks_code, draft_files, holds_draft
+from flows.dialogue import MENU, Dialogue, draft_files, holds_draft
 from flows.types import (
-    AttachmentInfo,
-    AttachProof,
-    CancelRequest,
-    CodeAttempt,
-    CodeState,
     Context,
-    DiscardAttachments,
-    Escalate,
-    FileRequest,
     Inbound,
-    KeepAttachment,
     KnownRequest,
     Outcome,
-    ProvideInfo,
     Reply,
     RequestType,
-    SendCode,
     Snapshot,
 )
-from flows.validators import CROCKFORD_ALPHABET, mask_digits, sniff_media_type
+from flows.validators import CROCKFORD_ALPHABET
 
 log = logging.getLogger(__name__)
 
-_SURROGATES = re.compile("[\ud800-\udfff]")
 REFERENCE_ATTEMPTS = 8
 
 
 def new_reference_suffix() -> str:
     return "".join(secrets.choice(CROCKFORD_ALPHABET) for _ in range(6))
-
-
-# Replies that ask for ID proof: on SMS they carry a one-time upload link.
-UPLOAD_LINK_KEYS = ("prompt.id_proof", "hint.id_proof", "filed.proof_later")
 
 
 class UploadLinkInvalid(Exception):
@@ -105,35 +84,6 @@ def _known(record: RequestRecord) -> KnownRequest:
     return KnownRequest(record.reference, record.type, record.status.value, record.due_date)
 
 
-def _kept_text(state: str, text: str) -> str:
-    """An inbound text as recorded: answered at a code step, its digits masked."""
-    return mask_digits(text) if asks_code(state) else text
-
-
-@dataclass
-class _File:
-    info: AttachmentInfo
-    data: bytes
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@dataclass
-class _Work:
-    """What one message's transaction did, for what must happen after it."""
-
-    message: InboundMessage
-    files: dict[str, _File]
-    now: datetime = _EPOCH
-    conversation: ConversationRecord | None = None
-    outcome: Outcome | None = None
-    inbound_id: int | None = None
-    written: list[str] = field(default_factory=list)
-    discarded: list[str] = field(default_factory=list)
-    codes: list[int] = field(default_factory=list)  # code mails queued in the outbox
-
-
 class Engine:
     def __init__(self, services: Services, dialogue: Dialogue) -> None:
         self.services = services
@@ -148,16 +98,17 @@ class Engine:
         # Decoding images to strip their metadata is CPU work: keep it off the loop.
         # A text alone takes no slot, so a flood of logins or exports cannot hold it up.
         if message.files:
-            message, inbound, files = await off_loop(self._prepare, message)
+            message, inbound, files = await off_loop(prepare, self.services, message)
         else:
-            message, inbound, files = self._prepare(message)
+            message, inbound, files = prepare(self.services, message)
         for _ in range(REFERENCE_ATTEMPTS):
             try:
                 # Shielded: a caller cancelled mid-way (a shutdown) must not cut
                 # the transaction between its commit and its file clean-up.
-                return await asyncio.shield(
+                replies, _ = await asyncio.shield(
                     self._in_transaction(message, inbound, files, upload=None)
                 )
+                return replies
             except DuplicateReference:
                 log.warning("request reference collided; retrying with a new one")
         raise RuntimeError("could not allocate a unique request reference")
@@ -182,12 +133,14 @@ class Engine:
             message_id=f"upload:{token_hash[:16]}:{uuid.uuid4().hex}",
             files=(file,),
         )
-        message, inbound, files = await off_loop(self._prepare, message)
-        replies = await asyncio.shield(
+        message, inbound, files = await off_loop(prepare, self.services, message)
+        replies, work = await asyncio.shield(
             self._in_transaction(message, inbound, files, upload=token_hash)
         )
-        accepted = any(r.key in ("proof.received", "proof.attached_to") for r in replies)
-        return UploadResult(accepted=accepted, replies=replies, language=conversation.language)
+        # Accepted means kept: the same test that uses up the link.
+        return UploadResult(
+            accepted=bool(work.written), replies=replies, language=conversation.language
+        )
 
     async def upload_page_language(self, token: str) -> str | None:
         """The language of a valid upload link's conversation, None if invalid."""
@@ -281,26 +234,6 @@ class Engine:
 
     # internals ----------------------------------------------------------
 
-    def _inspect(self, file: InboundFile) -> _File:
-        token = self.services.blobs.new_token()
-        if not file.fetched:
-            return _File(AttachmentInfo(token, file.size, None, None, "download_failed"), b"")
-        if file.size == 0:
-            return _File(AttachmentInfo(token, 0, None, None, "empty"), b"")
-        if file.size > self.services.settings.max_attachment_bytes:
-            return _File(AttachmentInfo(token, file.size, None, None, "too_large"), b"")
-        media_type = sniff_media_type(file.data[:2048])
-        if media_type is None:
-            return _File(AttachmentInfo(token, file.size, None, None, "unsupported_type"), b"")
-        try:
-            # What is kept (and hashed) is the image without its metadata:
-            # GPS position, device and times never reach storage.
-            data = strip_metadata(file.data, media_type)
-        except ImageUnreadable:
-            return _File(AttachmentInfo(token, file.size, media_type, None, "unreadable"), b"")
-        digest = hashlib.sha256(data).hexdigest()
-        return _File(AttachmentInfo(token, len(data), media_type, digest), data)
-
     async def _conversation(
         self, tx: Transaction, message: InboundMessage, now: datetime
     ) -> ConversationRecord:
@@ -313,40 +246,24 @@ class Engine:
             message.channel, message.address, self.dialogue.initial_state, language, now
         )
 
-    def _prepare(self, message: InboundMessage) -> tuple[InboundMessage, Inbound, list[_File]]:
-        # Lone surrogates (undecodable bytes a channel let through) cannot be
-        # stored as UTF-8: make them visible replacement characters instead.
-        text = _SURROGATES.sub("\ufffd", message.text)
-        if text != message.text:
-            message = dataclasses.replace(message, text=text)
-        files = [self._inspect(f) for f in message.files]
-        limit = self.services.settings.max_text_length
-        inbound = Inbound(
-            text=message.text if len(message.text) <= limit else "",
-            attachments=tuple(f.info for f in files),
-            oversized=len(message.text) > limit,
-            expected_state=message.expected_state,
-        )
-        return message, inbound, files
-
     async def _in_transaction(
         self,
         message: InboundMessage,
         inbound: Inbound,
-        files: list[_File],
+        files: list[IntakeFile],
         upload: str | None,
-    ) -> list[OutboundMessage]:
+    ) -> tuple[list[OutboundMessage], Work]:
         """All of one message's work in one transaction. Files written for it
         are removed again if the transaction does not commit; mail (codes) is
         queued in it and goes out only after it committed."""
-        work = _Work(message=message, files={f.info.token: f for f in files})
+        work = Work(message=message, files={f.info.token: f for f in files})
         try:
             async with self.services.store.transaction() as tx:
                 recorded = await self._recorded(
                     tx, message.channel, message.address, message.message_id
                 )
                 if recorded is not None:
-                    return recorded
+                    return recorded, work
                 now = work.now = self.services.clock()
                 if upload is not None and not await tx.upload_token_conversation(upload, now):
                     raise UploadLinkInvalid()  # used or expired since we looked
@@ -371,7 +288,7 @@ class Engine:
                     message.channel,
                     message.message_id,
                     # A code typed at a code step is checked above, never kept.
-                    _kept_text(
+                    kept_text(
                         conversation.state, message.text[: self.services.settings.max_text_length]
                     ),
                     truncated=inbound.oversized,
@@ -380,7 +297,7 @@ class Engine:
                     state_after=outcome.state,
                     now=now,
                 )
-                await self._apply(tx, work)
+                await apply_effects(self.services, tx, work)
                 if upload is not None and work.written:
                     await tx.use_upload_token(upload, now)
                 log.info(
@@ -394,12 +311,12 @@ class Engine:
                 self._update(conversation, outcome, now)
                 await tx.save_conversation(conversation)
                 rendered = [
-                    await self._render(tx, conversation, outcome.language, r, now)
+                    await render(self.services, tx, conversation, outcome.language, r, now)
                     for r in outcome.replies
                 ]
                 # A reply carrying an upload link (whoever holds it can add an ID
                 # proof) is kept sealed, not in clear.
-                sealed = [self._holds_link(conversation, key) for key, _, _ in rendered]
+                sealed = [holds_link(conversation, key) for key, _, _ in rendered]
                 ids = await tx.record_outbound(
                     conversation.id,
                     work.inbound_id,
@@ -438,13 +355,13 @@ class Engine:
                 outcome.state,
             )
             for id_, (key, text, buttons) in zip(ids, rendered, strict=True)
-        ]
+        ], work
 
     async def _dialogue(
         self, tx: Transaction, conversation: ConversationRecord, inbound: Inbound, now: datetime
     ) -> Outcome:
         known = await tx.requests_for_address(conversation.channel, conversation.address)
-        code_state, verified = await self._code_state(tx, conversation, inbound, now)
+        pending, verified = await code_state(self.services, tx, conversation, inbound, now)
         settings = self.services.settings
         email = conversation.slots.get("email")
         same_email = await tx.open_requests_for_email(email) if email else []
@@ -464,7 +381,7 @@ class Engine:
             },
             requests=tuple(_known(r) for r in known),
             open_same_email=tuple(_known(r) for r in same_email),
-            code=code_state,
+            code=pending,
             verified_request=verified,
             code_minutes=self.services.settings.email_code_minutes,
             code_lock_minutes=self.services.settings.email_code_lock_minutes,
@@ -483,42 +400,6 @@ class Engine:
             last_activity=conversation.last_activity_at,
         )
         return self.dialogue.step(snapshot, inbound, context)
-
-    async def _code_state(
-        self, tx: Transaction, conversation: ConversationRecord, inbound: Inbound, now: datetime
-    ) -> tuple[CodeState | None, KnownRequest | None]:
-        """The pending code as the dialogue may know it, with the verdict on this
-        message if it is a code (compared in constant time, never shown)."""
-        record = await tx.get_code(conversation.id)
-        if record is None:
-            return None, None
-        settings = self.services.settings
-        typed = "".join(inbound.text.split())
-        typed_ok: bool | None = None
-        if len(typed) == 6 and typed.isdigit():
-            effect = SendCode(record.purpose, record.email)
-            typed_ok = record.digest is not None and self.services.keyring.code_matches(
-                typed, code_context(conversation.id, effect), record.digest
-            )
-        state = CodeState(
-            purpose=record.purpose,
-            expires_at=record.expires_at,
-            attempts_left=max(0, settings.email_code_attempts - record.attempts),
-            resends_left=max(0, settings.email_code_resends - (record.sends - 1)),
-            next_resend_at=record.last_sent_at
-            + timedelta(seconds=settings.email_code_resend_seconds),
-            locked_until=record.locked_until,
-            typed_ok=typed_ok,
-            email=record.email,
-        )
-        verified = None
-        if typed_ok and record.purpose.startswith("status:") and now < record.expires_at:
-            request = await tx.get_request(record.purpose.removeprefix("status:"))
-            if request is not None:
-                verified = KnownRequest(
-                    request.reference, request.type, request.status.value, request.due_date
-                )
-        return state, verified
 
     async def _control(
         self,
@@ -551,249 +432,11 @@ class Engine:
             effects=[],
         )
 
-    async def _render(
-        self,
-        tx: Transaction,
-        conversation: ConversationRecord,
-        language: str,
-        reply: Reply,
-        now: datetime,
-    ) -> tuple[str, str, tuple[tuple[str, str], ...]]:
-        """(key, text, buttons) of a reply as its channel shows it."""
-        variant = "sms" if conversation.channel is Channel.SMS else None
-        if self._holds_link(conversation, reply.key):
-            # SMS cannot carry a photo: ask for it through a one-time link.
-            reply = dataclasses.replace(
-                reply,
-                params={
-                    **reply.params,
-                    "upload_url": await self._upload_link(tx, conversation, now),
-                    "hours": self.services.settings.upload_link_hours,
-                },
-            )
-        text = self.services.catalogue.render(language, reply, variant)
-        buttons = tuple(
-            (self.services.catalogue.label(language, b.label), b.value) for b in reply.buttons
-        )
-        return reply.key, text, buttons
-
-    @staticmethod
-    def _holds_link(conversation: ConversationRecord, key: str) -> bool:
-        """Whether this reply carries a one-time upload link (SMS only)."""
-        return conversation.channel is Channel.SMS and key in UPLOAD_LINK_KEYS
-
-    async def _upload_link(
-        self, tx: Transaction, conversation: ConversationRecord, now: datetime
-    ) -> str:
-        token = secrets.token_urlsafe(24)  # 192 bits
-        expires = now + timedelta(hours=self.services.settings.upload_link_hours)
-        await tx.create_upload_token(hash_token(token), conversation.id, now, expires)
-        return f"{self.services.settings.public_url.rstrip('/')}/upload/{token}"
-
-    async def _apply(self, tx: Transaction, work: _Work) -> None:
-        assert work.outcome is not None and work.conversation is not None
-        for effect in work.outcome.effects:
-            if isinstance(effect, KeepAttachment):
-                await self._keep(tx, work, effect.token)
-            elif isinstance(effect, DiscardAttachments):
-                await tx.mark_attachments_deleted(effect.tokens, work.now)
-                work.discarded.extend(effect.tokens)
-            elif isinstance(effect, AttachProof):
-                if effect.token in work.files:
-                    await self._keep(tx, work, effect.token)
-                await tx.link_attachment(effect.token, effect.reference)
-                await tx.set_request_status(effect.reference, RequestStatus.VERIFYING, work.now)
-                await tx.add_request_event(
-                    effect.reference, "customer", "id_proof_received", {}, work.now
-                )
-            elif isinstance(effect, FileRequest):
-                await self._file(tx, work, effect)
-            elif isinstance(effect, SendCode):
-                await self._send_code(tx, work, effect)
-            elif isinstance(effect, CodeAttempt):
-                await self._code_attempt(tx, work, effect)
-            elif isinstance(effect, ProvideInfo):
-                if effect.token:
-                    await tx.link_attachment(effect.token, effect.reference)
-                await tx.add_request_event(
-                    effect.reference,
-                    "customer",
-                    "info_provided",
-                    {"text": effect.text} if effect.text else {"file": True},
-                    work.now,
-                )
-            elif isinstance(effect, CancelRequest):
-                record = await tx.get_request(effect.reference)
-                if record is not None:  # the dialogue checked it is this customer's own
-                    await apply_move(tx, record, "cancel", "customer", work.now)
-            elif isinstance(effect, Escalate):
-                await tx.record_escalation(work.conversation.id, effect.reason, work.now)
-                log.info(
-                    "conversation %s waiting for staff (%s)", work.conversation.id, effect.reason
-                )
-
-    async def _keep(self, tx: Transaction, work: _Work, token: str) -> None:
-        """Store an accepted file: metadata stripped, sealed, described in the database."""
-        assert work.conversation is not None
-        file = work.files[token]
-        assert file.info.media_type and file.info.sha256
-        await off_loop(self.services.blobs.put, token, file.data)  # sealing and a disk write
-        work.written.append(token)
-        await tx.insert_attachment(
-            token=token,
-            conversation_id=work.conversation.id,
-            inbound_id=work.inbound_id,
-            media_type=file.info.media_type,
-            size=file.info.size,
-            sha256=file.info.sha256,
-            now=work.now,
-        )
-
-    async def _file(self, tx: Transaction, work: _Work, effect: FileRequest) -> None:
-        assert work.conversation is not None and work.outcome is not None
-        message, outcome, now = work.message, work.outcome, work.now
-        fields = dict(effect.fields)
-        code = await tx.get_code(work.conversation.id)
-        email = fields.pop("email")
-        if (
-            code is None
-            or code.purpose != "request"
-            or code.verified_at is None
-            or code.email.casefold() != email.casefold()
-        ):
-            # The dialogue only files after a verified code; refuse loudly if not.
-            raise RuntimeError("refusing to file a request without a verified email")
-        reason = fields.pop("reason", None)
-        reason_code = fields.get("reason_code")
-        if reason is None and reason_code and reason_code != "other":
-            reason = self.services.catalogue.text(
-                outcome.language, f"choice.deletion_reason.{reason_code}"
-            )
-        full_name = fields.pop("full_name")
-        mismatch = code.directory_name is not None and not same_name(full_name, code.directory_name)
-        if mismatch:
-            fields["name_mismatch"] = True
-        status = (
-            RequestStatus.VERIFYING if effect.id_proof_token else RequestStatus.AWAITING_ID_PROOF
-        )
-        await tx.insert_request(
-            reference=effect.reference,
-            type=effect.type,
-            status=status,
-            channel=message.channel,
-            customer_address=message.address,
-            conversation_id=work.conversation.id,
-            language=outcome.language,
-            full_name=full_name,
-            email=email,
-            reason=reason,
-            details=fields,
-            now=now,
-            due_date=effect.due_date,
-        )
-        await tx.add_request_event(
-            effect.reference,
-            "customer",
-            "filed",
-            {"status": status.value, "email_verified": True},
-            now,
-        )
-        if mismatch:
-            # Not a refusal: staff decide whether the names are the same person.
-            await tx.add_request_event(effect.reference, "system", "name_mismatch", {}, now)
-        if effect.id_proof_token:
-            await tx.link_attachment(effect.id_proof_token, effect.reference)
-        # The chat acknowledgement is the receipt; its email copy is queued here.
-        filed = await tx.get_request(effect.reference)
-        assert filed is not None
-        await notify(tx, filed, "receipt", now, serial=0, chat=False)
-
-    async def _send_code(self, tx: Transaction, work: _Work, effect: SendCode) -> None:
-        """Issue a code for the email if it qualifies; otherwise record that none
-        was sent, so replies, timing and limits look the same either way."""
-        assert work.conversation is not None and work.outcome is not None
-        now, settings = work.now, self.services.settings
-        previous = await tx.get_code(work.conversation.id)
-        attempts, sends = 0, 1
-        if previous is not None and previous.verified_at is None:
-            # Limits hold for the conversation, not per email: going back and
-            # typing an email again must not reset the lock, the attempts or the
-            # resend allowance (else guessing and mail bombing are unlimited).
-            quiet_for = now - previous.last_sent_at
-            locked = previous.locked_until is not None and now < previous.locked_until
-            if locked or quiet_for < timedelta(minutes=settings.email_code_lock_minutes):
-                too_soon = quiet_for < timedelta(seconds=settings.email_code_resend_seconds)
-                if locked or too_soon or previous.sends > settings.email_code_resends:
-                    log.info("code not sent: limits of conversation %s", work.conversation.id)
-                    # The pending code now belongs to the new email and purpose, and
-                    # cannot be used: an old code must never verify another address.
-                    previous.purpose, previous.email, previous.digest = (
-                        effect.purpose,
-                        effect.email,
-                        None,
-                    )
-                    await tx.save_code(previous)
-                    return
-                attempts, sends = previous.attempts, previous.sends + 1
-        code = f"{secrets.randbelow(10**6):06d}"
-        # Recorded unarmed (it matches nothing); ``arm_code`` arms it after this
-        # transaction, once the address proves eligible, and the mail goes.
-        await tx.save_code(
-            CodeRecord(
-                conversation_id=work.conversation.id,
-                purpose=effect.purpose,
-                email=effect.email,
-                digest=None,
-                directory_name=None,
-                issued_at=now,
-                expires_at=now + timedelta(minutes=settings.email_code_minutes),
-                attempts=attempts,
-                sends=sends,
-                last_sent_at=now,
-                locked_until=None,
-                verified_at=None,
-            )
-        )
-        mail = code_mail(
-            self.services.catalogue,
-            self.services.settings.email_code_minutes,
-            effect.email,
-            code,
-            work.outcome.language,
-            f"code:{work.conversation.id}:{utc_iso(now)}",
-        )
-        arm = {
-            "conversation_id": work.conversation.id,
-            "purpose": effect.purpose,
-            "email": effect.email,
-            "code": code,
-            "issued_at": utc_iso(now),
-        }
-        expires = now + timedelta(minutes=settings.email_code_minutes)
-        queued = await queue_mail(tx, self.services, "code", mail, now, expires, arm)
-        if queued is not None:
-            work.codes.append(queued)
-
     async def _send_queued(self, ids: list[int]) -> None:
         try:
             await send_due_mail(self.services, ids, arm=partial(arm_code, self.services))
         except Exception as exc:  # the rows stay queued for the outbox worker
             log.warning("code mail left to the outbox worker: %s", type(exc).__name__)
-
-    async def _code_attempt(self, tx: Transaction, work: _Work, effect: CodeAttempt) -> None:
-        assert work.conversation is not None
-        code = await tx.get_code(work.conversation.id)
-        if code is None:
-            return
-        if effect.ok:
-            code.verified_at = work.now
-        else:
-            code.attempts += 1
-            if code.attempts >= self.services.settings.email_code_attempts:
-                code.locked_until = work.now + timedelta(
-                    minutes=self.services.settings.email_code_lock_minutes
-                )
-        await tx.save_code(code)
 
     async def flush_mail(self) -> None:
         """Wait for the mail this process started sending after its commits (at

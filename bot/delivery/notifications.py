@@ -110,9 +110,8 @@ async def send_due(services: Services, channels: Channels, limit: int = 50) -> i
             if provider_id and await tx.reported_undelivered(provider_id):
                 await _undelivered(tx, services, channels, n, services.clock())
         sent += 1
-        forget_mail = getattr(services.mailer, "forget", None)
-        if wiped_now and n.channel == "email" and forget_mail is not None:
-            forget_mail(n.address)  # the development mail file of that last notice, too
+        if wiped_now and n.channel == "email":
+            services.mailer.forget(n.address)  # the development mail file of that last notice, too
     if wiped:  # a forgotten customer's last address: off every file on disk too
         await services.store.scrub_wal()
     return sent

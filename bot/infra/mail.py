@@ -47,6 +47,16 @@ class Mailer(abc.ABC):
     async def send(self, mail: Mail) -> None:
         """Deliver or raise; callers decide what a failure means."""
 
+    def forget(self, address: str) -> int:
+        """Remove the copies kept of mail to ``address`` (its customer is
+        forgotten); how many. Mail that really leaves keeps none here."""
+        return 0
+
+    def watch(self, listener: Callable[[Mail], None]) -> bool:
+        """Show each mail to ``listener`` as it is written, where mail stays on
+        this machine (development); False where it really leaves."""
+        return False
+
 
 def build_message(mail: Mail, sender: str) -> EmailMessage:
     message = EmailMessage()
@@ -107,6 +117,10 @@ class FileMailer(Mailer):
             self._announced = True
         for listener in self.listeners:
             listener(mail)
+
+    def watch(self, listener: Callable[[Mail], None]) -> bool:
+        self.listeners.append(listener)
+        return True
 
     def forget(self, address: str) -> int:
         """Remove development mail to ``address`` (its customer is forgotten).

@@ -93,9 +93,7 @@ async def forget_customer(services: Services, reference: str, *, scrub: bool = T
         await tx.add_request_event(reference, "system", "customer_forgotten", {}, now)
     for token in tokens:
         services.blobs.delete(token)
-    forget_mail = getattr(services.mailer, "forget", None)
-    if forget_mail is not None:
-        forget_mail(email)  # development mail files name the address
+    services.mailer.forget(email)  # development mail files name the address
     log.info("forgot the customer of %s", reference)
     if scrub:
         await services.store.scrub_wal()

@@ -39,6 +39,7 @@ from bot.domain.models import (
     RequestStatus,
 )
 from bot.domain.support_hours import SupportHours
+from bot.domain.timestamps import utc_iso as _ts
 from bot.infra.blobs import BlobStore
 from bot.infra.catalogue import LANGUAGES, Catalogue
 from bot.infra.cpu import off_loop
@@ -120,11 +121,6 @@ def _known(record: RequestRecord) -> KnownRequest:
 def _kept_text(state: str, text: str) -> str:
     """An inbound text as recorded: answered at a code step, its digits masked."""
     return mask_digits(text) if asks_code(state) else text
-
-
-def _ts(value: datetime) -> str:
-    """A time as a queued code mail records it (UTC, ISO 8601)."""
-    return value.astimezone(UTC).isoformat()
 
 
 def _code_context(conversation_id: int, effect: SendCode) -> str:

@@ -1,6 +1,9 @@
 """What waits to be sent after a commit: notifications (with their
 leases and results), the sealed mail outbox, and staff messages a
 pull-only channel shows when the customer comes back.
+
+Every send is leased: a worker renews a row's lease right before it sends
+and skips a row whose lease another worker took meanwhile.
 """
 
 from __future__ import annotations
@@ -39,8 +42,12 @@ class Outbox(abc.ABC):
     async def notification_by_provider(self, provider_id: str) -> Notification | None: ...
 
     @abc.abstractmethod
-    async def lease_notification(self, id: int, until: datetime) -> None:
-        """Hold a notification back until ``until`` while one worker sends it."""
+    async def lease_notification(self, id: int, held: datetime, until: datetime) -> bool:
+        """Hold a pending notification back until ``until`` while one worker
+        sends it, if its lease is still ``held`` (its due time when claimed, the
+        lease this worker took when renewed right before the send). False when
+        it was sent or given up, or its lease ran out and another worker took
+        it: that worker sends it, so this one must not send it too."""
 
     @abc.abstractmethod
     async def pending_notifications(self, channel: str, address: str) -> list[Notification]: ...

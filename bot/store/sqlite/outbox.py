@@ -61,10 +61,13 @@ class SQLiteOutbox(Queries):
         )
         return _notification(row) if row else None
 
-    async def lease_notification(self, id: int, until: datetime) -> None:
-        await self.db.execute(
-            "UPDATE notifications SET next_attempt_at = ? WHERE id = ?", (_ts(until), id)
+    async def lease_notification(self, id: int, held: datetime, until: datetime) -> bool:
+        cur = await self.db.execute(
+            "UPDATE notifications SET next_attempt_at = ? WHERE id = ? AND status = 'pending' "
+            "AND next_attempt_at = ?",
+            (_ts(until), id, _ts(held)),
         )
+        return cur.rowcount == 1
 
     async def pending_notifications(self, channel: str, address: str) -> list[Notification]:
         rows = await self._all(

@@ -5,7 +5,7 @@ ID-proof files and the staff views of those files.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -88,4 +88,16 @@ class Requests(abc.ABC):
         """The request with its events and attachments."""
 
     @abc.abstractmethod
-    async def list_requests(self, status: RequestStatus | None = None) -> list[RequestRecord]: ...
+    async def list_requests(
+        self,
+        status: RequestStatus | Collection[RequestStatus] | None = None,
+        type: RequestType | Collection[RequestType] | None = None,
+        search: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[RequestRecord]:
+        """Requests soonest due first (then in filing order), filtered and paged
+        by the database rather than by loading them all. ``status``, ``type``:
+        one, or any of several (None: any; an empty collection: none).
+        ``search``: part of the reference, or the whole email, in any case.
+        ``limit`` and ``offset``: one page of that order."""

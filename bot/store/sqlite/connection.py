@@ -51,6 +51,12 @@ def _statements(script: str) -> list[str]:
     return statements
 
 
+def _casefold(value: object) -> object:
+    """SQL ``casefold(text)``: Python's ``str.casefold``, which folds any
+    script where SQLite's ``lower()`` folds ASCII only."""
+    return value.casefold() if isinstance(value, str) else value
+
+
 class SQLiteStore(Store):
     def __init__(self, path: Path, busy_timeout: float = 30.0) -> None:
         self.path = path
@@ -71,6 +77,8 @@ class SQLiteStore(Store):
             await self._db.execute("PRAGMA foreign_keys = ON")
             # Deleted personal data is overwritten, not left in free pages.
             await self._db.execute("PRAGMA secure_delete = ON")
+            # Case-insensitive search as Python does it (``list_requests``).
+            await self._db.create_function("casefold", 1, _casefold, deterministic=True)
             await self._migrate()
         except (sqlite3.Error, OSError) as exc:
             await self.close()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 import aiosqlite
@@ -199,14 +200,37 @@ class SQLiteRequests(Queries):
             ),
         )
 
-    async def list_requests(self, status: RequestStatus | None = None) -> list[RequestRecord]:
-        if status is None:
-            rows = await self._all("SELECT * FROM requests ORDER BY due_date, id")
-        else:
-            rows = await self._all(
-                "SELECT * FROM requests WHERE status = ? ORDER BY due_date, id", (status.value,)
-            )
-        return [_request(r) for r in rows]
+    async def list_requests(
+        self,
+        status: RequestStatus | Collection[RequestStatus] | None = None,
+        type: RequestType | Collection[RequestType] | None = None,
+        search: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[RequestRecord]:
+        where: list[str] = []
+        params: list[Any] = []
+        for column, wanted in (("status", status), ("type", type)):
+            if wanted is None:
+                continue
+            values = [wanted.value] if isinstance(wanted, StrEnum) else [w.value for w in wanted]
+            if not values:
+                return []
+            where.append(f"{column} IN ({','.join('?' * len(values))})")
+            params += values
+        if search:
+            # casefold(): Python's, registered on the connection (SQLite's
+            # lower() folds ASCII only, and an email need not be ASCII).
+            where.append("(instr(casefold(reference), ?) > 0 OR casefold(email) = ?)")
+            params += [search.casefold()] * 2
+        sql = "SELECT * FROM requests"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY due_date, id"
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            params += [-1 if limit is None else limit, offset]
+        return [_request(r) for r in await self._all(sql, params)]
 
 
 def _request(row: aiosqlite.Row, **extra: Any) -> RequestRecord:

@@ -43,8 +43,6 @@ UPWARD_ALLOWED = {
 }
 OVERSIZED_ALLOWED = {
     "bot/cli.py",
-    "bot/store/base.py",
-    "bot/store/sqlite.py",
     "flows/dialogue.py",
 }
 DRIVERS = {"aiosqlite", "sqlite3", "asyncio"}

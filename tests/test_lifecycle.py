@@ -256,3 +256,88 @@ async def test_today_is_the_day_in_the_service_time_zone(
         until=date(2028, 11, 27),
         timezone="Asia/Jakarta",
     )
+
+
+async def test_the_listing_filters_sorts_and_pages_in_the_database(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """``list_requests`` narrows by status, type and search in SQL and gives
+    exactly what the console's filters used to pick out of every request:
+    soonest due first, then in filing order; a search matches part of the
+    reference or the whole email, casefolded as Python does it (beyond ASCII)."""
+    from itertools import product
+
+    from bot.domain.models import Channel
+    from bot.requests.lifecycle import OPEN
+    from flows.types import RequestType
+
+    emails = ["siti@example.com", "Straße@Example.com", "ÖMER@example.com", "budi@example.com"]
+    now = clock()
+    async with engine.services.store.transaction() as tx:
+        for n in range(16):
+            address = f"+62812000000{n:02d}"
+            chat = await tx.create_conversation(Channel.SMS, address, "menu", "id", now)
+            await tx.insert_request(
+                reference=f"{('DEL', 'ACC', 'COR', 'RES')[n % 4]}-A{n:05d}",
+                type=list(RequestType)[n % len(RequestType)],
+                status=list(RequestStatus)[n % len(RequestStatus)],
+                channel=Channel.SMS,
+                customer_address=address,
+                conversation_id=chat.id,
+                language="id",
+                full_name="Siti Aminah",
+                email=emails[n // 4],
+                reason=None,
+                details={},
+                now=now,
+                due_date=date(2027, 1, 1) + timedelta(days=(n * 7) % 5),  # ties: filing order
+            )
+    everything = await list_requests(engine.services.store)
+    assert [r.id for r in everything] == [
+        r.id for r in sorted(everything, key=lambda r: (r.due_date, r.id))
+    ]
+
+    def picked(status: str, kind: str, search: str) -> list[str]:
+        """The console's filters as they were, in Python over every request."""
+        found = []
+        for r in everything:
+            if status == "open" and r.status not in OPEN:
+                continue
+            if status not in ("open", "all") and r.status.value != status:
+                continue
+            if kind and r.type.value != kind:
+                continue
+            if search and search not in r.reference.casefold() and search != r.email.casefold():
+                continue
+            found.append(r.reference)
+        return found
+
+    assert len(picked("all", "", "strasse@example.com")) == 4  # ß folds to ss
+    assert len(picked("all", "", "ömer@example.com")) == 4  # and Ö to ö
+    statuses = ["open", "all", "bogus", *(s.value for s in RequestStatus)]
+    kinds = ["", "bogus", *(k.value for k in RequestType)]
+    searches = ["", "a0001", "-A0000", "STRASSE@example.com", "ömer@EXAMPLE.com", "example.com"]
+    for status, kind, search in product(statuses, kinds, searches):
+        wanted = (
+            OPEN
+            if status == "open"
+            else None
+            if status == "all"
+            else [s for s in RequestStatus if s.value == status]
+        )
+        types = [k for k in RequestType if k.value == kind] if kind else None
+        found = await list_requests(engine.services.store, wanted, types, search.casefold())
+        assert [r.reference for r in found] == picked(status, kind, search.casefold()), (
+            status,
+            kind,
+            search,
+        )
+    assert [
+        r.reference for r in await list_requests(engine.services.store, RequestStatus.VERIFYING)
+    ] == [r.reference for r in everything if r.status is RequestStatus.VERIFYING]
+    pages = [await list_requests(engine.services.store, limit=5, offset=o) for o in range(0, 20, 5)]
+    assert [len(p) for p in pages] == [5, 5, 5, 1]
+    assert [r.id for p in pages for r in p] == [r.id for r in everything]
+    assert [r.id for r in await list_requests(engine.services.store, offset=14)] == [
+        r.id for r in everything[14:]
+    ]

@@ -591,3 +591,69 @@ async def test_the_development_mail_of_a_forgotten_customers_last_notice_goes_to
     files = [p for p in engine.services.settings.data_dir.rglob("*") if p.is_file()]
     for path in files:
         assert b"sekar.ayu@example.com" not in path.read_bytes(), path.name
+
+
+async def test_a_batch_that_outlasts_its_lease_sends_each_notice_once(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """Two outbox workers (two server processes): the first claims a batch
+    whose sending outlasts the lease, the second takes the rows that lease let
+    go. Each notice still goes exactly once: the first renews a row's lease
+    from the one it took before sending it, and skips a row the second holds."""
+    from collections.abc import Sequence
+
+    from bot.delivery.channels import ChannelAdapter
+    from bot.domain.models import OutboundMessage, RequestStatus
+    from bot.requests.notify import notify
+    from flows.types import RequestType
+
+    sent: list[str] = []
+    sending = asyncio.Event()
+
+    class SlowTelegram(ChannelAdapter):
+        """A slow Bot API: one notice fits in the lease, three do not."""
+
+        name = "telegram"
+        channels = (Channel.TELEGRAM,)
+
+        async def send(self, replies: Sequence[OutboundMessage]) -> list[str]:
+            sending.set()
+            clock.advance(seconds=90)
+            await asyncio.sleep(0.01)  # meanwhile the other worker runs
+            sent.extend(r.address for r in replies)
+            return [f"tg-{len(sent)}"]
+
+    core = Core(engine.services.settings)
+    core.attach(engine)
+    core.channels.adapters.append(SlowTelegram())
+    now = clock()
+    addresses = [f"424{n}" for n in range(3)]
+    async with engine.services.store.transaction() as tx:
+        for n, address in enumerate(addresses):
+            chat = await tx.create_conversation(Channel.TELEGRAM, address, "menu", "id", now)
+            await tx.insert_request(
+                reference=f"ACC-00000{n}",
+                type=RequestType.ACCESS,
+                status=RequestStatus.IN_PROGRESS,
+                channel=Channel.TELEGRAM,
+                customer_address=address,
+                conversation_id=chat.id,
+                language="id",
+                full_name="Siti Aminah",
+                email=f"c{n}@example.com",
+                reason=None,
+                details={},
+                now=now,
+                due_date=date(2027, 1, 8),
+            )
+            record = await tx.get_request(f"ACC-00000{n}")
+            assert record is not None
+            await notify(tx, record, "in_progress", now, serial=1)  # on Telegram only
+    first = asyncio.create_task(send_due(core.services, core.channels))
+    await sending.wait()  # the first worker holds the whole batch now
+    while not first.done():  # the second polls, as the outbox worker does
+        await send_due(core.services, core.channels)
+        await asyncio.sleep(0.001)
+    await first
+    assert sorted(sent) == addresses  # each once
+    assert await send_due(core.services, core.channels) == 0  # and nothing is left queued

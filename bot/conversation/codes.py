@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.conversation.work import Work
 from bot.delivery.mail_outbox import queue_mail
 from bot.domain.models import CodeRecord, ConversationRecord
+from bot.domain.timestamps import utc_iso
 from bot.infra.catalogue import Catalogue
 from bot.infra.directory import DirectoryUnavailable
 from bot.infra.mail import Mail, html_page
@@ -25,11 +26,6 @@ from bot.store import Transaction
 from flows.types import CodeAttempt, CodeState, Inbound, KnownRequest, SendCode
 
 log = logging.getLogger(__name__)
-
-
-def utc_iso(value: datetime) -> str:
-    """A time as a queued code mail records it (UTC, ISO 8601)."""
-    return value.astimezone(UTC).isoformat()
 
 
 def code_context(conversation_id: int, effect: SendCode) -> str:

@@ -89,14 +89,20 @@ def _params(n: Notification, keyring: Keyring) -> dict[str, Any]:
 async def send_due(services: Services, channels: Channels, limit: int = 50) -> int:
     """Send what is due now; returns how many were sent."""
     now = services.clock()
+    held = now + LEASE
     async with services.store.transaction() as tx:
         due = await tx.due_notifications(now, limit)  # not terminal: `privacybot chat` shows those
-        for n in due:  # claim them: another worker leaves them alone meanwhile
-            await tx.lease_notification(n.id, now + LEASE)
+        # Claim them: another worker leaves them alone meanwhile.
+        due = [n for n in due if await tx.lease_notification(n.id, n.next_attempt_at, held)]
     sent, wiped = 0, False
     for n in due:
-        async with services.store.transaction() as tx:  # renewed: a long batch keeps its hold
-            await tx.lease_notification(n.id, services.clock() + LEASE)
+        # Renewed before each row: a long batch would otherwise outlast the
+        # lease, and another worker send the same notice too. A row whose lease
+        # ran out and went to another worker is that worker's now: skipped, not
+        # sent twice.
+        async with services.store.transaction() as tx:
+            if not await tx.lease_notification(n.id, held, services.clock() + LEASE):
+                continue
         try:
             provider_id = await _deliver(services, channels, n)
         except Exception as exc:

@@ -6,10 +6,12 @@ the command line, the web console and the API share one implementation.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from bot.domain.models import RequestRecord, RequestStatus
 from bot.store import Store
+from flows.types import RequestType
 from flows.validators import parse_reference
 
 
@@ -32,9 +34,18 @@ async def find_request(store: Store, reference: str) -> RequestRecord:
     return found
 
 
-async def list_requests(store: Store, status: RequestStatus | None = None) -> list[RequestRecord]:
+async def list_requests(
+    store: Store,
+    status: RequestStatus | Collection[RequestStatus] | None = None,
+    type: RequestType | Collection[RequestType] | None = None,
+    search: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[RequestRecord]:
+    """Soonest due first; filtered and paged by the store (see
+    ``Transaction.list_requests``), not here."""
     async with store.transaction(readonly=True) as tx:
-        return await tx.list_requests(status)
+        return await tx.list_requests(status, type, search, limit, offset)
 
 
 def request_summary(r: RequestRecord) -> dict[str, Any]:

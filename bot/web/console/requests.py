@@ -57,17 +57,17 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
         status = request.query_params.get("status", "open")
         kind = request.query_params.get("type", "")
         search = request.query_params.get("q", "").strip().casefold()
-        found = await list_requests(core.services.store)
+        statuses = (
+            OPEN
+            if status == "open"
+            else None
+            if status == "all"
+            else [s for s in RequestStatus if s.value == status]  # unknown: none
+        )
+        kinds = [k for k in RequestType if k.value == kind] if kind else None
+        found = await list_requests(core.services.store, statuses, kinds, search)
         rows = []
         for r in found:
-            if status == "open" and r.status not in OPEN:
-                continue
-            if status not in ("open", "all") and r.status.value != status:
-                continue
-            if kind and r.type.value != kind:
-                continue
-            if search and search not in r.reference.casefold() and search != r.email.casefold():
-                continue
             d = deadline(r, today())
             mark = (
                 f' <span class="late">{t(session, "overdue")}</span>'

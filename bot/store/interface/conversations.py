@@ -1,0 +1,118 @@
+"""A customer's conversation: its state, every message in and out,
+delivery reports, opt-outs and upload links.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.domain.models import Channel, ConversationRecord, RecordedReply
+
+
+class Conversations(abc.ABC):
+    """The conversation part of a ``Transaction`` (``bot.store.base``)."""
+
+    @abc.abstractmethod
+    async def find_inbound(self, channel: Channel, external_id: str) -> int | None: ...
+
+    @abc.abstractmethod
+    async def inbound_sender(self, inbound_id: int) -> str | None:
+        """The channel address a recorded message came from: a message id is
+        only a repeat when the same sender sends it again."""
+
+    @abc.abstractmethod
+    async def replies_to(self, inbound_id: int) -> list[RecordedReply]:
+        """The replies recorded for a message, in order."""
+
+    @abc.abstractmethod
+    async def get_conversation(
+        self, channel: Channel, address: str
+    ) -> ConversationRecord | None: ...
+
+    @abc.abstractmethod
+    async def create_conversation(
+        self, channel: Channel, address: str, state: str, language: str, now: datetime
+    ) -> ConversationRecord: ...
+
+    @abc.abstractmethod
+    async def save_conversation(self, conversation: ConversationRecord) -> None: ...
+
+    @abc.abstractmethod
+    async def conversations_idle_since(self, cutoff: datetime) -> list[ConversationRecord]:
+        """Conversations whose last customer message is older than ``cutoff``
+        and that still hold slots (a draft or a pending file)."""
+
+    @abc.abstractmethod
+    async def get_conversation_by_id(self, conversation_id: int) -> ConversationRecord | None: ...
+
+    @abc.abstractmethod
+    async def record_inbound(
+        self,
+        conversation_id: int,
+        channel: Channel,
+        external_id: str,
+        text: str,
+        truncated: bool,
+        attachment_count: int,
+        state_before: str,
+        state_after: str,
+        now: datetime,
+    ) -> int: ...
+
+    @abc.abstractmethod
+    async def record_outbound(
+        self,
+        conversation_id: int,
+        inbound_id: int | None,
+        language: str,
+        state: str,
+        replies: Sequence[tuple[str, str, tuple[tuple[str, str], ...]]],
+        now: datetime,
+        author: str | None = None,
+        sealed: Sequence[bool] = (),
+    ) -> list[int]:
+        """Record (key, text, buttons) replies; returns their ids in order.
+        ``author``: the staff member who wrote them (None: the bot); ``sealed``:
+        which texts are kept encrypted."""
+
+    @abc.abstractmethod
+    async def mark_sent(self, outbound_id: int, provider_id: str | None, now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    async def record_delivery(
+        self,
+        provider_id: str,
+        status: str,
+        error_code: str | None,
+        now: datetime,
+        outbound_id: int | None = None,
+    ) -> None:
+        """Keep a provider's delivery report and update the reply it is about."""
+
+    @abc.abstractmethod
+    async def set_opt_out(
+        self, channel: Channel, address: str, opted_out: bool, source: str, now: datetime
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def is_opted_out(self, channel: Channel, address: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def create_upload_token(
+        self, token_hash: str, conversation_id: int, now: datetime, expires_at: datetime
+    ) -> None:
+        """A new link for the conversation; earlier unused links stop working."""
+
+    @abc.abstractmethod
+    async def upload_token_conversation(self, token_hash: str, now: datetime) -> int | None:
+        """The conversation of a link that is unused and unexpired, else None."""
+
+    @abc.abstractmethod
+    async def use_upload_token(self, token_hash: str, now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    async def request_transcripts(self, email: str) -> list[dict[str, Any]]:
+        """Messages of the conversations that filed requests with this email."""

@@ -1,0 +1,103 @@
+"""Privacy requests: filing, status and due date, their event history,
+ID-proof files and the staff views of those files.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Collection, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from bot.domain.models import Channel, RequestRecord, RequestStatus
+from flows.types import RequestType
+
+
+class Requests(abc.ABC):
+    """The request part of a ``Transaction`` (``bot.store.base``)."""
+
+    @abc.abstractmethod
+    async def open_requests_for_email(self, email: str) -> list[RequestRecord]:
+        """Open requests filed with this email (any case), from any address."""
+
+    @abc.abstractmethod
+    async def requests_for_address(self, channel: Channel, address: str) -> list[RequestRecord]: ...
+
+    @abc.abstractmethod
+    async def insert_request(
+        self,
+        *,
+        reference: str,
+        type: RequestType,
+        status: RequestStatus,
+        channel: Channel,
+        customer_address: str,
+        conversation_id: int,
+        language: str,
+        full_name: str,
+        email: str,
+        reason: str | None,
+        details: dict[str, Any],
+        now: datetime,
+        due_date: date,
+    ) -> int:
+        """Raises DuplicateReference when the reference is taken."""
+
+    @abc.abstractmethod
+    async def set_due_date(self, reference: str, due: date, now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    async def set_request_status(
+        self, reference: str, status: RequestStatus, now: datetime
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def add_request_event(
+        self, reference: str, actor: str, kind: str, data: dict[str, Any], now: datetime
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def flag_request(self, reference: str) -> None: ...
+
+    @abc.abstractmethod
+    async def insert_attachment(
+        self,
+        *,
+        token: str,
+        conversation_id: int,
+        inbound_id: int | None,
+        media_type: str,
+        size: int,
+        sha256: str,
+        now: datetime,
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def link_attachment(self, token: str, reference: str) -> None: ...
+
+    @abc.abstractmethod
+    async def mark_attachments_deleted(self, tokens: Sequence[str], now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    async def record_attachment_view(
+        self, token: str, viewer: str, purpose: str, now: datetime
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def get_request(self, reference: str) -> RequestRecord | None:
+        """The request with its events and attachments."""
+
+    @abc.abstractmethod
+    async def list_requests(
+        self,
+        status: RequestStatus | Collection[RequestStatus] | None = None,
+        type: RequestType | Collection[RequestType] | None = None,
+        search: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[RequestRecord]:
+        """Requests soonest due first (then in filing order), filtered and paged
+        by the database rather than by loading them all. ``status``, ``type``:
+        one, or any of several (None: any; an empty collection: none).
+        ``search``: part of the reference, or the whole email, in any case.
+        ``limit`` and ``offset``: one page of that order."""

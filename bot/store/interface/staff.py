@@ -1,0 +1,92 @@
+"""Staff accounts, their audit trail, login counters (per account and
+per client address), console sessions and back-office API tokens.
+"""
+
+from __future__ import annotations
+
+import abc
+from datetime import datetime
+from typing import Any
+
+
+class Staff(abc.ABC):
+    """The staff-account part of a ``Transaction`` (``bot.store.base``)."""
+
+    @abc.abstractmethod
+    async def create_staff(self, email: str, role: str, password_hash: str, now: datetime) -> bool:
+        """False when the email already has an account."""
+
+    @abc.abstractmethod
+    async def count_staff(self) -> int: ...
+
+    @abc.abstractmethod
+    async def list_staff(self) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    async def staff_by_email(self, email: str) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    async def update_staff(
+        self,
+        staff_id: int,
+        *,
+        role: str | None = None,
+        disabled_at: datetime | bool | None = False,
+        password_hash: str | None = None,
+    ) -> None:
+        """Change what is given; ``disabled_at`` None enables, False leaves it."""
+
+    @abc.abstractmethod
+    async def end_sessions_of(self, staff_id: int) -> None: ...
+
+    @abc.abstractmethod
+    async def add_staff_audit(self, actor: str, action: str, subject: str, now: datetime) -> None:
+        """What an admin did to a staff account."""
+
+    @abc.abstractmethod
+    async def staff_audit(self, limit: int) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    async def set_staff_login_state(
+        self, staff_id: int, failed: int, locked_until: datetime | None
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def add_staff_login_failure(self, staff_id: int) -> tuple[int, str | None]:
+        """Count one more failed login in place (never read-then-write, or
+        parallel guesses overwrite each other's counts); the new count and the
+        current ``locked_until``."""
+
+    @abc.abstractmethod
+    async def login_failures(self, address: str) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    async def add_login_failure(self, address: str, now: datetime) -> tuple[int, str | None]:
+        """Like ``add_staff_login_failure``, for a client address."""
+
+    @abc.abstractmethod
+    async def set_login_failures(
+        self, address: str, failures: int, locked_until: datetime | None, now: datetime
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def create_session(
+        self, id_hash: str, staff_id: int, csrf: str, language: str, now: datetime
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def get_session(self, id_hash: str) -> dict[str, Any] | None:
+        """The session with its staff member's email and role."""
+
+    @abc.abstractmethod
+    async def touch_session(self, id_hash: str, now: datetime, language: str | None) -> None: ...
+
+    @abc.abstractmethod
+    async def delete_session(self, id_hash: str) -> None: ...
+
+    @abc.abstractmethod
+    async def create_api_token(self, name: str, token_hash: str, now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    async def api_token_name(self, token_hash: str, now: datetime) -> str | None:
+        """The name of a valid token (and note its use), None if unknown or revoked."""

@@ -1,0 +1,254 @@
+"""Privacy requests, their events and attachments in SQLite."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Collection, Sequence
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+import aiosqlite
+
+from bot.domain.models import AttachmentRecord, Channel, RequestEvent, RequestRecord, RequestStatus
+from bot.domain.timestamps import utc_iso as _ts
+from bot.store.base import DuplicateReference
+from bot.store.sqlite.queries import Queries, _dt
+from flows.types import RequestType
+
+
+class SQLiteRequests(Queries):
+    async def open_requests_for_email(self, email: str) -> list[RequestRecord]:
+        rows = await self._all(
+            "SELECT * FROM requests WHERE lower(email) = lower(?) AND status IN "
+            "('awaiting_id_proof', 'verifying', 'needs_info', 'in_progress') ORDER BY id",
+            (email,),
+        )
+        return [_request(r) for r in rows]
+
+    async def requests_for_address(self, channel: Channel, address: str) -> list[RequestRecord]:
+        rows = await self._all(
+            "SELECT * FROM requests WHERE channel = ? AND customer_address = ? ORDER BY id DESC",
+            (channel.value, address),
+        )
+        return [_request(r) for r in rows]
+
+    async def insert_request(
+        self,
+        *,
+        reference: str,
+        type: RequestType,
+        status: RequestStatus,
+        channel: Channel,
+        customer_address: str,
+        conversation_id: int,
+        language: str,
+        full_name: str,
+        email: str,
+        reason: str | None,
+        details: dict[str, Any],
+        now: datetime,
+        due_date: date,
+    ) -> int:
+        try:
+            cur = await self.db.execute(
+                "INSERT INTO requests (reference, type, status, channel, customer_address, "
+                "conversation_id, language, full_name, email, reason, details, created_at, "
+                "updated_at, due_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    reference,
+                    type.value,
+                    status.value,
+                    channel.value,
+                    customer_address,
+                    conversation_id,
+                    language,
+                    full_name,
+                    email,
+                    reason,
+                    json.dumps(details, ensure_ascii=False),
+                    _ts(now),
+                    _ts(now),
+                    due_date.isoformat(),
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            if "requests.reference" in str(exc):
+                raise DuplicateReference(reference) from exc
+            raise
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    async def set_due_date(self, reference: str, due: date, now: datetime) -> None:
+        await self.db.execute(
+            "UPDATE requests SET due_date = ?, updated_at = ? WHERE reference = ?",
+            (due.isoformat(), _ts(now), reference),
+        )
+
+    async def set_request_status(
+        self, reference: str, status: RequestStatus, now: datetime
+    ) -> None:
+        # Verified, completed, rejected or cancelled: the ID proof's retention starts.
+        starts = status not in (
+            RequestStatus.AWAITING_ID_PROOF,
+            RequestStatus.VERIFYING,
+            RequestStatus.NEEDS_INFO,
+        )
+        await self.db.execute(
+            "UPDATE requests SET status = ?, updated_at = ?, "
+            "retention_from = CASE WHEN ? AND retention_from IS NULL THEN ? "
+            "ELSE retention_from END WHERE reference = ?",
+            (status.value, _ts(now), int(starts), _ts(now), reference),
+        )
+
+    async def add_request_event(
+        self, reference: str, actor: str, kind: str, data: dict[str, Any], now: datetime
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO request_events (request_id, at, actor, kind, data) "
+            "SELECT id, ?, ?, ?, ? FROM requests WHERE reference = ?",
+            (_ts(now), actor, kind, json.dumps(data, ensure_ascii=False), reference),
+        )
+
+    async def flag_request(self, reference: str) -> None:
+        await self.db.execute(
+            "UPDATE requests SET needs_attention = 1 WHERE reference = ?", (reference,)
+        )
+
+    async def insert_attachment(
+        self,
+        *,
+        token: str,
+        conversation_id: int,
+        inbound_id: int | None,
+        media_type: str,
+        size: int,
+        sha256: str,
+        now: datetime,
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO attachments (token, conversation_id, inbound_id, media_type, size, "
+            "sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (token, conversation_id, inbound_id, media_type, size, sha256, _ts(now)),
+        )
+
+    async def link_attachment(self, token: str, reference: str) -> None:
+        await self.db.execute(
+            "UPDATE attachments SET request_id = (SELECT id FROM requests WHERE reference = ?) "
+            "WHERE token = ?",
+            (reference, token),
+        )
+
+    async def mark_attachments_deleted(self, tokens: Sequence[str], now: datetime) -> None:
+        await self.db.executemany(
+            "UPDATE attachments SET deleted_at = ? WHERE token = ? AND deleted_at IS NULL",
+            [(_ts(now), t) for t in tokens],
+        )
+
+    async def record_attachment_view(
+        self, token: str, viewer: str, purpose: str, now: datetime
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO attachment_views (attachment_id, viewer, purpose, viewed_at) "
+            "SELECT id, ?, ?, ? FROM attachments WHERE token = ?",
+            (viewer, purpose, _ts(now), token),
+        )
+
+    async def get_request(self, reference: str) -> RequestRecord | None:
+        row = await self._one("SELECT * FROM requests WHERE reference = ?", (reference,))
+        if row is None:
+            return None
+        events = await self._all(
+            "SELECT at, actor, kind, data FROM request_events WHERE request_id = ? ORDER BY id",
+            (row["id"],),
+        )
+        files = await self._all(
+            "SELECT id, token, media_type, size, sha256, created_at, deleted_at FROM attachments "
+            "WHERE request_id = ? ORDER BY id",
+            (row["id"],),
+        )
+        views: dict[int, list[tuple[str, str, datetime]]] = {}
+        for v in await self._all(
+            "SELECT v.attachment_id, v.viewer, v.purpose, v.viewed_at FROM attachment_views v "
+            "JOIN attachments a ON a.id = v.attachment_id WHERE a.request_id = ? ORDER BY v.id",
+            (row["id"],),
+        ):
+            views.setdefault(v[0], []).append((v[1], v[2], datetime.fromisoformat(v[3])))
+        return _request(
+            row,
+            events=tuple(
+                RequestEvent(
+                    at=datetime.fromisoformat(e["at"]),
+                    actor=e["actor"],
+                    kind=e["kind"],
+                    data=json.loads(e["data"]),
+                )
+                for e in events
+            ),
+            attachments=tuple(
+                AttachmentRecord(
+                    token=f["token"],
+                    media_type=f["media_type"],
+                    size=f["size"],
+                    sha256=f["sha256"],
+                    created_at=datetime.fromisoformat(f["created_at"]),
+                    deleted_at=_dt(f["deleted_at"]),
+                    views=tuple(views.get(f["id"], ())),
+                )
+                for f in files
+            ),
+        )
+
+    async def list_requests(
+        self,
+        status: RequestStatus | Collection[RequestStatus] | None = None,
+        type: RequestType | Collection[RequestType] | None = None,
+        search: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[RequestRecord]:
+        where: list[str] = []
+        params: list[Any] = []
+        for column, wanted in (("status", status), ("type", type)):
+            if wanted is None:
+                continue
+            values = [wanted.value] if isinstance(wanted, StrEnum) else [w.value for w in wanted]
+            if not values:
+                return []
+            where.append(f"{column} IN ({','.join('?' * len(values))})")
+            params += values
+        if search:
+            # casefold(): Python's, registered on the connection (SQLite's
+            # lower() folds ASCII only, and an email need not be ASCII).
+            where.append("(instr(casefold(reference), ?) > 0 OR casefold(email) = ?)")
+            params += [search.casefold()] * 2
+        sql = "SELECT * FROM requests"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY due_date, id"
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            params += [-1 if limit is None else limit, offset]
+        return [_request(r) for r in await self._all(sql, params)]
+
+
+def _request(row: aiosqlite.Row, **extra: Any) -> RequestRecord:
+    return RequestRecord(
+        id=row["id"],
+        reference=row["reference"],
+        type=RequestType(row["type"]),
+        status=RequestStatus(row["status"]),
+        channel=Channel(row["channel"]),
+        customer_address=row["customer_address"],
+        conversation_id=row["conversation_id"],
+        language=row["language"],
+        full_name=row["full_name"],
+        email=row["email"],
+        reason=row["reason"],
+        details=json.loads(row["details"]),
+        created_at=datetime.fromisoformat(row["created_at"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+        due_date=date.fromisoformat(row["due_date"]),
+        **extra,
+    )

@@ -1,0 +1,156 @@
+"""Staff accounts, sessions, login counters and API tokens in SQLite."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.domain.timestamps import utc_iso as _ts
+from bot.store.sqlite.queries import Queries
+
+
+class SQLiteStaff(Queries):
+    async def create_staff(self, email: str, role: str, password_hash: str, now: datetime) -> bool:
+        cur = await self.db.execute(
+            "INSERT OR IGNORE INTO staff (email, role, password_hash, created_at) "
+            "VALUES (lower(?), ?, ?, ?)",
+            (email, role, password_hash, _ts(now)),
+        )
+        return cur.rowcount == 1
+
+    async def count_staff(self) -> int:
+        row = await self._one("SELECT count(*) FROM staff")
+        return int(row[0]) if row else 0
+
+    async def list_staff(self) -> list[dict[str, Any]]:
+        rows = await self._all(
+            "SELECT id, email, role, created_at, locked_until, disabled_at FROM staff "
+            "ORDER BY email"
+        )
+        return [dict(r) for r in rows]
+
+    async def staff_by_email(self, email: str) -> dict[str, Any] | None:
+        row = await self._one("SELECT * FROM staff WHERE email = lower(?)", (email,))
+        return dict(row) if row else None
+
+    async def update_staff(
+        self,
+        staff_id: int,
+        *,
+        role: str | None = None,
+        disabled_at: datetime | bool | None = False,
+        password_hash: str | None = None,
+    ) -> None:
+        if role is not None:
+            await self.db.execute("UPDATE staff SET role = ? WHERE id = ?", (role, staff_id))
+        if disabled_at is not False:
+            value = _ts(disabled_at) if isinstance(disabled_at, datetime) else None
+            await self.db.execute(
+                "UPDATE staff SET disabled_at = ? WHERE id = ?", (value, staff_id)
+            )
+        if password_hash is not None:
+            await self.db.execute(
+                "UPDATE staff SET password_hash = ?, failed_logins = 0, locked_until = NULL "
+                "WHERE id = ?",
+                (password_hash, staff_id),
+            )
+
+    async def end_sessions_of(self, staff_id: int) -> None:
+        await self.db.execute("DELETE FROM staff_sessions WHERE staff_id = ?", (staff_id,))
+
+    async def add_staff_audit(self, actor: str, action: str, subject: str, now: datetime) -> None:
+        await self.db.execute(
+            "INSERT INTO staff_audit (actor, action, subject, created_at) VALUES (?, ?, ?, ?)",
+            (actor, action, subject, _ts(now)),
+        )
+
+    async def staff_audit(self, limit: int) -> list[dict[str, Any]]:
+        rows = await self._all(
+            "SELECT actor, action, subject, created_at FROM staff_audit ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [dict(r) for r in rows]
+
+    async def set_staff_login_state(
+        self, staff_id: int, failed: int, locked_until: datetime | None
+    ) -> None:
+        await self.db.execute(
+            "UPDATE staff SET failed_logins = ?, locked_until = ? WHERE id = ?",
+            (failed, _ts(locked_until) if locked_until else None, staff_id),
+        )
+
+    async def add_staff_login_failure(self, staff_id: int) -> tuple[int, str | None]:
+        row = await self._one(
+            "UPDATE staff SET failed_logins = failed_logins + 1 WHERE id = ? "
+            "RETURNING failed_logins, locked_until",
+            (staff_id,),
+        )
+        return (int(row[0]), row[1]) if row else (0, None)
+
+    async def login_failures(self, address: str) -> dict[str, Any] | None:
+        row = await self._one("SELECT * FROM login_failures WHERE address = ?", (address,))
+        return dict(row) if row else None
+
+    async def add_login_failure(self, address: str, now: datetime) -> tuple[int, str | None]:
+        row = await self._one(
+            "INSERT INTO login_failures (address, failures, last_at) VALUES (?, 1, ?) "
+            "ON CONFLICT (address) DO UPDATE SET failures = failures + 1, "
+            "last_at = excluded.last_at RETURNING failures, locked_until",
+            (address, _ts(now)),
+        )
+        assert row is not None
+        return int(row[0]), row[1]
+
+    async def set_login_failures(
+        self, address: str, failures: int, locked_until: datetime | None, now: datetime
+    ) -> None:
+        await self.db.execute(
+            "INSERT OR REPLACE INTO login_failures (address, failures, last_at, locked_until) "
+            "VALUES (?, ?, ?, ?)",
+            (address, failures, _ts(now), _ts(locked_until) if locked_until else None),
+        )
+
+    async def create_session(
+        self, id_hash: str, staff_id: int, csrf: str, language: str, now: datetime
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO staff_sessions (id_hash, staff_id, csrf_token, language, created_at, "
+            "last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (id_hash, staff_id, csrf, language, _ts(now), _ts(now)),
+        )
+
+    async def get_session(self, id_hash: str) -> dict[str, Any] | None:
+        row = await self._one(
+            "SELECT s.*, f.email, f.role FROM staff_sessions s JOIN staff f ON f.id = s.staff_id "
+            "WHERE s.id_hash = ? AND f.disabled_at IS NULL",
+            (id_hash,),
+        )
+        return dict(row) if row else None
+
+    async def touch_session(self, id_hash: str, now: datetime, language: str | None) -> None:
+        await self.db.execute(
+            "UPDATE staff_sessions SET last_seen_at = ?, language = coalesce(?, language) "
+            "WHERE id_hash = ?",
+            (_ts(now), language, id_hash),
+        )
+
+    async def delete_session(self, id_hash: str) -> None:
+        await self.db.execute("DELETE FROM staff_sessions WHERE id_hash = ?", (id_hash,))
+
+    async def create_api_token(self, name: str, token_hash: str, now: datetime) -> None:
+        await self.db.execute(
+            "INSERT INTO api_tokens (name, token_hash, created_at) VALUES (?, ?, ?)",
+            (name, token_hash, _ts(now)),
+        )
+
+    async def api_token_name(self, token_hash: str, now: datetime) -> str | None:
+        row = await self._one(
+            "SELECT name FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+            (token_hash,),
+        )
+        if row is None:
+            return None
+        await self.db.execute(
+            "UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?", (_ts(now), token_hash)
+        )
+        return str(row[0])

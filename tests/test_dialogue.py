@@ -10,6 +10,8 @@ import pytest
 
 from bot.infra.catalogue import Catalogue
 from flows.dialogue import GLOBAL_STATES, STEPS, Dialogue, split_state
+from flows.steps import HANDLERS, handles
+from flows.steps.menu import on_menu
 from flows.types import (
     AttachmentInfo,
     AttachProof,
@@ -552,6 +554,16 @@ def test_every_state_has_a_prompt_and_help_in_both_languages(
             step = split_state(state)[1]
             assert catalogue.text(language, f"help.{step}")
     assert set(GLOBAL_STATES) <= dialogue.states
+
+
+def test_every_step_has_exactly_one_handler_in_the_table(dialogue: Dialogue) -> None:
+    steps = {split_state(state)[1] for state in dialogue.states}
+    assert set(HANDLERS) == steps
+    assert HANDLERS["start"] is HANDLERS["menu"] is on_menu
+    before = dict(HANDLERS)
+    with pytest.raises(ValueError, match="'summary' already has a handler"):
+        handles("new_step", "summary")(on_menu)
+    assert before == HANDLERS  # a refused registration leaves the table as it was
 
 
 def test_the_machine_is_built_once_and_a_step_takes_microseconds(d: Driver) -> None:

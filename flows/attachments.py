@@ -9,7 +9,14 @@ from flows.prompts import mb, prompt
 from flows.run import Run
 from flows.states import INFO, MENU, START
 from flows.steps.info import info_wanted
-from flows.types import AttachmentInfo, AttachProof, DiscardAttachments, KeepAttachment, ProvideInfo
+from flows.types import (
+    AttachmentInfo,
+    AttachProof,
+    DiscardAttachments,
+    KeepAttachment,
+    ProvideInfo,
+    RequestStatus,
+)
 
 
 def attachments(run: Run, files: tuple[AttachmentInfo, ...], text_follows: bool) -> bool:
@@ -45,7 +52,7 @@ def attachments(run: Run, files: tuple[AttachmentInfo, ...], text_follows: bool)
         advance(run)
         return True
     if run.state in (START, MENU):
-        waiting = [r for r in run.ctx.requests if r.status == "awaiting_id_proof"]
+        waiting = [r for r in run.ctx.requests if r.status == RequestStatus.AWAITING_ID_PROOF]
         if waiting:
             good = next((a for a in files if a.problem is None), None)
             if good is None:

@@ -33,7 +33,7 @@ from flows.states import (
     state_name,
 )
 from flows.steps import answer
-from flows.types import Context, Inbound, KnownRequest, Outcome, Reply, Snapshot
+from flows.types import Context, Inbound, KnownRequest, Outcome, Reply, RequestStatus, Snapshot
 from flows.validators import clean_text
 from flows.vocabulary import Vocabulary
 
@@ -79,7 +79,9 @@ class Dialogue:
         """Whether a file sent now would be used, so channels fetch only those."""
         if split_state(state)[1] == "id_proof":
             return True
-        return state in (START, MENU) and any(r.status == "awaiting_id_proof" for r in requests)
+        return state in (START, MENU) and any(
+            r.status == RequestStatus.AWAITING_ID_PROOF for r in requests
+        )
 
     def prompt(self, snapshot: Snapshot, ctx: Context) -> list[Reply]:
         """The question the conversation is waiting on, e.g. after a language change."""

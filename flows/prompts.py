@@ -26,7 +26,16 @@ from flows.states import (
     is_draft,
     split_state,
 )
-from flows.types import Button, Context, KnownRequest, Label, Reply, RequestType, Seq
+from flows.types import (
+    Button,
+    Context,
+    KnownRequest,
+    Label,
+    Reply,
+    RequestStatus,
+    RequestType,
+    Seq,
+)
 
 MAIN_OPTIONS = ("deletion", "access", "correction", "restriction", "status", "staff")
 DELETION_REASONS = ("no_longer_used", "switching", "privacy", "business_closed", "other")
@@ -98,7 +107,7 @@ def prompt(run: Run, since: Any = None) -> None:
             since=since or run.ctx.now,
         )
     elif run.state == PROOF_FOR:
-        waiting = [r for r in run.ctx.requests if r.status == "awaiting_id_proof"]
+        waiting = [r for r in run.ctx.requests if r.status == RequestStatus.AWAITING_ID_PROOF]
         items = tuple(
             Reply(
                 "list.request",

@@ -13,6 +13,7 @@ from flows.dialogue import GLOBAL_STATES, STEPS, Dialogue, split_state
 from flows.steps import HANDLERS, handles
 from flows.steps.menu import on_menu
 from flows.types import (
+    OPEN_STATUSES,
     AttachmentInfo,
     AttachProof,
     CodeAttempt,
@@ -25,6 +26,7 @@ from flows.types import (
     KeepAttachment,
     KnownRequest,
     Outcome,
+    RequestStatus,
     RequestType,
     SendCode,
     Snapshot,
@@ -666,3 +668,14 @@ def test_a_greeting_does_not_leave_the_staff_queue(d: Driver) -> None:
     assert d.state == "staff" and d.keys == ["staff.still_waiting"]
     d.say("menu")
     assert d.state == "menu" and d.keys[0] == "staff.back_to_bot"
+
+
+def test_open_statuses_are_written_once_and_only_final_ones_are_closed() -> None:
+    assert [s for s in RequestStatus if s.is_open] == list(OPEN_STATUSES)
+    assert {s for s in RequestStatus if not s.is_open} == {
+        RequestStatus.COMPLETED,
+        RequestStatus.REJECTED,
+        RequestStatus.CANCELLED,
+    }
+    # The dialogue sees statuses as plain strings; they match the same way.
+    assert "needs_info" in OPEN_STATUSES and "completed" not in OPEN_STATUSES

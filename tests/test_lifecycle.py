@@ -10,10 +10,10 @@ import pytest
 
 from bot.conversation.engine import Engine
 from bot.domain.business_days import business_days_between, due_for
-from bot.domain.models import RequestStatus
 from bot.requests.exports import ExportFile, complete_access
 from bot.requests.lifecycle import DateOutOfRange, IllegalMove, act, deadline, due_date_window
 from bot.requests.lookup import RequestNotFound, find_request, list_requests
+from flows.types import RequestStatus
 from tests.conftest import CODE, PDF, Chat, FakeClock, file_of
 
 REFERENCE = re.compile(r"\b(DEL|ACC|COR|RES)-[0-9A-HJKMNP-TV-Z]{6}\b")

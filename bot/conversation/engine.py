@@ -36,7 +36,6 @@ from bot.domain.models import (
     InboundMessage,
     OutboundMessage,
     RequestRecord,
-    RequestStatus,
 )
 from bot.domain.support_hours import SupportHours
 from bot.infra.blobs import BlobStore
@@ -66,6 +65,7 @@ from flows.types import (
     Outcome,
     ProvideInfo,
     Reply,
+    RequestStatus,
     RequestType,
     SendCode,
     Snapshot,

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from flows.types import RequestType
+from flows.types import RequestStatus, RequestType
 
 
 class Channel(StrEnum):
@@ -19,20 +19,6 @@ class Channel(StrEnum):
     WHATSAPP = "whatsapp"
     SMS = "sms"
     TELEGRAM = "telegram"
-
-
-class RequestStatus(StrEnum):
-    AWAITING_ID_PROOF = "awaiting_id_proof"
-    VERIFYING = "verifying"
-    NEEDS_INFO = "needs_info"
-    IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"
-    REJECTED = "rejected"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_open(self) -> bool:
-        return self not in (self.COMPLETED, self.REJECTED, self.CANCELLED)
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain.models import RequestRecord, RequestStatus
+from bot.domain.models import RequestRecord
 from bot.store import Store
+from flows.types import RequestStatus
 from flows.validators import parse_reference
 
 

@@ -22,9 +22,8 @@ from bot.domain.models import (
     QueuedMail,
     RecordedReply,
     RequestRecord,
-    RequestStatus,
 )
-from flows.types import RequestType
+from flows.types import RequestStatus, RequestType
 
 
 class StoreError(Exception):

@@ -34,10 +34,9 @@ from bot.domain.models import (
     RecordedReply,
     RequestEvent,
     RequestRecord,
-    RequestStatus,
 )
 from bot.store.base import DuplicateReference, Store, StoreError, Transaction
-from flows.types import RequestType
+from flows.types import RequestStatus, RequestType
 
 log = logging.getLogger(__name__)
 

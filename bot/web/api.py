@@ -23,7 +23,6 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from bot.conversation.engine import hash_token, utc_now
 from bot.delivery.channels import Core
-from bot.domain.models import RequestStatus
 from bot.requests.completion import complete_request
 from bot.requests.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile
 from bot.requests.lifecycle import MOVES, DateOutOfRange, IllegalMove, act, deadline
@@ -35,6 +34,7 @@ from bot.requests.lookup import (
     request_detail,
     request_summary,
 )
+from flows.types import RequestStatus
 
 PREFIX = "/api/v1"
 

@@ -7,11 +7,13 @@ from flows.moves import reset
 from flows.run import Run
 from flows.states import INFO
 from flows.steps.registry import answer, handles
-from flows.types import ProvideInfo
+from flows.types import ProvideInfo, RequestStatus
 
 
 def info_wanted(run: Run, reference: str) -> bool:
-    return any(r.reference == reference and r.status == "needs_info" for r in run.ctx.requests)
+    return any(
+        r.reference == reference and r.status == RequestStatus.NEEDS_INFO for r in run.ctx.requests
+    )
 
 
 @handles(INFO)

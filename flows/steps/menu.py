@@ -12,10 +12,9 @@ from flows.run import Run
 from flows.states import CANCEL_CONFIRM, MENU, PROOF_FOR, RESUME, STAFF, START
 from flows.steps.registry import handles
 from flows.steps.status import answer_status
-from flows.types import AttachProof, CancelRequest, RequestType
+from flows.types import OPEN_STATUSES, AttachProof, CancelRequest, RequestStatus, RequestType
 from flows.validators import find_reference, parse_choices, parse_reference
 
-OPEN_STATUSES = ("awaiting_id_proof", "verifying", "needs_info", "in_progress")
 _CANCEL_REQUEST = re.compile(r"^(?:batalkan|batal|cancel)\s+(\S+)$", re.IGNORECASE)
 
 
@@ -101,7 +100,7 @@ def on_resume(run: Run, text: str, command: str | None) -> None:
 
 @handles(PROOF_FOR)
 def on_proof_for(run: Run, text: str, command: str | None) -> None:
-    waiting = [r for r in run.ctx.requests if r.status == "awaiting_id_proof"]
+    waiting = [r for r in run.ctx.requests if r.status == RequestStatus.AWAITING_ID_PROOF]
     numbers = parse_choices(text, len(waiting))
     reference = parse_reference(text)
     target = None

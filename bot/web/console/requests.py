@@ -15,13 +15,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.conversation.engine import utc_now
-from bot.domain.models import RequestRecord, RequestStatus
+from bot.domain.models import RequestRecord
 from bot.infra.directory import everyone_counts
 from bot.requests.completion import complete_request
 from bot.requests.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile, ExportTooLarge
 from bot.requests.lifecycle import (
     MOVES,
-    OPEN,
     IllegalMove,
     act,
     deadline,
@@ -32,7 +31,7 @@ from bot.requests.lookup import BadReference, RequestNotFound, find_request, lis
 from bot.requests.retention import open_id_proof
 from bot.staff.accounts import Session
 from bot.web.console.pages import HEADERS, ConsolePages
-from flows.types import RequestType
+from flows.types import RequestStatus, RequestType
 
 
 def request_routes(kit: ConsolePages) -> list[BaseRoute]:
@@ -60,7 +59,7 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
         found = await list_requests(core.engine.store)
         rows = []
         for r in found:
-            if status == "open" and r.status not in OPEN:
+            if status == "open" and not r.status.is_open:
                 continue
             if status not in ("open", "all") and r.status.value != status:
                 continue
@@ -81,7 +80,7 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
                 f"<td>{t(session, f'kind.{r.type.value}')}</td>"
                 f"<td>{t(session, f'state.{r.status.value}')}</td>"
                 f"<td>{r.due_date.isoformat()}{mark}</td>"
-                f"<td>{d.business_days_left if r.status in OPEN else '-'}</td></tr>"
+                f"<td>{d.business_days_left if r.status.is_open else '-'}</td></tr>"
             )
         options = "".join(
             f'<option value="{v}"{" selected" if v == status else ""}>'

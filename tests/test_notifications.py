@@ -5,6 +5,7 @@ with backoff, given up and flagged after 48 hours."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 from collections.abc import AsyncIterator
@@ -17,7 +18,7 @@ from bot.app import open_engine
 from bot.conversation.engine import Engine
 from bot.delivery.channels import Core
 from bot.delivery.notifications import run_worker, send_due
-from bot.domain.models import Channel, Control, InboundMessage
+from bot.domain.models import FORGOTTEN_EMAIL_PREFIX, Channel, Control, InboundMessage
 from bot.requests.exports import ExportFile, complete_access
 from bot.requests.lifecycle import act
 from bot.requests.lookup import find_request
@@ -265,6 +266,8 @@ async def test_a_completed_deletion_forgets_the_customer(desk: Desk, tmp_path: P
     record = await find_request(engine.store, ref)
     assert record.type.value == "deletion" and record.status.value == "completed"
     assert record.email == "hmac:" + engine.keyring.identity_digest("siti.aminah@example.com")
+    assert record.forgotten and record.email.startswith(FORGOTTEN_EMAIL_PREFIX)
+    assert not dataclasses.replace(record, email="siti.aminah@example.com").forgotten
     assert record.full_name == "" and record.customer_address == "" and record.reason is None
     assert [e.kind for e in record.events][:3] == ["filed", "verify", "complete"]
     assert all(a.deleted_at is not None for a in record.attachments)

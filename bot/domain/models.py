@@ -13,6 +13,11 @@ from typing import Any
 
 from flows.types import RequestStatus, RequestType
 
+# Forgetting a customer (``Transaction.forget_customer``, after a completed
+# deletion) replaces the email on their requests with this prefix and a keyed
+# hash of the address: the compliance record stays, the address does not.
+FORGOTTEN_EMAIL_PREFIX = "hmac:"
+
 
 class Channel(StrEnum):
     TERMINAL = "terminal"
@@ -124,6 +129,12 @@ class RequestRecord:
     due_date: date
     events: tuple[RequestEvent, ...] = field(default=())
     attachments: tuple[AttachmentRecord, ...] = field(default=())
+
+    @property
+    def forgotten(self) -> bool:
+        """The customer was forgotten: ``email`` is only a keyed hash now, so
+        there is nobody to write to and nothing of theirs to show."""
+        return self.email.startswith(FORGOTTEN_EMAIL_PREFIX)
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,7 @@ async def forget_customer(engine: Engine, reference: str, *, scrub: bool = True)
         record = await tx.get_request(reference)
         if (
             record is None
-            or record.email.startswith("hmac:")
+            or record.forgotten
             or record.type.value != "deletion"
             or record.status.value != "completed"
         ):

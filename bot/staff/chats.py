@@ -195,7 +195,7 @@ async def _outside_window(
     if route is None and key == "staff.reply":
         async with engine.store.transaction(readonly=True) as tx:
             filed = await tx.requests_for_address(conversation.channel, conversation.address)
-        emails = [r for r in filed if not r.email.startswith("hmac:")]
+        emails = [r for r in filed if not r.forgotten]
         if emails:
             latest = max(emails, key=lambda r: r.created_at)
             footer = engine.catalogue.render(

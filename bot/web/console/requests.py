@@ -155,7 +155,7 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
         except (RequestNotFound, BadReference):
             return page(session.language, f"<p>{t(session, 'empty')}</p>", session, 404)
         notice = kit.notice(session, request)
-        if record.email.startswith("hmac:"):
+        if record.forgotten:
             match = "forgotten"
         elif record.details.get("name_mismatch"):
             match = "mismatch"

@@ -9,13 +9,15 @@ This module is the public entry; the parts live beside it:
 - ``flows.moves``: moves shared by several steps (advance, fail, hand over...);
 - ``flows.commands``: commands valid at every step, idle drafts;
 - ``flows.attachments``: files sent by the customer;
-- ``flows.steps``: what a typed answer means at each step, in a table.
+- ``flows.steps``: what a typed answer means at each step, in a table;
+- ``flows.interventions``: changes staff or the engine make between messages.
 """
 
 from __future__ import annotations
 
 from flows.attachments import attachments
 from flows.commands import global_command, idle_draft
+from flows.interventions import DRAFT_EXPIRED, NOTICE_SLOT, await_info, expire_draft, release_to_bot
 from flows.machine import MACHINE, STATES
 from flows.moves import fail, reset
 from flows.prompts import prompt
@@ -44,9 +46,12 @@ __all__ = [
     "STEPS",
     "Dialogue",
     "asks_code",
+    "await_info",
     "draft_files",
+    "expire_draft",
     "holds_draft",
     "is_draft",
+    "release_to_bot",
     "split_state",
     "state_name",
 ]
@@ -107,8 +112,8 @@ def _handle(run: Run, snapshot: Snapshot, inbound: Inbound) -> None:
     text = clean_text(inbound.text) if not inbound.oversized else ""
     command = run.vocabulary.command(text) if text else None
     run.unplaced_before = int(run.slots.pop("_unplaced", 0))
-    notice = run.slots.pop("_notice", None)
-    if notice == "draft.expired":  # left by the sweep of abandoned drafts
+    notice = run.slots.pop(NOTICE_SLOT, None)
+    if notice == DRAFT_EXPIRED:  # left by the sweep of abandoned drafts (expire_draft)
         run.say("draft.expired", days=run.ctx.draft_expiry_days)
 
     if idle_draft(run, snapshot, command):

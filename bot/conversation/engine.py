@@ -48,7 +48,7 @@ from bot.infra.mail import Mail, Mailer, html_page
 from bot.requests.lifecycle import apply_move
 from bot.settings import Settings
 from bot.store import DuplicateReference, Store, Transaction
-from flows.dialogue import MENU, Dialogue, asks_code, draft_files, holds_draft
+from flows.dialogue import Dialogue, asks_code, draft_files, expire_draft, holds_draft
 from flows.types import (
     AttachmentInfo,
     AttachProof,
@@ -323,8 +323,7 @@ class Engine:
                 tokens = draft_files(conversation.slots)
                 await tx.mark_attachments_deleted(tokens, now)
                 discarded.extend(tokens)
-                conversation.state = MENU
-                conversation.slots = {"_notice": "draft.expired"}  # told on the next message
+                conversation.state, conversation.slots = expire_draft()  # told on the next message
                 conversation.failures = 0
                 conversation.updated_at = now
                 await tx.save_conversation(conversation)

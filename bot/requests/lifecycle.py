@@ -19,6 +19,7 @@ from bot.domain.business_days import business_days_between
 from bot.domain.models import RequestRecord
 from bot.requests.lookup import RequestNotFound
 from bot.store import Store, Transaction
+from flows.dialogue import await_info
 from flows.types import OPEN_STATUSES, RequestStatus
 from flows.validators import parse_reference
 
@@ -202,9 +203,9 @@ async def apply_move(
         # The customer's next messages and files go to this request (unless they
         # are in the middle of something else; then after it).
         conversation = await tx.get_conversation_by_id(record.conversation_id)
-        if conversation is not None and conversation.state in ("start", "menu", "info"):
-            conversation.state = "info"
-            conversation.slots = {"info_ref": record.reference}
+        moved = await_info(conversation.state, record.reference) if conversation else None
+        if conversation is not None and moved is not None:
+            conversation.state, conversation.slots = moved
             await tx.save_conversation(conversation)
     kind = NOTICES.get(action)
     if kind is not None:

@@ -25,6 +25,7 @@ from bot.delivery.notifications import window_open
 from bot.domain.models import Channel, ConversationRecord, OutboundMessage
 from bot.infra.mail import Mail, html_page
 from bot.store import Transaction
+from flows.dialogue import release_to_bot
 from flows.types import Label, Reply
 
 log = logging.getLogger(__name__)
@@ -295,9 +296,9 @@ async def release(core: Core, conversation_id: int, staff: str) -> None:
         conversation = await _held(core, conversation_id, staff, tx)
         conversation.claimed_by = None
         conversation.waiting_staff_since = None
-        if conversation.state == "staff":
-            back = conversation.slots.pop("_return", None)
-            conversation.state = back if back in engine.dialogue.states else "menu"
+        conversation.state, conversation.slots = release_to_bot(
+            conversation.state, conversation.slots
+        )
         await tx.save_conversation(conversation)
         await tx.add_chat_event(conversation.id, staff, "release", "", engine.clock())
     text = engine.catalogue.render(conversation.language, Reply("staff.back_to_bot"))

@@ -24,10 +24,10 @@ from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 from bot.app import open_core, open_engine, open_services
-from bot.domain.models import RequestRecord, RequestStatus
+from bot.domain.models import RequestRecord
 from bot.infra.clock import utc_now
 from bot.infra.logs import configure as configure_logging
-from bot.requests.lifecycle import MOVES, OPEN, ActionResult, Deadline, IllegalMove, act, deadline
+from bot.requests.lifecycle import MOVES, ActionResult, Deadline, IllegalMove, act, deadline
 from bot.requests.lookup import (
     BadReference,
     RequestNotFound,
@@ -39,9 +39,9 @@ from bot.requests.lookup import (
 from bot.services import Services
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import StoreError
+from flows.types import RequestStatus
 
 PROG = "privacybot"
-OPEN_STATUSES = {s.value for s in OPEN}
 
 
 class CliError(Exception):
@@ -436,7 +436,7 @@ async def _requests(args: argparse.Namespace, settings: Settings) -> int:
                 found = [
                     (r, d)
                     for r, d in found
-                    if r.status.value in OPEN_STATUSES and d.business_days_left <= args.due_within
+                    if r.status.is_open and d.business_days_left <= args.due_within
                 ]
             if args.json:
                 _print_json([{**request_summary(r), **_deadline_json(d)} for r, d in found])
@@ -531,7 +531,7 @@ def _print_table(found: list[tuple[RequestRecord, Deadline]], settings: Settings
             (
                 f"{d.business_days_left}"
                 + (" OVERDUE" if d.overdue else " due soon" if d.due_soon else "")
-                if r.status.value in OPEN_STATUSES
+                if r.status.is_open
                 else "-"
             ),
         )

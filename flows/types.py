@@ -25,6 +25,33 @@ class RequestType(StrEnum):
         return _PREFIXES[self]
 
 
+class RequestStatus(StrEnum):
+    """Where a filed request stands. Staff move it (see ``bot.requests.lifecycle``);
+    the dialogue reads it to tell the customer and to decide what they may do."""
+
+    AWAITING_ID_PROOF = "awaiting_id_proof"
+    VERIFYING = "verifying"
+    NEEDS_INFO = "needs_info"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_open(self) -> bool:
+        """Still being worked on: it may be cancelled or rejected, its due date
+        counts, and a second request of its type for the same email is refused."""
+        return self in OPEN_STATUSES
+
+
+# The one list of open statuses; every other status is final.
+OPEN_STATUSES: tuple[RequestStatus, ...] = (
+    RequestStatus.AWAITING_ID_PROOF,
+    RequestStatus.VERIFYING,
+    RequestStatus.NEEDS_INFO,
+    RequestStatus.IN_PROGRESS,
+)
+
 _PREFIXES = {
     RequestType.DELETION: "DEL",
     RequestType.ACCESS: "ACC",

@@ -43,7 +43,6 @@ UPWARD_ALLOWED = {
 }
 OVERSIZED_ALLOWED = {
     "bot/cli.py",
-    "flows/dialogue.py",
 }
 DRIVERS = {"aiosqlite", "sqlite3", "asyncio"}
 

@@ -11,9 +11,10 @@ import pytest
 
 from bot.app import open_engine
 from bot.conversation.engine import Engine
-from bot.domain.models import Channel, RequestStatus
+from bot.domain.models import Channel
 from bot.requests.lookup import find_request, list_requests
 from bot.settings import Settings
+from flows.types import RequestStatus
 from tests.conftest import CODE, JPEG, PDF, PNG, WEBP, Chat, FakeClock, file_of, mailbox_of
 
 REFERENCE = re.compile(r"\b(DEL|ACC|COR|RES)-[0-9A-HJKMNP-TV-Z]{6}\b")

@@ -9,8 +9,19 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bot.infra.catalogue import Catalogue
-from flows.dialogue import GLOBAL_STATES, STEPS, Dialogue, split_state
+from flows.dialogue import (
+    GLOBAL_STATES,
+    STEPS,
+    Dialogue,
+    await_info,
+    expire_draft,
+    release_to_bot,
+    split_state,
+)
+from flows.steps import HANDLERS, handles
+from flows.steps.menu import on_menu
 from flows.types import (
+    OPEN_STATUSES,
     AttachmentInfo,
     AttachProof,
     CodeAttempt,
@@ -23,6 +34,8 @@ from flows.types import (
     KeepAttachment,
     KnownRequest,
     Outcome,
+    ProvideInfo,
+    RequestStatus,
     RequestType,
     SendCode,
     Snapshot,
@@ -554,6 +567,16 @@ def test_every_state_has_a_prompt_and_help_in_both_languages(
     assert set(GLOBAL_STATES) <= dialogue.states
 
 
+def test_every_step_has_exactly_one_handler_in_the_table(dialogue: Dialogue) -> None:
+    steps = {split_state(state)[1] for state in dialogue.states}
+    assert set(HANDLERS) == steps
+    assert HANDLERS["start"] is HANDLERS["menu"] is on_menu
+    before = dict(HANDLERS)
+    with pytest.raises(ValueError, match="'summary' already has a handler"):
+        handles("new_step", "summary")(on_menu)
+    assert before == HANDLERS  # a refused registration leaves the table as it was
+
+
 def test_the_machine_is_built_once_and_a_step_takes_microseconds(d: Driver) -> None:
     from bot.app import shared_dialogue
 
@@ -654,3 +677,94 @@ def test_a_greeting_does_not_leave_the_staff_queue(d: Driver) -> None:
     assert d.state == "staff" and d.keys == ["staff.still_waiting"]
     d.say("menu")
     assert d.state == "menu" and d.keys[0] == "staff.back_to_bot"
+
+
+def test_open_statuses_are_written_once_and_only_final_ones_are_closed() -> None:
+    assert [s for s in RequestStatus if s.is_open] == list(OPEN_STATUSES)
+    assert {s for s in RequestStatus if not s.is_open} == {
+        RequestStatus.COMPLETED,
+        RequestStatus.REJECTED,
+        RequestStatus.CANCELLED,
+    }
+    # The dialogue sees statuses as plain strings; they match the same way.
+    assert "needs_info" in OPEN_STATUSES and "completed" not in OPEN_STATUSES
+
+
+# Changes made between messages (flows.interventions) -------------------------
+
+
+def _info_request(status: str = "needs_info") -> KnownRequest:
+    return KnownRequest("ACC-7K3M9Q", RequestType.ACCESS, status, DUE)
+
+
+@pytest.mark.parametrize("state", ["start", "menu", "info"])
+def test_await_info_points_an_idle_conversation_at_the_request(
+    dialogue: Dialogue, state: str
+) -> None:
+    moved = await_info(state, "ACC-7K3M9Q")
+    assert moved == ("info", {"info_ref": "ACC-7K3M9Q"})
+    # The dialogue then sends what the customer writes to that request.
+    new_state, slots = moved
+    asked = ctx(requests=(_info_request(),))
+    out = dialogue.step(Snapshot(new_state, slots, "id"), Inbound("Ini nomor HP lama saya"), asked)
+    assert out.effects == [ProvideInfo("ACC-7K3M9Q", "Ini nomor HP lama saya", None)]
+    assert out.state == "info" and [r.key for r in out.replies] == ["info.received"]
+
+
+@pytest.mark.parametrize(
+    "state", ["deletion.full_name", "access.email_code", "staff", "status_code", "resume"]
+)
+def test_await_info_leaves_a_customer_in_the_middle_of_something(state: str) -> None:
+    assert await_info(state, "ACC-7K3M9Q") is None
+
+
+def test_release_to_bot_returns_to_the_draft_left_for_staff(d: Driver) -> None:
+    for line in ("2", "Budi", "staf"):
+        d.say(line)
+    assert d.state == "staff" and d.snapshot.slots["_return"] == "access.email"
+    slots = d.snapshot.slots
+    state, released = release_to_bot(d.state, slots)
+    assert state == "access.email"
+    assert released == {k: v for k, v in slots.items() if k != "_return"}
+    assert released["full_name"] == "Budi"
+    assert slots["_return"] == "access.email"  # the slots given are left as they were
+    # The customer goes on from there.
+    d.snapshot = Snapshot(state, released, "id")
+    d.say("budi@example.com")
+    assert d.state == "access.email_code"
+
+
+@pytest.mark.parametrize(
+    ("slots", "state"),
+    [
+        ({}, "menu"),  # asked for staff at the menu: nothing to go back to
+        ({"_return": "gone.step", "x": 1}, "menu"),  # a state this release no longer has
+        ({"_return": "proof_for", "proof_token": "t"}, "proof_for"),
+    ],
+)
+def test_release_to_bot_without_a_draft_goes_to_the_menu(
+    slots: dict[str, object], state: str
+) -> None:
+    new_state, new_slots = release_to_bot("staff", slots)
+    assert new_state == state
+    assert "_return" not in new_slots
+    assert new_slots == {k: v for k, v in slots.items() if k != "_return"}
+
+
+@pytest.mark.parametrize("state", ["menu", "info", "deletion.summary"])
+def test_release_to_bot_keeps_a_state_that_is_not_waiting_for_staff(state: str) -> None:
+    slots = {"_return": "access.email", "info_ref": "ACC-7K3M9Q"}
+    assert release_to_bot(state, slots) == (state, slots)
+
+
+def test_expire_draft_leaves_the_menu_and_a_notice_for_the_next_message(
+    dialogue: Dialogue,
+) -> None:
+    state, slots = expire_draft()
+    assert (state, slots) == ("menu", {"_notice": "draft.expired"})
+    slots["x"] = 1
+    assert expire_draft()[1] == {"_notice": "draft.expired"}  # a fresh dict each time
+    out = dialogue.step(Snapshot(*expire_draft(), "id"), Inbound("2"), ctx())
+    assert [r.key for r in out.replies][:2] == ["draft.expired", "intro.access"]
+    assert out.replies[0].params == {"days": 7}
+    assert out.state == "access.full_name" and "_notice" not in out.slots

@@ -22,12 +22,13 @@ from PIL import Image
 from bot.app import open_engine
 from bot.conversation.codes import arm_code
 from bot.conversation.engine import Engine
-from bot.domain.models import Channel, RequestStatus
+from bot.domain.models import Channel
 from bot.housekeeping import purge
 from bot.infra.logs import configure as configure_logging
 from bot.requests.lookup import find_request, list_requests
 from bot.requests.retention import open_id_proof, purge_id_proofs
 from bot.settings import Settings, load_settings
+from flows.types import RequestStatus
 from tests.conftest import CODE, PDF, Chat, FakeClock, file_of, mailbox_of
 
 REFERENCE = re.compile(r"\b(DEL|ACC|COR|RES)-[0-9A-HJKMNP-TV-Z]{6}\b")

@@ -10,10 +10,10 @@ import pytest
 
 from bot.conversation.engine import Engine
 from bot.domain.business_days import business_days_between, due_for
-from bot.domain.models import RequestStatus
 from bot.requests.exports import ExportFile, complete_access
 from bot.requests.lifecycle import DateOutOfRange, IllegalMove, act, deadline, due_date_window
 from bot.requests.lookup import RequestNotFound, find_request, list_requests
+from flows.types import RequestStatus
 from tests.conftest import CODE, PDF, Chat, FakeClock, file_of
 
 REFERENCE = re.compile(r"\b(DEL|ACC|COR|RES)-[0-9A-HJKMNP-TV-Z]{6}\b")
@@ -268,7 +268,7 @@ async def test_the_listing_filters_sorts_and_pages_in_the_database(
     from itertools import product
 
     from bot.domain.models import Channel
-    from bot.requests.lifecycle import OPEN
+    from flows.types import OPEN_STATUSES as OPEN
     from flows.types import RequestType
 
     emails = ["siti@example.com", "Straße@Example.com", "ÖMER@example.com", "budi@example.com"]

@@ -5,6 +5,7 @@ with backoff, given up and flagged after 48 hours."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 from collections.abc import AsyncIterator
@@ -20,7 +21,7 @@ from bot.conversation.engine import Engine
 from bot.core import Core
 from bot.delivery.notifications import run_worker, send_due
 from bot.delivery.reports import delivery_report
-from bot.domain.models import Channel, Control, InboundMessage
+from bot.domain.models import FORGOTTEN_EMAIL_PREFIX, Channel, Control, InboundMessage
 from bot.requests.exports import ExportFile, complete_access
 from bot.requests.lifecycle import act
 from bot.requests.lookup import find_request
@@ -280,6 +281,8 @@ async def test_a_completed_deletion_forgets_the_customer(desk: Desk, tmp_path: P
     assert record.email == "hmac:" + engine.services.keyring.identity_digest(
         "siti.aminah@example.com"
     )
+    assert record.forgotten and record.email.startswith(FORGOTTEN_EMAIL_PREFIX)
+    assert not dataclasses.replace(record, email="siti.aminah@example.com").forgotten
     assert record.full_name == "" and record.customer_address == "" and record.reason is None
     assert [e.kind for e in record.events][:3] == ["filed", "verify", "complete"]
     assert all(a.deleted_at is not None for a in record.attachments)
@@ -603,9 +606,9 @@ async def test_a_batch_that_outlasts_its_lease_sends_each_notice_once(
     from collections.abc import Sequence
 
     from bot.delivery.channels import ChannelAdapter
-    from bot.domain.models import OutboundMessage, RequestStatus
+    from bot.domain.models import OutboundMessage
     from bot.requests.notify import notify
-    from flows.types import RequestType
+    from flows.types import RequestStatus, RequestType
 
     sent: list[str] = []
     sending = asyncio.Event()

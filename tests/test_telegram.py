@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.domain.models import Channel, OutboundMessage, RecordedReply, RequestStatus
+from bot.domain.models import Channel, OutboundMessage, RecordedReply
 from bot.infra.images import strip_metadata
 from bot.requests.lookup import find_request, list_requests
+from flows.types import RequestStatus
 from integrations.telegram import TelegramAdapter
 from tests.conftest import CODE, JPEG, PDF, FakeClock, Mailbox, mailbox_of, telegram_settings
 from tests.fakes.telegram_api import FakeTelegram

@@ -14,10 +14,11 @@ import httpx
 import pytest
 
 from bot.delivery.channels import opted_out
-from bot.domain.models import Channel, RequestStatus
+from bot.domain.models import Channel
 from bot.infra.images import strip_metadata
 from bot.requests.lookup import find_request, list_requests
 from bot.settings import load_settings
+from flows.types import RequestStatus
 from integrations.twilio.adapter import TwilioAdapter
 from integrations.twilio.text import segments
 from tests.conftest import CODE, JPEG, PDF, PNG, FakeClock, Mailbox, mailbox_of

@@ -11,7 +11,6 @@ import logging
 
 from bot.conversation.codes import issue_code, record_attempt
 from bot.conversation.work import Work
-from bot.domain.models import RequestStatus
 from bot.infra.cpu import off_loop
 from bot.infra.directory import same_name
 from bot.requests.lifecycle import apply_move
@@ -27,6 +26,7 @@ from flows.types import (
     FileRequest,
     KeepAttachment,
     ProvideInfo,
+    RequestStatus,
     SendCode,
 )
 

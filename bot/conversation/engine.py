@@ -42,7 +42,7 @@ from bot.infra.cpu import off_loop
 from bot.infra.crypto import hash_token
 from bot.services import Services
 from bot.store import DuplicateReference, Transaction
-from flows.dialogue import MENU, Dialogue, draft_files, holds_draft
+from flows.dialogue import Dialogue, draft_files, expire_draft, holds_draft
 from flows.types import (
     Context,
     Inbound,
@@ -220,8 +220,7 @@ class Engine:
                 tokens = draft_files(conversation.slots)
                 await tx.mark_attachments_deleted(tokens, now)
                 discarded.extend(tokens)
-                conversation.state = MENU
-                conversation.slots = {"_notice": "draft.expired"}  # told on the next message
+                conversation.state, conversation.slots = expire_draft()  # told on the next message
                 conversation.failures = 0
                 conversation.updated_at = now
                 await tx.save_conversation(conversation)

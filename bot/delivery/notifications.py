@@ -228,7 +228,7 @@ async def _fallback(
                 continue
             address = n.address
         else:
-            if record.email.startswith("hmac:"):
+            if record.forgotten:
                 return None  # a forgotten customer has no email any more
             address = record.email
         key = f"{n.idempotency_key}>{channel}"

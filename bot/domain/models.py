@@ -11,7 +11,12 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from flows.types import RequestType
+from flows.types import RequestStatus, RequestType
+
+# Forgetting a customer (``Transaction.forget_customer``, after a completed
+# deletion) replaces the email on their requests with this prefix and a keyed
+# hash of the address: the compliance record stays, the address does not.
+FORGOTTEN_EMAIL_PREFIX = "hmac:"
 
 
 class Channel(StrEnum):
@@ -19,20 +24,6 @@ class Channel(StrEnum):
     WHATSAPP = "whatsapp"
     SMS = "sms"
     TELEGRAM = "telegram"
-
-
-class RequestStatus(StrEnum):
-    AWAITING_ID_PROOF = "awaiting_id_proof"
-    VERIFYING = "verifying"
-    NEEDS_INFO = "needs_info"
-    IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"
-    REJECTED = "rejected"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_open(self) -> bool:
-        return self not in (self.COMPLETED, self.REJECTED, self.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -138,6 +129,12 @@ class RequestRecord:
     due_date: date
     events: tuple[RequestEvent, ...] = field(default=())
     attachments: tuple[AttachmentRecord, ...] = field(default=())
+
+    @property
+    def forgotten(self) -> bool:
+        """The customer was forgotten: ``email`` is only a keyed hash now, so
+        there is nobody to write to and nothing of theirs to show."""
+        return self.email.startswith(FORGOTTEN_EMAIL_PREFIX)
 
 
 @dataclass(frozen=True)

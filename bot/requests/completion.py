@@ -10,13 +10,13 @@ the hourly housekeeping (which only finishes what a crash interrupted).
 
 from __future__ import annotations
 
-from bot.domain.models import RequestRecord, RequestStatus
+from bot.domain.models import RequestRecord
 from bot.requests.exports import ExportFile, complete_access
 from bot.requests.lifecycle import IllegalMove, act
 from bot.requests.lookup import find_request
 from bot.requests.retention import forget_customer
 from bot.services import Services
-from flows.types import RequestType
+from flows.types import RequestStatus, RequestType
 
 
 async def complete_request(

@@ -15,23 +15,24 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.business_days import business_days_between
-from bot.domain.models import RequestRecord, RequestStatus
+from bot.domain.models import RequestRecord
 from bot.requests.lookup import RequestNotFound
 from bot.requests.notify import notify
 from bot.store import Store, Transaction
+from flows.dialogue import await_info
+from flows.types import OPEN_STATUSES, RequestStatus
 from flows.validators import parse_reference
 
 S = RequestStatus
-OPEN = (S.AWAITING_ID_PROOF, S.VERIFYING, S.NEEDS_INFO, S.IN_PROGRESS)
 
 # action -> (statuses it may start from, status it leads to; None keeps the status)
 MOVES: dict[str, tuple[tuple[RequestStatus, ...], RequestStatus | None]] = {
     "verify": ((S.VERIFYING, S.NEEDS_INFO), S.IN_PROGRESS),
     "ask": ((S.AWAITING_ID_PROOF, S.VERIFYING, S.IN_PROGRESS), S.NEEDS_INFO),
-    "reject": (OPEN, S.REJECTED),
-    "delay": (OPEN, None),
+    "reject": (OPEN_STATUSES, S.REJECTED),
+    "delay": (OPEN_STATUSES, None),
     "complete": ((S.IN_PROGRESS,), S.COMPLETED),
-    "cancel": (OPEN, S.CANCELLED),
+    "cancel": (OPEN_STATUSES, S.CANCELLED),
 }
 
 
@@ -202,9 +203,9 @@ async def apply_move(
         # The customer's next messages and files go to this request (unless they
         # are in the middle of something else; then after it).
         conversation = await tx.get_conversation_by_id(record.conversation_id)
-        if conversation is not None and conversation.state in ("start", "menu", "info"):
-            conversation.state = "info"
-            conversation.slots = {"info_ref": record.reference}
+        moved = await_info(conversation.state, record.reference) if conversation else None
+        if conversation is not None and moved is not None:
+            conversation.state, conversation.slots = moved
             await tx.save_conversation(conversation)
     kind = NOTICES.get(action)
     if kind is not None:
@@ -248,7 +249,7 @@ DUE_SOON_DAYS = 3
 def deadline(record: RequestRecord, today: date) -> Deadline:
     """Business days left until the due date (negative once past it)."""
     left = business_days_between(today, record.due_date)
-    open_ = record.status in OPEN
+    open_ = record.status.is_open
     return Deadline(
         business_days_left=left,
         due_soon=open_ and 0 <= left <= DUE_SOON_DAYS,

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from bot.domain.models import RequestRecord, RequestStatus
+from bot.domain.models import RequestRecord
 from bot.store import Store
-from flows.types import RequestType
+from flows.types import RequestStatus, RequestType
 from flows.validators import parse_reference
 
 

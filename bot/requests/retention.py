@@ -83,7 +83,7 @@ async def forget_customer(services: Services, reference: str, *, scrub: bool = T
         record = await tx.get_request(reference)
         if (
             record is None
-            or record.email.startswith("hmac:")
+            or record.forgotten
             or record.type.value != "deletion"
             or record.status.value != "completed"
         ):

@@ -26,7 +26,7 @@ from bot.domain.models import Channel, ConversationRecord, OutboundMessage
 from bot.infra.mail import Mail, html_page
 from bot.services import Services
 from bot.store import Transaction
-from flows.dialogue import MENU
+from flows.dialogue import release_to_bot
 from flows.types import Label, Reply
 
 log = logging.getLogger(__name__)
@@ -215,7 +215,7 @@ async def _outside_window(
     if route is None and key == "staff.reply":
         async with services.store.transaction(readonly=True) as tx:
             filed = await tx.requests_for_address(conversation.channel, conversation.address)
-        emails = [r for r in filed if not r.email.startswith("hmac:")]
+        emails = [r for r in filed if not r.forgotten]
         if emails:
             latest = max(emails, key=lambda r: r.created_at)
             footer = services.catalogue.render(
@@ -325,9 +325,9 @@ async def release(services: Services, channels: Channels, conversation_id: int, 
         conversation = await _held(services, channels, conversation_id, staff, tx)
         conversation.claimed_by = None
         conversation.waiting_staff_since = None
-        if conversation.state == "staff":
-            back = conversation.slots.pop("_return", None)
-            conversation.state = back or MENU  # the dialogue resets a state it does not know
+        conversation.state, conversation.slots = release_to_bot(
+            conversation.state, conversation.slots
+        )
         await tx.save_conversation(conversation)
         await tx.add_chat_event(conversation.id, staff, "release", "", services.clock())
     text = services.catalogue.render(conversation.language, Reply("staff.back_to_bot"))

@@ -22,7 +22,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from bot.core import Core
-from bot.domain.models import RequestStatus
 from bot.infra.clock import utc_now
 from bot.infra.crypto import hash_token
 from bot.requests.completion import complete_request
@@ -36,6 +35,7 @@ from bot.requests.lookup import (
     request_detail,
     request_summary,
 )
+from flows.types import RequestStatus
 
 PREFIX = "/api/v1"
 

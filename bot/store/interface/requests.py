@@ -9,8 +9,8 @@ from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from bot.domain.models import Channel, RequestRecord, RequestStatus
-from flows.types import RequestType
+from bot.domain.models import Channel, RequestRecord
+from flows.types import RequestStatus, RequestType
 
 
 class Requests(abc.ABC):

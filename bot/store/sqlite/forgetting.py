@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.domain.models import FORGOTTEN_EMAIL_PREFIX
 from bot.domain.timestamps import utc_iso as _ts
-from bot.store.sqlite.queries import Queries
+from bot.store.sqlite.queries import FORGOTTEN_LIKE, Queries
 
 
 class SQLiteForgetting(Queries):
     async def drop_compliance_records(self, before: datetime) -> int:
         rows = await self._all(
-            "SELECT id FROM requests WHERE email LIKE 'hmac:%' AND updated_at < ?",
-            (_ts(before),),
+            "SELECT id FROM requests WHERE email LIKE ? AND updated_at < ?",
+            (FORGOTTEN_LIKE, _ts(before)),
         )
         ids = [r[0] for r in rows]
         if not ids:
@@ -32,7 +33,8 @@ class SQLiteForgetting(Queries):
     async def deletions_to_forget(self) -> list[str]:
         rows = await self._all(
             "SELECT reference FROM requests WHERE type = 'deletion' AND status = 'completed' "
-            "AND email NOT LIKE 'hmac:%' ORDER BY id"
+            "AND email NOT LIKE ? ORDER BY id",
+            (FORGOTTEN_LIKE,),
         )
         return [r[0] for r in rows]
 
@@ -112,7 +114,7 @@ class SQLiteForgetting(Queries):
         await self.db.execute(
             f"UPDATE requests SET full_name = '', email = ?, customer_address = '', "
             f"reason = NULL, details = '{{}}' WHERE id IN ({marks})",
-            (f"hmac:{email_digest}", *request_ids),
+            (FORGOTTEN_EMAIL_PREFIX + email_digest, *request_ids),
         )
         # The status history stays; what people wrote in it does not.
         await self.db.execute(

@@ -10,7 +10,7 @@ import aiosqlite
 
 from bot.domain.models import Channel, Notification, QueuedMail
 from bot.domain.timestamps import utc_iso as _ts
-from bot.store.sqlite.queries import Queries, _dt
+from bot.store.sqlite.queries import FORGOTTEN_LIKE, Queries, _dt
 
 
 class SQLiteOutbox(Queries):
@@ -82,8 +82,8 @@ class SQLiteOutbox(Queries):
         is sent or given up; True when this wiped one."""
         wiped = await self.db.execute(
             "UPDATE notifications SET address = '' WHERE id = ? AND address != '' AND "
-            "request_id IN (SELECT id FROM requests WHERE email LIKE 'hmac:%')",
-            (id,),
+            "request_id IN (SELECT id FROM requests WHERE email LIKE ?)",
+            (id, FORGOTTEN_LIKE),
         )
         return wiped.rowcount > 0
 

@@ -9,6 +9,11 @@ from typing import Any
 
 import aiosqlite
 
+from bot.domain.models import FORGOTTEN_EMAIL_PREFIX
+
+# A forgotten customer's requests, in SQL (the prefix has no LIKE wildcards).
+FORGOTTEN_LIKE = FORGOTTEN_EMAIL_PREFIX + "%"
+
 
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None

@@ -11,19 +11,19 @@ from typing import Any
 
 import aiosqlite
 
-from bot.domain.models import AttachmentRecord, Channel, RequestEvent, RequestRecord, RequestStatus
+from bot.domain.models import AttachmentRecord, Channel, RequestEvent, RequestRecord
 from bot.domain.timestamps import utc_iso as _ts
 from bot.store.base import DuplicateReference
 from bot.store.sqlite.queries import Queries, _dt
-from flows.types import RequestType
+from flows.types import OPEN_STATUSES, RequestStatus, RequestType
 
 
 class SQLiteRequests(Queries):
     async def open_requests_for_email(self, email: str) -> list[RequestRecord]:
         rows = await self._all(
             "SELECT * FROM requests WHERE lower(email) = lower(?) AND status IN "
-            "('awaiting_id_proof', 'verifying', 'needs_info', 'in_progress') ORDER BY id",
-            (email,),
+            f"({', '.join('?' * len(OPEN_STATUSES))}) ORDER BY id",
+            (email, *(s.value for s in OPEN_STATUSES)),
         )
         return [_request(r) for r in rows]
 

@@ -14,14 +14,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.domain.models import RequestRecord, RequestStatus
+from bot.domain.models import RequestRecord
 from bot.infra.clock import utc_now
 from bot.infra.directory import everyone_counts
 from bot.requests.completion import complete_request
 from bot.requests.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile, ExportTooLarge
 from bot.requests.lifecycle import (
     MOVES,
-    OPEN,
     IllegalMove,
     act,
     deadline,
@@ -32,7 +31,7 @@ from bot.requests.lookup import BadReference, RequestNotFound, find_request, lis
 from bot.requests.retention import open_id_proof
 from bot.staff.accounts import Session
 from bot.web.console.pages import HEADERS, ConsolePages
-from flows.types import RequestType
+from flows.types import OPEN_STATUSES, RequestStatus, RequestType
 
 
 def request_routes(kit: ConsolePages) -> list[BaseRoute]:
@@ -58,7 +57,7 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
         kind = request.query_params.get("type", "")
         search = request.query_params.get("q", "").strip().casefold()
         statuses = (
-            OPEN
+            OPEN_STATUSES
             if status == "open"
             else None
             if status == "all"
@@ -81,7 +80,7 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
                 f"<td>{t(session, f'kind.{r.type.value}')}</td>"
                 f"<td>{t(session, f'state.{r.status.value}')}</td>"
                 f"<td>{r.due_date.isoformat()}{mark}</td>"
-                f"<td>{d.business_days_left if r.status in OPEN else '-'}</td></tr>"
+                f"<td>{d.business_days_left if r.status.is_open else '-'}</td></tr>"
             )
         options = "".join(
             f'<option value="{v}"{" selected" if v == status else ""}>'
@@ -156,7 +155,7 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
         except (RequestNotFound, BadReference):
             return page(session.language, f"<p>{t(session, 'empty')}</p>", session, 404)
         notice = kit.notice(session, request)
-        if record.email.startswith("hmac:"):
+        if record.forgotten:
             match = "forgotten"
         elif record.details.get("name_mismatch"):
             match = "mismatch"

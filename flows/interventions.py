@@ -1,0 +1,48 @@
+"""Changes made to a conversation between its messages: by staff (asking
+for more information, handing a chat back) or by the engine's sweep of
+abandoned drafts.
+
+They write the dialogue's own states and slots, so they live here with the
+dialogue rather than in the code that calls them. Each is pure: it gets the
+conversation's state (and slots) and returns the new ones for the caller to
+store; the slots given are never changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flows.machine import STATES
+from flows.states import INFO, MENU, STAFF, START
+
+# The slot that carries a notice to the next message, and the notice of an
+# expired draft (the dialogue tells it before answering).
+NOTICE_SLOT = "_notice"
+DRAFT_EXPIRED = "draft.expired"
+
+
+def await_info(state: str, reference: str) -> tuple[str, dict[str, Any]] | None:
+    """Staff asked for more about ``reference``: the customer's next messages
+    and files go to it. None while the customer is in the middle of something
+    else (a draft, a code, a chat with staff), whose state must stay as it is."""
+    if state not in (START, MENU, INFO):
+        return None
+    return INFO, {"info_ref": reference}
+
+
+def release_to_bot(state: str, slots: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Staff hand a chat back to the bot. A customer waiting for staff goes
+    back to what they left for them (``_return``, e.g. a draft), or to the menu
+    when there was nothing or it is no state any more; any other state stays."""
+    rest = dict(slots)
+    if state != STAFF:
+        return state, rest
+    back = rest.pop("_return", None)
+    return (back if back in STATES else MENU), rest
+
+
+def expire_draft() -> tuple[str, dict[str, Any]]:
+    """A draft nobody came back to in time is dropped (the caller deletes its
+    files, see ``flows.states.draft_files``): the conversation is at the menu,
+    and its next message is first told why."""
+    return MENU, {NOTICE_SLOT: DRAFT_EXPIRED}

@@ -67,12 +67,15 @@ def advance(run: Run) -> None:
     prompt(run)
 
 
-def fail(run: Run, hint: str, **params: Any) -> bool:
+def fail(run: Run, hint: str, *, asks_for_file: bool = False, **params: Any) -> bool:
     """A failed answer at this step. After ``max_failures`` of them a person
     takes over (True). Code steps only offer staff: they have their own
     limit (wrong tries, then a lock) that a hand-over must not bypass."""
     run.failures += 1
-    run.say(hint, **params)
+    if asks_for_file:
+        run.ask_for_file(hint, **params)
+    else:
+        run.say(hint, **params)
     if run.failures < run.ctx.max_failures or run.state == STAFF:
         return False
     if hint.rpartition(".")[2].startswith("code_") or run.state == STATUS_CODE:
@@ -212,4 +215,7 @@ def file_request(run: Run) -> None:
         type=Label(f"type.{rtype.value}"),
         due_date=due,
     )
-    run.say("filed.proof_received" if proof else "filed.proof_later", reference=reference)
+    if proof:
+        run.say("filed.proof_received", reference=reference)
+    else:
+        run.ask_for_file("filed.proof_later", reference=reference)

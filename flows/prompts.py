@@ -142,10 +142,10 @@ def prompt(run: Run, since: Any = None) -> None:
     elif step == "id_proof":
         later = Button(Label("button.later"), "nanti")
         if run.slots.get("id_proof"):
-            run.say("prompt.id_proof", limit_mb=mb(run.ctx))
+            run.ask_for_file("prompt.id_proof", limit_mb=mb(run.ctx))
             run.ask("prompt.id_proof_have", (Button(Label("button.keep"), "lanjut"), later))
         else:
-            run.ask("prompt.id_proof", (later,), limit_mb=mb(run.ctx))
+            run.ask_for_file("prompt.id_proof", (later,), limit_mb=mb(run.ctx))
     elif step == "consequences":
         run.ask(
             "prompt.consequences",

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from flows.states import split_state
-from flows.types import Button, Context, Effect, Reply, RequestType, Snapshot
+from flows.types import Button, Context, Effect, OfferUpload, Reply, RequestType, Snapshot
 from flows.vocabulary import Vocabulary
 
 
@@ -43,6 +43,11 @@ class Run:
 
     def ask(self, key: str, buttons: tuple[Button, ...], **params: Any) -> None:
         self.replies.append(Reply(key, params, buttons))
+
+    def ask_for_file(self, key: str, buttons: tuple[Button, ...] = (), **params: Any) -> None:
+        self.replies.append(Reply(key, params, buttons, asks_for_file=True))
+        if OfferUpload() not in self.effects:
+            self.effects.append(OfferUpload())
 
     def effect(self, effect: Effect) -> None:
         self.effects.append(effect)

@@ -80,6 +80,9 @@ class Reply:
     key: str
     params: dict[str, Any] = field(default_factory=dict)
     buttons: tuple[Button, ...] = ()
+    # Asks for a file (ID proof): where the channel cannot carry one, the
+    # reply carries the one-time upload link that ``OfferUpload`` made.
+    asks_for_file: bool = False
 
 
 @dataclass(frozen=True)
@@ -253,6 +256,13 @@ class CancelRequest:
     reference: str
 
 
+@dataclass(frozen=True)
+class OfferUpload:
+    """A reply asks for a file. The dialogue does not know the channel: the
+    core makes a one-time upload link where the channel cannot carry a file
+    (SMS), and the replies that ask for the file carry it."""
+
+
 Effect = (
     FileRequest
     | KeepAttachment
@@ -263,6 +273,7 @@ Effect = (
     | CodeAttempt
     | CancelRequest
     | ProvideInfo
+    | OfferUpload
 )
 
 

@@ -33,6 +33,7 @@ from flows.types import (
     Inbound,
     KeepAttachment,
     KnownRequest,
+    OfferUpload,
     Outcome,
     ProvideInfo,
     RequestStatus,
@@ -768,3 +769,24 @@ def test_expire_draft_leaves_the_menu_and_a_notice_for_the_next_message(
     assert [r.key for r in out.replies][:2] == ["draft.expired", "intro.access"]
     assert out.replies[0].params == {"days": 7}
     assert out.state == "access.full_name" and "_notice" not in out.slots
+
+
+def test_asking_for_a_file_offers_an_upload_once_and_marks_only_those_replies(d: Driver) -> None:
+    """The dialogue does not know the channel: it says which replies ask for a
+    file and offers an upload once; the core makes a link where one is needed."""
+    for text in ("halo", "1", "ya", "Budi Santoso", "budi@example.com", GOOD):
+        d.say(text)
+        assert not any(isinstance(e, OfferUpload) for e in d.outcome.effects), text  # type: ignore[union-attr]
+    d.say("4")
+    assert d.state == "deletion.id_proof"
+    asks = {r.key: r.asks_for_file for r in d.outcome.replies}  # type: ignore[union-attr]
+    assert asks["prompt.id_proof"] is True and not any(
+        v for k, v in asks.items() if k != "prompt.id_proof"
+    )
+    assert d.outcome.effects.count(OfferUpload()) == 1  # type: ignore[union-attr]
+    d.say("apa ini")  # not a file: the hint asks again, with a new offer
+    assert [r.key for r in d.outcome.replies if r.asks_for_file] == ["hint.id_proof"]  # type: ignore[union-attr]
+    assert OfferUpload() in d.outcome.effects  # type: ignore[union-attr]
+    d.say("nanti")
+    d.say("1")  # filed without proof: the receipt asks for it later
+    assert [r.key for r in d.outcome.replies if r.asks_for_file] == ["filed.proof_later"]  # type: ignore[union-attr]

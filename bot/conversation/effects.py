@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from bot.conversation.codes import issue_code, record_attempt
+from bot.conversation.replies import create_upload_link
 from bot.conversation.work import Work
 from bot.infra.cpu import off_loop
 from bot.infra.directory import same_name
@@ -25,6 +26,7 @@ from flows.types import (
     Escalate,
     FileRequest,
     KeepAttachment,
+    OfferUpload,
     ProvideInfo,
     RequestStatus,
     SendCode,
@@ -69,6 +71,11 @@ async def apply_effects(services: Services, tx: Transaction, work: Work) -> None
             record = await tx.get_request(effect.reference)
             if record is not None:  # the dialogue checked it is this customer's own
                 await apply_move(tx, record, "cancel", "customer", work.now)
+        elif isinstance(effect, OfferUpload):
+            if not work.conversation.channel.carries_files:
+                work.upload_url = await create_upload_link(
+                    services, tx, work.conversation, work.now
+                )
         elif isinstance(effect, Escalate):
             await tx.record_escalation(work.conversation.id, effect.reason, work.now)
             log.info("conversation %s waiting for staff (%s)", work.conversation.id, effect.reason)

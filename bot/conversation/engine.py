@@ -310,12 +310,12 @@ class Engine:
                 self._update(conversation, outcome, now)
                 await tx.save_conversation(conversation)
                 rendered = [
-                    await render(self.services, tx, conversation, outcome.language, r, now)
+                    render(self.services, conversation, outcome.language, r, work.upload_url)
                     for r in outcome.replies
                 ]
                 # A reply carrying an upload link (whoever holds it can add an ID
                 # proof) is kept sealed, not in clear.
-                sealed = [holds_link(conversation, key) for key, _, _ in rendered]
+                sealed = [holds_link(r, work.upload_url) for r in outcome.replies]
                 ids = await tx.record_outbound(
                     conversation.id,
                     work.inbound_id,

@@ -1,8 +1,8 @@
 """Replies as the customer's channel shows them, in their language.
 
 On SMS a reply that asks for ID proof carries a one-time upload link (a
-text message cannot carry a photo); the link is created here, in the
-message's transaction.
+text message cannot carry a photo); the link is made when the dialogue's
+``OfferUpload`` effect is applied, in the message's transaction.
 """
 
 from __future__ import annotations
@@ -17,27 +17,23 @@ from bot.services import Services
 from bot.store import Transaction
 from flows.types import Reply
 
-# Replies that ask for ID proof: on SMS they carry a one-time upload link.
-UPLOAD_LINK_KEYS = ("prompt.id_proof", "hint.id_proof", "filed.proof_later")
 
-
-async def render(
+def render(
     services: Services,
-    tx: Transaction,
     conversation: ConversationRecord,
     language: str,
     reply: Reply,
-    now: datetime,
+    upload_url: str | None,
 ) -> tuple[str, str, tuple[tuple[str, str], ...]]:
-    """(key, text, buttons) of a reply as its channel shows it."""
+    """(key, text, buttons) of a reply as its channel shows it; a reply that
+    asks for a file carries ``upload_url`` when the message made one."""
     variant = "sms" if conversation.channel is Channel.SMS else None
-    if holds_link(conversation, reply.key):
-        # SMS cannot carry a photo: ask for it through a one-time link.
+    if holds_link(reply, upload_url):
         reply = dataclasses.replace(
             reply,
             params={
                 **reply.params,
-                "upload_url": await _upload_link(services, tx, conversation, now),
+                "upload_url": upload_url,
                 "hours": services.settings.upload_link_hours,
             },
         )
@@ -46,14 +42,16 @@ async def render(
     return reply.key, text, buttons
 
 
-def holds_link(conversation: ConversationRecord, key: str) -> bool:
-    """Whether this reply carries a one-time upload link (SMS only)."""
-    return conversation.channel is Channel.SMS and key in UPLOAD_LINK_KEYS
+def holds_link(reply: Reply, upload_url: str | None) -> bool:
+    """Whether this reply carries a one-time upload link (then it is kept
+    sealed: whoever holds the link can add an ID proof)."""
+    return reply.asks_for_file and upload_url is not None
 
 
-async def _upload_link(
+async def create_upload_link(
     services: Services, tx: Transaction, conversation: ConversationRecord, now: datetime
 ) -> str:
+    """A one-time link to send a file through the web, for channels that cannot carry one."""
     token = secrets.token_urlsafe(24)  # 192 bits
     expires = now + timedelta(hours=services.settings.upload_link_hours)
     await tx.create_upload_token(hash_token(token), conversation.id, now, expires)

@@ -26,3 +26,4 @@ class Work:
     written: list[str] = field(default_factory=list)
     discarded: list[str] = field(default_factory=list)
     codes: list[int] = field(default_factory=list)  # code mails queued in the outbox
+    upload_url: str | None = None  # a one-time upload link this message made

@@ -25,6 +25,11 @@ class Channel(StrEnum):
     SMS = "sms"
     TELEGRAM = "telegram"
 
+    @property
+    def carries_files(self) -> bool:
+        """Whether a customer can send a photo or PDF here (a text message cannot)."""
+        return self is not Channel.SMS
+
 
 @dataclass(frozen=True)
 class InboundFile:

@@ -143,7 +143,7 @@ def on_id_proof(run: Run, text: str, command: str | None) -> None:
     elif command == "keep" and (run.slots.get("id_proof") or run.slots.get("id_later")):
         advance(run)
     else:
-        fail(run, "hint.id_proof", limit_mb=mb(run.ctx))
+        fail(run, "hint.id_proof", asks_for_file=True, limit_mb=mb(run.ctx))
 
 
 @handles("summary")

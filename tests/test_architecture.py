@@ -11,6 +11,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.fast  # no servers: part of the quick inner loop
+
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCT = ("bot", "flows", "integrations")
 MAX_LINES = 500

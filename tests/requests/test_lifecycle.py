@@ -16,6 +16,8 @@ from bot.requests.lookup import RequestNotFound, find_request, list_requests
 from flows.types import RequestStatus
 from tests.conftest import CODE, PDF, Chat, FakeClock, file_of
 
+pytestmark = pytest.mark.fast  # no servers: part of the quick inner loop
+
 REFERENCE = re.compile(r"\b(DEL|ACC|COR|RES)-[0-9A-HJKMNP-TV-Z]{6}\b")
 
 

@@ -42,6 +42,8 @@ from flows.types import (
     Snapshot,
 )
 
+pytestmark = pytest.mark.fast  # no servers: part of the quick inner loop
+
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 GOOD = "123456"  # the code the engine would confirm
 DUE = date(2027, 1, 12)

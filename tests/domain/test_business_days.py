@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
 import holidays
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,8 @@ from bot.domain.business_days import (
     due_date,
     is_business_day,
 )
+
+pytestmark = pytest.mark.fast  # no servers: part of the quick inner loop
 
 
 def test_weekends_and_public_holidays_are_skipped() -> None:

@@ -17,8 +17,8 @@ from bot.requests.lookup import find_request
 from bot.settings import load_settings
 from bot.staff.accounts import add_staff
 from tests.conftest import CODE, PNG, Chat, FakeClock, file_of, mailbox_of, telegram_settings
+from tests.conversation.test_upload_page import CHROMIUM, CHROMIUM_ARGS, PHONE
 from tests.server import RunningServer, running_server
-from tests.test_upload_page import CHROMIUM, CHROMIUM_ARGS, PHONE
 
 PASSWORD = "kata-sandi-yang-panjang"
 ROUTES = [

@@ -19,6 +19,8 @@ from bot.domain.models import Channel, InboundFile, InboundMessage
 from bot.settings import load_settings
 from tests.conftest import JPEG, PDF, PNG, FakeClock
 
+pytestmark = pytest.mark.fast  # no servers: part of the quick inner loop
+
 WORDS = [
     "1",
     "2",

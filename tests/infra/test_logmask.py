@@ -10,6 +10,8 @@ import pytest
 
 from bot.infra.logmask import PersonalDataFilter, install, mask
 
+pytestmark = pytest.mark.fast  # no servers: part of the quick inner loop
+
 BOT_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 
 MASKED = [

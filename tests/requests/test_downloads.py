@@ -139,7 +139,7 @@ async def test_a_download_code_survives_a_process_killed_right_after_the_commit(
     import bot.requests.exports
     from bot.app import open_engine
     from bot.requests.exports import open_download, send_download_code
-    from tests.test_identity import _worker_sends
+    from tests.conversation.test_identity import _worker_sends
 
     async with open_engine(settings, clock=clock) as first:
         box = mailbox_of(first)

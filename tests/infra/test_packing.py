@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.infra.packing import pack, split, utf16_length
 from integrations.twilio.text import encoding, segments
+
+pytestmark = pytest.mark.fast  # no servers: part of the quick inner loop
 
 
 def test_gsm_and_ucs2_segments() -> None:

@@ -12,7 +12,9 @@ import pytest
 from bot.infra.catalogue import Catalogue, placeholders
 from flows.types import Label, Reply, Seq
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.fast  # no servers: part of the quick inner loop
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_languages_have_the_same_keys_and_placeholders(catalogue: Catalogue) -> None:

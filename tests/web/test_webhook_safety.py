@@ -21,9 +21,8 @@ from bot.settings import load_settings
 from integrations.twilio.adapter import TwilioAdapter
 from tests.conftest import CODE, PNG, FakeClock, mailbox_of
 from tests.fakes.twilio_api import FakeTwilio
-from tests.server import PUBLIC_URL, running_server
-from tests.test_telegram import CHAT, OTHER_CHAT, telegram_bot, texts
-from tests.test_twilio import (
+from tests.integrations.test_telegram import CHAT, OTHER_CHAT, telegram_bot, texts
+from tests.integrations.test_twilio import (
     CUSTOMER,
     SMS_NUMBER,
     WHATSAPP_NUMBER,
@@ -31,6 +30,7 @@ from tests.test_twilio import (
     _count_inbound,
     twiml_bodies,
 )
+from tests.server import PUBLIC_URL, running_server
 
 OTHER = "+6289876543210"
 

@@ -8,6 +8,8 @@ import pytest
 
 from bot.settings import SettingsError, env_name, load_settings
 
+pytestmark = pytest.mark.fast  # no servers: part of the quick inner loop
+
 
 def test_defaults_need_no_credentials(tmp_path: Path) -> None:
     s = load_settings(environ={})

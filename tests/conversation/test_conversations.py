@@ -17,6 +17,8 @@ from bot.settings import Settings
 from flows.types import RequestStatus
 from tests.conftest import CODE, JPEG, PDF, PNG, WEBP, Chat, FakeClock, file_of, mailbox_of
 
+pytestmark = pytest.mark.fast  # no servers: part of the quick inner loop
+
 REFERENCE = re.compile(r"\b(DEL|ACC|COR|RES)-[0-9A-HJKMNP-TV-Z]{6}\b")
 
 

@@ -9,6 +9,8 @@ import pytest
 from bot.domain.support_hours import SupportHours, SupportHoursError
 from bot.settings import SettingsError, load_settings
 
+pytestmark = pytest.mark.fast  # no servers: part of the quick inner loop
+
 WIB = SupportHours.parse("mon-fri 09:00-17:00", "Asia/Jakarta")
 
 

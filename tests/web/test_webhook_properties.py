@@ -26,8 +26,8 @@ from integrations.twilio.adapter import TwilioAdapter
 from tests.conftest import CODE, PNG, FakeClock, mailbox_of, telegram_settings
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio, signed_form
+from tests.integrations.test_twilio import SMS_NUMBER, WHATSAPP_NUMBER, Twilio
 from tests.server import PUBLIC_URL, running_server
-from tests.test_twilio import SMS_NUMBER, WHATSAPP_NUMBER, Twilio
 
 SECRET = "property-webhook-secret"
 AT_PROOF = "+6281100000001"  # kept at the ID-proof step, so media is fetched

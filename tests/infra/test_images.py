@@ -14,6 +14,8 @@ from PIL.TiffImagePlugin import IFDRational
 
 from bot.infra.images import ImageUnreadable, strip_metadata
 
+pytestmark = pytest.mark.fast  # no servers: part of the quick inner loop
+
 MAKE = "AcmePhoneMaker"
 COMMENT = b"taken at Jl. Sudirman 12 by budi"
 XMP = (

@@ -17,6 +17,8 @@ from flows.validators import (
 )
 from tests.conftest import JPEG, PDF, PNG, WEBP
 
+pytestmark = pytest.mark.fast  # no servers: part of the quick inner loop
+
 
 @pytest.mark.parametrize(
     "name",

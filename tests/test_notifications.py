@@ -444,6 +444,7 @@ async def test_staff_replies_follow_the_whatsapp_window_and_its_fallbacks(desk: 
         desk.core.services, desk.core.channels, chat_id, "ani@jovapos.test", "Lewat email"
     )
     assert route == "email"
+    await desk.core.channels.flush()  # queued, and sent at once in the background
     assert "Lewat email" in desk.inbox.texts()[before]
     assert "balas kami lewat WhatsApp" in desk.inbox.texts()[before]
     async with desk.engine.services.store.transaction(readonly=True) as tx:
@@ -497,18 +498,18 @@ async def test_an_undelivered_report_that_beats_our_record_of_the_send_still_cou
     real_send = twilio.send
 
     async def report_arrives_first(replies):  # type: ignore[no-untyped-def]
-        sids = await real_send(replies)
-        for sid in sids:  # Twilio's callback, handled before send_due records the send
+        sent = await real_send(replies)
+        for one in sent:  # Twilio's callback, handled before send_due records the send
             await delivery_report(
                 desk.core.services,
                 desk.core.channels,
-                sid,
+                one.provider_id,
                 "undelivered",
                 "63024",
                 [],
                 Channel.WHATSAPP,
             )
-        return sids
+        return sent
 
     twilio.send = report_arrives_first  # type: ignore[method-assign]
     assert await send_due(desk.core.services, desk.core.channels) == 1

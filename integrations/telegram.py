@@ -43,7 +43,7 @@ from telegram.ext import Application
 
 from bot.conversation.engine import ForeignRepeat
 from bot.core import Core
-from bot.delivery.channels import ChannelAdapter, DeliveryRefused, mark_sent
+from bot.delivery.channels import ChannelAdapter, DeliveryRefused, PartialDelivery, Sent
 from bot.domain.models import Channel, InboundFile, InboundMessage, OutboundMessage
 from bot.infra.packing import pack, utf16_length
 from bot.store import StoreError
@@ -254,7 +254,7 @@ class TelegramAdapter(ChannelAdapter):
         except (MalformedUpdate, ForeignRepeat) as exc:
             log.warning("Telegram update %s dropped: %s", update.update_id, type(exc).__name__)
             return
-        await self.send(replies)
+        await self.core.channels.send(self, replies)  # the core records what went
 
     async def _inbound(self, update: Update) -> InboundMessage | None:
         query = update.callback_query
@@ -317,23 +317,28 @@ class TelegramAdapter(ChannelAdapter):
 
     # outbound -----------------------------------------------------------
 
-    async def send(self, replies: Sequence[OutboundMessage]) -> list[str]:
-        """Send what has not gone out yet, in order; buttons under the last part
-        of a reply that offers them."""
-        ids: list[str] = []
+    async def send(self, replies: Sequence[OutboundMessage]) -> list[Sent]:
+        """Send the replies in order; buttons under the last part of a reply
+        that offers them. A reply counts as sent once its last part left, with
+        that message's id."""
+        sent: list[Sent] = []
         for reply in replies:
-            if reply.sent:
-                continue
             parts = [body.text for body in pack([reply.text], _fits)]
             markup = _keyboard(reply)
-            sent_id = None
-            for i, part in enumerate(parts):
-                last = i == len(parts) - 1
-                sent = await self._send_message(int(reply.address), part, markup if last else None)
-                sent_id = sent.message_id
-            await mark_sent(self.core.services, reply, str(sent_id))
-            ids.append(str(sent_id))
-        return ids
+            message_id = None
+            try:
+                for i, part in enumerate(parts):
+                    last = i == len(parts) - 1
+                    message = await self._send_message(
+                        int(reply.address), part, markup if last else None
+                    )
+                    message_id = message.message_id
+            except Exception as exc:
+                if sent:  # those left: the core records them, then handles ``exc``
+                    raise PartialDelivery(sent, exc) from exc
+                raise
+            sent.append(Sent(reply, None if message_id is None else str(message_id)))
+        return sent
 
     async def _send_message(
         self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None

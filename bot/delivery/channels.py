@@ -3,15 +3,26 @@ the bot sends on its own initiative (not as the answer to a webhook).
 
 Integrations implement ``ChannelAdapter``; the core never imports them.
 ``Channels`` holds the enabled adapters; what a message was sent as is
-recorded here, by the core, not by the adapters.
+recorded here, by the core, not by the adapters: an adapter translates
+replies into the provider's messages and says what each went out as
+(``Sent``), and the core records a whole batch in one transaction.
+
+Crash safety: an adapter that fails after part of a batch left raises
+``PartialDelivery`` with what did leave, so that part is recorded as sent
+(not sent twice by a retry) before the failure is handled. A process that
+dies mid-batch records nothing of it: the batch goes again, a rare copy
+rather than a lost message (neither Twilio nor Telegram takes an
+idempotency key).
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.routing import BaseRoute
@@ -31,6 +42,27 @@ class DeliveryRefused(Exception):
     retrying cannot help."""
 
 
+@dataclass(frozen=True)
+class Sent:
+    """A reply that left whole, and the provider's id of the message that
+    carried it (of its last part, when it took several; None when the
+    provider gives none, e.g. a webhook's inline answer)."""
+
+    reply: OutboundMessage
+    provider_id: str | None = None
+
+
+class PartialDelivery(Exception):
+    """An adapter failed after some replies of a batch had left: ``sent`` are
+    those, which the core records before it handles ``cause`` (raised on as
+    it was, so a refusal or a rate limit is still told apart)."""
+
+    def __init__(self, sent: Sequence[Sent], cause: Exception) -> None:
+        super().__init__(f"{len(sent)} sent before {type(cause).__name__}")
+        self.sent = list(sent)
+        self.cause = cause
+
+
 class ChannelAdapter(abc.ABC):
     """One outside messaging system (Twilio, Telegram...)."""
 
@@ -47,9 +79,10 @@ class ChannelAdapter(abc.ABC):
         """Stop receiving and release connections."""
 
     @abc.abstractmethod
-    async def send(self, replies: Sequence[OutboundMessage]) -> list[str]:
-        """Send replies to their customer and mark each sent; raise on failure.
-        Returns the provider's ids of the messages sent."""
+    async def send(self, replies: Sequence[OutboundMessage]) -> list[Sent]:
+        """Send replies to their customer, in order; records nothing (the core
+        does). Returns what each reply left as. On a failure after some replies
+        left whole, raise ``PartialDelivery`` with those; else the failure."""
 
     async def send_template(
         self,
@@ -82,6 +115,7 @@ class Channels:
     def __init__(self, adapters: Sequence[ChannelAdapter] = ()) -> None:
         self.adapters: list[ChannelAdapter] = list(adapters)
         self._services: Services | None = None
+        self._background: set[asyncio.Task[Any]] = set()
 
     @property
     def services(self) -> Services:
@@ -99,6 +133,46 @@ class Channels:
 
     def staff_alerts(self) -> ChannelAdapter | None:
         return next((a for a in self.adapters if a.alerts_staff), None)
+
+    def soon(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run ``work`` in the background (a queued mail sent at once after
+        its commit): nobody waits on it, and what it leaves undone stays
+        queued for the outbox worker."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def flush(self) -> None:
+        """Wait for the background work (at shutdown, and in tests)."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def send(self, adapter: ChannelAdapter, replies: Sequence[OutboundMessage]) -> list[Sent]:
+        """Send the replies not sent yet through ``adapter`` and record, in one
+        transaction, what left; what left before a failure is recorded too,
+        then the failure raised."""
+        pending = [reply for reply in replies if not reply.sent]
+        if not pending:
+            return []
+        try:
+            sent = await adapter.send(pending)
+        except PartialDelivery as exc:
+            await self.record(exc.sent)
+            raise exc.cause from None
+        await self.record(sent)
+        return sent
+
+    async def answered(self, replies: Sequence[OutboundMessage]) -> None:
+        """Record the replies an adapter put in its answer to the provider's
+        webhook (Twilio's TwiML), which the provider sends: no id of theirs yet,
+        the delivery reports bring it. Done before the answer goes, so a
+        repeated webhook finds them sent."""
+        await self.record([Sent(reply) for reply in replies if not reply.sent])
+
+    async def record(self, sent: Sequence[Sent]) -> None:
+        """Record, in one transaction, that these replies left."""
+        if any(s.reply.id is not None for s in sent):
+            await record_sent(self.services, sent)
 
     async def deliver(self, replies: Sequence[OutboundMessage], proactive: bool) -> bool:
         """Send replies that are not sent yet through their channel's adapter.
@@ -130,7 +204,7 @@ class Channels:
                 ok = False
                 continue
             try:
-                await adapter.send(items)
+                await self.send(adapter, items)
             except Exception as exc:  # keep serving; the rows stay unsent
                 log.error("sending on %s failed: %s", channel, type(exc).__name__)
                 ok = False
@@ -142,11 +216,15 @@ async def opted_out(services: Services, channel: Channel, address: str) -> bool:
         return await tx.is_opted_out(channel, address)
 
 
-async def mark_sent(
-    services: Services, reply: OutboundMessage, provider_id: str | None = None
-) -> None:
-    """Record that ``reply`` left, with the provider's id for its delivery reports."""
-    if reply.id is None:
+async def record_sent(services: Services, sent: Sequence[Sent]) -> None:
+    """Record, in one transaction, that these replies left, each with the
+    provider's id for its delivery reports. Messages that are no recorded
+    reply (a notification's text) have no id and nothing to record here."""
+    recorded = [s for s in sent if s.reply.id is not None]
+    if not recorded:
         return
     async with services.store.transaction() as tx:
-        await tx.mark_sent(reply.id, provider_id, services.clock())
+        now = services.clock()
+        for s in recorded:
+            assert s.reply.id is not None
+            await tx.mark_sent(s.reply.id, s.provider_id, now)

@@ -1,9 +1,12 @@
 """Mail that follows a committed step, through a durable outbox.
 
-A code mail (the chat's email code, the download page's code) is written in
-the same transaction as the step that promises it ("we sent you a code"), so
-a process that dies right after the commit loses nothing: the outbox worker
-(beside the notifications' one) sends it after a restart. The row holds the
+A code mail (the chat's email code, the download page's code) or a staff
+reply going by email is written in the same transaction as the step that
+promises it ("we sent you a code", "sent by email"), so a process that dies
+right after the commit loses nothing: the outbox worker (beside the
+notifications' one) sends it after a restart. A mail that stands for a
+recorded message (a staff reply) marks that message sent in the transaction
+that takes the mail off the outbox. The row holds the
 mail sealed with the keyring; a copy of the database alone opens no code.
 
 After its commit the step also starts sending at once, in the background, so
@@ -44,12 +47,16 @@ async def queue_mail(
     now: datetime,
     expires_at: datetime,
     arm: dict[str, Any] | None = None,
+    carries: int | None = None,
 ) -> int | None:
     """Queue ``mail`` in the caller's transaction. ``arm`` (chat codes): what
-    ````codes.arm_code```` needs to check the address and arm the code before
-    the mail may go. Returns the row's id (None if the key was queued)."""
+    ``codes.arm_code`` needs to check the address and arm the code before
+    the mail may go. ``carries``: the recorded outbound message the mail
+    stands for, marked sent when it goes. Returns the row's id (None if the
+    key was queued)."""
     assert mail.message_key, "an outbox mail needs its key"
-    sealed = services.keyring.seal_text(json.dumps({"mail": asdict(mail), "arm": arm}))
+    payload = {"mail": asdict(mail), "arm": arm, "carries": carries}
+    sealed = services.keyring.seal_text(json.dumps(payload))
     return await tx.enqueue_mail(kind, sealed, mail.message_key, now, expires_at)
 
 
@@ -79,8 +86,10 @@ async def send_due_mail(
         if services.clock() >= row.expires_at:
             await _done(services, row.id)  # the code expired meanwhile: nobody can use it
             continue
+        carries = None
         try:
             payload = json.loads(services.keyring.open_text(row.sealed))
+            carries = payload.get("carries")
             if payload["arm"] is not None and arm is None:
                 continue  # leased for a moment; the worker, which can arm it, sends it
             if payload["arm"] is not None and not await arm(payload["arm"]):
@@ -95,11 +104,22 @@ async def send_due_mail(
                     row.id, type(exc).__name__, services.clock() + timedelta(seconds=wait)
                 )
             continue
-        await _done(services, row.id)
+        await _done(services, row.id, carries)
         sent += 1
     return sent
 
 
-async def _done(services: Services, id: int) -> None:
+async def send_queued(services: Services, ids: list[int]) -> None:
+    """Send these queued mails now (in the background after their commit);
+    what fails stays queued for the outbox worker."""
+    try:
+        await send_due_mail(services, ids)
+    except Exception as exc:
+        log.warning("queued mail left to the outbox worker: %s", type(exc).__name__)
+
+
+async def _done(services: Services, id: int, carries: int | None = None) -> None:
     async with services.store.transaction() as tx:
         await tx.mail_done(id)
+        if carries is not None:
+            await tx.mark_sent(carries, None, services.clock())

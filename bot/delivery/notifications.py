@@ -7,6 +7,9 @@ them, and records the result; failures are retried with exponential backoff
 and jitter (about 1 s, doubling, at most 5 minutes apart) and given up after
 48 hours, when the request is flagged for staff.
 
+Which route a notice takes (the WhatsApp window, a template, then SMS and
+email) is ``bot.delivery.routes``, shared with staff replies.
+
 Idempotency: each notification has a key, so re-running an action (a retried
 transaction) cannot queue it twice. Sending can still repeat in one case: a
 crash after the provider accepted a message and before the row says so.
@@ -25,12 +28,8 @@ from typing import Any
 
 from bot.delivery.channels import Channels, DeliveryRefused
 from bot.delivery.mail_outbox import ArmCode, send_due_mail
-from bot.domain.models import (
-    Channel,
-    ConversationRecord,
-    Notification,
-    OutboundMessage,
-)
+from bot.delivery.routes import EMAIL, TEMPLATE, first_route, onward, reach, window_open
+from bot.domain.models import Channel, Notification, OutboundMessage
 from bot.infra.catalogue import Catalogue
 from bot.infra.crypto import Keyring
 from bot.infra.mail import Mail, html_page
@@ -50,7 +49,6 @@ MAX_RETRY = 300.0
 GIVE_UP_AFTER = timedelta(hours=48)
 LEASE = timedelta(minutes=2)
 POLL_SECONDS = 1.0
-WHATSAPP_WINDOW = timedelta(hours=24)
 
 
 def render(services: Services, n: Notification) -> tuple[str, str]:
@@ -141,18 +139,18 @@ async def _deliver(services: Services, channels: Channels, n: Notification) -> s
     adapter = channels.adapter_for(channel)
     if adapter is None:
         raise RuntimeError(f"{channel.value} is not enabled")
-    if channel is Channel.WHATSAPP and not await _in_window(services, channels, n):
-        # WhatsApp allows free-form messages only within 24 hours of the
-        # customer's last message; outside it, an approved template or nothing.
-        template = services.settings.twilio_templates.get(n.kind)
-        if not template:
-            raise OutsideWindow("no template for this notification")
+    template = services.settings.twilio_templates.get(n.kind)
+    in_window = channel is not Channel.WHATSAPP or await _in_window(services, n)
+    route = first_route(n.channel, in_window, bool(template))
+    if route is None:  # refused for good: the notice goes on by the next route
+        raise OutsideWindow("no template for this notification")
+    if route == TEMPLATE and template:
         variables = _template_variables(n, services.keyring)
         return await adapter.send_template(n.address, template, variables)
-    ids = await adapter.send(
-        [OutboundMessage(channel, n.address, f"notify.{n.kind}", text, n.language)]
+    sent = await channels.send(
+        adapter, [OutboundMessage(channel, n.address, f"notify.{n.kind}", text, n.language)]
     )
-    return ids[0] if ids else None
+    return sent[0].provider_id if sent else None
 
 
 async def delivery_failed(services: Services, channels: Channels, provider_id: str) -> None:
@@ -182,15 +180,7 @@ async def _undelivered(
         )
 
 
-def window_open(conversation: ConversationRecord | None, now: datetime) -> bool:
-    """Whether WhatsApp still allows free-form messages: the customer wrote
-    within 24 hours (their conversation's last activity: kept even when a
-    deletion has made the bot forget them)."""
-    last = conversation.last_activity_at if conversation else None
-    return last is not None and now - last < WHATSAPP_WINDOW
-
-
-async def _in_window(services: Services, channels: Channels, n: Notification) -> bool:
+async def _in_window(services: Services, n: Notification) -> bool:
     async with services.store.transaction(readonly=True) as tx:
         record = await tx.get_request(n.reference)
         conversation = await tx.get_conversation_by_id(record.conversation_id) if record else None
@@ -210,33 +200,32 @@ def _template_variables(n: Notification, keyring: Keyring) -> dict[str, str]:
 async def _fallback(
     tx: Transaction, services: Services, channels: Channels, n: Notification, now: datetime
 ) -> str | None:
-    """Queue the notification on the next channel: WhatsApp, then SMS (unless the
-    number opted out or no SMS sender is set), then email. Returns the channel."""
-    order = {
-        "whatsapp": ["whatsapp", "sms", "email"],
-        "sms": ["sms", "email"],
-        "telegram": ["telegram", "email"],
-    }.get(n.channel, [n.channel])
+    """Queue the notification on the next open route (``routes.onward``: after
+    WhatsApp, SMS then email; by email to the request's address). Returns the
+    channel, None when no route is left."""
     record = await tx.get_request(n.reference)
-    if record is None or n.channel not in order:
+    if record is None:
         return None
-    for channel in order[order.index(n.channel) + 1 :]:
-        if channel == "sms":
-            if not services.settings.twilio_sms_number or await tx.is_opted_out(
-                Channel.SMS, n.address
-            ):
-                continue
-            address = n.address
-        else:
-            if record.forgotten:
-                return None  # a forgotten customer has no email any more
-            address = record.email
-        key = f"{n.idempotency_key}>{channel}"
-        await tx.enqueue_notification(
-            n.reference, n.kind, channel, address, n.language, n.params, key, now, n.created_at
-        )
-        return channel
-    return None
+    routes = onward(
+        n.channel,
+        await reach(
+            tx,
+            services,
+            channels,
+            n.channel,
+            n.address,
+            None if record.forgotten else record.email,
+        ),
+    )
+    if not routes:
+        return None
+    channel = routes[0]
+    address = record.email if channel == EMAIL else n.address
+    key = f"{n.idempotency_key}>{channel}"
+    await tx.enqueue_notification(
+        n.reference, n.kind, channel, address, n.language, n.params, key, now, n.created_at
+    )
+    return channel
 
 
 async def _failed(

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from bot.delivery.channels import Channels
 from bot.delivery.notifications import delivery_failed
+from bot.delivery.staff_messages import undelivered
 from bot.domain.models import Channel
 from bot.services import Services
-from bot.staff import chats as staff_chats
 
 FAILED = ("failed", "undelivered")
 
@@ -33,4 +33,4 @@ async def delivery_report(
             await tx.record_delivery(provider_id, state, error_code, services.clock(), outbound_id)
     if state in FAILED:
         await delivery_failed(services, channels, provider_id)
-        await staff_chats.undelivered(services, channels, outbound_ids, channel)
+        await undelivered(services, channels, outbound_ids, channel)

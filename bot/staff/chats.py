@@ -6,33 +6,23 @@ are recorded as the conversation's outbound messages, then delivered through
 the customer's channel. Releasing gives the chat back to the bot at the step
 it was waiting on.
 
-WhatsApp refuses free-form messages more than 24 hours after the customer's
-last one. A reply then goes as the approved template for staff replies
-(``TWILIO_TEMPLATE_STAFF_REPLY``, the reply as its variable 1), else by SMS to
-the same number (unless it opted out of SMS), else by email to the verified
-address of the customer's latest request: the order of the notifications. The
-route taken is noted in the transcript; a reply no route can carry is refused
+How a message from staff reaches the customer (WhatsApp's 24-hour window,
+then a template, SMS or email, as notifications go) is delivery's business:
+``bot.delivery.staff_messages``. A reply no route can carry is refused here
 with the reason, so staff know the customer did not get it.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import logging
-
-from bot.delivery.channels import PULLED_CHANNELS, Channels, mark_sent, opted_out
-from bot.delivery.notifications import window_open
-from bot.domain.models import Channel, ConversationRecord, OutboundMessage
-from bot.infra.mail import Mail, html_page
+from bot.delivery.channels import Channels
+from bot.delivery.staff_messages import send_staff_message
+from bot.domain.models import Channel, ConversationRecord
 from bot.services import Services
 from bot.store import Transaction
 from flows.dialogue import release_to_bot
-from flows.types import Label, Reply
-
-log = logging.getLogger(__name__)
+from flows.types import Reply
 
 MAX_REPLY = 4000
-TEMPLATE_VARIABLE_LIMIT = 1000  # WhatsApp's template body is at most 1,024 characters
 
 
 class ChatError(ValueError):
@@ -42,30 +32,6 @@ class ChatError(ValueError):
     def __init__(self, message: str, key: str = "not_possible") -> None:
         super().__init__(message)
         self.key = key
-
-
-async def _record(
-    services: Services,
-    channels: Channels,
-    conversation: ConversationRecord,
-    staff: str,
-    key: str,
-    text: str,
-) -> OutboundMessage:
-    """Record a message from ``staff`` to the customer, not yet sent."""
-    async with services.store.transaction() as tx:
-        (id_,) = await tx.record_outbound(
-            conversation.id,
-            None,
-            conversation.language,
-            conversation.state,
-            [(key, text, ())],
-            services.clock(),
-            author=staff,
-        )
-    return OutboundMessage(
-        conversation.channel, conversation.address, key, text, conversation.language, id_
-    )
 
 
 async def _held(
@@ -150,141 +116,9 @@ async def _send(
     key: str,
     text: str,
 ) -> str | None:
-    """Record and deliver one message from staff; the route it took
-    (``queued`` where the customer fetches it), or None when it could not go
-    (it stays recorded, marked undelivered)."""
-    if conversation.channel is not Channel.WHATSAPP or window_open(conversation, services.clock()):
-        outbound = await _record(services, channels, conversation, staff, key, text)
-        delivered = await channels.deliver([outbound], proactive=False)
-        if not delivered:
-            return None
-        return "queued" if conversation.channel in PULLED_CHANNELS else conversation.channel.value
-    route = await _outside_window(services, channels, conversation, staff, key, text)
-    if route is not None:  # the 24-hour window was closed: say how it went instead
-        async with services.store.transaction() as tx:
-            await tx.add_chat_event(
-                conversation.id, staff, "outside_window", f"{key} -> {route}", services.clock()
-            )
-    return route
-
-
-def template_text(text: str) -> str | None:
-    """The reply as a WhatsApp template variable: Meta refuses new lines, tabs
-    and runs of more than four spaces there, and long values. None when it
-    does not fit (the reply then goes by SMS or email, whole)."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= TEMPLATE_VARIABLE_LIMIT else None
-
-
-async def _outside_window(
-    services: Services,
-    channels: Channels,
-    conversation: ConversationRecord,
-    staff: str,
-    key: str,
-    text: str,
-    failed_on: Channel | None = None,
-) -> str | None:
-    """Template, else SMS, else (for replies, not notices) email; after a
-    message ``failed_on`` a channel, only the routes that come after it."""
-    message = await _record(services, channels, conversation, staff, key, text)
-    route = None
-    template = services.settings.twilio_templates.get("staff_reply")
-    whatsapp = channels.adapter_for(Channel.WHATSAPP)
-    variable = template_text(text)
-    if template and whatsapp is not None and variable is not None and failed_on is None:
-        try:
-            sid = await whatsapp.send_template(
-                conversation.address, template, {"1": variable}, carries=message
-            )
-        except Exception as exc:  # refused, rate-limited or down: the next route
-            log.warning("staff reply template not sent: %s", type(exc).__name__)
-        else:
-            await mark_sent(services, message, sid)
-            route = "whatsapp_template"
-    if (
-        route is None
-        and failed_on is not Channel.SMS
-        and services.settings.twilio_sms_number
-        and channels.adapter_for(Channel.SMS)
-        and not await opted_out(services, Channel.SMS, conversation.address)
-    ):
-        sms = dataclasses.replace(message, channel=Channel.SMS)
-        if await channels.deliver([sms], proactive=False):
-            route = "sms"
-    if route is None and key == "staff.reply":
-        async with services.store.transaction(readonly=True) as tx:
-            filed = await tx.requests_for_address(conversation.channel, conversation.address)
-        emails = [r for r in filed if not r.forgotten]
-        if emails:
-            latest = max(emails, key=lambda r: r.created_at)
-            footer = services.catalogue.render(
-                conversation.language,
-                Reply(
-                    "mail.staff_reply.footer",
-                    {"channel": Label(f"channel.{conversation.channel.value}")},
-                ),
-            )
-            try:
-                await services.mailer.send(
-                    Mail(
-                        to=latest.email,
-                        subject=services.catalogue.text(
-                            conversation.language, "mail.staff_reply.subject"
-                        ),
-                        text=f"{text}\n\n{footer}\n\nJOVA POS",
-                        html=html_page([text, footer]),
-                        language=conversation.language,
-                        message_key=f"staff-reply:{message.id}",
-                    )
-                )
-            except Exception as exc:
-                log.warning("staff reply by email failed: %s", type(exc).__name__)
-            else:
-                await mark_sent(services, message)
-                route = "email"
-    return route
-
-
-async def undelivered(
-    services: Services, channels: Channels, outbound_ids: list[int], channel: Channel
-) -> None:
-    """The provider reports staff replies it could not deliver on ``channel``:
-    each goes on by the routes after it (WhatsApp, then SMS, then email), once,
-    as notifications do. Notices (joined, back to the bot) are not re-sent."""
-    for outbound_id in outbound_ids:
-        async with services.store.transaction() as tx:
-            found = await tx.staff_reply(outbound_id)
-            conversation = (
-                await tx.get_conversation_by_id(found["conversation_id"]) if found else None
-            )
-            if found is None or conversation is None or found["rerouted"]:
-                continue
-            # Claimed before sending on: a repeated report finds it taken.
-            await tx.add_chat_event(
-                conversation.id,
-                found["author"],
-                "undelivered",
-                f"{outbound_id} {channel.value}",
-                services.clock(),
-            )
-        route = await _outside_window(
-            services,
-            channels,
-            conversation,
-            found["author"],
-            "staff.reply",
-            found["text"],
-            failed_on=channel,
-        )
-        async with services.store.transaction() as tx:
-            await tx.add_chat_event(
-                conversation.id,
-                found["author"],
-                "rerouted",
-                f"{outbound_id} -> {route or 'nothing'}",
-                services.clock(),
-            )
+    """Record and deliver one message from staff (``bot.delivery.staff_messages``
+    picks the route); the route it took, or None when it could not go."""
+    return await send_staff_message(services, channels, conversation, staff, key, text)
 
 
 async def note(

@@ -209,6 +209,7 @@ def create_app(
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+                await core.channels.flush()  # staff replies' mail sent after their commit
                 for adapter in reversed(started):
                     try:
                         await adapter.stop()

@@ -35,7 +35,13 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.conversation.engine import ForeignRepeat
 from bot.core import Core
-from bot.delivery.channels import ChannelAdapter, DeliveryRefused, mark_sent, opted_out
+from bot.delivery.channels import (
+    ChannelAdapter,
+    DeliveryRefused,
+    PartialDelivery,
+    Sent,
+    opted_out,
+)
 from bot.delivery.reports import delivery_report
 from bot.domain.models import Channel, Control, InboundFile, InboundMessage, OutboundMessage
 from bot.infra.packing import pack
@@ -113,20 +119,25 @@ class TwilioAdapter(ChannelAdapter):
         channel = Channel.WHATSAPP if sender.startswith(WHATSAPP_PREFIX) else Channel.SMS
         address = sender.removeprefix(WHATSAPP_PREFIX)
         try:
-            return await self._answer(params, sid, channel, address)
+            twiml, carried = await self._answer(params, sid, channel, address)
+            # The core records them sent before Twilio has the answer: a
+            # repeated webhook gets the same answer and nothing is sent twice.
+            await self.core.channels.answered(carried)
         except ForeignRepeat:  # logged by the engine, without either number
             return Response("MessageSid already used by another sender", status_code=400)
         except StoreError as exc:  # transient (locked too long): Twilio may retry
             log.error("message not handled, database unavailable: %s", type(exc).__name__)
             return Response("try again", status_code=503, headers={"Retry-After": "5"})
+        return Response(twiml, media_type="application/xml")
 
     async def _answer(
         self, params: dict[str, str], sid: str, channel: Channel, address: str
-    ) -> Response:
+    ) -> tuple[str, list[OutboundMessage]]:
+        """The TwiML answering one message, and the replies it carries."""
         engine = self.core.engine
         recorded = await engine.recorded_replies(channel, address, sid)
         if recorded is not None:  # a repeated delivery: the same answer, no new work
-            return await self._twiml(recorded, channel)
+            return self._twiml(recorded, channel)
 
         body = params.get("Body", "")
         control, quiet = _control(params, body)
@@ -170,7 +181,7 @@ class TwilioAdapter(ChannelAdapter):
             task = asyncio.create_task(self._delete_media(url))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
-        return await self._twiml(replies, channel)
+        return self._twiml(replies, channel)
 
     async def delivery_status(self, request: Request) -> Response:
         params = await self._verified(request)
@@ -280,16 +291,17 @@ class TwilioAdapter(ChannelAdapter):
         ids = ",".join(str(r.id) for r in replies if r.id is not None)
         return f"{self.public_url}{STATUS_PATH}" + (f"?o={ids}" if ids else "")
 
-    async def _twiml(self, replies: Sequence[OutboundMessage], channel: Channel) -> Response:
+    def _twiml(
+        self, replies: Sequence[OutboundMessage], channel: Channel
+    ) -> tuple[str, list[OutboundMessage]]:
+        """TwiML carrying ``replies`` (all of them, sent or not: a repeated
+        webhook gets the same answer), and those replies."""
         response = MessagingResponse()
         fits = fits_whatsapp if channel is Channel.WHATSAPP else fits_sms
         for body in pack([r.text for r in replies], fits):
             carried = [replies[i] for i in body.replies]
             response.message(body.text, action=self._status_url(carried))
-        for reply in replies:
-            if not reply.sent:
-                await mark_sent(self.core.services, reply)
-        return Response(str(response), media_type="application/xml")
+        return str(response), list(replies)
 
     async def send_template(
         self,
@@ -322,30 +334,45 @@ class TwilioAdapter(ChannelAdapter):
                 raise DeliveryRefused(f"Twilio {exc.status}/{exc.code}") from exc
             raise
 
-    async def send(self, replies: Sequence[OutboundMessage]) -> list[str]:
-        """Send through the REST API, one customer at a time, fewest messages."""
-        sids: list[str] = []
+    async def send(self, replies: Sequence[OutboundMessage]) -> list[Sent]:
+        """Send through the REST API, one customer at a time, fewest messages.
+        A reply counts as sent once its last part left (a long one takes
+        several messages), with that message's SID."""
+        sent: list[Sent] = []
+        try:
+            for group in _by_customer(replies):
+                await self._send_to_one(group, sent)
+        except Exception as exc:
+            if sent:  # those left: the core records them, then handles ``exc``
+                raise PartialDelivery(sent, exc) from exc
+            raise
+        return sent
 
-        def key(r: OutboundMessage) -> tuple[str, str]:
-            return (r.channel.value, r.address)
+    async def _send_to_one(self, items: list[OutboundMessage], sent: list[Sent]) -> None:
+        """One customer's replies, each added to ``sent`` once its last part left."""
+        channel, address = items[0].channel, items[0].address
+        sender = self.numbers[channel]
+        if not sender:
+            raise RuntimeError(f"no Twilio number configured for {channel.value}")
+        to = f"{WHATSAPP_PREFIX}{address}" if channel is Channel.WHATSAPP else address
+        fits = fits_whatsapp if channel is Channel.WHATSAPP else fits_sms
+        bodies = pack([r.text for r in items], fits)
+        last_part = {i: n for n, body in enumerate(bodies) for i in body.replies}
+        for n, body in enumerate(bodies):
+            carried = [items[i] for i in body.replies]
+            message = await self._create(
+                to=to, from_=sender, body=body.text, status_callback=self._status_url(carried)
+            )
+            sent.extend(Sent(items[i], message.sid) for i in body.replies if last_part[i] == n)
 
-        for (channel_name, address), group in groupby(sorted(replies, key=key), key=key):
-            channel = Channel(channel_name)
-            items = list(group)
-            sender = self.numbers[channel]
-            if not sender:
-                raise RuntimeError(f"no Twilio number configured for {channel.value}")
-            to = f"{WHATSAPP_PREFIX}{address}" if channel is Channel.WHATSAPP else address
-            fits = fits_whatsapp if channel is Channel.WHATSAPP else fits_sms
-            for body in pack([r.text for r in items], fits):
-                carried = [items[i] for i in body.replies]
-                message = await self._create(
-                    to=to, from_=sender, body=body.text, status_callback=self._status_url(carried)
-                )
-                sids.append(message.sid)
-                for reply in carried:
-                    await mark_sent(self.core.services, reply, message.sid)
-        return sids
+
+def _by_customer(replies: Sequence[OutboundMessage]) -> list[list[OutboundMessage]]:
+    """The replies by channel and number, in their order within each."""
+
+    def key(r: OutboundMessage) -> tuple[str, str]:
+        return (r.channel.value, r.address)
+
+    return [list(group) for _, group in groupby(sorted(replies, key=key), key=key)]
 
 
 def _control(params: dict[str, str], body: str) -> tuple[Control | None, bool]:

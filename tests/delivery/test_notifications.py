@@ -447,6 +447,7 @@ async def test_staff_replies_follow_the_whatsapp_window_and_its_fallbacks(desk: 
         desk.core.services, desk.core.channels, chat_id, "ani@jovapos.test", "Lewat email"
     )
     assert route == "email"
+    await desk.core.channels.flush()  # queued, and sent at once in the background
     assert "Lewat email" in desk.inbox.texts()[before]
     assert "balas kami lewat WhatsApp" in desk.inbox.texts()[before]
     async with desk.engine.services.store.transaction(readonly=True) as tx:
@@ -500,18 +501,18 @@ async def test_an_undelivered_report_that_beats_our_record_of_the_send_still_cou
     real_send = twilio.send
 
     async def report_arrives_first(replies):  # type: ignore[no-untyped-def]
-        sids = await real_send(replies)
-        for sid in sids:  # Twilio's callback, handled before send_due records the send
+        sent = await real_send(replies)
+        for one in sent:  # Twilio's callback, handled before send_due records the send
             await delivery_report(
                 desk.core.services,
                 desk.core.channels,
-                sid,
+                one.provider_id,
                 "undelivered",
                 "63024",
                 [],
                 Channel.WHATSAPP,
             )
-        return sids
+        return sent
 
     twilio.send = report_arrives_first  # type: ignore[method-assign]
     assert await send_due(desk.core.services, desk.core.channels) == 1
@@ -605,7 +606,7 @@ async def test_a_batch_that_outlasts_its_lease_sends_each_notice_once(
     from the one it took before sending it, and skips a row the second holds."""
     from collections.abc import Sequence
 
-    from bot.delivery.channels import ChannelAdapter
+    from bot.delivery.channels import ChannelAdapter, Sent
     from bot.domain.models import OutboundMessage
     from bot.requests.notify import notify
     from flows.types import RequestStatus, RequestType
@@ -619,12 +620,12 @@ async def test_a_batch_that_outlasts_its_lease_sends_each_notice_once(
         name = "telegram"
         channels = (Channel.TELEGRAM,)
 
-        async def send(self, replies: Sequence[OutboundMessage]) -> list[str]:
+        async def send(self, replies: Sequence[OutboundMessage]) -> list[Sent]:
             sending.set()
             clock.advance(seconds=90)
             await asyncio.sleep(0.01)  # meanwhile the other worker runs
             sent.extend(r.address for r in replies)
-            return [f"tg-{len(sent)}"]
+            return [Sent(r, f"tg-{len(sent)}") for r in replies]
 
     core = Core(engine.services.settings)
     core.attach(engine)

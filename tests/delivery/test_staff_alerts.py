@@ -12,7 +12,7 @@ import pytest
 
 from bot.conversation.engine import Engine
 from bot.core import Core
-from bot.delivery.channels import ChannelAdapter
+from bot.delivery.channels import ChannelAdapter, Sent
 from bot.delivery.staff_alerts import AnnounceFailed, announce_due
 from bot.domain.models import Channel, OutboundMessage
 from bot.settings import load_settings
@@ -86,7 +86,7 @@ class Recorder(ChannelAdapter):
             raise ConnectionError("group unreachable")
         self.posts.append((text, link))
 
-    async def send(self, replies: Sequence[OutboundMessage]) -> list[str]:
+    async def send(self, replies: Sequence[OutboundMessage]) -> list[Sent]:
         return []
 
 

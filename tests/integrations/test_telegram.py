@@ -453,6 +453,39 @@ async def test_a_webhook_update_posted_twice_is_handled_once(tg_webhook: Telegra
     assert tg.rows("SELECT count(*) FROM attachments") == [(1,)]
 
 
+async def test_replies_sent_before_a_failure_are_not_sent_again_on_redelivery(
+    tg_webhook: Telegram,
+) -> None:
+    """The second of two replies fails: the update is not acknowledged, and
+    Telegram's redelivery sends only the reply that had not gone (the core
+    recorded the first as sent before handling the failure)."""
+    tg, fake = tg_webhook, tg_webhook.fake
+    await tg.text("/start")
+    await tg.text("1")
+    adapter = tg.adapter
+    real = adapter._send_message
+    calls = 0
+
+    async def second_fails(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            fake.fail_next("sendMessage", 1, 500, retry_after=None)
+        return await real(*args)
+
+    adapter._send_message = second_fails  # type: ignore[method-assign]
+    before = len(fake.sent)
+    update = fake.stamp(fake.text_update(CHAT, "bantuan"))
+    assert (await tg.post(update)).status_code == 503  # not acknowledged: sent again
+    first = texts(fake.sent[before:])
+    assert len(first) == 1
+    assert (await tg.post(update)).status_code == 200
+    await tg.handled(update)
+    sent = texts(fake.sent[before:])
+    assert len(sent) == 2 and sent[0] == first[0]  # the first reply once, then the rest
+    assert tg.rows("SELECT count(*) FROM outbound_messages WHERE sent_at IS NULL") == [(0,)]
+
+
 async def test_a_stale_button_gets_the_current_question_again(tg: Telegram) -> None:
     fake = tg.fake
     (welcome,) = await tg.say(fake.text_update(CHAT, "/start"))

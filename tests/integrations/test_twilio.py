@@ -476,3 +476,57 @@ async def test_a_staff_reply_sent_as_a_template_is_found_by_its_delivery_report(
     assert answer.status_code == 204
     assert twilio.fake.messages[-1]["to"] == CUSTOMER  # gone on by SMS
     assert twilio.fake.messages[-1]["body"] == "Halo lagi"
+
+
+async def test_a_batch_twilio_cuts_short_records_the_replies_that_left_whole(
+    twilio: Twilio,
+) -> None:
+    """Twilio refuses the third message of a batch: the reply that left whole
+    is recorded with its SID (not sent twice by a retry); the reply whose
+    second part was refused is not recorded as sent (the customer got half)."""
+    from bot.domain.models import OutboundMessage
+
+    core = twilio.server.core
+    await twilio.say("halo")
+    whole, halves = "satu " * 300, "dua " * 750  # one message; two messages
+    async with core.services.store.transaction() as tx:
+        conversation = await tx.get_conversation(Channel.WHATSAPP, CUSTOMER)
+        assert conversation is not None
+        ids = await tx.record_outbound(
+            conversation.id,
+            None,
+            "id",
+            conversation.state,
+            [("staff.reply", whole, ()), ("staff.reply", halves, ())],
+            core.services.clock(),
+            author="ani@jovapos.test",
+        )
+    replies = [
+        OutboundMessage(Channel.WHATSAPP, CUSTOMER, "staff.reply", text, "id", id_)
+        for id_, text in zip(ids, (whole, halves), strict=True)
+    ]
+    (adapter,) = core.channels.adapters
+    assert isinstance(adapter, TwilioAdapter)
+    real_create = adapter._create
+    calls = 0
+
+    async def third_refused(**params: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            twilio.fake.fail_next_messages(1, status=400)
+        return await real_create(**params)
+
+    adapter._create = third_refused  # type: ignore[method-assign]
+    before = len(twilio.fake.messages)
+    assert not await core.channels.deliver(replies, proactive=False)
+    sent = twilio.fake.messages[before:]
+    assert calls == 3 and [m["body"].split()[0] for m in sent] == ["satu", "dua"]
+    db = core.services.store.db  # type: ignore[attr-defined]
+    async with db.execute(
+        "SELECT id, sent_at IS NOT NULL, provider_id FROM outbound_messages WHERE id IN (?, ?)"
+        " ORDER BY id",
+        ids,
+    ) as cur:
+        rows = [tuple(r) for r in await cur.fetchall()]
+    assert rows == [(ids[0], 1, sent[0]["sid"]), (ids[1], 0, None)]

@@ -219,14 +219,14 @@ async def show_pending_notifications(services: Services, channel: Any) -> None:
         notices = await tx.pending_notifications("terminal", channel.user)
         from_staff = await tx.pending_staff_messages(Channel.TERMINAL, channel.user)
     pending = [(n.created_at, 0, n.id, n) for n in notices] + [
-        (m["created_at"], 1, m["id"], m) for m in from_staff
+        (m.created_at, 1, m.id, m) for m in from_staff
     ]
     wiped = False
     for _, kind, id_, item in sorted(pending, key=lambda p: p[:3]):
         if kind == 0:
             channel.show_text(render_text(services.catalogue, services.keyring, item))
         else:
-            channel.show_text(item["text"])
+            channel.show_text(item.text)
         async with services.store.transaction() as tx:
             if kind == 0:
                 wiped = await tx.notification_sent(id_, None, services.clock()) or wiped

@@ -76,15 +76,13 @@ async def undelivered(
     for outbound_id in outbound_ids:
         async with services.store.transaction() as tx:
             found = await tx.staff_reply(outbound_id)
-            conversation = (
-                await tx.get_conversation_by_id(found["conversation_id"]) if found else None
-            )
-            if found is None or conversation is None or found["rerouted"]:
+            conversation = await tx.get_conversation_by_id(found.conversation_id) if found else None
+            if found is None or conversation is None or found.rerouted:
                 continue
             # Claimed before sending on: a repeated report finds it taken.
             await tx.add_chat_event(
                 conversation.id,
-                found["author"],
+                found.author,
                 "undelivered",
                 f"{outbound_id} {channel.value}",
                 services.clock(),
@@ -93,16 +91,16 @@ async def undelivered(
             services,
             channels,
             conversation,
-            found["author"],
+            found.author,
             REPLY,
-            found["text"],
+            found.text,
             [],
             channel.value,
         )
         async with services.store.transaction() as tx:
             await tx.add_chat_event(
                 conversation.id,
-                found["author"],
+                found.author,
                 "rerouted",
                 f"{outbound_id} -> {route or 'nothing'}",
                 services.clock(),

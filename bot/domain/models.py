@@ -221,3 +221,70 @@ class AttachmentRecord:
     created_at: datetime
     deleted_at: datetime | None
     views: tuple[tuple[str, str, datetime], ...] = ()  # (viewer, purpose, when)
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    """One line of a chat as staff read it in the console: a customer's
+    message, a reply, a staff note or what a staff member did, in order."""
+
+    at: datetime
+    # customer, bot, staff (a notice), staff:<email>, note:<email>, event:<email>
+    who: str
+    text: str
+    problem: bool = False  # a reply not sent yet, or reported undelivered
+    sealed: bool = False  # the text is kept encrypted (it carried a one-time link)
+
+
+@dataclass(frozen=True)
+class CustomerMessage:
+    """One message of a customer's own conversations, for their data copy:
+    ``who`` is customer, bot or staff (never which staff member)."""
+
+    channel: Channel
+    at: datetime
+    who: str
+    text: str
+    sealed: bool = False  # the text is kept encrypted (it carried a one-time link)
+
+
+@dataclass(frozen=True)
+class StaffReply:
+    """A reply a staff member wrote in a chat, as a report that it was not
+    delivered finds it."""
+
+    conversation_id: int
+    author: str
+    text: str
+    rerouted: bool  # an earlier report already sent it on by another route
+
+
+@dataclass(frozen=True)
+class PendingStaffMessage:
+    """What staff wrote that a channel without push (the terminal) has not
+    shown yet: it shows it when the customer comes back."""
+
+    id: int
+    text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DownloadRecord:
+    """A data copy's download link (see the downloads table) with what its
+    page needs of the request: the reference, and the email and language
+    its one-time code goes to and in."""
+
+    token_hash: str
+    reference: str
+    email: str
+    language: str
+    blob_token: str
+    size: int
+    sha256: str
+    created_at: datetime
+    expires_at: datetime
+    code_digest: str | None  # None: no usable code
+    code_expires: datetime | None
+    code_attempts: int
+    code_sent_at: datetime | None

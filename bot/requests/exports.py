@@ -16,7 +16,7 @@ import json
 import secrets
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,12 @@ async def complete_access(
             raise IllegalMove(f"--export is for access requests; {normalised} is {record.type}")
         transcripts = [
             # The customer's own conversation back, the sealed upload links opened.
-            {**m, "text": services.keyring.open_text(m["text"]) if m.pop("sealed") else m["text"]}
+            {
+                "channel": m.channel.value,
+                "at": m.at.isoformat(),
+                "who": m.who,
+                "text": services.keyring.open_text(m.text) if m.sealed else m.text,
+            }
             for m in await tx.request_transcripts(record.email)
         ]
         related = [r for r in await tx.list_requests() if r.email == record.email]
@@ -193,19 +198,19 @@ async def send_download_code(services: Services, token: str) -> str:
         found = await tx.get_download(hash_token(token), now)
         if found is None:
             raise DownloadError("gone")
-        sent = found["code_sent_at"]
-        if sent and now - datetime.fromisoformat(sent) < CODE_SPACING:
+        sent = found.code_sent_at
+        if sent and now - sent < CODE_SPACING:
             raise DownloadError("wait")
         # An hourly cap per link, apart from the chat's per-mailbox one: a stranger
         # exhausting the chat's allowance must not keep the customer from their data.
-        bucket = services.keyring.code_digest(found["token_hash"], "download-code")
+        bucket = services.keyring.code_digest(found.token_hash, "download-code")
         if not await tx.take_code_mail(bucket, now, DOWNLOAD_CODES_PER_HOUR):
             raise DownloadError("limit")
         code = f"{secrets.randbelow(10**6):06d}"
-        digest = services.keyring.code_digest(code, f"download:{found['token_hash']}")
+        digest = services.keyring.code_digest(code, f"download:{found.token_hash}")
         expires = now + timedelta(minutes=CODE_MINUTES)
-        await tx.set_download_code(found["token_hash"], digest, expires, 0, now)
-        language = found["language"]
+        await tx.set_download_code(found.token_hash, digest, expires, 0, now)
+        language = found.language
 
         def t(key: str) -> str:
             return services.catalogue.text(language, f"mail.code.{key}").format(
@@ -215,12 +220,12 @@ async def send_download_code(services: Services, token: str) -> str:
         # Queued sealed with the code: a process that dies after this commit
         # leaves the mail to the outbox worker, not lost.
         mail = Mail(
-            to=found["email"],
+            to=found.email,
             subject=t("subject"),
             text=t("text"),
             html=html_page([t("html_intro"), t("html_validity"), t("html_ignore")], code),
             language=language,
-            message_key=f"download-code:{found['token_hash']}:{now.isoformat()}",
+            message_key=f"download-code:{found.token_hash}:{now.isoformat()}",
         )
         queued = await queue_mail(tx, services, "download_code", mail, now, expires)
     if queued is not None:
@@ -236,26 +241,24 @@ async def open_download(services: Services, token: str, code: str) -> tuple[str,
         found = await tx.get_download(hash_token(token), now)
         if found is None:
             raise DownloadError("gone")
-        digest, expires = found["code_digest"], found["code_expires"]
-        usable = digest is not None and expires and now < datetime.fromisoformat(expires)
+        digest, expires = found.code_digest, found.code_expires
+        usable = digest is not None and expires is not None and now < expires
         typed = "".join(code.split())
-        ok = bool(usable) and services.keyring.code_matches(
-            typed, f"download:{found['token_hash']}", digest
-        )
+        ok = usable and services.keyring.code_matches(typed, f"download:{found.token_hash}", digest)
         if not ok:
-            attempts = found["code_attempts"] + 1
+            attempts = found.code_attempts + 1
             spent = attempts >= CODE_ATTEMPTS
             await tx.set_download_code(
-                found["token_hash"],
+                found.token_hash,
                 None if spent else digest,
-                None if spent else (datetime.fromisoformat(expires) if expires else None),
+                None if spent else expires,
                 attempts,
                 None,
             )
             raise DownloadError("code")
-        await tx.set_download_code(found["token_hash"], None, None, 0, None)  # one use
+        await tx.set_download_code(found.token_hash, None, None, 0, None)  # one use
         await tx.add_request_event(
-            found["reference"], "customer", "downloaded", {"size": found["size"]}, now
+            found.reference, "customer", "downloaded", {"size": found.size}, now
         )
-    data = await off_loop(services.blobs.get, found["blob_token"])  # decrypting: off the loop
-    return f"jova-pos-data-{found['reference']}.zip", data
+    data = await off_loop(services.blobs.get, found.blob_token)  # decrypting: off the loop
+    return f"jova-pos-data-{found.reference}.zip", data

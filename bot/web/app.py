@@ -282,7 +282,7 @@ def create_app(
             found = await tx.get_download(hash_token(token), services.clock())
         if found is None:
             return _download_page(catalogue, settings.default_language, "gone", 410)
-        language = found["language"]
+        language = found.language
         if request.method == "GET":
             return _download_page(catalogue, language, None)
         try:

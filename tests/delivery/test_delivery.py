@@ -147,7 +147,7 @@ async def test_what_left_before_an_adapter_failed_is_recorded_and_the_failure_ra
     # Only the rest is left unsent: a redelivered update sends just that.
     async with engine.services.store.transaction(readonly=True) as tx:
         left = await tx.pending_staff_messages(Channel.TELEGRAM, "4242")
-    assert [r["id"] for r in left] == [replies[1].id]
+    assert [r.id for r in left] == [replies[1].id]
 
 
 async def _claimed_outside_the_window(engine: Engine, clock: FakeClock) -> int:
@@ -198,8 +198,8 @@ async def test_a_staff_email_reply_survives_a_process_killed_before_it_went(
         assert len(box.mails) == mails
         async with first.services.store.transaction(readonly=True) as tx:
             lines = await tx.transcript(chat_id)
-        (reply,) = [m for m in lines if m["text"] == "Sudah kami cek"]
-        assert reply["problem"]  # not sent yet, and not shown as sent
+        (reply,) = [m for m in lines if m.text == "Sudah kami cek"]
+        assert reply.problem  # not sent yet, and not shown as sent
 
     clock.advance(minutes=3)  # the dead process's hold on the mail ran out
     async with open_engine(settings, clock=clock) as second:  # restarted
@@ -209,8 +209,8 @@ async def test_a_staff_email_reply_survives_a_process_killed_before_it_went(
         assert [m.to for m in replies] == ["siti@example.com"]  # once
         async with second.services.store.transaction(readonly=True) as tx:
             lines = await tx.transcript(chat_id)
-        (reply,) = [m for m in lines if m["text"] == "Sudah kami cek"]
-        assert not reply["problem"]  # marked sent when the mail went
+        (reply,) = [m for m in lines if m.text == "Sudah kami cek"]
+        assert not reply.problem  # marked sent when the mail went
     assert route == "email"  # staff were told it goes by email: it did
 
 
@@ -230,6 +230,6 @@ async def test_a_staff_email_reply_goes_at_once_in_the_background(
     assert mail.to == "siti@example.com" and mail.message_key.startswith("staff-reply:")
     async with engine.services.store.transaction(readonly=True) as tx:
         lines = await tx.transcript(chat_id)
-    assert "outside_window staff.reply -> email" in [m["text"] for m in lines]
-    (reply,) = [m for m in lines if m["text"] == "Halo Siti"]
-    assert not reply["problem"]
+    assert "outside_window staff.reply -> email" in [m.text for m in lines]
+    (reply,) = [m for m in lines if m.text == "Halo Siti"]
+    assert not reply.problem

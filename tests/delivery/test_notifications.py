@@ -452,7 +452,7 @@ async def test_staff_replies_follow_the_whatsapp_window_and_its_fallbacks(desk: 
     assert "balas kami lewat WhatsApp" in desk.inbox.texts()[before]
     async with desk.engine.services.store.transaction(readonly=True) as tx:
         lines = await tx.transcript(chat_id)
-    routes = [m["text"] for m in lines if m["who"] == "event:ani@jovapos.test"]
+    routes = [m.text for m in lines if m.who == "event:ani@jovapos.test"]
     assert routes == [
         "claim",
         "outside_window staff.reply -> whatsapp_template",
@@ -461,8 +461,8 @@ async def test_staff_replies_follow_the_whatsapp_window_and_its_fallbacks(desk: 
         "outside_window staff.reply -> sms",
         "outside_window staff.reply -> email",
     ]
-    staff_lines = [m for m in lines if m["who"] == "staff:ani@jovapos.test"]
-    assert [m["problem"] for m in staff_lines] == [0] * 7  # all went out
+    staff_lines = [m for m in lines if m.who == "staff:ani@jovapos.test"]
+    assert [m.problem for m in staff_lines] == [False] * 7  # all went out
 
 
 async def test_a_staff_reply_that_nothing_can_carry_is_refused_and_marked(desk: Desk) -> None:
@@ -485,9 +485,9 @@ async def test_a_staff_reply_that_nothing_can_carry_is_refused_and_marked(desk: 
         )
     async with desk.engine.services.store.transaction(readonly=True) as tx:
         lines = await tx.transcript(conversation.id)
-    (last,) = [m for m in lines if m["text"] == "Halo?"]
-    assert last["who"] == "staff:ani@jovapos.test"
-    assert last["problem"]  # the console shows it undelivered
+    (last,) = [m for m in lines if m.text == "Halo?"]
+    assert last.who == "staff:ani@jovapos.test"
+    assert last.problem  # the console shows it undelivered
 
 
 async def test_an_undelivered_report_that_beats_our_record_of_the_send_still_counts(

@@ -440,7 +440,7 @@ async def test_an_undelivered_staff_reply_goes_on_by_sms_once(twilio: Twilio) ->
     async with core.services.store.transaction(readonly=True) as tx:
         lines = await tx.transcript(chat_id)
     reply_id = path.split("o=")[1]
-    trail = [(m["who"], m["text"]) for m in lines if m["who"].startswith("event:")]
+    trail = [(m.who, m.text) for m in lines if m.who.startswith("event:")]
     assert trail[-2:] == [
         ("event:ani@jovapos.test", f"undelivered {reply_id} whatsapp"),
         ("event:ani@jovapos.test", f"rerouted {reply_id} -> sms"),

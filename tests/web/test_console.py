@@ -433,7 +433,7 @@ async def test_staff_take_over_a_telegram_chat_and_give_it_back(
             assert "budi@example.com" in tg.sent[-1]["text"]  # the code prompt
             async with engine.services.store.transaction(readonly=True) as tx:
                 lines = await tx.transcript(int(chat_id))
-            trail = [(m["who"], m["text"]) for m in lines if ":" in m["who"]]
+            trail = [(m.who, m.text) for m in lines if ":" in m.who]
             assert ("event:ani@jovapos.test", "claim") in trail  # who did what, in order
             assert ("staff:ani@jovapos.test", "Silakan lanjutkan dengan email Anda.") in trail
             assert trail[-1] == ("event:ani@jovapos.test", "release")
@@ -521,7 +521,7 @@ async def test_an_access_request_is_completed_with_its_uploaded_data_copy(desk: 
     token = link.rsplit("/", 1)[1]
     async with engine.services.store.transaction(readonly=True) as tx:
         row = await tx.get_download(hash_token(token), engine.services.clock())
-    names = zipfile.ZipFile(io.BytesIO(engine.services.blobs.get(row["blob_token"]))).namelist()
+    names = zipfile.ZipFile(io.BytesIO(engine.services.blobs.get(row.blob_token))).namelist()
     assert {"transaksi.csv", "profil.json"} <= {n.rsplit("/", 1)[-1] for n in names}
 
 
@@ -786,7 +786,7 @@ async def test_chats_of_a_disabled_agent_go_back_to_the_queue_and_admins_take_ov
         await boss.post(f"/console/chats/{chat.id}/claim", data={"csrf": _csrf(held.text)})
         async with engine.services.store.transaction(readonly=True) as tx:
             lines = await tx.transcript(chat.id)
-        trail = [(m["who"], m["text"]) for m in lines if m["who"].startswith("event:")]
+        trail = [(m.who, m.text) for m in lines if m.who.startswith("event:")]
         assert trail == [
             ("event:ani@jovapos.test", "claim"),
             ("event:boss@jovapos.test", "returned_to_queue ani@jovapos.test"),
@@ -876,7 +876,7 @@ async def test_text_that_looks_sealed_is_only_text(desk: Desk) -> None:
     async with engine.services.store.transaction(readonly=True) as tx:
         row = await tx.get_download(hash_token(link.rsplit("/", 1)[1]), engine.services.clock())
     assert row is not None
-    copy = zipfile.ZipFile(io.BytesIO(engine.services.blobs.get(row["blob_token"])))
+    copy = zipfile.ZipFile(io.BytesIO(engine.services.blobs.get(row.blob_token)))
     assert "sealed:v1:hello" in copy.read("privacybot/data.json").decode()
 
 
@@ -923,7 +923,7 @@ async def test_staff_never_see_an_email_code_the_customer_typed(desk: Desk) -> N
     async with engine.services.store.transaction(readonly=True) as tx:
         row = await tx.get_download(hash_token(link.rsplit("/", 1)[1]), engine.services.clock())
     assert row is not None
-    copy = zipfile.ZipFile(io.BytesIO(engine.services.blobs.get(row["blob_token"])))
+    copy = zipfile.ZipFile(io.BytesIO(engine.services.blobs.get(row.blob_token)))
     data = copy.read("privacybot/data.json").decode()
     assert "sekadar ingin tahu" in data
     assert request_code not in data and request_code[3:] not in data

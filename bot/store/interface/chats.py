@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import abc
 from datetime import datetime
-from typing import Any
 
-from bot.domain.models import ConversationRecord, Escalation
+from bot.domain.models import ConversationRecord, Escalation, StaffReply, TranscriptLine
 
 
 class Chats(abc.ABC):
@@ -24,10 +23,9 @@ class Chats(abc.ABC):
         """Put the chats ``staff`` holds back in the queue; their ids."""
 
     @abc.abstractmethod
-    async def transcript(self, conversation_id: int) -> list[dict[str, Any]]:
-        """(at, who, text, problem, sealed) of a chat's messages and staff notes,
-        in order; ``problem`` is true for a message not sent or reported
-        undelivered, ``sealed`` for a text kept encrypted."""
+    async def transcript(self, conversation_id: int) -> list[TranscriptLine]:
+        """A chat's messages, staff notes and staff actions, in order; within
+        one instant each message comes before its answers."""
 
     @abc.abstractmethod
     async def add_staff_note(
@@ -41,9 +39,8 @@ class Chats(abc.ABC):
         """What a staff member did in a chat (claim, transfer, release, route)."""
 
     @abc.abstractmethod
-    async def staff_reply(self, outbound_id: int) -> dict[str, Any] | None:
-        """A staff reply (conversation_id, author, text, rerouted: whether an
-        undelivered report already sent it on); None for any other message."""
+    async def staff_reply(self, outbound_id: int) -> StaffReply | None:
+        """A staff reply; None for any other message (the bot's, a notice)."""
 
     @abc.abstractmethod
     async def record_escalation(self, conversation_id: int, reason: str, now: datetime) -> None: ...

@@ -7,9 +7,8 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from bot.domain.models import CodeRecord
+from bot.domain.models import CodeRecord, DownloadRecord
 
 
 class Codes(abc.ABC):
@@ -58,7 +57,7 @@ class Codes(abc.ABC):
     ) -> None: ...
 
     @abc.abstractmethod
-    async def get_download(self, token_hash: str, now: datetime) -> dict[str, Any] | None:
+    async def get_download(self, token_hash: str, now: datetime) -> DownloadRecord | None:
         """The unexpired download with its request's reference, email and language."""
 
     @abc.abstractmethod

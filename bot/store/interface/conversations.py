@@ -7,9 +7,8 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from bot.domain.models import Channel, ConversationRecord, RecordedReply
+from bot.domain.models import Channel, ConversationRecord, CustomerMessage, RecordedReply
 
 
 class Conversations(abc.ABC):
@@ -114,5 +113,6 @@ class Conversations(abc.ABC):
     async def use_upload_token(self, token_hash: str, now: datetime) -> None: ...
 
     @abc.abstractmethod
-    async def request_transcripts(self, email: str) -> list[dict[str, Any]]:
-        """Messages of the conversations that filed requests with this email."""
+    async def request_transcripts(self, email: str) -> list[CustomerMessage]:
+        """Messages of the conversations that filed requests with this email
+        (in any case), in order."""

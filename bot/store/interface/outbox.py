@@ -12,7 +12,7 @@ import abc
 from datetime import datetime
 from typing import Any
 
-from bot.domain.models import Channel, Notification, QueuedMail
+from bot.domain.models import Channel, Notification, PendingStaffMessage, QueuedMail
 
 
 class Outbox(abc.ABC):
@@ -69,10 +69,12 @@ class Outbox(abc.ABC):
         """Whether the provider has reported this message failed or undelivered."""
 
     @abc.abstractmethod
-    async def pending_staff_messages(self, channel: Channel, address: str) -> list[dict[str, Any]]:
+    async def pending_staff_messages(
+        self, channel: Channel, address: str
+    ) -> list[PendingStaffMessage]:
         """Messages from staff (replies, joined, back to the bot) not sent yet to
-        this customer, oldest first: ``id``, ``text``, ``created_at``. A channel
-        without push (the terminal) shows them when the customer comes back."""
+        this customer, oldest first. A channel without push (the terminal) shows
+        them when the customer comes back."""
 
     @abc.abstractmethod
     async def enqueue_mail(

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from bot.domain.models import Channel, ConversationRecord, Escalation
+from bot.domain.models import Channel, ConversationRecord, Escalation, StaffReply, TranscriptLine
 from bot.domain.timestamps import utc_iso as _ts
 from bot.store.sqlite.conversations import _conversation
 from bot.store.sqlite.queries import Queries, _dt
@@ -30,7 +29,7 @@ class SQLiteChats(Queries):
         )
         return [r[0] for r in rows]
 
-    async def transcript(self, conversation_id: int) -> list[dict[str, Any]]:
+    async def transcript(self, conversation_id: int) -> list[TranscriptLine]:
         rows = await self._all(
             # In time order; within one instant, each message before its answers.
             "SELECT at, who, text, problem, sealed FROM ("
@@ -50,7 +49,16 @@ class SQLiteChats(Queries):
             " ORDER BY at, turn, k, id",
             (conversation_id, conversation_id, conversation_id, conversation_id),
         )
-        return [dict(r) for r in rows]
+        return [
+            TranscriptLine(
+                at=datetime.fromisoformat(r["at"]),
+                who=r["who"],
+                text=r["text"],
+                problem=bool(r["problem"]),
+                sealed=bool(r["sealed"]),
+            )
+            for r in rows
+        ]
 
     async def add_staff_note(
         self, conversation_id: int, author: str, text: str, now: datetime
@@ -70,7 +78,7 @@ class SQLiteChats(Queries):
             (conversation_id, actor, kind, detail, _ts(now)),
         )
 
-    async def staff_reply(self, outbound_id: int) -> dict[str, Any] | None:
+    async def staff_reply(self, outbound_id: int) -> StaffReply | None:
         row = await self._one(
             "SELECT conversation_id, author, text, EXISTS (SELECT 1 FROM chat_events e WHERE "
             "e.conversation_id = o.conversation_id AND e.kind = 'undelivered' AND "
@@ -78,7 +86,14 @@ class SQLiteChats(Queries):
             "WHERE o.id = ? AND o.author IS NOT NULL AND o.message_key = 'staff.reply'",
             (outbound_id,),
         )
-        return dict(row) if row else None
+        if row is None:
+            return None
+        return StaffReply(
+            conversation_id=row["conversation_id"],
+            author=row["author"],
+            text=row["text"],
+            rerouted=bool(row["rerouted"]),
+        )
 
     async def record_escalation(self, conversation_id: int, reason: str, now: datetime) -> None:
         await self.db.execute(

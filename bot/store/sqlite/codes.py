@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
-from bot.domain.models import CodeRecord
+from bot.domain.models import CodeRecord, DownloadRecord
 from bot.domain.timestamps import utc_iso as _ts
 from bot.store.sqlite.queries import Queries, _dt
 
@@ -110,13 +109,29 @@ class SQLiteCodes(Queries):
             (token_hash, blob_token, size, sha256, _ts(now), _ts(expires_at), reference),
         )
 
-    async def get_download(self, token_hash: str, now: datetime) -> dict[str, Any] | None:
+    async def get_download(self, token_hash: str, now: datetime) -> DownloadRecord | None:
         row = await self._one(
             "SELECT d.*, r.reference, r.email, r.language FROM downloads d "
             "JOIN requests r ON r.id = d.request_id WHERE d.token_hash = ? AND d.expires_at > ?",
             (token_hash, _ts(now)),
         )
-        return dict(row) if row else None
+        if row is None:
+            return None
+        return DownloadRecord(
+            token_hash=row["token_hash"],
+            reference=row["reference"],
+            email=row["email"],
+            language=row["language"],
+            blob_token=row["blob_token"],
+            size=row["size"],
+            sha256=row["sha256"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+            expires_at=datetime.fromisoformat(row["expires_at"]),
+            code_digest=row["code_digest"],
+            code_expires=_dt(row["code_expires"]),
+            code_attempts=row["code_attempts"],
+            code_sent_at=_dt(row["code_sent_at"]),
+        )
 
     async def set_download_code(
         self,

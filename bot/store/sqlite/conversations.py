@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import aiosqlite
 
-from bot.domain.models import Channel, ConversationRecord, RecordedReply
+from bot.domain.models import Channel, ConversationRecord, CustomerMessage, RecordedReply
 from bot.domain.timestamps import utc_iso as _ts
 from bot.store.sqlite.queries import Queries, _dt
 
@@ -255,7 +254,7 @@ class SQLiteConversations(Queries):
             "UPDATE upload_tokens SET used_at = ? WHERE token_hash = ?", (_ts(now), token_hash)
         )
 
-    async def request_transcripts(self, email: str) -> list[dict[str, Any]]:
+    async def request_transcripts(self, email: str) -> list[CustomerMessage]:
         rows = await self._all(
             "SELECT c.channel, m.at, m.who, m.text, m.sealed FROM ("
             " SELECT conversation_id, received_at AS at, 'customer' AS who, text, id,"
@@ -267,7 +266,16 @@ class SQLiteConversations(Queries):
             "WHERE lower(email) = lower(?)) ORDER BY m.at, m.who DESC, m.id",
             (email,),
         )
-        return [dict(r) for r in rows]
+        return [
+            CustomerMessage(
+                channel=Channel(r["channel"]),
+                at=datetime.fromisoformat(r["at"]),
+                who=r["who"],
+                text=r["text"],
+                sealed=bool(r["sealed"]),
+            )
+            for r in rows
+        ]
 
 
 def _conversation(row: aiosqlite.Row) -> ConversationRecord:

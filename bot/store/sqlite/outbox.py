@@ -8,9 +8,9 @@ from typing import Any
 
 import aiosqlite
 
-from bot.domain.models import Channel, Notification, QueuedMail
+from bot.domain.models import Channel, Notification, PendingStaffMessage, QueuedMail
 from bot.domain.timestamps import utc_iso as _ts
-from bot.store.sqlite.queries import FORGOTTEN_LIKE, Queries, _dt
+from bot.store.sqlite.queries import FORGOTTEN_LIKE, Queries
 
 
 class SQLiteOutbox(Queries):
@@ -120,7 +120,9 @@ class SQLiteOutbox(Queries):
         )
         return row is not None
 
-    async def pending_staff_messages(self, channel: Channel, address: str) -> list[dict[str, Any]]:
+    async def pending_staff_messages(
+        self, channel: Channel, address: str
+    ) -> list[PendingStaffMessage]:
         rows = await self._all(
             "SELECT o.id, o.text, o.created_at FROM outbound_messages o "
             "JOIN conversations c ON c.id = o.conversation_id "
@@ -128,7 +130,10 @@ class SQLiteOutbox(Queries):
             "AND o.sent_at IS NULL AND o.sealed = 0 ORDER BY o.id",
             (channel.value, address),
         )
-        return [{**dict(r), "created_at": _dt(r["created_at"])} for r in rows]
+        return [
+            PendingStaffMessage(r["id"], r["text"], datetime.fromisoformat(r["created_at"]))
+            for r in rows
+        ]
 
     async def enqueue_mail(
         self, kind: str, sealed: str, idempotency_key: str, now: datetime, expires_at: datetime

@@ -6,7 +6,6 @@ replying, notes, transfer and release (``bot.staff.chats`` does the work).
 from __future__ import annotations
 
 import html
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -83,13 +82,13 @@ def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
         # customer opens the chat again; that is not a failure.
         late = "queued" if conversation.channel in PULLED_CHANNELS else "undelivered"
         transcript = "".join(
-            f'<tr class="who-{m["who"].split(":")[0]}">'
-            f"<td>{datetime.fromisoformat(m['at']).astimezone(zone):%Y-%m-%d %H:%M}</td>"
-            f"<td>{html.escape(m['who'])}</td>"
-            f"<td>{shown_text(session, m['text'], m['sealed'])}"
+            f'<tr class="who-{m.who.split(":")[0]}">'
+            f"<td>{m.at.astimezone(zone):%Y-%m-%d %H:%M}</td>"
+            f"<td>{html.escape(m.who)}</td>"
+            f"<td>{shown_text(session, m.text, m.sealed)}"
             + (
                 f' <span class="late">({t(session, late)})</span>'
-                if m["who"].startswith("staff") and m["problem"]
+                if m.who.startswith("staff") and m.problem
                 else ""
             )
             + "</td></tr>"

@@ -98,36 +98,36 @@ async def change_staff(services: Services, actor: str, email: str, action: str) 
         account = await tx.staff_by_email(email)
         if account is None:
             raise StaffError(f"no staff account {email}", "staff_unknown", email=email)
-        if account["email"] == actor.lower():
+        if account.email == actor.lower():
             raise StaffError("you cannot change your own account here", "staff_own")
         other_admins = [
             m
             for m in await tx.list_staff()
-            if m["role"] == "admin" and not m["disabled_at"] and m["id"] != account["id"]
+            if m.role == "admin" and not m.disabled_at and m.id != account.id
         ]
         if (
             action in ("make_agent", "disable")
-            and account["role"] == "admin"
-            and not account["disabled_at"]
+            and account.role == "admin"
+            and not account.disabled_at
             and not other_admins
         ):
             raise StaffError("the last active admin must stay an admin", "last_admin")
         if action == "make_admin":
-            await tx.update_staff(account["id"], role="admin")
+            await tx.update_staff(account.id, role="admin")
         elif action == "make_agent":
-            await tx.update_staff(account["id"], role="agent")
+            await tx.update_staff(account.id, role="agent")
         elif action == "disable":
-            await tx.update_staff(account["id"], disabled_at=now)
+            await tx.update_staff(account.id, disabled_at=now)
             # Their chats go back to the queue: nobody else could answer them.
-            for chat in await tx.return_chats_of(account["email"], now):
-                await tx.add_chat_event(chat, actor, "returned_to_queue", account["email"], now)
+            for chat in await tx.return_chats_of(account.email, now):
+                await tx.add_chat_event(chat, actor, "returned_to_queue", account.email, now)
         elif action == "enable":
-            await tx.update_staff(account["id"], disabled_at=None)
+            await tx.update_staff(account.id, disabled_at=None)
         else:
-            await tx.update_staff(account["id"], password_hash=hashed)
+            await tx.update_staff(account.id, password_hash=hashed)
         if action in ("make_agent", "disable", "reset_password"):
-            await tx.end_sessions_of(account["id"])  # takes effect at once
-        await tx.add_staff_audit(actor, action, account["email"], now)
+            await tx.end_sessions_of(account.id)  # takes effect at once
+        await tx.add_staff_audit(actor, action, account.email, now)
     return password
 
 
@@ -159,8 +159,8 @@ class LoginBusy(Exception):
     """Too many logins at once: nothing was checked, try again in a moment."""
 
 
-def _locked(until: str | None, now: datetime) -> bool:
-    return bool(until) and now < datetime.fromisoformat(str(until))
+def _locked(until: datetime | None, now: datetime) -> bool:
+    return until is not None and now < until
 
 
 def _verify(stored: str, password: str) -> bool:
@@ -184,18 +184,18 @@ async def log_in(services: Services, email: str, password: str, address: str) ->
     async with services.store.transaction(readonly=True) as tx:
         account = await tx.staff_by_email(email)
         by_address = await tx.login_failures(address)
-    if account is not None and account["disabled_at"]:
+    if account is not None and account.disabled_at:
         account = None  # a disabled account answers exactly like an unknown one
     usable = (
         account is not None
-        and not _locked(account["locked_until"], now)
-        and not (by_address and _locked(by_address["locked_until"], now))
+        and not _locked(account.locked_until, now)
+        and not (by_address and _locked(by_address.locked_until, now))
     )
-    if by_address and by_address["failures"] >= SLOW_AFTER:
+    if by_address and by_address.failures >= SLOW_AFTER:
         # Guessing gets slow before it gets locked; by the address's count
         # only, as the account's own would tell that the account exists.
         await asyncio.sleep(SLOWDOWN_SECONDS)
-    stored = account["password_hash"] if account is not None and usable else _DUMMY
+    stored = account.password_hash if account is not None and usable else _DUMMY
     try:
         ok = await off_loop_or_busy(LOGIN_QUEUE, _verify, stored, password) and usable
     except Busy:
@@ -207,17 +207,17 @@ async def log_in(services: Services, email: str, password: str, address: str) ->
             fresh_address = await tx.login_failures(address)
             if (
                 fresh is not None
-                and fresh["id"] == account["id"]
-                and fresh["password_hash"] == stored
-                and not fresh["disabled_at"]
-                and not _locked(fresh["locked_until"], now)
-                and not (fresh_address and _locked(fresh_address["locked_until"], now))
+                and fresh.id == account.id
+                and fresh.password_hash == stored
+                and not fresh.disabled_at
+                and not _locked(fresh.locked_until, now)
+                and not (fresh_address and _locked(fresh_address.locked_until, now))
             ):
-                await tx.set_staff_login_state(account["id"], 0, None)
+                await tx.set_staff_login_state(account.id, 0, None)
                 await tx.set_login_failures(address, 0, None, now)
                 cookie = secrets.token_urlsafe(32)
                 await tx.create_session(
-                    hash_token(cookie), account["id"], secrets.token_urlsafe(32), "id", now
+                    hash_token(cookie), account.id, secrets.token_urlsafe(32), "id", now
                 )
                 return cookie
         # Refused (a right password meeting a lock counts too): committed, then
@@ -226,9 +226,9 @@ async def log_in(services: Services, email: str, password: str, address: str) ->
         if failures >= LOCK_AFTER and not _locked(until, now):
             await tx.set_login_failures(address, failures, now + LOCK_FOR, now)
         if account is not None:
-            failures, until = await tx.add_staff_login_failure(account["id"])
+            failures, until = await tx.add_staff_login_failure(account.id)
             if failures >= LOCK_AFTER and not _locked(until, now):
-                await tx.set_staff_login_state(account["id"], failures, now + LOCK_FOR)
+                await tx.set_staff_login_state(account.id, failures, now + LOCK_FOR)
     raise LoginRefused()
 
 
@@ -243,16 +243,9 @@ async def session_for(services: Services, cookie: str | None, touch: bool = True
         found = await tx.get_session(id_hash)
         if found is None:
             return None
-        if now - datetime.fromisoformat(found["last_seen_at"]) > IDLE_LIMIT:
+        if now - found.last_seen_at > IDLE_LIMIT:
             await tx.delete_session(id_hash)
             return None
         if touch:
             await tx.touch_session(id_hash, now, None)
-    return Session(
-        id_hash,
-        found["staff_id"],
-        found["email"],
-        found["role"],
-        found["csrf_token"],
-        found["language"],
-    )
+    return Session(id_hash, found.staff_id, found.email, found.role, found.csrf, found.language)

@@ -139,12 +139,12 @@ async def transfer(
     async with services.store.transaction() as tx:
         conversation = await _held(services, channels, conversation_id, staff, tx)
         target = await tx.staff_by_email(to.strip())
-        if target is None or target["disabled_at"]:
+        if target is None or target.disabled_at:
             raise ChatError(f"no active staff account {to.strip()}", "no_staff")
-        conversation.claimed_by = target["email"]
+        conversation.claimed_by = target.email
         await tx.save_conversation(conversation)
         await tx.add_chat_event(
-            conversation_id, staff, "transfer", f"-> {target['email']}", services.clock()
+            conversation_id, staff, "transfer", f"-> {target.email}", services.clock()
         )
 
 

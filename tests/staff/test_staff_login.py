@@ -49,10 +49,10 @@ async def _counters(engine: Engine, email: str, address: str) -> tuple[int, bool
         by_address = await tx.login_failures(address)
     assert account is not None and by_address is not None
     return (
-        account["failed_logins"],
-        account["locked_until"] is not None,
-        by_address["failures"],
-        by_address["locked_until"] is not None,
+        account.failed_logins,
+        account.locked_until is not None,
+        by_address.failures,
+        by_address.locked_until is not None,
     )
 
 
@@ -213,6 +213,6 @@ async def test_servers_starting_together_create_one_first_admin(
         assert len([p for p in passwords if p]) == 1
         async with first.services.store.transaction(readonly=True) as tx:
             accounts = await tx.list_staff()
-        assert [(a["email"], a["role"]) for a in accounts] == [("admin@localhost", "admin")]
+        assert [(a.email, a.role) for a in accounts] == [("admin@localhost", "admin")]
         password = next(p for p in passwords if p)
         assert await log_in(first.services, "admin@localhost", password, "10.0.0.9")

@@ -138,7 +138,7 @@ async def test_live_events_tell_of_new_messages_and_end_when_the_server_stops(
         assert (await http.get("/console/inbox", headers={"X-Live": "1"})).status_code == 200
         async with engine.services.store.transaction() as tx:
             session = await tx.get_session(hash_token(http.cookies["pb_session"]))
-        assert session is not None and session["last_seen_at"] == logged_in_at.isoformat()
+        assert session is not None and session.last_seen_at == logged_in_at
         started = time.monotonic()
     # The server stopped with the stream still open, without waiting for it.
     assert time.monotonic() - started < 5

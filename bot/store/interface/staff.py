@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import abc
 from datetime import datetime
-from typing import Any
+
+from bot.domain.records_staff import (
+    LoginFailures,
+    StaffAccount,
+    StaffAuditEntry,
+    StaffMember,
+    StaffSessionRecord,
+)
 
 
 class Staff(abc.ABC):
@@ -20,10 +27,12 @@ class Staff(abc.ABC):
     async def count_staff(self) -> int: ...
 
     @abc.abstractmethod
-    async def list_staff(self) -> list[dict[str, Any]]: ...
+    async def list_staff(self) -> list[StaffMember]:
+        """Every account, by email."""
 
     @abc.abstractmethod
-    async def staff_by_email(self, email: str) -> dict[str, Any] | None: ...
+    async def staff_by_email(self, email: str) -> StaffAccount | None:
+        """The account of this email (in any case), disabled or not."""
 
     @abc.abstractmethod
     async def update_staff(
@@ -44,7 +53,8 @@ class Staff(abc.ABC):
         """What an admin did to a staff account."""
 
     @abc.abstractmethod
-    async def staff_audit(self, limit: int) -> list[dict[str, Any]]: ...
+    async def staff_audit(self, limit: int) -> list[StaffAuditEntry]:
+        """The latest ``limit`` changes to accounts, newest first."""
 
     @abc.abstractmethod
     async def set_staff_login_state(
@@ -52,16 +62,16 @@ class Staff(abc.ABC):
     ) -> None: ...
 
     @abc.abstractmethod
-    async def add_staff_login_failure(self, staff_id: int) -> tuple[int, str | None]:
+    async def add_staff_login_failure(self, staff_id: int) -> tuple[int, datetime | None]:
         """Count one more failed login in place (never read-then-write, or
         parallel guesses overwrite each other's counts); the new count and the
         current ``locked_until``."""
 
     @abc.abstractmethod
-    async def login_failures(self, address: str) -> dict[str, Any] | None: ...
+    async def login_failures(self, address: str) -> LoginFailures | None: ...
 
     @abc.abstractmethod
-    async def add_login_failure(self, address: str, now: datetime) -> tuple[int, str | None]:
+    async def add_login_failure(self, address: str, now: datetime) -> tuple[int, datetime | None]:
         """Like ``add_staff_login_failure``, for a client address."""
 
     @abc.abstractmethod
@@ -75,8 +85,9 @@ class Staff(abc.ABC):
     ) -> None: ...
 
     @abc.abstractmethod
-    async def get_session(self, id_hash: str) -> dict[str, Any] | None:
-        """The session with its staff member's email and role."""
+    async def get_session(self, id_hash: str) -> StaffSessionRecord | None:
+        """The session with its staff member's email and role; None when it
+        is unknown or its account is disabled."""
 
     @abc.abstractmethod
     async def touch_session(self, id_hash: str, now: datetime, language: str | None) -> None: ...

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
+import aiosqlite
+
+from bot.domain.records_staff import (
+    LoginFailures,
+    StaffAccount,
+    StaffAuditEntry,
+    StaffMember,
+    StaffSessionRecord,
+)
 from bot.domain.timestamps import utc_iso as _ts
-from bot.store.sqlite.queries import Queries
+from bot.store.sqlite.queries import Queries, _dt
 
 
 class SQLiteStaff(Queries):
@@ -22,16 +30,22 @@ class SQLiteStaff(Queries):
         row = await self._one("SELECT count(*) FROM staff")
         return int(row[0]) if row else 0
 
-    async def list_staff(self) -> list[dict[str, Any]]:
+    async def list_staff(self) -> list[StaffMember]:
         rows = await self._all(
             "SELECT id, email, role, created_at, locked_until, disabled_at FROM staff "
             "ORDER BY email"
         )
-        return [dict(r) for r in rows]
+        return [_member(r) for r in rows]
 
-    async def staff_by_email(self, email: str) -> dict[str, Any] | None:
+    async def staff_by_email(self, email: str) -> StaffAccount | None:
         row = await self._one("SELECT * FROM staff WHERE email = lower(?)", (email,))
-        return dict(row) if row else None
+        if row is None:
+            return None
+        return StaffAccount(
+            **vars(_member(row)),
+            password_hash=row["password_hash"],
+            failed_logins=row["failed_logins"],
+        )
 
     async def update_staff(
         self,
@@ -64,12 +78,20 @@ class SQLiteStaff(Queries):
             (actor, action, subject, _ts(now)),
         )
 
-    async def staff_audit(self, limit: int) -> list[dict[str, Any]]:
+    async def staff_audit(self, limit: int) -> list[StaffAuditEntry]:
         rows = await self._all(
             "SELECT actor, action, subject, created_at FROM staff_audit ORDER BY id DESC LIMIT ?",
             (limit,),
         )
-        return [dict(r) for r in rows]
+        return [
+            StaffAuditEntry(
+                actor=r["actor"],
+                action=r["action"],
+                subject=r["subject"],
+                created_at=datetime.fromisoformat(r["created_at"]),
+            )
+            for r in rows
+        ]
 
     async def set_staff_login_state(
         self, staff_id: int, failed: int, locked_until: datetime | None
@@ -79,19 +101,26 @@ class SQLiteStaff(Queries):
             (failed, _ts(locked_until) if locked_until else None, staff_id),
         )
 
-    async def add_staff_login_failure(self, staff_id: int) -> tuple[int, str | None]:
+    async def add_staff_login_failure(self, staff_id: int) -> tuple[int, datetime | None]:
         row = await self._one(
             "UPDATE staff SET failed_logins = failed_logins + 1 WHERE id = ? "
             "RETURNING failed_logins, locked_until",
             (staff_id,),
         )
-        return (int(row[0]), row[1]) if row else (0, None)
+        return (int(row[0]), _dt(row[1])) if row else (0, None)
 
-    async def login_failures(self, address: str) -> dict[str, Any] | None:
+    async def login_failures(self, address: str) -> LoginFailures | None:
         row = await self._one("SELECT * FROM login_failures WHERE address = ?", (address,))
-        return dict(row) if row else None
+        if row is None:
+            return None
+        return LoginFailures(
+            address=row["address"],
+            failures=row["failures"],
+            last_at=datetime.fromisoformat(row["last_at"]),
+            locked_until=_dt(row["locked_until"]),
+        )
 
-    async def add_login_failure(self, address: str, now: datetime) -> tuple[int, str | None]:
+    async def add_login_failure(self, address: str, now: datetime) -> tuple[int, datetime | None]:
         row = await self._one(
             "INSERT INTO login_failures (address, failures, last_at) VALUES (?, 1, ?) "
             "ON CONFLICT (address) DO UPDATE SET failures = failures + 1, "
@@ -99,7 +128,7 @@ class SQLiteStaff(Queries):
             (address, _ts(now)),
         )
         assert row is not None
-        return int(row[0]), row[1]
+        return int(row[0]), _dt(row[1])
 
     async def set_login_failures(
         self, address: str, failures: int, locked_until: datetime | None, now: datetime
@@ -119,13 +148,24 @@ class SQLiteStaff(Queries):
             (id_hash, staff_id, csrf, language, _ts(now), _ts(now)),
         )
 
-    async def get_session(self, id_hash: str) -> dict[str, Any] | None:
+    async def get_session(self, id_hash: str) -> StaffSessionRecord | None:
         row = await self._one(
             "SELECT s.*, f.email, f.role FROM staff_sessions s JOIN staff f ON f.id = s.staff_id "
             "WHERE s.id_hash = ? AND f.disabled_at IS NULL",
             (id_hash,),
         )
-        return dict(row) if row else None
+        if row is None:
+            return None
+        return StaffSessionRecord(
+            id_hash=row["id_hash"],
+            staff_id=row["staff_id"],
+            email=row["email"],
+            role=row["role"],
+            csrf=row["csrf_token"],
+            language=row["language"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+            last_seen_at=datetime.fromisoformat(row["last_seen_at"]),
+        )
 
     async def touch_session(self, id_hash: str, now: datetime, language: str | None) -> None:
         await self.db.execute(
@@ -154,3 +194,14 @@ class SQLiteStaff(Queries):
             "UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?", (_ts(now), token_hash)
         )
         return str(row[0])
+
+
+def _member(row: aiosqlite.Row) -> StaffMember:
+    return StaffMember(
+        id=row["id"],
+        email=row["email"],
+        role=row["role"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        locked_until=_dt(row["locked_until"]),
+        disabled_at=_dt(row["disabled_at"]),
+    )

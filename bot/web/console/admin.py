@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import secrets
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
@@ -41,22 +40,22 @@ def admin_routes(kit: ConsolePages) -> list[BaseRoute]:
 
         rows = []
         for m in members:
-            state = t(session, "account.disabled") if m["disabled_at"] else ""
+            state = t(session, "account.disabled") if m.disabled_at else ""
             actions = ""
-            if m["email"] != session.email:
-                actions = button(m["email"], "make_agent" if m["role"] == "admin" else "make_admin")
-                actions += button(m["email"], "enable" if m["disabled_at"] else "disable")
-                actions += button(m["email"], "reset_password")
+            if m.email != session.email:
+                actions = button(m.email, "make_agent" if m.role == "admin" else "make_admin")
+                actions += button(m.email, "enable" if m.disabled_at else "disable")
+                actions += button(m.email, "reset_password")
             rows.append(
-                f"<tr><td>{html.escape(m['email'])}</td><td>{m['role']}</td>"
+                f"<tr><td>{html.escape(m.email)}</td><td>{m.role}</td>"
                 f"<td>{state}</td><td>{actions}</td></tr>"
             )
         roles = "".join(f'<option value="{r}">{r}</option>' for r in ROLES)
         zone = ZoneInfo(core.settings.timezone)
         log = "".join(
-            f"<tr><td>{datetime.fromisoformat(a['created_at']).astimezone(zone):%Y-%m-%d %H:%M}"
-            f"</td><td>{html.escape(a['actor'])}</td>"
-            f"<td>{html.escape(a['action'])}</td><td>{html.escape(a['subject'])}</td></tr>"
+            f"<tr><td>{a.created_at.astimezone(zone):%Y-%m-%d %H:%M}"
+            f"</td><td>{html.escape(a.actor)}</td>"
+            f"<td>{html.escape(a.action)}</td><td>{html.escape(a.subject)}</td></tr>"
             for a in history
         )
         body = (

@@ -28,7 +28,6 @@ from bot.delivery.routes import EMAIL, TEMPLATE, first_route, onward, reach, win
 from bot.domain.models import Channel, ConversationRecord, OutboundMessage
 from bot.infra.mail import Mail, html_page
 from bot.services import Services
-from bot.store import Transaction
 from flows.types import Label, Reply
 
 log = logging.getLogger(__name__)
@@ -157,7 +156,11 @@ async def _by_routes(
     ``after``, until one takes it; that route, or None."""
     message = await _record(services, conversation, staff, key, text)
     async with services.store.transaction(readonly=True) as tx:
-        email = await _reply_email(tx, conversation) if key == REPLY else None
+        email = (
+            await tx.latest_request_email(conversation.channel, conversation.address)
+            if key == REPLY
+            else None
+        )
         open_routes = await reach(tx, services, channels, after, conversation.address, email)
     for route in [*first, *onward(after, open_routes)]:
         if route == TEMPLATE and await _as_template(services, channels, message):
@@ -170,14 +173,6 @@ async def _by_routes(
             await _queue_email(services, channels, conversation, message, open_routes.email)
             return route
     return None
-
-
-async def _reply_email(tx: Transaction, conversation: ConversationRecord) -> str | None:
-    """The verified address of the customer's latest request that still has
-    one (a forgotten customer's requests keep only a digest of it)."""
-    filed = await tx.requests_for_address(conversation.channel, conversation.address)
-    emails = [r for r in filed if not r.forgotten]
-    return max(emails, key=lambda r: r.created_at).email if emails else None
 
 
 async def _as_template(services: Services, channels: Channels, message: OutboundMessage) -> bool:

@@ -93,7 +93,8 @@ async def complete_access(
             }
             for m in await tx.request_transcripts(record.email)
         ]
-        related = [r for r in await tx.list_requests() if r.email == record.email]
+        # The same email in any case, as the transcripts: filtered by the database.
+        related = await tx.list_requests(email=record.email)
     blob = services.blobs.new_token()
     # Compressing and sealing up to a hundred megabytes: not on the event loop.
     size, digest = await off_loop(

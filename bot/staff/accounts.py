@@ -100,16 +100,11 @@ async def change_staff(services: Services, actor: str, email: str, action: str) 
             raise StaffError(f"no staff account {email}", "staff_unknown", email=email)
         if account.email == actor.lower():
             raise StaffError("you cannot change your own account here", "staff_own")
-        other_admins = [
-            m
-            for m in await tx.list_staff()
-            if m.role == "admin" and not m.disabled_at and m.id != account.id
-        ]
         if (
             action in ("make_agent", "disable")
             and account.role == "admin"
             and not account.disabled_at
-            and not other_admins
+            and not await tx.other_active_admins(account.id)
         ):
             raise StaffError("the last active admin must stay an admin", "last_admin")
         if action == "make_admin":

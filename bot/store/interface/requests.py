@@ -24,6 +24,11 @@ class Requests(abc.ABC):
     async def requests_for_address(self, channel: Channel, address: str) -> list[RequestRecord]: ...
 
     @abc.abstractmethod
+    async def latest_request_email(self, channel: Channel, address: str) -> str | None:
+        """The email of the latest request filed from this address that still
+        has one (a forgotten customer's requests keep only a digest of it)."""
+
+    @abc.abstractmethod
     async def insert_request(
         self,
         *,
@@ -95,9 +100,12 @@ class Requests(abc.ABC):
         search: str | None = None,
         limit: int | None = None,
         offset: int = 0,
+        *,
+        email: str | None = None,
     ) -> list[RequestRecord]:
         """Requests soonest due first (then in filing order), filtered and paged
         by the database rather than by loading them all. ``status``, ``type``:
         one, or any of several (None: any; an empty collection: none).
         ``search``: part of the reference, or the whole email, in any case.
-        ``limit`` and ``offset``: one page of that order."""
+        ``email``: only those filed with this whole email, in any case (a
+        customer's data copy). ``limit`` and ``offset``: one page of that order."""

@@ -35,6 +35,11 @@ class Staff(abc.ABC):
         """The account of this email (in any case), disabled or not."""
 
     @abc.abstractmethod
+    async def other_active_admins(self, staff_id: int) -> int:
+        """How many enabled admin accounts there are besides ``staff_id``: the
+        last one must stay an admin."""
+
+    @abc.abstractmethod
     async def update_staff(
         self,
         staff_id: int,

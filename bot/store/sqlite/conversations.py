@@ -255,6 +255,9 @@ class SQLiteConversations(Queries):
         )
 
     async def request_transcripts(self, email: str) -> list[CustomerMessage]:
+        # casefold(): Python's, registered on the connection (SQLite's lower()
+        # folds ASCII only), as ``list_requests(email=...)`` matches the data
+        # copy's requests: its transcripts and its requests are of one email.
         rows = await self._all(
             "SELECT c.channel, m.at, m.who, m.text, m.sealed FROM ("
             " SELECT conversation_id, received_at AS at, 'customer' AS who, text, id,"
@@ -263,8 +266,8 @@ class SQLiteConversations(Queries):
             " ELSE 'staff' END AS who, text, id, sealed FROM outbound_messages) m"
             " JOIN conversations c ON c.id = m.conversation_id "
             "WHERE m.conversation_id IN (SELECT conversation_id FROM requests "
-            "WHERE lower(email) = lower(?)) ORDER BY m.at, m.who DESC, m.id",
-            (email,),
+            "WHERE casefold(email) = ?) ORDER BY m.at, m.who DESC, m.id",
+            (email.casefold(),),
         )
         return [
             CustomerMessage(

@@ -14,7 +14,7 @@ import aiosqlite
 from bot.domain.models import AttachmentRecord, Channel, RequestEvent, RequestRecord
 from bot.domain.timestamps import utc_iso as _ts
 from bot.store.base import DuplicateReference
-from bot.store.sqlite.queries import Queries, _dt
+from bot.store.sqlite.queries import FORGOTTEN_LIKE, Queries, _dt
 from flows.types import OPEN_STATUSES, RequestStatus, RequestType
 
 
@@ -33,6 +33,15 @@ class SQLiteRequests(Queries):
             (channel.value, address),
         )
         return [_request(r) for r in rows]
+
+    async def latest_request_email(self, channel: Channel, address: str) -> str | None:
+        # Stored times are one text format (``utc_iso``): ordered as text, in time order.
+        row = await self._one(
+            "SELECT email FROM requests WHERE channel = ? AND customer_address = ? "
+            "AND email NOT LIKE ? ORDER BY created_at DESC, id DESC LIMIT 1",
+            (channel.value, address, FORGOTTEN_LIKE),
+        )
+        return str(row[0]) if row else None
 
     async def insert_request(
         self,
@@ -207,6 +216,8 @@ class SQLiteRequests(Queries):
         search: str | None = None,
         limit: int | None = None,
         offset: int = 0,
+        *,
+        email: str | None = None,
     ) -> list[RequestRecord]:
         where: list[str] = []
         params: list[Any] = []
@@ -223,6 +234,9 @@ class SQLiteRequests(Queries):
             # lower() folds ASCII only, and an email need not be ASCII).
             where.append("(instr(casefold(reference), ?) > 0 OR casefold(email) = ?)")
             params += [search.casefold()] * 2
+        if email is not None:
+            where.append("casefold(email) = ?")
+            params.append(email.casefold())
         sql = "SELECT * FROM requests"
         if where:
             sql += " WHERE " + " AND ".join(where)

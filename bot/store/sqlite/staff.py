@@ -47,6 +47,13 @@ class SQLiteStaff(Queries):
             failed_logins=row["failed_logins"],
         )
 
+    async def other_active_admins(self, staff_id: int) -> int:
+        row = await self._one(
+            "SELECT count(*) FROM staff WHERE role = 'admin' AND disabled_at IS NULL AND id != ?",
+            (staff_id,),
+        )
+        return int(row[0]) if row else 0
+
     async def update_staff(
         self,
         staff_id: int,

@@ -237,3 +237,14 @@ def vocabulary():
 @pytest.fixture(scope="session")
 def catalogue() -> Catalogue:
     return Catalogue.load()
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """With ``-m fast`` (the quick inner loop), test modules that hold no fast
+    test are not even imported: importing the server and browser tests' tools
+    costs more than the fast tests take to run."""
+    if config.option.markexpr != "fast" or collection_path.suffix != ".py":
+        return None
+    if not collection_path.name.startswith("test_"):
+        return None
+    return "pytest.mark.fast" not in collection_path.read_text(encoding="utf-8")

@@ -474,6 +474,29 @@ async def test_a_chat_can_be_transferred_to_another_staff_member(desk: Desk) -> 
     assert refused.headers["location"].endswith("?error=claim_first")
 
 
+async def test_only_an_admin_takes_over_a_chat_someone_holds(desk: Desk) -> None:
+    """Taking over is the use case's rule, not the console's: an agent cannot
+    take a chat another staff member holds, whoever asks; an admin can."""
+    from bot.staff import chats as staff_chats
+
+    core = desk.server.core
+    await Chat(core.engine, address="rudi").script("staf")
+    async with core.services.store.transaction(readonly=True) as tx:
+        (chat,) = await tx.staff_queue("nobody")
+    await add_staff(core.services, "budi@jovapos.test", "agent", PASSWORD)
+    await staff_chats.claim(core.services, core.channels, chat.id, "ani@jovapos.test")
+    with pytest.raises(staff_chats.ChatError) as refused:
+        await staff_chats.claim(core.services, core.channels, chat.id, "budi@jovapos.test")
+    assert (refused.value.key, refused.value.params) == (
+        "held_by_other",
+        {"holder": "ani@jovapos.test"},
+    )
+    await staff_chats.claim(core.services, core.channels, chat.id, "boss@jovapos.test")
+    async with core.services.store.transaction(readonly=True) as tx:
+        held = await tx.get_conversation_by_id(chat.id)
+    assert held is not None and held.claimed_by == "boss@jovapos.test"
+
+
 async def test_an_access_request_is_completed_with_its_uploaded_data_copy(desk: Desk) -> None:
     import io
     import zipfile
@@ -616,6 +639,58 @@ async def test_a_new_date_that_is_no_date_has_its_own_message(desk: Desk) -> Non
     assert "delay" not in [
         e.kind for e in (await find_request(engine.services.store, reference)).events
     ]
+
+
+async def test_a_refused_act_is_worded_in_the_staff_members_language(desk: Desk) -> None:
+    """A blank reason or message, or a delay without its date, is refused by
+    key: each staff member reads why in their own language, and the
+    Indonesian page carries none of the command line's English."""
+    import html
+
+    engine, reference = desk.server.core.engine, desk.reference
+    catalogue = engine.services.catalogue
+    attempts = [
+        ("reject", {"reason": "   "}, "reason_missing"),
+        ("delay", {"reason": "Arsip lama", "until": ""}, "until_missing"),
+        ("delay", {"reason": " ", "until": "2027-06-01"}, "reason_missing"),
+        ("ask", {"message": "\n"}, "message_missing"),
+    ]
+    ani = desk.http
+    boss = httpx.AsyncClient(base_url=desk.server.url)
+    try:
+        await _log_in(ani, "ani@jovapos.test")  # Indonesian, the console's default
+        await _log_in(boss, "boss@jovapos.test")
+        await boss.get("/console", params={"lang": "en"})  # reads the console in English
+        for http, lang, other in ((ani, "id", "en"), (boss, "en", "id")):
+            for action, form, key in attempts:
+                page = await http.get(f"/console/requests/{reference}")
+                refused = await http.post(
+                    f"/console/requests/{reference}/{action}",
+                    data={"csrf": _csrf(page.text), "sure": "on", **form},
+                )
+                assert refused.status_code == 303, (lang, action)
+                assert refused.headers["location"] == (
+                    f"/console/requests/{reference}?error={key}"
+                ), (lang, action)
+                shown = (await http.get(refused.headers["location"])).text
+                text = catalogue.text(lang, f"console.problem.{key}")
+                assert f'<p class="msg err">{html.escape(text)}</p>' in shown, (lang, key)
+                assert html.escape(catalogue.text(other, f"console.problem.{key}")) not in shown
+                assert catalogue.text(lang, "console.problem.not_possible") not in shown
+                if lang == "id":
+                    for english in (
+                        catalogue.refusal("en", key, {}),
+                        "--reason",
+                        "--message",
+                        "--until",
+                        "must not be empty",
+                        "needs",
+                    ):
+                        assert english not in shown, (key, english)
+    finally:
+        await boss.aclose()
+    record = await find_request(engine.services.store, reference)
+    assert [e.actor for e in record.events] == ["customer"] * len(record.events)
 
 
 async def test_admins_manage_staff_accounts_and_see_settings_without_secrets(desk: Desk) -> None:

@@ -219,13 +219,89 @@ async def test_session_cookie_is_secure_behind_https(tmp_path: Path, clock: Fake
         assert answer.status_code == 303 and "Secure" in answer.headers["set-cookie"]
 
 
+async def test_each_page_has_its_title_and_the_language_switch_keeps_the_page(
+    desk: Desk,
+) -> None:
+    http = desk.http
+    await _log_in(http, "ani@jovapos.test")
+    path = f"/console/requests/{desk.reference}"
+    switched = await http.get(path, params={"lang": "en"})
+    assert switched.status_code == 303 and switched.headers["location"] == path
+    page = await http.get(path)
+    root = parse(page.text)
+    assert root.find("html").attrs["lang"] == "en"
+    assert root.find("title").text() == f"{desk.reference} · JOVA POS Privacy Console"
+    link = root.find("a", hreflang="id")
+    assert link.attrs["href"] == f"{path}?lang=id" and link.text() == "Bahasa Indonesia"
+    # The queue keeps its filters across the switch, and nothing else from the URL.
+    queue = await http.get("/console", params={"status": "all", "q": "siti", "sent": "x"})
+    link = parse(queue.text).find("a", hreflang="id")
+    assert link.attrs["href"] == "/console?status=all&q=siti&lang=id"
+    back = await http.get("/console", params={"status": "all", "q": "siti", "lang": "id"})
+    assert back.headers["location"] == "/console?status=all&q=siti"
+    titles = set()
+    for where in ("/console", "/console/inbox", path):
+        titles.add(parse((await http.get(where)).text).find("title").text())
+    assert titles == {
+        "Antrean permintaan · Konsol Privasi JOVA POS",
+        "Percakapan untuk staf · Konsol Privasi JOVA POS",
+        f"{desk.reference} · Konsol Privasi JOVA POS",
+    }
+    # The login page reads in the language asked for, and the session keeps it.
+    async with httpx.AsyncClient(base_url=desk.server.url) as other:
+        form = await other.get("/console/login", params={"lang": "en"})
+        assert parse(form.text).find("h1").text() == "Log in to the privacy console"
+        await other.post(
+            "/console/login",
+            data={
+                "csrf": _csrf(form.text),
+                "email": "ani@jovapos.test",
+                "password": PASSWORD,
+                "lang": "en",
+            },
+        )
+        assert parse((await other.get("/console")).text).find("html").attrs["lang"] == "en"
+
+
+async def test_the_console_serves_its_own_stylesheet_favicon_and_script(desk: Desk) -> None:
+    """Everything a page loads comes from the package, with a versioned URL,
+    under a policy that allows nothing else (no inline style, no other host)."""
+    from importlib import resources
+
+    http = desk.http
+    login = await http.get("/console/login")
+    assert "style-src 'self';" in login.headers["content-security-policy"]
+    root = parse(login.text)
+    assert not root.find_all("style") and "style=" not in login.text
+    loaded = [n.attrs["href"] for n in root.find_all("link")]
+    await _log_in(http, "ani@jovapos.test")
+    loaded += [n.attrs["src"] for n in parse((await http.get("/console")).text).find_all("script")]
+    names = {
+        "console.css": "text/css",
+        "favicon.svg": "image/svg+xml",
+        "live.js": "text/javascript",
+    }
+    assert sorted(url.split("?")[0] for url in loaded) == sorted(f"/console/{n}" for n in names)
+    for url in loaded:
+        name = url.split("?")[0].rsplit("/", 1)[1]
+        served = await http.get(url)
+        assert served.status_code == 200
+        assert served.headers["content-type"].startswith(names[name])
+        assert served.content == resources.files("bot").joinpath(f"static/{name}").read_bytes()
+        assert "max-age" in served.headers["cache-control"] and "?v=" in url
+    css = (await http.get("/console/console.css")).text
+    for part in (".btn-primary", ".btn-danger", ".badge", ":focus-visible", "@media"):
+        assert part in css
+    assert "http" not in css and "@import" not in css
+
+
 @pytest.mark.slow
 async def test_a_staff_member_handles_a_request_in_the_browser(desk: Desk, tmp_path: Path) -> None:
     import os
 
     from playwright.async_api import async_playwright
 
-    # Artefacts of the run; PRIVACYBOT_SCREENSHOTS=docs refreshes the README's picture.
+    # Artefacts of the run; PRIVACYBOT_SCREENSHOTS=docs/screenshots refreshes the README's.
     artefacts = Path(os.environ.get("PRIVACYBOT_SCREENSHOTS") or tmp_path / "screenshots")
     artefacts.mkdir(exist_ok=True)
     async with async_playwright() as p:
@@ -238,6 +314,17 @@ async def test_a_staff_member_handles_a_request_in_the_browser(desk: Desk, tmp_p
             await page.click('button[type="submit"]')
             await page.wait_for_url("**/console")
             await page.screenshot(path=str(artefacts / "queue-desktop.png"), full_page=True)
+            await page.set_viewport_size(PHONE)
+            await page.screenshot(path=str(artefacts / "queue-phone.png"), full_page=True)
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"] + 1  # the table became cards, not a wide scroll
+            await page.set_viewport_size({"width": 1280, "height": 800})
+            # The stylesheet is ours and applied (the CSP allows no other).
+            assert await page.evaluate("document.styleSheets.length") == 1
+            assert (
+                await page.evaluate("getComputedStyle(document.querySelector('header')).display")
+                == "flex"
+            )
             await page.click(f"text={desk.reference}")
             await page.wait_for_url(f"**/console/requests/{desk.reference}")
             width = await page.eval_on_selector("img.proof", "img => img.naturalWidth")
@@ -247,6 +334,8 @@ async def test_a_staff_member_handles_a_request_in_the_browser(desk: Desk, tmp_p
             await form.locator("button").click()
             await page.locator(".msg", has_text="Tersimpan.").wait_for()
             assert page.url.endswith(f"/console/requests/{desk.reference}")
+            await page.reload()  # the flash was for that view only
+            assert await page.locator(".msg").count() == 0
             form = page.locator(f'form[action="/console/requests/{desk.reference}/complete"]')
             await form.locator('input[name="sure"]').check()
             await form.locator("button").click()
@@ -255,7 +344,7 @@ async def test_a_staff_member_handles_a_request_in_the_browser(desk: Desk, tmp_p
             await page.screenshot(path=str(artefacts / "request-desktop.png"), full_page=True)
             await page.set_viewport_size(PHONE)
             await page.screenshot(path=str(artefacts / "request-phone.png"), full_page=True)
-            for name in ("queue-desktop", "request-desktop", "request-phone"):
+            for name in ("queue-desktop", "queue-phone", "request-desktop", "request-phone"):
                 assert (artefacts / f"{name}.png").stat().st_size > 1000
         finally:
             await browser.close()

@@ -109,6 +109,9 @@ def _environment() -> jinja2.Environment:
 
 
 class ConsolePages:
+    """The kit every console module renders with: one per server, holding the
+    templates and the assets read once from the package."""
+
     def __init__(self, core: Core) -> None:
         self.core = core
         self.secure = core.settings.public_url.startswith("https://")
@@ -116,6 +119,7 @@ class ConsolePages:
         self.assets = {name: Asset(name) for name in ASSETS}
 
     def words(self, lang: str) -> Words:
+        """The reader's words; an unknown language reads as the service's default."""
         settings = self.core.settings
         language = lang if lang in LANGUAGES else settings.default_language
         return Words(self.core.services.catalogue, ZoneInfo(settings.timezone), language)

@@ -24,18 +24,14 @@ from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 from bot.app import open_core, open_engine, open_services
+from bot.domain.errors import Refused
 from bot.domain.models import RequestRecord
+from bot.infra.catalogue import Catalogue
 from bot.infra.clock import utc_now
 from bot.infra.logs import configure as configure_logging
-from bot.requests.lifecycle import MOVES, ActionResult, Deadline, IllegalMove, act, deadline
-from bot.requests.lookup import (
-    BadReference,
-    RequestNotFound,
-    find_request,
-    list_requests,
-    request_detail,
-    request_summary,
-)
+from bot.requests import actions
+from bot.requests.lifecycle import MOVES, Deadline, deadline
+from bot.requests.lookup import find_request, list_requests, request_detail, request_summary
 from bot.services import Services
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import StoreError
@@ -176,10 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except (CliError, SettingsError, StoreError) as exc:
         _fail(str(exc))
-    except BadReference as exc:
-        _fail(f"{exc.args[0]!r} is not a request reference (they look like DEL-7K3M9Q)")
-    except RequestNotFound as exc:
-        _fail(f"no request {exc.args[0]}")
+    except Refused as exc:  # in English, from the catalogue, as the API words it
+        _fail(Catalogue.load().refusal("en", exc.key, exc.params))
     except Exception as exc:  # a bug: say so in one line, keep the details out of sight
         logging.getLogger(PROG).debug("unexpected error", exc_info=True)
         _fail(f"internal error ({type(exc).__name__}); run with PRIVACYBOT_LOG_LEVEL=DEBUG")
@@ -353,7 +347,7 @@ async def _import_accounts(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _add_staff(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.staff.accounts import StaffError, add_staff
+    from bot.staff.accounts import add_staff
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -364,10 +358,7 @@ async def _add_staff(args: argparse.Namespace, settings: Settings) -> int:
     else:
         raise CliError("no terminal for the password prompt: use --password-stdin")
     async with open_services(settings) as services:
-        try:
-            await add_staff(services, args.email, args.role, password)
-        except StaffError as exc:
-            raise CliError(str(exc)) from None
+        await add_staff(services, args.email, args.role, password)
     sys.stdout.write(f"Added {args.email.lower()} ({args.role}).\n")
     return 0
 
@@ -457,43 +448,31 @@ def _print_json(data: Any) -> None:
 
 
 async def _move(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.requests.completion import complete_request
+    """One staff act through ``bot.requests.actions``, as the console and the API."""
+    from bot.requests.exports import read_exports
 
     actor = f"staff:{args.by or getpass.getuser()}"
+    reference, reason = args.reference, getattr(args, "reason", None)
     async with open_services(settings) as services:
         if args.action == "complete":
-            from bot.requests.exports import read_exports
-
-            try:
-                files = read_exports(args.export) if args.export else None
-                done = await complete_request(
-                    services, args.reference, actor, files=files, reason=args.reason
-                )
-            except IllegalMove as exc:
-                raise CliError(str(exc)) from None
+            files = read_exports(args.export) if args.export else None
+            result = await actions.complete(services, reference, actor, files=files, reason=reason)
             if files:
                 sys.stdout.write(
-                    f"{done.reference}: completed; the data copy is ready and the "
+                    f"{result.request.reference}: completed; the data copy is ready and the "
                     f"customer is sent a download link, recorded for {actor}\n"
                 )
                 return 0
-            # Completion starts only from in_progress (``MOVES``).
-            result = ActionResult(request=done, previous=RequestStatus.IN_PROGRESS)
+        elif args.action == "ask":
+            result = await actions.ask(services, reference, actor, args.message)
+        elif args.action == "reject":
+            result = await actions.reject(services, reference, actor, reason)
+        elif args.action == "delay":
+            result = await actions.delay(services, reference, actor, reason, args.until)
+        elif args.action == "verify":
+            result = await actions.verify(services, reference, actor, reason=reason)
         else:
-            try:
-                result = await act(
-                    services.store,
-                    services.clock,
-                    args.reference,
-                    args.action,
-                    actor,
-                    reason=getattr(args, "reason", None),
-                    message=getattr(args, "message", None),
-                    until=getattr(args, "until", None),
-                    timezone=settings.timezone,
-                )
-            except IllegalMove as exc:
-                raise CliError(str(exc)) from None
+            result = await actions.cancel(services, reference, actor, reason=reason)
     r = result.request
     change = (
         f"{result.previous.value} -> {r.status.value}"

@@ -9,7 +9,7 @@ import sqlite3
 from pathlib import Path
 
 from bot.conversation.engine import Engine
-from bot.requests.lifecycle import act
+from bot.requests import actions
 from tests.conftest import CODE, PNG, Chat, file_of
 
 NAME = "Sekar Ayuningtyas"
@@ -25,7 +25,7 @@ async def deletion_in_progress(engine: Engine, address: str = "sekar", email: st
     await chat.say("", file_of(PNG))
     await chat.say("1")
     reference = re.search(r"DEL-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
-    await act(engine.services.store, engine.services.clock, reference, "verify", "staff:ani")
+    await actions.verify(engine.services, reference, "staff:ani")
     return reference
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import string
 import tomllib
+from collections.abc import Mapping
 from datetime import date, datetime
 from importlib import resources
 from typing import Any
@@ -58,6 +59,11 @@ def placeholders(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
+class _Filled(dict[str, object]):
+    def __missing__(self, key: str) -> str:
+        return "-"
+
+
 class Catalogue:
     def __init__(self, texts: dict[str, dict[str, str]], timezone: str = "Asia/Jakarta") -> None:
         self.texts = texts
@@ -83,6 +89,14 @@ class Catalogue:
         template = table[key] if key else self.text(language, reply.key)
         values = {name: self._value(language, v, variant) for name, v in reply.params.items()}
         return template.format_map(values)
+
+    def refusal(self, language: str, key: str, params: Mapping[str, object]) -> str:
+        """Why an act was refused: ``refused.<key>`` with ``params`` filled in
+        as they are. A placeholder without a value shows as "-", and a key
+        without a text as the key: reporting a refusal must not fail itself."""
+        table = self.texts.get(language) or self.texts["id"]
+        template = table.get(f"refused.{key}")
+        return template.format_map(_Filled(params)) if template else key
 
     def label(self, language: str, label: Label | str) -> str:
         return self.text(language, label.key) if isinstance(label, Label) else label

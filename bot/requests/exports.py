@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.delivery.mail_outbox import queue_mail, send_due_mail
+from bot.domain.errors import Refused
 from bot.infra.cpu import off_loop
 from bot.infra.crypto import hash_token
 from bot.infra.mail import Mail, html_page
@@ -40,14 +41,13 @@ MAX_EXPORT_BYTES = 200 * 1024 * 1024
 MAX_UPLOADED_EXPORT_BYTES = 50 * 1024 * 1024
 
 
-class ExportTooLarge(ValueError):
-    """An uploaded file of a data copy over ``MAX_UPLOADED_EXPORT_BYTES``.
-    ``key`` names the console's text for it under ``console.problem``."""
+class ExportTooLarge(Refused, ValueError):
+    """A file of a data copy over the limit of the door it came through:
+    ``MAX_UPLOADED_EXPORT_BYTES`` over HTTP (held in memory), else
+    ``MAX_EXPORT_BYTES``."""
 
-    key = "export_too_large"
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"{name} is larger than {MAX_UPLOADED_EXPORT_BYTES // 2**20} MB")
+    def __init__(self, name: str, limit: int = MAX_UPLOADED_EXPORT_BYTES) -> None:
+        super().__init__("export_too_large", name=name, limit_mb=limit // 2**20)
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,9 @@ def read_exports(paths: list[str]) -> list[ExportFile]:
     for raw in paths:
         path = Path(raw)
         if not path.is_file():
-            raise IllegalMove(f"no export file {raw}")
+            raise IllegalMove("export_missing", file=raw)
         if path.stat().st_size > MAX_EXPORT_BYTES:
-            raise IllegalMove(f"{raw} is larger than {MAX_EXPORT_BYTES // 2**20} MB")
+            raise ExportTooLarge(raw, MAX_EXPORT_BYTES)
         files.append(ExportFile(path.name, path.read_bytes()))
     return files
 
@@ -82,7 +82,7 @@ async def complete_access(
         if record is None:
             raise RequestNotFound(normalised)
         if record.type is not RequestType.ACCESS:
-            raise IllegalMove(f"--export is for access requests; {normalised} is {record.type}")
+            raise IllegalMove("not_access", reference=normalised, type=record.type.value)
         transcripts = [
             # The customer's own conversation back, the sealed upload links opened.
             {

@@ -1,27 +1,25 @@
 """What staff (and customers) may do to a request, and nothing else.
 
-Every action is one transaction that checks the move is legal from the
-request's current status, changes it, and records who did it, when and why
-as an event. The command line calls these functions; the web console will
-call the same ones.
+``apply_move`` is every move's rule, inside a transaction: it checks the move
+is legal from the request's current status, changes it, records who did it,
+when and why as an event, and queues the customer's notice. Staff reach it
+through ``bot.requests.actions`` (one function per act, for every door), a
+customer's cancel through the conversation engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot.domain.business_days import business_days_between
+from bot.domain.errors import Refused
 from bot.domain.models import RequestRecord
-from bot.requests.lookup import RequestNotFound
 from bot.requests.notify import notify
-from bot.store import Store, Transaction
+from bot.store import Transaction
 from flows.dialogue import await_info
 from flows.types import OPEN_STATUSES, RequestStatus
-from flows.validators import parse_reference
 
 S = RequestStatus
 
@@ -46,13 +44,10 @@ NOTICES = {
 }
 
 
-class IllegalMove(ValueError):
-    """The action is not possible from the request's current status. ``key``
-    names the console's text for it under ``console.problem``."""
-
-    def __init__(self, message: str, key: str = "not_possible") -> None:
-        super().__init__(message)
-        self.key = key
+class IllegalMove(Refused, ValueError):
+    """The act is not possible: not from the request's current status
+    (``not_possible``), or not without what it needs (``reason_missing``,
+    ``needs_export``...)."""
 
 
 MAX_YEARS_AHEAD = 2
@@ -66,22 +61,21 @@ class DateOutOfRange(IllegalMove):
 
     def __init__(self, until: date, earliest: date, latest: date) -> None:
         super().__init__(
-            f"the new date {until.isoformat()} must be between today ({earliest.isoformat()}) "
-            f"and {latest.isoformat()}, at most {MAX_YEARS_AHEAD} years ahead",
-            key="until_range",
+            "until_range",
+            until=until.isoformat(),
+            earliest=earliest.isoformat(),
+            latest=latest.isoformat(),
+            years=MAX_YEARS_AHEAD,
         )
         self.until, self.earliest, self.latest = until, earliest, latest
 
 
-class BadDate(ValueError):
+class BadDate(Refused, ValueError):
     """A new due date that is no date at all: not YYYY-MM-DD, or a day the
-    calendar does not have (2027-02-30, year 10000). ``key`` names the
-    console's text for it under ``console.problem``."""
-
-    key = "bad_date"
+    calendar does not have (2027-02-30, year 10000)."""
 
     def __init__(self, raw: str) -> None:
-        super().__init__(f"invalid date {raw!r} (YYYY-MM-DD)")
+        super().__init__("bad_date", value=raw[:40])  # it is typed input: echo a little
 
 
 def parse_due_date(raw: str) -> date:
@@ -102,50 +96,6 @@ def due_date_window(today: date) -> tuple[date, date]:
     return today, latest
 
 
-@dataclass(frozen=True)
-class ActionResult:
-    request: RequestRecord
-    previous: RequestStatus
-
-
-async def act(
-    store: Store,
-    clock: Callable[[], datetime],
-    reference: str,
-    action: str,
-    actor: str,
-    *,
-    reason: str | None = None,
-    message: str | None = None,
-    until: date | None = None,
-    timezone: str = "UTC",
-) -> ActionResult:
-    """One staff action, in its own transaction. ``timezone`` is the service's:
-    "today" for a new due date is the day there."""
-    normalised = parse_reference(reference)
-    if normalised is None:
-        raise RequestNotFound(reference)
-    _require(action, reason=reason, message=message, until=until)
-    async with store.transaction() as tx:
-        record = await tx.get_request(normalised)
-        if record is None:
-            raise RequestNotFound(normalised)
-        await apply_move(
-            tx,
-            record,
-            action,
-            actor,
-            clock(),
-            reason=reason,
-            message=message,
-            until=until,
-            timezone=timezone,
-        )
-        updated = await tx.get_request(record.reference)
-    assert updated is not None
-    return ActionResult(request=updated, previous=record.status)
-
-
 async def apply_move(
     tx: Transaction,
     record: RequestRecord,
@@ -156,27 +106,28 @@ async def apply_move(
     reason: str | None = None,
     message: str | None = None,
     until: date | None = None,
-    timezone: str = "UTC",
     **notice: Any,
 ) -> None:
-    """The move itself, inside the caller's transaction (a customer's cancel
-    runs in the engine's message transaction). ``notice`` adds parameters to
+    """The move itself, inside the caller's transaction (a staff act in
+    ``bot.requests.actions``; a customer's cancel runs in the engine's message
+    transaction). A new date ``until`` must already lie within
+    ``due_date_window`` of today where the service is (``actions.delay``
+    checks it, knowing the service's time zone). ``notice`` adds parameters to
     the customer's notification (e.g. a download link)."""
     if action not in MOVES:
-        raise IllegalMove(f"unknown action {action!r}")
+        raise ValueError(f"unknown action {action!r}")  # a bug: the doors offer only MOVES
     sources, target = MOVES[action]
     if record.status not in sources:
         raise IllegalMove(
-            f"cannot {action} {record.reference}: it is {record.status.value}"
-            + (f" (possible from: {', '.join(s.value for s in sources)})" if sources else "")
+            "not_possible",
+            action=action,
+            reference=record.reference,
+            status=record.status.value,
+            allowed=", ".join(s.value for s in sources),
         )
     if action == "complete" and record.type.value == "access" and "download_url" not in notice:
         # Access is done when the customer gets their data: the copy comes with it.
-        raise IllegalMove(
-            f"{record.reference} is an access request: complete it with its data copy "
-            f"(--export FILE, or POST /api/v1/requests/{record.reference}/export)",
-            "needs_export",
-        )
+        raise IllegalMove("needs_export", reference=record.reference)
     data: dict[str, Any] = {"from": record.status.value}
     if target is not None:
         await tx.set_request_status(record.reference, target, now)
@@ -186,14 +137,9 @@ async def apply_move(
     if message:
         data["message"] = message
     if until is not None:
-        earliest, latest = due_date_window(now.astimezone(ZoneInfo(timezone)).date())
-        if not earliest <= until <= latest:
-            raise DateOutOfRange(until, earliest, latest)
         if until <= record.due_date:
             raise IllegalMove(
-                f"the new date {until.isoformat()} must be after the current due date "
-                f"{record.due_date.isoformat()}",
-                "date_not_later",
+                "date_not_later", until=until.isoformat(), due_date=record.due_date.isoformat()
             )
         await tx.set_due_date(record.reference, until, now)
         data["until"] = until.isoformat()
@@ -220,20 +166,6 @@ async def apply_move(
             **{k: v for k, v in (("reason", reason), ("message", message), ("until", until)) if v},
             **notice,
         )
-
-
-def _require(action: str, **given: object) -> None:
-    needed = {
-        "ask": ("message",),
-        "reject": ("reason",),
-        "delay": ("reason", "until"),
-    }.get(action, ())
-    missing = [name for name in needed if not given.get(name)]
-    if missing:
-        raise IllegalMove(f"{action} needs {' and '.join('--' + m for m in missing)}")
-    for name, value in given.items():
-        if isinstance(value, str) and not value.strip():
-            raise IllegalMove(f"--{name} must not be empty")
 
 
 @dataclass(frozen=True)

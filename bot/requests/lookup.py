@@ -1,7 +1,7 @@
 """Privacy requests as staff see them: look-ups and their JSON form.
 
-The lifecycle actions (verify, reject, complete...) will live here too, so
-the command line, the web console and the API share one implementation.
+The staff acts on a request (verify, reject, complete...) are in
+``bot.requests.actions``, shared by the command line, the console and the API.
 """
 
 from __future__ import annotations
@@ -9,18 +9,27 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from bot.domain.errors import Refused
 from bot.domain.models import RequestRecord
 from bot.store import Store
 from flows.types import RequestStatus, RequestType
 from flows.validators import parse_reference
 
 
-class RequestNotFound(LookupError):
-    pass
+class RequestNotFound(Refused, LookupError):
+    """No request has this reference (the API answers 404)."""
+
+    def __init__(self, reference: str) -> None:
+        super().__init__("no_request", reference=reference)
+        self.reference = reference
 
 
-class BadReference(ValueError):
-    pass
+class BadReference(Refused, ValueError):
+    """Text that is no request reference at all (DEL-7K3M9Q is one)."""
+
+    def __init__(self, reference: str) -> None:
+        super().__init__("bad_reference", reference=reference)
+        self.reference = reference
 
 
 async def find_request(store: Store, reference: str) -> RequestRecord:

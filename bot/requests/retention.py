@@ -62,7 +62,7 @@ async def forget_deleted_customers(services: Services) -> int:
     """After a completed deletion, the customer is forgotten: their messages,
     codes, files and identifying fields go; the compliance record (reference,
     type, dates, status history, keyed hash of the email) stays. Completing a
-    deletion does it at once (``bot.requests.completion``); this hourly run finishes
+    deletion does it at once (``bot.requests.actions.complete``); this hourly run finishes
     what a crash interrupted."""
     async with services.store.transaction(readonly=True) as tx:
         references = await tx.deletions_to_forget()

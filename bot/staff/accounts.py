@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from bot.domain.errors import Refused
 from bot.infra.cpu import Busy, off_loop, off_loop_or_busy
 from bot.infra.crypto import hash_token
 from bot.services import Services
@@ -40,16 +41,8 @@ _hasher = PasswordHasher()  # argon2id with the library's current parameters
 _DUMMY = _hasher.hash(secrets.token_urlsafe(16))
 
 
-class StaffError(ValueError):
-    """A refused change to staff accounts. ``key`` names its text under
-    ``console.problem`` and ``params`` fill that text's placeholders: the
-    console shows those, in the reader's language. The message (English,
-    possibly quoting input) is for the command line."""
-
-    def __init__(self, message: str, key: str, **params: str | int) -> None:
-        super().__init__(message)
-        self.key = key
-        self.params = params
+class StaffError(Refused, ValueError):
+    """A refused change to staff accounts (``staff_exists``, ``last_admin``...)."""
 
 
 @dataclass(frozen=True)
@@ -66,19 +59,15 @@ async def add_staff(
     services: Services, email: str, role: str, password: str, actor: str = "cli"
 ) -> None:
     if role not in ROLES:
-        raise StaffError(f"role must be one of {', '.join(ROLES)}", "staff_role")
+        raise StaffError("staff_role", roles=", ".join(ROLES))
     if "@" not in email:
-        raise StaffError("the staff account needs an email address", "staff_email")
+        raise StaffError("staff_email")
     if len(password) < MIN_PASSWORD:
-        raise StaffError(
-            f"the password needs at least {MIN_PASSWORD} characters",
-            "staff_password",
-            minimum=MIN_PASSWORD,
-        )
+        raise StaffError("staff_password", minimum=MIN_PASSWORD)
     hashed = await off_loop(_hasher.hash, password)
     async with services.store.transaction() as tx:
         if not await tx.create_staff(email, role, hashed, services.clock()):
-            raise StaffError(f"{email} already has an account", "staff_exists", email=email)
+            raise StaffError("staff_exists", email=email)
         await tx.add_staff_audit(actor, f"add:{role}", email.lower(), services.clock())
 
 
@@ -90,23 +79,23 @@ async def change_staff(services: Services, actor: str, email: str, action: str) 
     ``reset_password`` (shown once, never stored in clear). Nobody changes or
     locks out their own account here, and the last active admin stays one."""
     if action not in ACCOUNT_ACTIONS:
-        raise StaffError(f"unknown action {action!r}", "staff_action")
+        raise StaffError("staff_action", action=action[:40])
     now = services.clock()
     password = secrets.token_urlsafe(12) if action == "reset_password" else None
     hashed = await off_loop(_hasher.hash, password) if password else None
     async with services.store.transaction() as tx:
         account = await tx.staff_by_email(email)
         if account is None:
-            raise StaffError(f"no staff account {email}", "staff_unknown", email=email)
+            raise StaffError("staff_unknown", email=email)
         if account.email == actor.lower():
-            raise StaffError("you cannot change your own account here", "staff_own")
+            raise StaffError("staff_own")
         if (
             action in ("make_agent", "disable")
             and account.role == "admin"
             and not account.disabled_at
             and not await tx.other_active_admins(account.id)
         ):
-            raise StaffError("the last active admin must stay an admin", "last_admin")
+            raise StaffError("last_admin")
         if action == "make_admin":
             await tx.update_staff(account.id, role="admin")
         elif action == "make_agent":

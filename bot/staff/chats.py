@@ -1,4 +1,7 @@
-"""Staff taking over chats the bot handed over: claim, reply, note, release.
+"""Staff taking over chats the bot handed over: claim (or, for an admin, take
+over), reply, note, transfer, release. These are the chat acts' one
+implementation: a door (today the console) calls them and words their
+``ChatError`` refusals by key.
 
 While a chat is claimed the bot stays quiet (the engine records the
 customer's messages and answers nothing). Replies and the join/leave notices
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 from bot.delivery.channels import Channels
 from bot.delivery.staff_messages import send_staff_message
+from bot.domain.errors import Refused
 from bot.domain.models import Channel, ConversationRecord
 from bot.services import Services
 from bot.store import Transaction
@@ -25,13 +29,8 @@ from flows.types import Reply
 MAX_REPLY = 4000
 
 
-class ChatError(ValueError):
-    """A refused chat action. ``key`` names its text under ``console.problem``:
-    the console shows that, never the message (which may quote input)."""
-
-    def __init__(self, message: str, key: str = "not_possible") -> None:
-        super().__init__(message)
-        self.key = key
+class ChatError(Refused, ValueError):
+    """A refused chat act (``no_chat``, ``claim_first``, ``held_by_other``...)."""
 
 
 async def _held(
@@ -49,27 +48,25 @@ async def _held(
     else:
         conversation = await tx.get_conversation_by_id(conversation_id)
     if conversation is None:
-        raise ChatError("no such chat", "no_chat")
+        raise ChatError("no_chat")
     if conversation.claimed_by != staff:
-        raise ChatError("claim the chat first", "claim_first")
+        raise ChatError("claim_first")
     return conversation
 
 
-async def claim(
-    services: Services,
-    channels: Channels,
-    conversation_id: int,
-    staff: str,
-    take_over: bool = False,
-) -> None:
-    """Take a chat; ``take_over`` (admins) takes it from whoever holds it."""
+async def claim(services: Services, channels: Channels, conversation_id: int, staff: str) -> None:
+    """Take a chat: a free one, or (admins only) one another staff member
+    holds, which is taking it over. Whether ``staff`` is an admin is read
+    here, in the same transaction, not trusted from the door."""
     async with services.store.transaction() as tx:
         conversation = await tx.get_conversation_by_id(conversation_id)
         if conversation is None:
-            raise ChatError("no such chat", "no_chat")
+            raise ChatError("no_chat")
         holder = conversation.claimed_by
-        if holder and holder != staff and not take_over:
-            raise ChatError(f"{holder} already has this chat", "held_by_other")
+        if holder and holder != staff:
+            account = await tx.staff_by_email(staff)
+            if account is None or account.role != "admin" or account.disabled_at:
+                raise ChatError("held_by_other", holder=holder)
         conversation.claimed_by = staff
         await tx.save_conversation(conversation)
         taken = bool(holder) and holder != staff
@@ -85,27 +82,30 @@ async def claim(
 
 
 async def reply(
-    services: Services, channels: Channels, conversation_id: int, staff: str, text: str
+    services: Services,
+    channels: Channels,
+    conversation_id: int,
+    staff: str,
+    text: str,
+    canned_answer: str | None = None,
 ) -> str:
-    """Send a staff reply; the route it took (a channel, ``whatsapp_template``
-    or ``email``), or ``queued`` on a channel with no push (the terminal),
-    where it waits for the customer to open the chat."""
-    text = text.strip()
-    if not text or len(text) > MAX_REPLY:
-        raise ChatError(f"a reply has 1 to {MAX_REPLY} characters", "reply_length")
+    """Send a staff reply: ``text``, or when that is blank the ready answer
+    named ``canned_answer`` in the customer's language. The route it took (a
+    channel, ``whatsapp_template`` or ``email``), or ``queued`` on a channel
+    with no push (the terminal), where it waits for the customer to open the
+    chat."""
     conversation = await _held(services, channels, conversation_id, staff)
+    text = text.strip()
+    if not text and canned_answer:
+        text = canned(services, conversation.language).get(canned_answer, "")
+    if not text or len(text) > MAX_REPLY:
+        raise ChatError("reply_length", maximum=MAX_REPLY)
     route = await _send(services, channels, conversation, staff, "staff.reply", text)
     if route is not None:
         return route
     if conversation.channel is Channel.WHATSAPP:
-        raise ChatError(
-            "not delivered: WhatsApp's 24-hour window is closed and there is no template "
-            "(TWILIO_TEMPLATE_STAFF_REPLY), SMS or verified email for this customer",
-            "window_closed",
-        )
-    raise ChatError(
-        f"not delivered on {conversation.channel.value}; try again later", "not_delivered"
-    )
+        raise ChatError("window_closed")
+    raise ChatError("not_delivered", channel=conversation.channel.value)
 
 
 async def _send(
@@ -127,7 +127,7 @@ async def note(
     """An internal note: staff see it in the transcript; the customer never does."""
     text = text.strip()
     if not text:
-        raise ChatError("the note is empty", "note_empty")
+        raise ChatError("note_empty")
     await _held(services, channels, conversation_id, staff)
     async with services.store.transaction() as tx:
         await tx.add_staff_note(conversation_id, staff, text[:MAX_REPLY], services.clock())
@@ -136,11 +136,12 @@ async def note(
 async def transfer(
     services: Services, channels: Channels, conversation_id: int, staff: str, to: str
 ) -> None:
+    """Hand a chat one holds to another active staff member."""
     async with services.store.transaction() as tx:
         conversation = await _held(services, channels, conversation_id, staff, tx)
         target = await tx.staff_by_email(to.strip())
         if target is None or target.disabled_at:
-            raise ChatError(f"no active staff account {to.strip()}", "no_staff")
+            raise ChatError("no_staff", email=to.strip())
         conversation.claimed_by = target.email
         await tx.save_conversation(conversation)
         await tx.add_chat_event(
@@ -155,6 +156,7 @@ def canned(services: Services, language: str) -> dict[str, str]:
 
 
 async def release(services: Services, channels: Channels, conversation_id: int, staff: str) -> None:
+    """Give the chat back to the bot, at the step it was waiting on."""
     async with services.store.transaction() as tx:
         conversation = await _held(services, channels, conversation_id, staff, tx)
         conversation.claimed_by = None

@@ -3,7 +3,9 @@ the access export, for systems holding a bearer token.
 
 Tokens come from ``privacybot api-token create NAME``; only a hash is stored.
 Actions are recorded with the actor ``api:NAME``. The routes call the same
-service functions as the command line. ``/api/v1/openapi.json`` describes
+use cases as the command line and the console (``bot.requests.actions``); a
+refusal is answered as ``{"error": TEXT, "key": KEY, "params": {...}}``, the
+text in English from the catalogue. ``/api/v1/openapi.json`` describes
 exactly these routes.
 """
 
@@ -22,11 +24,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from bot.core import Core
+from bot.domain.errors import Refused
+from bot.infra.catalogue import Catalogue
 from bot.infra.clock import utc_now
 from bot.infra.crypto import hash_token
-from bot.requests.completion import complete_request
-from bot.requests.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile
-from bot.requests.lifecycle import MOVES, DateOutOfRange, IllegalMove, act, deadline
+from bot.requests import actions
+from bot.requests.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile, ExportTooLarge
+from bot.requests.lifecycle import MOVES, BadDate, DateOutOfRange, deadline
 from bot.requests.lookup import (
     BadReference,
     RequestNotFound,
@@ -42,6 +46,21 @@ PREFIX = "/api/v1"
 
 def _error(status: int, message: str, **headers: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers or None)
+
+
+def _refused(catalogue: Catalogue, exc: Refused) -> JSONResponse:
+    """A refused act as its documented status and JSON: the English text,
+    and the key and parameters for a client that words it itself."""
+    if isinstance(exc, RequestNotFound | BadReference):
+        status = 404
+    elif isinstance(exc, BadDate | DateOutOfRange):
+        status = 400
+    elif isinstance(exc, ExportTooLarge):
+        status = 413
+    else:  # not possible now, or something the act needs is missing
+        status = 409
+    text = catalogue.refusal("en", exc.key, exc.params)
+    return JSONResponse({"error": text, "key": exc.key, "params": exc.params}, status_code=status)
 
 
 def api_routes(core: Core) -> list[BaseRoute]:
@@ -65,10 +84,8 @@ def api_routes(core: Core) -> list[BaseRoute]:
                 )
             try:
                 return await handler(request, actor)
-            except (RequestNotFound, BadReference):
-                return _error(404, "no such request")
-            except IllegalMove as exc:
-                return _error(409, str(exc))
+            except Refused as exc:
+                return _refused(core.services.catalogue, exc)
 
         return run
 
@@ -105,30 +122,20 @@ def api_routes(core: Core) -> list[BaseRoute]:
         for name in ("reason", "message", "until"):
             if body.get(name) is not None and not isinstance(body[name], str):
                 return _error(400, f"{name} must be a string")
-        if action == "complete":  # one use case for every door (forgetting included)
-            done = await complete_request(
-                core.services, request.path_params["reference"], actor, reason=body.get("reason")
-            )
-            return JSONResponse(with_deadline(done, detail=True))
-        until = body.get("until")
-        try:
-            until_date = date.fromisoformat(until) if until else None
-        except (TypeError, ValueError):
-            return _error(400, "until must be a date YYYY-MM-DD")
-        try:
-            result = await act(
-                core.services.store,
-                core.services.clock,
-                request.path_params["reference"],
-                action,
-                actor,
-                reason=body.get("reason"),
-                message=body.get("message"),
-                until=until_date,
-                timezone=core.settings.timezone,
-            )
-        except DateOutOfRange as exc:
-            return _error(400, str(exc))
+        services, reference = core.services, request.path_params["reference"]
+        reason, message = body.get("reason"), body.get("message")
+        if action == "complete":
+            result = await actions.complete(services, reference, actor, reason=reason)
+        elif action == "verify":
+            result = await actions.verify(services, reference, actor, reason=reason)
+        elif action == "ask":
+            result = await actions.ask(services, reference, actor, message)
+        elif action == "reject":
+            result = await actions.reject(services, reference, actor, reason)
+        elif action == "delay":
+            result = await actions.delay(services, reference, actor, reason, body.get("until"))
+        else:
+            result = await actions.cancel(services, reference, actor, reason=reason)
         return JSONResponse(with_deadline(result.request, detail=True))
 
     async def export(request: Request, actor: str) -> Response:
@@ -142,14 +149,14 @@ def api_routes(core: Core) -> list[BaseRoute]:
                 continue
             data = await value.read(MAX_UPLOADED_EXPORT_BYTES + 1)
             if len(data) > MAX_UPLOADED_EXPORT_BYTES:
-                return _error(413, "an export file is larger than 50 MB")
+                raise ExportTooLarge(value.filename or "export")
             files.append(ExportFile(value.filename or "export", data))
         await form.close()
         if not files:
             return _error(400, "upload at least one file (multipart, any field name)")
         reference = request.path_params["reference"]
-        record = await complete_request(core.services, reference, actor, files=files)
-        return JSONResponse(with_deadline(record, detail=True))
+        result = await actions.complete(core.services, reference, actor, files=files)
+        return JSONResponse(with_deadline(result.request, detail=True))
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(OPENAPI)
@@ -224,7 +231,23 @@ _REQUEST = {
         "events": {"type": "array", "items": {"type": "object"}},
     },
 }
-_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string", "description": "what went wrong, in English"},
+        "key": {
+            "type": "string",
+            "description": "a refused act: why, as a stable name (e.g. not_possible, "
+            "reason_missing, until_range, no_request) for a client that words it itself",
+        },
+        "params": {
+            "type": "object",
+            "description": "with key: the values in the text (e.g. status, earliest, latest)",
+            "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+        },
+    },
+}
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -329,13 +352,16 @@ OPENAPI: dict[str, Any] = {
                         **_json({"$ref": "#/components/schemas/Request"}),
                     },
                     "400": {
-                        "description": "a malformed body, or an until date in the past or "
-                        "more than two years ahead",
+                        "description": "a malformed body, or an until that is no date "
+                        "(bad_date), in the past or more than two years ahead (until_range)",
                         **_json(_ERROR),
                     },
                     "409": {
-                        "description": "not possible from the current status, or a "
-                        "reason, message or until the action needs is missing",
+                        "description": "not possible from the current status "
+                        "(not_possible, needs_export), a reason, message or until the action "
+                        "needs is missing or blank (reason_missing, message_missing, "
+                        "until_missing), or an until not after the current due date "
+                        "(date_not_later)",
                         **_json(_ERROR),
                     },
                     "413": {"description": "a body over 1 MB", **_json(_ERROR)},
@@ -376,7 +402,11 @@ OPENAPI: dict[str, Any] = {
                         "files, or a malformed multipart body",
                         **_json(_ERROR),
                     },
-                    "409": {"description": "not an access request in progress", **_json(_ERROR)},
+                    "409": {
+                        "description": "not an access request in progress "
+                        "(not_access, not_possible)",
+                        **_json(_ERROR),
+                    },
                     "411": {
                         "description": "a body sent without its Content-Length",
                         **_json(_ERROR),

@@ -983,7 +983,7 @@ async def test_a_forgotten_terminal_customers_last_notice_leaves_no_bytes(tmp_pa
     the user name wiped, no file under the data folder keeps it."""
     from bot.app import open_engine
     from bot.cli import show_pending_notifications
-    from bot.requests.completion import complete_request
+    from bot.requests import actions
     from bot.settings import load_settings
     from tests.conftest import mailbox_of
     from tests.forgetting import deletion_in_progress
@@ -1002,7 +1002,7 @@ async def test_a_forgotten_terminal_customers_last_notice_leaves_no_bytes(tmp_pa
     async with open_engine(load_settings(environ={}, data_dir=str(data))) as engine:
         mailbox_of(engine)
         ref = await deletion_in_progress(engine, address=user, email="zq9@example.com")
-        await complete_request(engine.services, ref, "staff:ani")
+        await actions.complete(engine.services, ref, "staff:ani")
         await show_pending_notifications(engine.services, Terminal())  # type: ignore[arg-type]
         assert shown
         holding = [
@@ -1017,7 +1017,7 @@ async def test_a_forgotten_customers_undeliverable_last_notice_keeps_no_address(
     """Given up (the customer never comes back, or blocked the bot), the last
     notice of a forgotten customer drops its address as a sent one does."""
     from bot.app import open_engine
-    from bot.requests.completion import complete_request
+    from bot.requests import actions
     from bot.settings import load_settings
     from tests.conftest import mailbox_of
     from tests.forgetting import deletion_in_progress
@@ -1027,7 +1027,7 @@ async def test_a_forgotten_customers_undeliverable_last_notice_keeps_no_address(
     async with open_engine(load_settings(environ={}, data_dir=str(data))) as engine:
         mailbox_of(engine)
         ref = await deletion_in_progress(engine, address=user, email="nb@example.com")
-        await complete_request(engine.services, ref, "staff:ani")
+        await actions.complete(engine.services, ref, "staff:ani")
         async with engine.services.store.transaction() as tx:
             pending = await tx.pending_notifications("terminal", user)
             assert pending

@@ -22,8 +22,8 @@ from bot.core import Core
 from bot.delivery.notifications import run_worker, send_due
 from bot.delivery.reports import delivery_report
 from bot.domain.models import FORGOTTEN_EMAIL_PREFIX, Channel, Control, InboundMessage
+from bot.requests import actions
 from bot.requests.exports import ExportFile, complete_access
-from bot.requests.lifecycle import act
 from bot.requests.lookup import find_request
 from bot.settings import load_settings
 from integrations.telegram import TelegramAdapter
@@ -63,7 +63,8 @@ class Desk:
         return match.group(0)
 
     async def act(self, reference: str, action: str, **kw: object) -> None:
-        await act(self.engine.services.store, self.clock, reference, action, "staff:ani", **kw)  # type: ignore[arg-type]
+        """``action`` as staff do it: ``bot.requests.actions.<action>``."""
+        await getattr(actions, action)(self.engine.services, reference, "staff:ani", **kw)
 
     async def rows(self) -> list[tuple]:
         db = self.engine.services.store.db  # type: ignore[attr-defined]
@@ -227,7 +228,7 @@ async def test_terminal_customers_see_news_when_they_open_the_chat(
     chat = Chat(engine, address="kasir")
     await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati", "nanti", "1")
     ref = REFERENCE.search(chat.text).group(0)  # type: ignore[union-attr]
-    await act(engine.services.store, clock, ref, "reject", "staff:ani", reason="Data tidak lengkap")
+    await actions.reject(engine.services, ref, "staff:ani", "Data tidak lengkap")
 
     class Screen:
         user = "kasir"
@@ -260,7 +261,11 @@ async def _whatsapp_deletion(desk: Desk, name: str, email: str, reason: str) -> 
     return REFERENCE.search(chat.text).group(0), code  # type: ignore[union-attr]
 
 
-async def test_a_completed_deletion_forgets_the_customer(desk: Desk, tmp_path: Path) -> None:
+async def test_a_completed_deletion_forgets_the_customer(
+    desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Completing forgets at once; when the process dies between the move's
+    commit and the forgetting, the hourly housekeeping finishes it."""
     from bot.requests.retention import forget_deleted_customers
 
     engine = desk.engine
@@ -268,7 +273,15 @@ async def test_a_completed_deletion_forgets_the_customer(desk: Desk, tmp_path: P
         desk, "Siti Aminah", "siti.aminah@example.com", "Saya pindah ke kota Bandung"
     )
     await desk.act(ref, "verify")
-    await desk.act(ref, "complete")
+
+    async def dies(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the process died here")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(actions, "forget_customer", dies)
+        with pytest.raises(RuntimeError):
+            await desk.act(ref, "complete")
+    assert (await find_request(engine.services.store, ref)).status.value == "completed"
     assert await forget_deleted_customers(engine.services) == 1
     assert (
         await send_due(desk.core.services, desk.core.channels) >= 2
@@ -479,7 +492,7 @@ async def test_a_staff_reply_that_nothing_can_carry_is_refused_and_marked(desk: 
     )
     desk.clock.advance(hours=25)
     desk.twilio.fail_next_messages(1, status=400)
-    with pytest.raises(staff_chats.ChatError, match="24-hour window"):
+    with pytest.raises(staff_chats.ChatError, match="window_closed"):
         await staff_chats.reply(
             desk.core.services, desk.core.channels, conversation.id, "ani@jovapos.test", "Halo?"
         )
@@ -532,7 +545,6 @@ async def test_no_byte_of_a_forgotten_customer_stays_once_the_last_notice_went_o
     """The last notices keep the address until they are sent; once the worker
     sent them, the address is wiped, and no old page version keeps it in the
     database file, its WAL, or any other file under the data folder."""
-    from bot.requests.completion import complete_request
 
     engine = desk.engine
     ref, _ = await _whatsapp_deletion(
@@ -541,7 +553,7 @@ async def test_no_byte_of_a_forgotten_customer_stays_once_the_last_notice_went_o
     await send_due(desk.core.services, desk.core.channels)  # the receipt's email copy
     mails = len(desk.inbox.messages)
     await desk.act(ref, "verify")
-    await complete_request(engine.services, ref, "staff:ani")
+    await actions.complete(engine.services, ref, "staff:ani")
     sent = len(desk.twilio.messages)
     worker = asyncio.create_task(
         run_worker(
@@ -578,7 +590,6 @@ async def test_the_development_mail_of_a_forgotten_customers_last_notice_goes_to
     """Without SMTP the last notice is written as an .eml file after the
     forgetting ran: once it is sent and the address wiped, the file goes too."""
     from bot.infra.mail import FileMailer
-    from bot.requests.completion import complete_request
 
     engine = desk.engine
     ref, _ = await _whatsapp_deletion(
@@ -589,7 +600,7 @@ async def test_the_development_mail_of_a_forgotten_customers_last_notice_goes_to
     await send_due(desk.core.services, desk.core.channels)  # the receipt's email copy, as a file
     assert any(b"sekar.ayu@example.com" in p.read_bytes() for p in folder.glob("*.eml"))
     await desk.act(ref, "verify")
-    await complete_request(engine.services, ref, "staff:ani")
+    await actions.complete(engine.services, ref, "staff:ani")
     for _ in range(3):
         await send_due(desk.core.services, desk.core.channels)
     files = [p for p in engine.services.settings.data_dir.rglob("*") if p.is_file()]

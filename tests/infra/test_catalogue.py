@@ -3,6 +3,7 @@ the dialogue can produce exists."""
 
 from __future__ import annotations
 
+import ast
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -48,6 +49,64 @@ def test_every_key_in_the_code_exists(catalogue: Catalogue) -> None:
     assert literal, "the pattern should find keys"
     for key in literal:
         assert key in catalogue.texts["id"], key
+
+
+def _refusals() -> dict[str, set[str]]:
+    """Every key a refusal names in the product's code, with the parameters
+    given where it is raised: read from the source, so that a new refusal
+    cannot ship without its words."""
+    sources = [ast.parse(p.read_text()) for p in (ROOT / "bot").rglob("*.py")]
+    kinds = {"Refused"}
+    grew = True
+    while grew:  # Refused's subclasses, and theirs
+        found = {
+            node.name
+            for tree in sources
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ClassDef)
+            and {b.id for b in node.bases if isinstance(b, ast.Name)} & kinds
+        }
+        grew = not found <= kinds
+        kinds |= found
+    keys: dict[str, set[str]] = {}
+    for tree in sources:
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+            first = node.args[0]
+            # Raised by name, or named by a subclass's super().__init__("key", ...).
+            named = name in kinds or (
+                name == "__init__"
+                and isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Call)
+                and getattr(func.value.func, "id", "") == "super"
+            )
+            if named and isinstance(first, ast.Constant) and isinstance(first.value, str):
+                given = {kw.arg for kw in node.keywords if kw.arg}
+                keys.setdefault(first.value, set()).update(given)
+    return keys
+
+
+def test_every_refusal_is_worded_for_every_door(catalogue: Catalogue) -> None:
+    """The command line and the API word a refusal with ``refused.<key>``, its
+    placeholders filled from the refusal's parameters; the console with
+    ``console.problem.<key>``. Both exist for every key raised, in both
+    languages (see above), and ``refused`` holds nothing else."""
+    texts = catalogue.texts["en"]
+    raised = _refusals()
+    assert {"not_possible", "reason_missing", "until_range", "no_request", "held_by_other"} <= set(
+        raised
+    )
+    for key, given in raised.items():
+        assert placeholders(texts[f"refused.{key}"]) <= given, key
+        assert placeholders(texts[f"console.problem.{key}"]) <= given, key
+    assert {k.removeprefix("refused.") for k in texts if k.startswith("refused.")} == set(raised)
+    assert catalogue.refusal("en", "until_range", {"until": "2030-01-01"}).startswith(
+        "the new date 2030-01-01 must be between today (-)"
+    )
+    assert catalogue.refusal("id", "no_such_key", {}) == "no_such_key"
 
 
 def test_dates_are_written_in_the_readers_language(catalogue: Catalogue) -> None:

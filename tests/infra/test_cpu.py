@@ -14,8 +14,8 @@ import pytest
 
 from bot.conversation.engine import Engine
 from bot.infra import cpu
+from bot.requests import actions
 from bot.requests.exports import ExportFile, complete_access
-from bot.requests.lifecycle import act
 from tests.conftest import CODE, Chat, FakeClock
 
 
@@ -49,8 +49,8 @@ async def test_building_a_data_copy_does_not_stall_the_loop(
 ) -> None:
     await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati", "nanti", "1")
     ref = re.search(r"ACC-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
-    await act(engine.services.store, clock, ref, "ask", "staff:ani", message="KTP?")
-    await act(engine.services.store, clock, ref, "verify", "staff:ani")
+    await actions.ask(engine.services, ref, "staff:ani", "KTP?")
+    await actions.verify(engine.services, ref, "staff:ani")
     export = ExportFile("transaksi.bin", os.urandom(24 * 2**20))  # deflate works hard on it
     started = time.perf_counter()
     stall = await _longest_stall(

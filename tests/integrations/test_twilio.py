@@ -365,7 +365,7 @@ async def test_an_undelivered_status_callback_moves_a_notification_to_sms(
     twilio: Twilio,
 ) -> None:
     from bot.delivery.notifications import send_due
-    from bot.requests.lifecycle import act
+    from bot.requests import actions
     from tests.conftest import mailbox_of
 
     engine = twilio.server.core.engine
@@ -378,7 +378,7 @@ async def test_an_undelivered_status_callback_moves_a_notification_to_sms(
     await twilio.say("nanti")
     bodies = await twilio.say("1")
     ref = REFERENCE.search("\n".join(bodies)).group(0)  # type: ignore[union-attr]
-    await act(engine.services.store, engine.services.clock, ref, "ask", "staff:ani", message="KTP?")
+    await actions.ask(engine.services, ref, "staff:ani", "KTP?")
     await send_due(twilio.server.core.services, twilio.server.core.channels)
     (whatsapp,) = twilio.fake.messages
     assert whatsapp["to"] == f"whatsapp:{CUSTOMER}"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 
+from bot.requests import actions
 from bot.requests.exports import ExportFile, complete_access
-from bot.requests.lifecycle import act
 from bot.requests.lookup import find_request
 from bot.settings import load_settings
 from tests.conftest import CODE, Chat, FakeClock, mailbox_of
@@ -30,8 +30,8 @@ async def test_data_copy_download(tmp_path: Path, clock: FakeClock) -> None:
         await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "Ingin tahu data saya")
         await chat.script("nanti", "1")
         ref = re.search(r"ACC-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
-        await act(engine.services.store, clock, ref, "ask", "staff:ani", message="KTP?")
-        await act(engine.services.store, clock, ref, "verify", "staff:ani")
+        await actions.ask(engine.services, ref, "staff:ani", "KTP?")
+        await actions.verify(engine.services, ref, "staff:ani")
         url = await complete_access(
             engine.services, ref, "staff:ani", [ExportFile("pos-export.csv", BACK_OFFICE)]
         )
@@ -100,7 +100,7 @@ async def test_only_access_requests_take_an_export(engine, chat: Chat, clock) ->
 
     await chat.script("1", "1", "Budi", "budi@example.com", CODE, "3", "nanti", "1")
     ref = re.search(r"DEL-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
-    with pytest.raises(IllegalMove, match="access requests"):
+    with pytest.raises(IllegalMove, match="not_access"):
         await complete_access(engine.services, ref, "staff:ani", [ExportFile("x.csv", b"x")])
 
 
@@ -119,8 +119,8 @@ async def test_purge_keeps_data_copies_until_their_link_expires(
         chat = Chat(engine, address="rina")
         await chat.script("2", "Rina", "rina@example.com", CODE, "lewati", "nanti", "1")
         ref = re.search(r"ACC-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
-        await act(engine.services.store, clock, ref, "ask", "staff:ani", message="KTP?")
-        await act(engine.services.store, clock, ref, "verify", "staff:ani")
+        await actions.ask(engine.services, ref, "staff:ani", "KTP?")
+        await actions.verify(engine.services, ref, "staff:ani")
         await complete_access(engine.services, ref, "staff:ani", [ExportFile("a.csv", b"a")])
         files = [p for p in settings.blob_dir.rglob("*") if p.is_file()]
         old = time.time() - 7200
@@ -146,8 +146,8 @@ async def test_a_download_code_survives_a_process_killed_right_after_the_commit(
         chat = Chat(first, address="siti")
         await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati", "nanti", "1")
         ref = re.search(r"ACC-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
-        await act(first.services.store, clock, ref, "ask", "staff:ani", message="KTP?")
-        await act(first.services.store, clock, ref, "verify", "staff:ani")
+        await actions.ask(first.services, ref, "staff:ani", "KTP?")
+        await actions.verify(first.services, ref, "staff:ani")
         url = await complete_access(
             first.services, ref, "staff:ani", [ExportFile("a.csv", BACK_OFFICE)]
         )

@@ -3,6 +3,7 @@ one open request per type and email, and deadlines under both profiles."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, date, datetime, timedelta
 
@@ -10,8 +11,10 @@ import pytest
 
 from bot.conversation.engine import Engine
 from bot.domain.business_days import business_days_between, due_for
-from bot.requests.exports import ExportFile, complete_access
-from bot.requests.lifecycle import DateOutOfRange, IllegalMove, act, deadline, due_date_window
+from bot.domain.errors import Refused
+from bot.requests import actions
+from bot.requests.exports import ExportFile
+from bot.requests.lifecycle import DateOutOfRange, IllegalMove, deadline, due_date_window
 from bot.requests.lookup import RequestNotFound, find_request, list_requests
 from flows.types import RequestStatus
 from tests.conftest import CODE, PDF, Chat, FakeClock, file_of
@@ -37,23 +40,28 @@ async def test_legal_moves_and_their_events(engine: Engine, chat: Chat, clock) -
     ref = await _filed(chat)
     store = engine.services.store
 
-    async def move(action: str, **kw: object):
-        return await act(store, clock, ref, action, "staff:ani", **kw)  # type: ignore[arg-type]
+    services, staff = engine.services, "staff:ani"
 
-    with pytest.raises(IllegalMove, match=r"cannot complete .* verifying"):
-        await move("complete")
-    await move("ask", message="Mohon kirim foto KTP yang lebih jelas")
-    assert (await find_request(store, ref)).status is RequestStatus.NEEDS_INFO
-    await move("verify")
-    await move("delay", reason="Data di sistem kasir lama", until=date(2027, 2, 1))
-    with pytest.raises(IllegalMove, match="data copy"):  # access ends with the data
-        await move("complete")
-    await complete_access(engine.services, ref, "staff:ani", [ExportFile("pos.csv", b"x")])
-    result_record = await find_request(store, ref)
-    assert result_record.status is RequestStatus.COMPLETED
-    assert result_record.due_date == date(2027, 2, 1)
-    with pytest.raises(IllegalMove, match="cannot cancel"):
-        await move("cancel")
+    with pytest.raises(IllegalMove) as early:
+        await actions.complete(services, ref, staff)
+    assert (early.value.key, early.value.params) == (
+        "not_possible",
+        {"action": "complete", "reference": ref, "status": "verifying", "allowed": "in_progress"},
+    )
+    asked = await actions.ask(services, ref, staff, " Mohon kirim foto KTP yang lebih jelas ")
+    assert (asked.previous, asked.request.status) == (
+        RequestStatus.VERIFYING,
+        RequestStatus.NEEDS_INFO,
+    )
+    await actions.verify(services, ref, staff)
+    await actions.delay(services, ref, staff, "Data di sistem kasir lama", "2027-02-01")
+    with pytest.raises(IllegalMove, match="needs_export"):  # access ends with the data
+        await actions.complete(services, ref, staff)
+    done = await actions.complete(services, ref, staff, files=[ExportFile("pos.csv", b"x")])
+    assert done.request.status is RequestStatus.COMPLETED
+    assert done.request.due_date == date(2027, 2, 1)
+    with pytest.raises(IllegalMove, match="not_possible"):
+        await actions.cancel(services, ref, staff)
     record = await find_request(store, ref)
     assert [(e.actor, e.kind) for e in record.events] == [
         ("customer", "filed"),
@@ -74,17 +82,29 @@ async def test_legal_moves_and_their_events(engine: Engine, chat: Chat, clock) -
 
 async def test_actions_need_their_reasons(engine: Engine, chat: Chat, clock) -> None:
     ref = await _filed(chat)
-    store = engine.services.store
-    with pytest.raises(IllegalMove, match="--reason"):
-        await act(store, clock, ref, "reject", "staff:ani")
-    with pytest.raises(IllegalMove, match="must not be empty"):
-        await act(store, clock, ref, "reject", "staff:ani", reason="  ")
-    with pytest.raises(IllegalMove, match="after the current due date"):
-        await act(store, clock, ref, "delay", "staff:ani", reason="x", until=date(2026, 12, 1))
-    with pytest.raises(RequestNotFound):
-        await act(store, clock, "DEL-ZZZZZZ", "verify", "staff:ani")
-    await act(store, clock, ref, "reject", "staff:ani", reason="Identitas tidak cocok")
-    assert (await find_request(store, ref)).status is RequestStatus.REJECTED
+    services, staff = engine.services, "staff:ani"
+    refusals = [
+        (actions.reject(services, ref, staff, None), "reason_missing"),
+        (actions.reject(services, ref, staff, "  "), "reason_missing"),
+        (actions.ask(services, ref, staff, ""), "message_missing"),
+        (actions.delay(services, ref, staff, "x", None), "until_missing"),
+        (actions.delay(services, ref, staff, "x", " "), "until_missing"),
+        (actions.delay(services, ref, staff, "", "2027-02-01"), "reason_missing"),
+        (actions.delay(services, ref, staff, "x", "2027-02-30"), "bad_date"),
+        (actions.delay(services, ref, staff, "x", date(2026, 12, 1)), "date_not_later"),
+        (actions.verify(services, "DEL-ZZZZZZ", staff), "no_request"),
+        (actions.verify(services, "hello", staff), "bad_reference"),
+    ]
+    for attempt, key in refusals:
+        with pytest.raises(Refused) as refused:
+            await attempt
+        assert refused.value.key == key
+    with pytest.raises(RequestNotFound):  # the old names still catch
+        await actions.cancel(services, "DEL-ZZZZZZ", staff)
+    record = await find_request(engine.services.store, ref)
+    assert (record.status, [e.kind for e in record.events]) == (RequestStatus.VERIFYING, ["filed"])
+    await actions.reject(services, ref, staff, "Identitas tidak cocok")
+    assert (await find_request(engine.services.store, ref)).status is RequestStatus.REJECTED
 
 
 async def test_customer_cancels_their_own_request_after_confirming(
@@ -175,7 +195,7 @@ async def test_due_soon_and_overdue(engine: Engine, chat: Chat) -> None:
 
 async def test_asked_information_goes_to_the_request(engine: Engine, chat: Chat, clock) -> None:
     ref = await _filed(chat)
-    await act(engine.services.store, clock, ref, "ask", "staff:ani", message="Foto KTP buram")
+    await actions.ask(engine.services, ref, "staff:ani", "Foto KTP buram")
     await chat.say("Ini KTP saya yang baru, maaf tadi buram")
     assert chat.keys == ["info.received"]
     await chat.say("", file_of(PDF))
@@ -187,7 +207,7 @@ async def test_asked_information_goes_to_the_request(engine: Engine, chat: Chat,
         {"file": True},
     ]
     assert len(record.attachments) == 2
-    await act(engine.services.store, clock, ref, "verify", "staff:ani")
+    await actions.verify(engine.services, ref, "staff:ani")
     await chat.say("1")  # the request moved on: "1" is the menu's first option again
     assert chat.keys[-1] == "prompt.consequences"
 
@@ -201,22 +221,19 @@ async def test_a_new_due_date_is_from_today_to_two_years_ahead(
     record = await find_request(engine.services.store, ref)
     assert record.due_date < today - timedelta(days=1)
 
-    async def delay(until: date, timezone: str = "Asia/Jakarta") -> None:
-        await act(
-            engine.services.store,
-            clock,
-            ref,
-            "delay",
-            "staff:ani",
-            reason="x",
-            until=until,
-            timezone=timezone,
-        )
+    async def delay(until: date) -> None:
+        await actions.delay(engine.services, ref, "staff:ani", "x", until)
 
     for refused in (date(9999, 12, 31), date(2030, 1, 25), date(2029, 1, 26), today - timedelta(1)):
-        with pytest.raises(DateOutOfRange, match="at most 2 years ahead") as caught:
+        with pytest.raises(DateOutOfRange) as caught:
             await delay(refused)
         assert (caught.value.earliest, caught.value.latest) == (today, date(2029, 1, 25))
+        assert caught.value.params == {
+            "until": refused.isoformat(),
+            "earliest": "2027-01-25",
+            "latest": "2029-01-25",
+            "years": 2,
+        }
     assert (await find_request(engine.services.store, ref)).due_date == record.due_date
     await delay(date(2028, 1, 25))  # a year ahead
     await delay(date(2029, 1, 25))  # the last day allowed
@@ -235,29 +252,19 @@ def test_two_years_ahead_of_29_february_is_28_february() -> None:
 async def test_today_is_the_day_in_the_service_time_zone(
     engine: Engine, chat: Chat, clock: FakeClock
 ) -> None:
+    """ "Today" comes from the service's settings, not from the door or UTC."""
     ref = await _filed(chat)
     clock.now = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)  # Friday 03:00 in Jakarta
-    with pytest.raises(DateOutOfRange):
-        await act(
-            engine.services.store,
-            clock,
-            ref,
-            "delay",
-            "staff:ani",
-            reason="x",
-            until=date(2028, 11, 27),
-            timezone="UTC",
-        )
-    await act(
-        engine.services.store,
-        clock,
-        ref,
-        "delay",
-        "staff:ani",
-        reason="x",
-        until=date(2028, 11, 27),
-        timezone="Asia/Jakarta",
+    assert engine.services.settings.timezone == "Asia/Jakarta"
+    in_utc = dataclasses.replace(
+        engine.services,
+        settings=dataclasses.replace(engine.services.settings, timezone="UTC"),
     )
+    assert actions.today(in_utc) == date(2026, 11, 26)
+    with pytest.raises(DateOutOfRange):
+        await actions.delay(in_utc, ref, "staff:ani", "x", date(2028, 11, 27))
+    assert actions.delay_window(engine.services) == (date(2026, 11, 27), date(2028, 11, 27))
+    await actions.delay(engine.services, ref, "staff:ani", "x", date(2028, 11, 27))
 
 
 async def test_the_listing_filters_sorts_and_pages_in_the_database(

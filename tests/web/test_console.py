@@ -586,6 +586,29 @@ async def test_a_chat_can_be_transferred_to_another_staff_member(desk: Desk) -> 
     assert refused.headers["location"].endswith("?error=claim_first")
 
 
+async def test_only_an_admin_takes_over_a_chat_someone_holds(desk: Desk) -> None:
+    """Taking over is the use case's rule, not the console's: an agent cannot
+    take a chat another staff member holds, whoever asks; an admin can."""
+    from bot.staff import chats as staff_chats
+
+    core = desk.server.core
+    await Chat(core.engine, address="rudi").script("staf")
+    async with core.services.store.transaction(readonly=True) as tx:
+        (chat,) = await tx.staff_queue("nobody")
+    await add_staff(core.services, "budi@jovapos.test", "agent", PASSWORD)
+    await staff_chats.claim(core.services, core.channels, chat.id, "ani@jovapos.test")
+    with pytest.raises(staff_chats.ChatError) as refused:
+        await staff_chats.claim(core.services, core.channels, chat.id, "budi@jovapos.test")
+    assert (refused.value.key, refused.value.params) == (
+        "held_by_other",
+        {"holder": "ani@jovapos.test"},
+    )
+    await staff_chats.claim(core.services, core.channels, chat.id, "boss@jovapos.test")
+    async with core.services.store.transaction(readonly=True) as tx:
+        held = await tx.get_conversation_by_id(chat.id)
+    assert held is not None and held.claimed_by == "boss@jovapos.test"
+
+
 async def test_an_access_request_is_completed_with_its_uploaded_data_copy(desk: Desk) -> None:
     import io
     import zipfile
@@ -730,6 +753,57 @@ async def test_a_new_date_that_is_no_date_has_its_own_message(desk: Desk) -> Non
     ]
 
 
+async def test_a_refused_act_is_worded_in_the_staff_members_language(desk: Desk) -> None:
+    """A blank reason or message, or a delay without its date, is refused by
+    key: each staff member reads why in their own language, and the
+    Indonesian page carries none of the command line's English."""
+    engine, reference = desk.server.core.engine, desk.reference
+    catalogue = engine.services.catalogue
+    attempts = [
+        ("reject", {"reason": "   "}, "reason_missing"),
+        ("delay", {"reason": "Arsip lama", "until": ""}, "until_missing"),
+        ("delay", {"reason": " ", "until": "2027-06-01"}, "reason_missing"),
+        ("ask", {"message": "\n"}, "message_missing"),
+    ]
+    ani = desk.http
+    boss = httpx.AsyncClient(base_url=desk.server.url)
+    try:
+        await _log_in(ani, "ani@jovapos.test")  # Indonesian, the console's default
+        await _log_in(boss, "boss@jovapos.test")
+        await boss.get("/console", params={"lang": "en"})  # reads the console in English
+        for http, lang, other in ((ani, "id", "en"), (boss, "en", "id")):
+            for action, form, key in attempts:
+                page = await http.get(f"/console/requests/{reference}")
+                refused = await http.post(
+                    f"/console/requests/{reference}/{action}",
+                    data={"csrf": _csrf(page.text), "sure": "on", **form},
+                )
+                assert refused.status_code == 303, (lang, action)
+                assert refused.headers["location"] == (
+                    f"/console/requests/{reference}?error={key}"
+                ), (lang, action)
+                shown = (await http.get(refused.headers["location"])).text
+                text = catalogue.text(lang, f"console.problem.{key}")
+                assert notices(shown) == [("error", text)], (lang, key)
+                read = parse(shown).text()
+                assert catalogue.text(other, f"console.problem.{key}") not in read
+                assert catalogue.text(lang, "console.problem.not_possible") not in shown
+                if lang == "id":
+                    for english in (
+                        catalogue.refusal("en", key, {}),
+                        "--reason",
+                        "--message",
+                        "--until",
+                        "must not be empty",
+                        "needs",
+                    ):
+                        assert english not in shown, (key, english)
+    finally:
+        await boss.aclose()
+    record = await find_request(engine.services.store, reference)
+    assert [e.actor for e in record.events] == ["customer"] * len(record.events)
+
+
 async def test_admins_manage_staff_accounts_and_see_settings_without_secrets(desk: Desk) -> None:
     http = desk.http
     await _log_in(http, "boss@jovapos.test")
@@ -802,7 +876,7 @@ async def test_the_last_admin_stays_an_admin(tmp_path: Path, clock: FakeClock) -
             engine.services, "boss@jovapos.test", "deputy@jovapos.test", "make_agent"
         )
         for action in ("disable", "make_agent"):  # e.g. from a script acting as nobody
-            with pytest.raises(StaffError, match="last active admin"):
+            with pytest.raises(StaffError, match="last_admin"):
                 await change_staff(engine.services, "ops-script", "boss@jovapos.test", action)
         await change_staff(
             engine.services, "boss@jovapos.test", "deputy@jovapos.test", "make_admin"
@@ -810,9 +884,9 @@ async def test_the_last_admin_stays_an_admin(tmp_path: Path, clock: FakeClock) -
         await change_staff(engine.services, "boss@jovapos.test", "deputy@jovapos.test", "disable")
         # A disabled admin is no admin to keep: it may be made an agent.
         await change_staff(engine.services, "ops-script", "deputy@jovapos.test", "make_agent")
-        with pytest.raises(StaffError, match="your own account"):
+        with pytest.raises(StaffError, match="staff_own"):
             await change_staff(engine.services, "boss@jovapos.test", "BOSS@jovapos.test", "disable")
-        with pytest.raises(StaffError, match="unknown action"):
+        with pytest.raises(StaffError, match="staff_action"):
             await change_staff(
                 engine.services, "boss@jovapos.test", "deputy@jovapos.test", "delete"
             )
@@ -970,8 +1044,8 @@ async def test_text_that_looks_sealed_is_only_text(desk: Desk) -> None:
     import zipfile
 
     from bot.delivery.notifications import render_text
+    from bot.requests import actions
     from bot.requests.exports import ExportFile, complete_access
-    from bot.requests.lifecycle import act
 
     engine = desk.server.core.engine
     chat = Chat(engine, address="dewi")
@@ -985,14 +1059,12 @@ async def test_text_that_looks_sealed_is_only_text(desk: Desk) -> None:
     await _log_in(desk.http, "ani@jovapos.test")
     page = await desk.http.get(f"/console/chats/{waiting.id}")
     assert "sealed:v1:AAAA" in page.text and "tautan sekali pakai" not in page.text
-    await act(
-        engine.services.store, engine.services.clock, ref, "ask", "staff:ani", message="sealed:v1:x"
-    )
+    await actions.ask(engine.services, ref, "staff:ani", "sealed:v1:x")
     async with engine.services.store.transaction(readonly=True) as tx:
         pending = await tx.pending_notifications("terminal", "dewi")
     asked = [render_text(engine.services.catalogue, engine.services.keyring, n) for n in pending]
     assert any("sealed:v1:x" in text for text in asked)
-    await act(engine.services.store, engine.services.clock, ref, "verify", "staff:ani")
+    await actions.verify(engine.services, ref, "staff:ani")
     link = await complete_access(engine.services, ref, "staff:ani", [ExportFile("a.csv", b"x")])
     async with engine.services.store.transaction(readonly=True) as tx:
         row = await tx.get_download(hash_token(link.rsplit("/", 1)[1]), engine.services.clock())
@@ -1008,8 +1080,8 @@ async def test_staff_never_see_an_email_code_the_customer_typed(desk: Desk) -> N
     import io
     import zipfile
 
+    from bot.requests import actions
     from bot.requests.exports import ExportFile, complete_access
-    from bot.requests.lifecycle import act
 
     engine = desk.server.core.engine
     box = mailbox_of(engine)
@@ -1039,7 +1111,7 @@ async def test_staff_never_see_an_email_code_the_customer_typed(desk: Desk) -> N
     for code in codes:
         assert code not in page.text and f"{code[:3]} {code[3:]}" not in page.text
 
-    await act(engine.services.store, engine.services.clock, ref, "verify", "staff:ani")
+    await actions.verify(engine.services, ref, "staff:ani")
     link = await complete_access(engine.services, ref, "staff:ani", [ExportFile("a.csv", b"x")])
     async with engine.services.store.transaction(readonly=True) as tx:
         row = await tx.get_download(hash_token(link.rsplit("/", 1)[1]), engine.services.clock())

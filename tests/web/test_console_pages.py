@@ -17,8 +17,8 @@ import pytest
 
 from bot.conversation.engine import Engine
 from bot.domain.models import Channel
+from bot.requests import actions
 from bot.requests.exports import ExportFile, complete_access
-from bot.requests.lifecycle import act
 from bot.settings import load_settings
 from bot.staff import chats as staff_chats
 from bot.staff.accounts import add_staff, change_staff
@@ -99,7 +99,7 @@ async def _desk(server: RunningServer) -> tuple[list[str], list[int]]:
         JPEG,
         "1",
     )
-    await act(services.store, clock, asked, "ask", "staff:ani@jovapos.test", message="Foto buram")
+    await actions.ask(services, asked, "staff:ani@jovapos.test", "Foto buram")
     await Chat(engine, address="andi").say("Ini foto yang lebih jelas")
     delayed = await filed(
         "dewi",
@@ -113,23 +113,24 @@ async def _desk(server: RunningServer) -> tuple[list[str], list[int]]:
         PNG,
         "1",
     )
-    await act(services.store, clock, delayed, "verify", "staff:ani@jovapos.test")
+    await actions.verify(services, delayed, "staff:ani@jovapos.test")
     until = clock().date().replace(year=clock().year + 1)
-    await act(
-        services.store, clock, delayed, "delay", "api:backoffice", reason="Arsip", until=until
-    )
+    await actions.delay(services, delayed, "api:backoffice", "Arsip", until)
     # Completed (an access with its data copy; a deletion, forgotten), rejected, cancelled.
     copy = await filed("rina", "ACC", "2", "Rina", "rina@example.com", CODE, "lewati", PNG, "1")
-    await act(services.store, clock, copy, "verify", "staff:ani@jovapos.test")
+    await actions.verify(services, copy, "staff:ani@jovapos.test")
     await complete_access(services, copy, "staff:ani@jovapos.test", [ExportFile("a.csv", b"x")])
     gone = await filed("tari", "DEL", "1", "1", "Tari", "tari@example.com", CODE, "1", PNG, "1")
-    await act(services.store, clock, gone, "verify", "staff:ani@jovapos.test")
-    await act(services.store, clock, gone, "complete", "staff:ani@jovapos.test")
-    for address, action in (("yuni", "reject"), ("wati", "cancel")):
+    await actions.verify(services, gone, "staff:ani@jovapos.test")
+    await actions.complete(services, gone, "staff:ani@jovapos.test")
+    for address in ("yuni", "wati"):
         ended = await filed(
             address, "ACC", "2", "Yuni", f"{address}@example.com", CODE, "lewati", "nanti", "1"
         )
-        await act(services.store, clock, ended, action, "cli", reason="Bukan pelanggan")
+        if address == "yuni":
+            await actions.reject(services, ended, "cli", "Bukan pelanggan")
+        else:
+            await actions.cancel(services, ended, "cli")
 
     # Chats: waiting with a draft, held with a reply and a note, released, sealed (SMS).
     lina = Chat(engine, address="lina")

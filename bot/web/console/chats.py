@@ -83,22 +83,16 @@ def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
         form = await request.form()
         text = str(form.get("text", ""))
         try:
-            if action == "claim":
-                await staff_chats.claim(
+            if action == "claim":  # or, for an admin, take it over
+                await staff_chats.claim(core.services, core.channels, chat_id, session.email)
+            elif action == "reply":
+                route = await staff_chats.reply(
                     core.services,
                     core.channels,
                     chat_id,
                     session.email,
-                    take_over=session.role == "admin",
-                )
-            elif action == "reply":
-                if not text.strip() and form.get("canned"):
-                    async with core.services.store.transaction(readonly=True) as tx:
-                        held = await tx.get_conversation_by_id(chat_id)
-                    answers = staff_chats.canned(core.services, held.language if held else "id")
-                    text = answers.get(str(form.get("canned")), "")
-                route = await staff_chats.reply(
-                    core.services, core.channels, chat_id, session.email, text
+                    text,
+                    canned_answer=str(form.get("canned", "")) or None,
                 )
                 return kit.sent(f"/console/chats/{chat_id}", session, route)
             elif action == "transfer":

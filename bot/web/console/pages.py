@@ -26,6 +26,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from bot.core import Core
+from bot.domain.errors import Refused
 from bot.staff.accounts import Session, session_for
 from bot.web.console.words import Words
 
@@ -178,26 +179,24 @@ class ConsolePages:
         text = self.t(session, key)
         return self.render(request, "message.html", session, text, status=status, text=text)
 
-    def _problem_key(self, exc: Exception) -> str:
-        """The key under ``console.problem`` an exception names in ``key``;
-        ``not_possible`` when it names none the catalogue has."""
-        key = getattr(exc, "key", "")
-        return key if isinstance(key, str) and self._known("problem", key) else "not_possible"
+    def _problem_key(self, exc: Refused) -> str:
+        """The key under ``console.problem`` the refusal names; ``not_possible``
+        when the catalogue has no console text for it."""
+        return exc.key if self._known("problem", exc.key) else "not_possible"
 
-    def refused(self, path: str, exc: Exception) -> RedirectResponse:
-        """Back to ``path`` saying why, by message key: an exception names its
-        text in ``key`` (its message, in English for the command line and
-        possibly quoting input, stays out of the URL)."""
+    def refused(self, path: str, exc: Refused) -> RedirectResponse:
+        """Back to ``path`` saying why, by the refusal's key alone: its
+        parameters (possibly quoting input) stay out of the URL, and the page
+        shows the console's text for the key in the reader's language."""
         key = self._problem_key(exc)
         return RedirectResponse(f"{path}?error={quote(key)}", status_code=303)
 
-    def problem(self, session: Session, exc: Exception) -> Notice:
-        """A refusal shown on the page that answers the form itself: the text
-        ``exc`` names in ``key``, filled with its ``params``, in the reader's
-        language; never the exception's own message."""
+    def problem(self, session: Session, exc: Refused) -> Notice:
+        """A refusal shown on the page that answers the form itself: the
+        console's text for its key, filled with its ``params``, in the
+        reader's language."""
         key = self._problem_key(exc)
-        params = getattr(exc, "params", None)
-        params = params if isinstance(params, dict) and key != "not_possible" else {}
+        params = exc.params if key != "not_possible" else {}
         return Notice("error", self.t(session, f"problem.{key}", **params))
 
     def done(self, session: Session, key: str = "done") -> Notice:

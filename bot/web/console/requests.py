@@ -13,20 +13,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from bot.domain.errors import Refused
 from bot.domain.models import RequestRecord
 from bot.infra.clock import utc_now
 from bot.infra.directory import everyone_counts
-from bot.requests.completion import complete_request
+from bot.requests import actions
 from bot.requests.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile, ExportTooLarge
-from bot.requests.lifecycle import (
-    MOVES,
-    Deadline,
-    IllegalMove,
-    act,
-    deadline,
-    due_date_window,
-    parse_due_date,
-)
+from bot.requests.lifecycle import MOVES, Deadline, deadline
 from bot.requests.lookup import BadReference, RequestNotFound, find_request, list_requests
 from bot.requests.retention import open_id_proof
 from bot.staff.accounts import Session
@@ -97,8 +90,7 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
                 continue
             earliest = latest = ""
             if action == "delay":
-                now = core.services.clock().astimezone(ZoneInfo(core.settings.timezone))
-                first, last = due_date_window(now.date())  # what act() accepts
+                first, last = actions.delay_window(core.services)  # what delay() accepts
                 earliest, latest = first.isoformat(), last.isoformat()
             # An access request is completed with its data copy from the back office.
             multipart = action == "complete" and record.type is RequestType.ACCESS
@@ -153,43 +145,44 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
         return Response(data, media_type=stored[-1].media_type, headers=HEADERS)
 
     async def do_action(request: Request, session: Session) -> Response:
+        """One act through ``bot.requests.actions`` with the form's fields as
+        typed; a refusal goes back to the request's page named by its key."""
         reference = request.path_params["reference"]
         action = request.path_params["action"]
+        if action not in MOVES:
+            return Response(status_code=404, headers=HEADERS)
         form = await request.form()
-        until_raw = str(form.get("until", "")) or None
-        uploads = [v for v in form.getlist("export") if not isinstance(v, str) and v.filename]
+        services, actor = core.services, f"staff:{session.email}"
+
+        def field(name: str) -> str | None:
+            value = form.get(name)
+            return value if isinstance(value, str) else None
+
         try:
             if action == "complete":
                 files = []
-                for upload in uploads:
+                for upload in form.getlist("export"):
+                    if isinstance(upload, str) or not upload.filename:
+                        continue
                     data = await upload.read(MAX_UPLOADED_EXPORT_BYTES + 1)
                     if len(data) > MAX_UPLOADED_EXPORT_BYTES:
-                        raise ExportTooLarge(upload.filename or "export")
-                    files.append(ExportFile(upload.filename or "export", data))
-                await complete_request(
-                    core.services,
-                    reference,
-                    f"staff:{session.email}",
-                    files=files,
-                    reason=str(form.get("reason", "")) or None,
-                )
-                return kit.flashed(f"/console/requests/{reference}", session)
-            until = parse_due_date(until_raw) if until_raw else None
-            await act(
-                core.services.store,
-                core.services.clock,
-                reference,
-                action,
-                f"staff:{session.email}",
-                reason=str(form.get("reason", "")) or None,
-                message=str(form.get("message", "")) or None,
-                until=until,
-                timezone=core.settings.timezone,
-            )
-        except (IllegalMove, ValueError) as exc:
-            return kit.refused(f"/console/requests/{reference}", exc)
+                        raise ExportTooLarge(upload.filename)
+                    files.append(ExportFile(upload.filename, data))
+                await actions.complete(services, reference, actor, files=files)
+            elif action == "verify":
+                await actions.verify(services, reference, actor)
+            elif action == "ask":
+                await actions.ask(services, reference, actor, field("message"))
+            elif action == "reject":
+                await actions.reject(services, reference, actor, field("reason"))
+            elif action == "delay":
+                await actions.delay(services, reference, actor, field("reason"), field("until"))
+            else:
+                await actions.cancel(services, reference, actor)
         except (RequestNotFound, BadReference):
             return Response(status_code=404, headers=HEADERS)
+        except Refused as exc:
+            return kit.refused(f"/console/requests/{reference}", exc)
         return kit.flashed(f"/console/requests/{reference}", session)
 
     return [

@@ -9,8 +9,9 @@ stylesheet of our own (``bot/static/console.css``), served with a strict
 Content-Security-Policy and never cached; one small script of our own
 (``live.js``) listens to ``/console/events`` (Server-Sent Events) and swaps in
 the page's ``data-live`` parts when something changed. Actions call the same
-lifecycle functions as the command line and the API; each is recorded with
-the staff member's email.
+use cases as the command line and the API (``bot.requests.actions``,
+``bot.staff.chats``); each is recorded with the staff member's email, and a
+refusal comes back as its key (``?error=KEY``), shown in the reader's language.
 """
 
 from __future__ import annotations

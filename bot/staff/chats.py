@@ -78,7 +78,7 @@ async def claim(services: Services, channels: Channels, conversation_id: int, st
             services.clock(),
         )
     text = services.catalogue.render(conversation.language, Reply("staff.joined"))
-    await _send(services, channels, conversation, staff, "staff.joined", text)
+    await send_staff_message(services, channels, conversation, staff, "staff.joined", text)
 
 
 async def reply(
@@ -100,25 +100,12 @@ async def reply(
         text = canned(services, conversation.language).get(canned_answer, "")
     if not text or len(text) > MAX_REPLY:
         raise ChatError("reply_length", maximum=MAX_REPLY)
-    route = await _send(services, channels, conversation, staff, "staff.reply", text)
+    route = await send_staff_message(services, channels, conversation, staff, "staff.reply", text)
     if route is not None:
         return route
     if conversation.channel is Channel.WHATSAPP:
         raise ChatError("window_closed")
     raise ChatError("not_delivered", channel=conversation.channel.value)
-
-
-async def _send(
-    services: Services,
-    channels: Channels,
-    conversation: ConversationRecord,
-    staff: str,
-    key: str,
-    text: str,
-) -> str | None:
-    """Record and deliver one message from staff (``bot.delivery.staff_messages``
-    picks the route); the route it took, or None when it could not go."""
-    return await send_staff_message(services, channels, conversation, staff, key, text)
 
 
 async def note(
@@ -167,4 +154,4 @@ async def release(services: Services, channels: Channels, conversation_id: int, 
         await tx.save_conversation(conversation)
         await tx.add_chat_event(conversation.id, staff, "release", "", services.clock())
     text = services.catalogue.render(conversation.language, Reply("staff.back_to_bot"))
-    await _send(services, channels, conversation, staff, "staff.back_to_bot", text)
+    await send_staff_message(services, channels, conversation, staff, "staff.back_to_bot", text)

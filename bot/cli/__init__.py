@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import contextlib
 import getpass
-import json
 import logging
 import os
 import signal
@@ -21,27 +20,18 @@ from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn
-from zoneinfo import ZoneInfo
 
 from bot.app import open_core, open_engine, open_services
+from bot.cli.errors import PROG, CliError
+from bot.cli.requests import requests_command
 from bot.domain.errors import Refused
-from bot.domain.models import RequestRecord
 from bot.infra.catalogue import Catalogue
 from bot.infra.clock import utc_now
 from bot.infra.logs import configure as configure_logging
-from bot.requests import actions
-from bot.requests.lifecycle import MOVES, Deadline, deadline
-from bot.requests.lookup import find_request, list_requests, request_detail, request_summary
 from bot.services import Services
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import StoreError
 from flows.types import RequestStatus
-
-PROG = "privacybot"
-
-
-class CliError(Exception):
-    """A problem to report to the user in one line."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -188,7 +178,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "chat":
         return await _chat(args, settings)
     if args.command == "requests":
-        return await _requests(args, settings)
+        return await requests_command(args, settings)
     if args.command == "serve":
         return await _serve(args, settings)
     if args.command == "accounts":
@@ -393,153 +383,6 @@ async def _purge(settings: Settings) -> int:
             f"{report.forgotten} customers of completed deletions.\n"
         )
     return 0
-
-
-async def _proof(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.requests.retention import open_id_proof
-
-    if sys.stdout.isatty():
-        raise CliError("the ID proof is binary: redirect it, e.g. > proof.jpg")
-    async with open_services(settings) as services:
-        record = await find_request(services.store, args.reference)
-        stored = [a for a in record.attachments if a.deleted_at is None]
-        if not stored:
-            raise CliError(f"{record.reference} has no stored ID proof")
-        data = await open_id_proof(services, stored[-1].token, args.viewer, "cli")
-    sys.stdout.buffer.write(data)
-    sys.stdout.flush()
-    return 0
-
-
-async def _requests(args: argparse.Namespace, settings: Settings) -> int:
-    if args.action == "proof":
-        return await _proof(args, settings)
-    if args.action in MOVES:
-        return await _move(args, settings)
-    async with open_core(settings) as store:
-        if args.action == "list":
-            status = RequestStatus(args.status) if args.status else None
-            today = utc_now().astimezone(ZoneInfo(settings.timezone)).date()
-            found = [(r, deadline(r, today)) for r in await list_requests(store, status)]
-            if args.overdue:
-                found = [(r, d) for r, d in found if d.overdue]
-            if args.due_within is not None:
-                found = [
-                    (r, d)
-                    for r, d in found
-                    if r.status.is_open and d.business_days_left <= args.due_within
-                ]
-            if args.json:
-                _print_json([{**request_summary(r), **_deadline_json(d)} for r, d in found])
-            else:
-                _print_table(found, settings)
-            return 0
-        record = await find_request(store, args.reference)
-        today = utc_now().astimezone(ZoneInfo(settings.timezone)).date()
-        if args.json:
-            _print_json({**request_detail(record), **_deadline_json(deadline(record, today))})
-        else:
-            _print_detail(record, settings)
-        return 0
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-
-
-async def _move(args: argparse.Namespace, settings: Settings) -> int:
-    """One staff act through ``bot.requests.actions``, as the console and the API."""
-    from bot.requests.exports import read_exports
-
-    actor = f"staff:{args.by or getpass.getuser()}"
-    reference, reason = args.reference, getattr(args, "reason", None)
-    async with open_services(settings) as services:
-        if args.action == "complete":
-            files = read_exports(args.export) if args.export else None
-            result = await actions.complete(services, reference, actor, files=files, reason=reason)
-            if files:
-                sys.stdout.write(
-                    f"{result.request.reference}: completed; the data copy is ready and the "
-                    f"customer is sent a download link, recorded for {actor}\n"
-                )
-                return 0
-        elif args.action == "ask":
-            result = await actions.ask(services, reference, actor, args.message)
-        elif args.action == "reject":
-            result = await actions.reject(services, reference, actor, reason)
-        elif args.action == "delay":
-            result = await actions.delay(services, reference, actor, reason, args.until)
-        elif args.action == "verify":
-            result = await actions.verify(services, reference, actor, reason=reason)
-        else:
-            result = await actions.cancel(services, reference, actor, reason=reason)
-    r = result.request
-    change = (
-        f"{result.previous.value} -> {r.status.value}"
-        if r.status is not result.previous
-        else f"{args.action}, still {r.status.value}"
-    )
-    sys.stdout.write(
-        f"{r.reference}: {change} (due {r.due_date.isoformat()}), recorded for {actor}\n"
-    )
-    return 0
-
-
-def _deadline_json(d: Deadline) -> dict[str, Any]:
-    return {
-        "business_days_left": d.business_days_left,
-        "due_soon": d.due_soon,
-        "overdue": d.overdue,
-    }
-
-
-def _print_table(found: list[tuple[RequestRecord, Deadline]], settings: Settings) -> None:
-    if not found:
-        sys.stdout.write("No requests.\n")
-        return
-    zone = ZoneInfo(settings.timezone)
-    header = ("REFERENCE", "TYPE", "STATUS", "CHANNEL", "FILED", "DUE", "DAYS LEFT")
-    rows = [
-        (
-            r.reference,
-            r.type.value,
-            r.status.value,
-            r.channel.value,
-            r.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-            r.due_date.isoformat(),
-            (
-                f"{d.business_days_left}"
-                + (" OVERDUE" if d.overdue else " due soon" if d.due_soon else "")
-                if r.status.is_open
-                else "-"
-            ),
-        )
-        for r, d in found
-    ]
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        sys.stdout.write(
-            "  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() + "\n"
-        )
-
-
-def _print_detail(r: RequestRecord, settings: Settings) -> None:
-    zone = ZoneInfo(settings.timezone)
-    data = request_detail(r)
-    lines = [f"{k}: {data[k] if data[k] is not None else '-'}" for k in request_summary(r)]
-    lines.append(f"details: {json.dumps(r.details, ensure_ascii=False)}")
-    lines.append("id proof:")
-    if not r.attachments:
-        lines.append("  (none yet)")
-    for a in r.attachments:
-        state = f"deleted {a.deleted_at.isoformat()}" if a.deleted_at else "stored"
-        lines.append(f"  {a.media_type}, {a.size} bytes, sha256 {a.sha256}, {state}")
-    lines.append("events:")
-    for e in r.events:
-        when = e.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
-        extra = f" {json.dumps(e.data, ensure_ascii=False)}" if e.data else ""
-        lines.append(f"  {when}  {e.actor}  {e.kind}{extra}")
-    sys.stdout.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

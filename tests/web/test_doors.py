@@ -177,7 +177,9 @@ async def _console_door(desk: Desk, http: httpx.AsyncClient) -> Act:
         files = [("export", (*EXPORT, "text/csv"))] if "export" in given else None
         answer = await http.post(f"/console/requests/{reference}/{action}", data=form, files=files)
         assert answer.status_code == 303, (action, reference)
-        assert answer.headers["location"].endswith("?done=1"), answer.headers["location"]
+        # Done: back to the request's page, the success in a one-time flash.
+        assert answer.headers["location"] == f"/console/requests/{reference}", answer.headers
+        assert "pb_flash=" in answer.headers["set-cookie"]
 
     return act
 

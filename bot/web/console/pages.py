@@ -1,56 +1,61 @@
 """What every console page shares: texts in the staff member's language, the
-page shell with its navigation, the gate every handler sits behind (a live
-session; the session's CSRF token on every POST; admin pages for admins), the
-messages a redirect may ask a page to show (catalogue keys only), and the
-``rowid`` path parameter (numbers a database id can be, or no match: 404).
+templates every page is rendered from (Jinja2, autoescaped), the gate every
+handler sits behind (a live session; the session's CSRF token on every POST;
+admin pages for admins), the messages a page may show (catalogue keys only:
+a refusal named in ``?error=KEY``, or a one-time flash after a successful
+form), and the ``rowid`` path parameter (numbers a database id can be, or no
+match: 404).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-import html
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from importlib import resources
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
+import jinja2
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
 
 from bot.core import Core
 from bot.domain.errors import Refused
 from bot.staff.accounts import Session, session_for
+from bot.web.console.words import Words
 
 COOKIE = "pb_session"
 LOGIN_CSRF = "pb_login"
+FLASH = "pb_flash"
+FLASH_SECONDS = 60  # read by the page the redirect leads to, at once
+LANGUAGES = ("id", "en")
+# What the language switch carries over: the queue's filters, nothing else a
+# URL may hold (a crafted parameter never becomes part of a link on the page).
+KEPT_PARAMS = ("status", "type", "q")
 HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; script-src 'self'; "
+        "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "
         "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     ),
 }
-STYLE = (
-    "body{font-family:system-ui,sans-serif;margin:0;color:#1d2733;background:#f4f6f8}"
-    "header{background:#0b6bcb;color:#fff;padding:.75rem 1rem;display:flex;gap:1rem;"
-    "align-items:center;flex-wrap:wrap}header a,header button{color:#fff}"
-    "header button{background:transparent;border:1px solid #fff;border-radius:.3rem}"
-    "main{padding:1rem;max-width:70rem;margin:auto}table{border-collapse:collapse;width:100%;"
-    "background:#fff}td,th{border-bottom:1px solid #dde3ea;padding:.45rem;text-align:left;"
-    "vertical-align:top}.soon{color:#a35c00;font-weight:600}.late{color:#b3261e;"
-    "font-weight:700}.card{background:#fff;padding:1rem;border-radius:.5rem;margin:1rem 0}"
-    "form.inline{display:inline}.msg{padding:.6rem;border-radius:.4rem;background:#e7f6ec}"
-    ".err{background:#fdecea}img.proof{max-width:100%;border:1px solid #ccc}"
-    "input,textarea,select,button{font-size:1rem;padding:.35rem;max-width:100%;"
-    "box-sizing:border-box}textarea{width:100%;min-height:4rem}form{margin:.4rem 0}"
-    "td{overflow-wrap:anywhere}.who-bot{background:#f7f9fb}.who-staff{background:#e7f0fd}"
-    ".who-note{background:#fff6dd}.who-event{color:#5b6675;font-size:.9em}"
-    "@media(max-width:40rem){td,th{display:block}}"
-)
+# What the console serves besides its pages: shipped in the package, fetched
+# from nowhere else. The URL carries a digest of the file, so browsers may
+# keep it for a day and still see a new version at once.
+ASSETS = {
+    "console.css": "text/css",
+    "favicon.svg": "image/svg+xml",
+    "live.js": "text/javascript",
+}
 
 Handler = Callable[[Request, Session], Awaitable[Response]]
 _KEY = re.compile(r"[a-z_]{1,40}")
@@ -73,47 +78,106 @@ class RowId(Convertor[int]):
 register_url_convertor("rowid", RowId())
 
 
+@dataclass(frozen=True)
+class Notice:
+    """A message on top of a page: ``kind`` is done, info or error."""
+
+    kind: str
+    text: str
+
+
+class Asset:
+    """One file the console serves from the package, with its versioned URL."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.body = resources.files("bot").joinpath(f"static/{name}").read_bytes()
+        self.media_type = ASSETS[name]
+        digest = hashlib.sha256(self.body).hexdigest()[:12]
+        self.url = f"/console/{name}?v={digest}"
+
+
+def _environment() -> jinja2.Environment:
+    """Templates from the package; every page autoescaped, whatever its name,
+    and a missing value is an error in the tests rather than an empty spot."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("bot.web.console", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
 class ConsolePages:
+    """The kit every console module renders with: one per server, holding the
+    templates and the assets read once from the package."""
+
     def __init__(self, core: Core) -> None:
         self.core = core
         self.secure = core.settings.public_url.startswith("https://")
+        self.templates = Jinja2Templates(env=_environment())
+        self.assets = {name: Asset(name) for name in ASSETS}
+
+    def words(self, lang: str) -> Words:
+        """The reader's words; an unknown language reads as the service's default."""
+        settings = self.core.settings
+        language = lang if lang in LANGUAGES else settings.default_language
+        return Words(self.core.services.catalogue, ZoneInfo(settings.timezone), language)
 
     def t(self, session_or_lang: Session | str, key: str, **params: Any) -> str:
-        """A console text in the reader's language, escaped for HTML."""
+        """A console text in the reader's language (plain text: the templates escape)."""
         lang = session_or_lang if isinstance(session_or_lang, str) else session_or_lang.language
-        text = self.core.services.catalogue.text(lang, f"console.{key}")
-        return html.escape(text.format(**params) if params else text)
+        return self.words(lang).t(key, **params)
 
-    def page(
-        self, lang: str, body: str, session: Session | None = None, status: int = 200
+    def render(
+        self,
+        request: Request,
+        template: str,
+        session: Session | None,
+        title: str,
+        *,
+        nav: str = "",
+        lang: str | None = None,
+        status: int = 200,
+        notices: Iterable[Notice] = (),
+        **context: Any,
     ) -> Response:
-        """The page shell: header, navigation for a session, never cached."""
-        bar = ""
-        if session is not None:
-            other = "en" if session.language == "id" else "id"
-            bar = (
-                f'<a href="/console">{self.t(session, "queue")}</a>'
-                f'<a href="/console/inbox">{self.t(session, "inbox")}</a>'
-                + (
-                    f'<a href="/console/staff">{self.t(session, "staff")}</a>'
-                    if session.role == "admin"
-                    else ""
-                )
-                + f'<a href="/console?lang={other}">{self.t(session, "language")}</a>'
-                f"<span>{html.escape(session.email)} ({session.role})</span>"
-                f'<form class="inline" method="post" action="/console/logout">'
-                f'<input type="hidden" name="csrf" value="{session.csrf}">'
-                f'<button type="submit">{self.t(session, "logout")}</button></form>'
-            )
-        document = (
-            f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{self.t(lang, 'title')}</title><style>{STYLE}</style></head><body>"
-            f"<header><strong>{self.t(lang, 'title')}</strong>{bar}</header><main>{body}</main>"
-            + ('<script src="/console/live.js" defer></script>' if session else "")
-            + "</body></html>"
+        """A page from ``template`` in the reader's language, never cached,
+        with the notices the request asks for (a refusal, a flash: the flash
+        is read once, so a reload does not show it again)."""
+        words = self.words(session.language if session else lang or "")
+        shown = [*self._asked(request, session, words), *notices]
+        other = "en" if words.lang == "id" else "id"
+        query = {k: v for k, v in request.query_params.items() if k in KEPT_PARAMS}
+        response = self.templates.TemplateResponse(
+            request,
+            template,
+            {
+                "w": words,
+                "t": words.t,
+                "lang": words.lang,
+                "other_lang": other,
+                "switch_url": f"{request.url.path}?{urlencode({**query, 'lang': other})}",
+                "session": session,
+                "admin": session is not None and session.role == "admin",
+                "title": title,
+                "nav": nav,
+                "notices": shown,
+                "assets": {name: asset.url for name, asset in self.assets.items()},
+                **context,
+            },
+            status_code=status,
+            headers=HEADERS,
         )
-        return HTMLResponse(document, status_code=status, headers=HEADERS)
+        if FLASH in request.cookies and request.headers.get("x-live") != "1":
+            response.delete_cookie(FLASH, path="/console")
+        return response
+
+    def message(self, request: Request, session: Session, key: str, status: int) -> Response:
+        """A page that only says one thing (not found, admins only)."""
+        text = self.t(session, key)
+        return self.render(request, "message.html", session, text, status=status, text=text)
 
     def _problem_key(self, exc: Refused) -> str:
         """The key under ``console.problem`` the refusal names; ``not_possible``
@@ -127,32 +191,62 @@ class ConsolePages:
         key = self._problem_key(exc)
         return RedirectResponse(f"{path}?error={quote(key)}", status_code=303)
 
-    def problem(self, session: Session, exc: Refused) -> str:
+    def problem(self, session: Session, exc: Refused) -> Notice:
         """A refusal shown on the page that answers the form itself: the
         console's text for its key, filled with its ``params``, in the
         reader's language."""
         key = self._problem_key(exc)
         params = exc.params if key != "not_possible" else {}
-        return f'<p class="msg err">{self.t(session, f"problem.{key}", **params)}</p>'
+        return Notice("error", self.t(session, f"problem.{key}", **params))
 
-    def notice(self, session: Session, request: Request) -> str:
-        """The message a redirect asked for: ``error`` names a refusal under
-        ``console.problem``, ``sent`` the route a reply took (``queued``: it
-        waits for the customer to fetch it), ``done`` success. Only catalogue
-        texts are shown; anything else in the URL shows nothing, so a crafted
-        link cannot put its words in the console."""
-        params = request.query_params
-        problem, route = params.get("error", ""), params.get("sent", "")
+    def done(self, session: Session, key: str = "done") -> Notice:
+        return Notice("done", self.t(session, key))
+
+    def flashed(self, path: str, session: Session, key: str = "done") -> RedirectResponse:
+        """Back to ``path`` (POST, redirect, GET) with a one-time message:
+        ``done``, ``queued`` or ``sent.<route>``. It travels in a short-lived
+        cookie signed with the session's CSRF secret, and the page that shows
+        it deletes it, so a reload (or a link) shows nothing."""
+        response = RedirectResponse(path, status_code=303)
+        response.set_cookie(
+            FLASH,
+            f"{key}-{self._flash_mac(session, key)}",
+            max_age=FLASH_SECONDS,
+            httponly=True,
+            samesite="lax",
+            secure=self.secure,
+            path="/console",
+        )
+        return response
+
+    def sent(self, path: str, session: Session, route: str) -> RedirectResponse:
+        """After a reply: the route it took (``queued``: it waits for the
+        customer to fetch it), once."""
+        return self.flashed(path, session, "queued" if route == "queued" else f"sent.{route}")
+
+    @staticmethod
+    def _flash_mac(session: Session, key: str) -> str:
+        return hmac.new(session.csrf.encode(), key.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def _asked(self, request: Request, session: Session | None, words: Words) -> list[Notice]:
+        """The messages a redirect asked for: ``?error=`` names a refusal under
+        ``console.problem``; the flash cookie one success of this session.
+        Only catalogue texts are shown; anything else shows nothing, so a
+        crafted link cannot put its words in the console."""
+        if session is None:
+            return []
+        shown = []
+        problem = request.query_params.get("error", "")
         if self._known("problem", problem):
-            return f'<p class="msg err">{self.t(session, f"problem.{problem}")}</p>'
-        if route == "queued":
-            return f'<p class="msg">{self.t(session, "queued")}</p>'
-        if self._known("route", route):
-            label = self.core.services.catalogue.text(session.language, f"console.route.{route}")
-            return f'<p class="msg">{self.t(session, "sent_by", route=label)}</p>'
-        if params.get("done"):
-            return f'<p class="msg">{self.t(session, "done")}</p>'
-        return ""
+            shown.append(Notice("error", words.t(f"problem.{problem}")))
+        key, _, mac = request.cookies.get(FLASH, "").rpartition("-")
+        if key and hmac.compare_digest(mac, self._flash_mac(session, key)):
+            if key in ("done", "queued"):
+                shown.append(Notice("done" if key == "done" else "info", words.t(key)))
+            elif key.startswith("sent.") and self._known("route", key.removeprefix("sent.")):
+                route = words.t(f"route.{key.removeprefix('sent.')}")
+                shown.append(Notice("done", words.t("sent_by", route=route)))
+        return shown
 
     def _known(self, table: str, key: str) -> bool:
         texts = self.core.services.catalogue.texts["id"]
@@ -174,9 +268,20 @@ class ConsolePages:
                 given = str(form.get("csrf", ""))
                 if not hmac.compare_digest(given.encode(), session.csrf.encode()):
                     return Response("invalid CSRF token", status_code=403, headers=HEADERS)
+            elif request.query_params.get("lang") in LANGUAGES:
+                return await self._switch_language(request, session)
             if admin and session.role != "admin":
-                refusal = f"<p>{self.t(session, 'admin_only')}</p>"
-                return self.page(session.language, refusal, session, 403)
+                return self.message(request, session, "admin_only", 403)
             return await handler(request, session)
 
         return run
+
+    async def _switch_language(self, request: Request, session: Session) -> Response:
+        """``?lang=`` on any page: the session reads in that language from now
+        on, and the same page comes back without the parameter."""
+        lang = request.query_params["lang"]
+        if lang != session.language:
+            async with self.core.services.store.transaction() as tx:
+                await tx.touch_session(session.id_hash, self.core.services.clock(), lang)
+        query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "lang"])
+        return RedirectResponse(request.url.path + (f"?{query}" if query else ""), status_code=303)

@@ -3,8 +3,10 @@ the pages of ``console_requests``, ``console_chats`` and ``console_admin``.
 
 Every page needs a session (cookie: HttpOnly, SameSite=Lax, Secure behind
 https); every form carries the session's CSRF token, the login form a
-cookie-bound one. Pages are plain HTML that works without script, served with
-a strict Content-Security-Policy and never cached; one small script of our own
+cookie-bound one. Pages are plain HTML from the package's templates
+(``templates/``, autoescaped) that works without script, styled by one
+stylesheet of our own (``bot/static/console.css``), served with a strict
+Content-Security-Policy and never cached; one small script of our own
 (``live.js``) listens to ``/console/events`` (Server-Sent Events) and swaps in
 the page's ``data-live`` parts when something changed. Actions call the same
 use cases as the command line and the API (``bot.requests.actions``,
@@ -17,44 +19,46 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import AsyncIterator
-from importlib import resources
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from bot.core import Core
+from bot.infra.crypto import hash_token
 from bot.staff.accounts import LoginBusy, LoginRefused, Session, log_in, session_for
 from bot.web.console.admin import admin_routes
 from bot.web.console.chats import chat_routes
 from bot.web.console.live import ActivityFeed
-from bot.web.console.pages import COOKIE, HEADERS, LOGIN_CSRF, ConsolePages
+from bot.web.console.pages import COOKIE, HEADERS, LANGUAGES, LOGIN_CSRF, ConsolePages, Notice
 from bot.web.console.requests import request_routes
 
 LIVE_POLL_SECONDS = 1.0
-LIVE_JS = resources.files("bot").joinpath("static/live.js").read_bytes()
 
 
 def console_routes(core: Core) -> list[BaseRoute]:
     kit = ConsolePages(core)
-    t, page, signed_in, secure = kit.t, kit.page, kit.signed_in, kit.secure
+    signed_in, secure = kit.signed_in, kit.secure
     feed = ActivityFeed(core, LIVE_POLL_SECONDS)
 
     async def login_form(request: Request, error: str = "", status: int = 200) -> Response:
-        """``error``: the catalogue key of the refusal to show, if any."""
+        """``error``: the catalogue key of the refusal to show, if any. The
+        page reads in ``?lang=`` (or the form's language after a refusal)."""
         token = secrets.token_urlsafe(24)
-        lang = core.settings.default_language
-        notice = f'<p class="msg err">{t(lang, error)}</p>' if error else ""
-        body = (
-            f'<div class="card">{notice}<form method="post" action="/console/login">'
-            f'<input type="hidden" name="csrf" value="{token}">'
-            f'<p><label>{t(lang, "email")}<br><input name="email" type="email" required '
-            f'autocomplete="username"></label></p>'
-            f'<p><label>{t(lang, "password")}<br><input name="password" type="password" '
-            f'required autocomplete="current-password"></label></p>'
-            f'<button type="submit">{t(lang, "login")}</button></form></div>'
+        lang = request.query_params.get("lang", "")
+        if request.method == "POST":
+            lang = str((await request.form()).get("lang", ""))
+        words = kit.words(lang)
+        response = kit.render(
+            request,
+            "login.html",
+            None,
+            words.t("login"),
+            lang=words.lang,
+            status=status,
+            notices=[Notice("error", words.t(error))] if error else [],
+            csrf=token,
         )
-        response = page(lang, body, status=status)
         response.set_cookie(
             LOGIN_CSRF, token, httponly=True, samesite="lax", secure=secure, path="/console"
         )
@@ -80,6 +84,11 @@ def console_routes(core: Core) -> list[BaseRoute]:
             busy = await login_form(request, error="login_busy", status=429)
             busy.headers["Retry-After"] = "5"
             return busy
+        lang = str(form.get("lang", ""))
+        if lang in LANGUAGES and lang != core.settings.default_language:
+            # The language the login page was read in is the session's.
+            async with core.services.store.transaction() as tx:
+                await tx.touch_session(hash_token(cookie), core.services.clock(), lang)
         response = RedirectResponse("/console", status_code=303)
         response.set_cookie(
             COOKIE,
@@ -136,14 +145,18 @@ def console_routes(core: Core) -> list[BaseRoute]:
             headers={**HEADERS, "X-Accel-Buffering": "no"},
         )
 
-    async def live_script(request: Request) -> Response:
-        return Response(LIVE_JS, media_type="text/javascript", headers=HEADERS)
+    async def asset(request: Request) -> Response:
+        """The stylesheet, the favicon and live.js, from the package; their
+        URLs carry a digest, so browsers may keep them a day."""
+        found = kit.assets[request.url.path.removeprefix("/console/")]
+        headers = {**HEADERS, "Cache-Control": "public, max-age=86400"}
+        return Response(found.body, media_type=found.media_type, headers=headers)
 
     return [
         Route("/console/login", login, methods=["GET", "POST"]),
         Route("/console/logout", signed_in(logout), methods=["POST"]),
         Route("/console/events", signed_in(events, touch=False), methods=["GET"]),
-        Route("/console/live.js", live_script, methods=["GET"]),
+        *(Route(f"/console/{name}", asset, methods=["GET"]) for name in kit.assets),
         *request_routes(kit),
         *chat_routes(kit),
         *admin_routes(kit),

@@ -17,10 +17,7 @@ from aiohttp import web
 
 from bot.conversation.engine import Engine, ForeignRepeat
 from bot.domain.models import Channel, InboundMessage
-from bot.settings import load_settings
-from integrations.twilio.adapter import TwilioAdapter
-from tests.conftest import CODE, PNG, FakeClock, mailbox_of
-from tests.fakes.twilio_api import FakeTwilio
+from tests.conftest import CODE, PNG
 from tests.integrations.test_telegram import CHAT, OTHER_CHAT, telegram_bot, texts
 from tests.integrations.test_twilio import (
     CUSTOMER,
@@ -30,29 +27,8 @@ from tests.integrations.test_twilio import (
     _count_inbound,
     twiml_bodies,
 )
-from tests.server import PUBLIC_URL, running_server
 
 OTHER = "+6289876543210"
-
-
-@pytest.fixture
-async def twilio(tmp_path, clock: FakeClock) -> AsyncIterator[Twilio]:
-    async with FakeTwilio() as fake:
-        settings = load_settings(
-            environ={},
-            data_dir=str(tmp_path / "data"),
-            public_url=PUBLIC_URL,
-            twilio_account_sid=fake.account_sid,
-            twilio_auth_token=fake.auth_token,
-            twilio_whatsapp_number=WHATSAPP_NUMBER,
-            twilio_sms_number=SMS_NUMBER,
-            twilio_api_base_url=fake.base_url,
-        )
-        async with (
-            running_server(settings, lambda core: [TwilioAdapter(core)], clock) as server,
-            httpx.AsyncClient(timeout=20) as http,
-        ):
-            yield Twilio(fake, server, http, mailbox_of(server.core.engine))
 
 
 class Foreign:

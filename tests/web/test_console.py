@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.conversation.engine import Engine
 from bot.infra.crypto import hash_token
 from bot.requests.lookup import find_request
 from bot.settings import load_settings
@@ -609,16 +610,21 @@ async def test_only_an_admin_takes_over_a_chat_someone_holds(desk: Desk) -> None
     assert held is not None and held.claimed_by == "boss@jovapos.test"
 
 
+async def _access_request_with_proof(engine: Engine) -> str:
+    """Dewi files an access request on the terminal, ID proof attached; its reference."""
+    chat = Chat(engine, address="dewi")
+    await chat.script("2", "Dewi Lestari", "dewi@example.com", CODE, "lewati")
+    await chat.say("", file_of(PNG))
+    await chat.say("1")
+    return re.search(r"ACC-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
+
+
 async def test_an_access_request_is_completed_with_its_uploaded_data_copy(desk: Desk) -> None:
     import io
     import zipfile
 
     engine = desk.server.core.engine
-    chat = Chat(engine, address="dewi")
-    await chat.script("2", "Dewi Lestari", "dewi@example.com", CODE, "lewati")
-    await chat.say("", file_of(PNG))
-    await chat.say("1")
-    reference = re.search(r"ACC-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
+    reference = await _access_request_with_proof(engine)
     http = desk.http
     await _log_in(http, "ani@jovapos.test")
     page = await http.get(f"/console/requests/{reference}")
@@ -693,11 +699,7 @@ async def test_a_data_copy_file_over_50_mb_has_its_own_message(desk: Desk) -> No
     from bot.requests.exports import MAX_UPLOADED_EXPORT_BYTES
 
     engine = desk.server.core.engine
-    chat = Chat(engine, address="dewi")
-    await chat.script("2", "Dewi Lestari", "dewi@example.com", CODE, "lewati")
-    await chat.say("", file_of(PNG))
-    await chat.say("1")
-    reference = re.search(r"ACC-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
+    reference = await _access_request_with_proof(engine)
     http = desk.http
     await _log_in(http, "ani@jovapos.test")
     page = await http.get(f"/console/requests/{reference}")

@@ -1,6 +1,8 @@
 """The message catalogue: turns the dialogue's keys and parameters into text.
 
-Texts live in ``config/messages/<lang>.toml``. Nested tables flatten to dotted
+Texts live in ``config/messages/<lang>.toml`` and, for the staff console's
+areas, ``config/messages/<lang>/<area>.toml`` (one file per area, so a key is
+found where its page is; a key defined twice is an error). Nested tables flatten to dotted
 keys; a table's own text sits under ``_`` so ``summary`` and ``summary.line``
 can both exist. Dates are written with Babel in the reader's language
 ("8 Januari 2027"), times in the service's time zone.
@@ -51,6 +53,19 @@ def _read_config(name: str) -> dict[str, Any]:
     return tomllib.loads(resources.files("config").joinpath(name).read_text("utf-8"))
 
 
+def _read_language(lang: str) -> dict[str, str]:
+    texts = _flatten(_read_config(f"messages/{lang}.toml"))
+    folder = resources.files("config").joinpath(f"messages/{lang}")
+    areas = sorted(f.name for f in folder.iterdir()) if folder.is_dir() else []
+    for area in (name for name in areas if name.endswith(".toml")):
+        more = _flatten(_read_config(f"messages/{lang}/{area}"))
+        twice = sorted(set(more) & set(texts))
+        if twice:
+            raise CatalogueError(f"{lang}/{area} defines again: {', '.join(twice[:5])}")
+        texts.update(more)
+    return texts
+
+
 def load_vocabulary() -> Vocabulary:
     return Vocabulary.from_mapping(_read_config("keywords.toml"))
 
@@ -71,8 +86,7 @@ class Catalogue:
 
     @classmethod
     def load(cls, timezone: str = "Asia/Jakarta") -> Catalogue:
-        texts = {lang: _flatten(_read_config(f"messages/{lang}.toml")) for lang in LANGUAGES}
-        return cls(texts, timezone)
+        return cls({lang: _read_language(lang) for lang in LANGUAGES}, timezone)
 
     def text(self, language: str, key: str) -> str:
         table = self.texts.get(language) or self.texts["id"]

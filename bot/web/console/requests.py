@@ -1,4 +1,4 @@
-"""The console's requests: the queue by due date, a request's page with its ID
+"""The console's request page with its ID
 proof (decrypted on the fly, every view recorded) and the lifecycle actions,
 each recorded with the staff member's email.
 """
@@ -19,21 +19,15 @@ from bot.infra.clock import utc_now
 from bot.infra.directory import everyone_counts
 from bot.requests import actions
 from bot.requests.exports import MAX_UPLOADED_EXPORT_BYTES, ExportFile, ExportTooLarge
-from bot.requests.lifecycle import MOVES, Deadline, deadline
-from bot.requests.lookup import BadReference, RequestNotFound, find_request, list_requests
+from bot.requests.lifecycle import MOVES, deadline
+from bot.requests.lookup import BadReference, RequestNotFound, find_request
 from bot.requests.retention import open_id_proof
 from bot.staff.accounts import Session
 from bot.web.console.pages import HEADERS, ConsolePages
-from flows.types import OPEN_STATUSES, RequestStatus, RequestType
+from flows.types import RequestType
 
 # How each action's button looks: what moves the work on, what cannot be undone.
 ACTION_LOOKS = {"verify": "primary", "complete": "primary", "reject": "danger", "cancel": "danger"}
-
-
-@dataclass(frozen=True)
-class QueueRow:
-    request: RequestRecord
-    deadline: Deadline
 
 
 @dataclass(frozen=True)
@@ -53,33 +47,6 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
 
     def today() -> date:
         return utc_now().astimezone(ZoneInfo(core.settings.timezone)).date()
-
-    async def queue(request: Request, session: Session) -> Response:
-        status = request.query_params.get("status", "open")
-        kind = request.query_params.get("type", "")
-        typed = request.query_params.get("q", "").strip()
-        statuses = (
-            OPEN_STATUSES
-            if status == "open"
-            else None
-            if status == "all"
-            else [s for s in RequestStatus if s.value == status]  # unknown: none
-        )
-        kinds = [k for k in RequestType if k.value == kind] if kind else None
-        found = await list_requests(core.services.store, statuses, kinds, typed.casefold())
-        return kit.render(
-            request,
-            "queue.html",
-            session,
-            kit.t(session, "queue"),
-            nav="queue",
-            rows=[QueueRow(r, deadline(r, today())) for r in found],
-            chosen_status=status,
-            statuses=("open", "all", *(s.value for s in RequestStatus)),
-            chosen_kind=kind,
-            kinds=[k.value for k in RequestType],
-            search=typed,
-        )
 
     def action_forms(record: RequestRecord) -> list[ActionForm]:
         """The actions possible from the request's status, each styled by what
@@ -186,7 +153,6 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
         return kit.flashed(f"/console/requests/{reference}", session)
 
     return [
-        Route("/console", signed_in(queue), methods=["GET"]),
         Route("/console/requests/{reference}", signed_in(request_page), methods=["GET"]),
         Route("/console/requests/{reference}/proof", signed_in(proof), methods=["GET"]),
         Route("/console/requests/{reference}/{action}", signed_in(do_action), methods=["POST"]),

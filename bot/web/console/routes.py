@@ -31,6 +31,7 @@ from bot.web.console.admin import admin_routes
 from bot.web.console.chats import chat_routes
 from bot.web.console.live import ActivityFeed
 from bot.web.console.pages import COOKIE, HEADERS, LANGUAGES, LOGIN_CSRF, ConsolePages, Notice
+from bot.web.console.queue import queue_routes
 from bot.web.console.requests import request_routes
 
 LIVE_POLL_SECONDS = 1.0
@@ -157,6 +158,7 @@ def console_routes(core: Core) -> list[BaseRoute]:
         Route("/console/logout", signed_in(logout), methods=["POST"]),
         Route("/console/events", signed_in(events, touch=False), methods=["GET"]),
         *(Route(f"/console/{name}", asset, methods=["GET"]) for name in kit.assets),
+        *queue_routes(kit),
         *request_routes(kit),
         *chat_routes(kit),
         *admin_routes(kit),

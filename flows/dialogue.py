@@ -24,6 +24,7 @@ from flows.prompts import prompt
 from flows.run import Run
 from flows.states import (
     GLOBAL_STATES,
+    INFO,
     MENU,
     START,
     STEPS,
@@ -35,7 +36,16 @@ from flows.states import (
     state_name,
 )
 from flows.steps import answer
-from flows.types import Context, Inbound, KnownRequest, Outcome, Reply, RequestStatus, Snapshot
+from flows.types import (
+    INFO_WANTED,
+    Context,
+    Inbound,
+    KnownRequest,
+    Outcome,
+    Reply,
+    RequestStatus,
+    Snapshot,
+)
 from flows.validators import clean_text
 from flows.vocabulary import Vocabulary
 
@@ -80,9 +90,17 @@ class Dialogue:
             prompt(run)
         return _outcome(run)
 
-    def expects_file(self, state: str, requests: tuple[KnownRequest, ...]) -> bool:
-        """Whether a file sent now would be used, so channels fetch only those."""
+    def expects_file(
+        self, state: str, requests: tuple[KnownRequest, ...], info_ref: str | None = None
+    ) -> bool:
+        """Whether a file sent now would be used, so channels fetch only those.
+        ``info_ref``: the request staff asked more about (the conversation's
+        slot), which takes a file as its answer while it waits for one."""
         if split_state(state)[1] == "id_proof":
+            return True
+        if state == INFO and any(
+            r.reference == info_ref and r.status in INFO_WANTED for r in requests
+        ):
             return True
         return state in (START, MENU) and any(
             r.status == RequestStatus.AWAITING_ID_PROOF for r in requests

@@ -32,6 +32,8 @@ class RequestStatus(StrEnum):
     AWAITING_ID_PROOF = "awaiting_id_proof"
     VERIFYING = "verifying"
     NEEDS_INFO = "needs_info"
+    # The customer answered staff's "ask": staff look at the answer next.
+    INFO_RECEIVED = "info_received"
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
     REJECTED = "rejected"
@@ -49,8 +51,12 @@ OPEN_STATUSES: tuple[RequestStatus, ...] = (
     RequestStatus.AWAITING_ID_PROOF,
     RequestStatus.VERIFYING,
     RequestStatus.NEEDS_INFO,
+    RequestStatus.INFO_RECEIVED,
     RequestStatus.IN_PROGRESS,
 )
+# Staff asked for more and the customer's messages and files go to the request:
+# still waiting (needs_info), or answered and perhaps added to (info_received).
+INFO_WANTED: tuple[RequestStatus, ...] = (RequestStatus.NEEDS_INFO, RequestStatus.INFO_RECEIVED)
 
 _PREFIXES = {
     RequestType.DELETION: "DEL",

@@ -14,7 +14,7 @@ from bot.conversation.replies import create_upload_link
 from bot.conversation.work import Work
 from bot.infra.cpu import off_loop
 from bot.infra.directory import same_name
-from bot.requests.lifecycle import apply_move
+from bot.requests.lifecycle import apply_move, record_answer
 from bot.requests.notify import notify
 from bot.services import Services
 from bot.store import Transaction
@@ -58,15 +58,11 @@ async def apply_effects(services: Services, tx: Transaction, work: Work) -> None
         elif isinstance(effect, CodeAttempt):
             await record_attempt(services, tx, work, effect)
         elif isinstance(effect, ProvideInfo):
-            if effect.token:
-                await tx.link_attachment(effect.token, effect.reference)
-            await tx.add_request_event(
-                effect.reference,
-                "customer",
-                "info_provided",
-                {"text": effect.text} if effect.text else {"file": True},
-                work.now,
-            )
+            asked = await tx.get_request(effect.reference)
+            if asked is not None:  # the dialogue checked it still waits for this
+                if effect.token:
+                    await tx.link_attachment(effect.token, effect.reference)
+                await record_answer(tx, asked, work.now, text=effect.text, file=bool(effect.token))
         elif isinstance(effect, CancelRequest):
             record = await tx.get_request(effect.reference)
             if record is not None:  # the dialogue checked it is this customer's own

@@ -164,6 +164,7 @@ class Engine:
         return self.dialogue.expects_file(
             conversation.state,
             tuple(_known(r) for r in known),
+            conversation.slots.get("info_ref"),
         )
 
     async def recorded_replies(

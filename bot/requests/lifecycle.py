@@ -19,14 +19,14 @@ from bot.domain.models import RequestRecord
 from bot.requests.notify import notify
 from bot.store import Transaction
 from flows.dialogue import await_info
-from flows.types import OPEN_STATUSES, RequestStatus
+from flows.types import INFO_WANTED, OPEN_STATUSES, RequestStatus
 
 S = RequestStatus
 
 # action -> (statuses it may start from, status it leads to; None keeps the status)
 MOVES: dict[str, tuple[tuple[RequestStatus, ...], RequestStatus | None]] = {
-    "verify": ((S.VERIFYING, S.NEEDS_INFO), S.IN_PROGRESS),
-    "ask": ((S.AWAITING_ID_PROOF, S.VERIFYING, S.IN_PROGRESS), S.NEEDS_INFO),
+    "verify": ((S.VERIFYING, S.NEEDS_INFO, S.INFO_RECEIVED), S.IN_PROGRESS),
+    "ask": ((S.AWAITING_ID_PROOF, S.VERIFYING, S.IN_PROGRESS, S.INFO_RECEIVED), S.NEEDS_INFO),
     "reject": (OPEN_STATUSES, S.REJECTED),
     "delay": (OPEN_STATUSES, None),
     "complete": ((S.IN_PROGRESS,), S.COMPLETED),
@@ -166,6 +166,26 @@ async def apply_move(
             **{k: v for k, v in (("reason", reason), ("message", message), ("until", until)) if v},
             **notice,
         )
+
+
+async def record_answer(
+    tx: Transaction, record: RequestRecord, now: datetime, *, text: str, file: bool
+) -> None:
+    """The customer answered staff's "ask" (words, or a file already linked to
+    the request), inside the message's transaction. The first answer moves
+    the request from ``needs_info`` to ``info_received``, so staff see it
+    answered; one more before staff act again stays ``info_received`` and is
+    recorded all the same. Not a staff act: no door offers it (not in
+    ``MOVES``), and the customer is answered in the chat, not by a notice.
+    A request no longer waiting (the dialogue checks) gets nothing."""
+    if record.status not in INFO_WANTED:
+        return
+    data: dict[str, Any] = {"from": record.status.value}
+    if record.status is S.NEEDS_INFO:
+        await tx.set_request_status(record.reference, S.INFO_RECEIVED, now)
+        data["to"] = S.INFO_RECEIVED.value
+    data.update({"text": text} if text else {"file": file})
+    await tx.add_request_event(record.reference, "customer", "info_provided", data, now)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """Staff asked for more about a request: the customer's words (and files,
-see ``flows.attachments``) go to it while it still needs them."""
+see ``flows.attachments``) go to it while staff have not acted on it again.
+The first answer moves it to ``info_received``; more answers before staff
+act are added to it (the engine records each, ``ProvideInfo``)."""
 
 from __future__ import annotations
 
@@ -7,13 +9,13 @@ from flows.moves import reset
 from flows.run import Run
 from flows.states import INFO
 from flows.steps.registry import answer, handles
-from flows.types import ProvideInfo, RequestStatus
+from flows.types import INFO_WANTED, ProvideInfo
 
 
 def info_wanted(run: Run, reference: str) -> bool:
-    return any(
-        r.reference == reference and r.status == RequestStatus.NEEDS_INFO for r in run.ctx.requests
-    )
+    """Whether ``reference`` still takes what the customer sends: asked and
+    not yet verified, rejected, cancelled... (a closed request takes nothing)."""
+    return any(r.reference == reference and r.status in INFO_WANTED for r in run.ctx.requests)
 
 
 @handles(INFO)

@@ -201,10 +201,19 @@ async def test_asked_information_goes_to_the_request(engine: Engine, chat: Chat,
     await chat.say("", file_of(PDF))
     assert chat.keys == ["info.received"]
     record = await find_request(engine.services.store, ref)
+    assert record.status is RequestStatus.INFO_RECEIVED
     info = [e for e in record.events if e.kind == "info_provided"]
-    assert [e.data for e in info] == [
-        {"text": "Ini KTP saya yang baru, maaf tadi buram"},
-        {"file": True},
+    # The first answer moves the request; the second is recorded, the status stays.
+    assert [(e.actor, e.data) for e in info] == [
+        (
+            "customer",
+            {
+                "from": "needs_info",
+                "to": "info_received",
+                "text": "Ini KTP saya yang baru, maaf tadi buram",
+            },
+        ),
+        ("customer", {"from": "info_received", "file": True}),
     ]
     assert len(record.attachments) == 2
     await actions.verify(engine.services, ref, "staff:ani")

@@ -103,6 +103,7 @@ class SQLiteRequests(Queries):
             RequestStatus.AWAITING_ID_PROOF,
             RequestStatus.VERIFYING,
             RequestStatus.NEEDS_INFO,
+            RequestStatus.INFO_RECEIVED,
         )
         await self.db.execute(
             "UPDATE requests SET status = ?, updated_at = ?, "

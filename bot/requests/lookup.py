@@ -12,6 +12,7 @@ from typing import Any
 from bot.domain.errors import Refused
 from bot.domain.models import RequestRecord
 from bot.store import Store
+from bot.store.interface.requests import QueueQuery
 from flows.types import RequestStatus, RequestType
 from flows.validators import parse_reference
 
@@ -55,6 +56,22 @@ async def list_requests(
     ``Transaction.list_requests``), not here."""
     async with store.transaction(readonly=True) as tx:
         return await tx.list_requests(status, type, search, limit, offset)
+
+
+async def queue_page(store: Store, query: QueueQuery) -> tuple[list[RequestRecord], int]:
+    """One page of the staff queue and how many requests match in all
+    (``Transaction.queue_page``: the database filters, sorts and pages)."""
+    async with store.transaction(readonly=True) as tx:
+        return await tx.queue_page(query)
+
+
+async def answered_asks(store: Store, staff_email: str) -> list[RequestRecord]:
+    """Requests whose customer answered (``info_received``) an "ask" that
+    this staff member made last, soonest due first: what the agent who
+    asked should look at next. Staff acts in the console and the API are
+    recorded as ``staff:<email>``; a command-line ``--by`` names the actor."""
+    async with store.transaction(readonly=True) as tx:
+        return await tx.answered_asks(f"staff:{staff_email}")
 
 
 def request_summary(r: RequestRecord) -> dict[str, Any]:

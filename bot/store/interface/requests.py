@@ -6,11 +6,35 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from bot.domain.models import Channel, RequestRecord
 from flows.types import RequestStatus, RequestType
+
+# How the console's queue may be sorted; the first is the default. ``days``
+# (business days left) orders as ``due`` does.
+QUEUE_SORTS = ("due", "days", "filed", "name", "email", "channel", "reference", "type", "status")
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    """One page of the staff queue, as the database picks it out.
+
+    ``statuses``, ``types``: any of these (None: any). ``search``: what staff
+    typed: part of a reference (any case, with or without its dash, O for 0
+    and I or L for 1), or part of the email or the name (casefolded as Python
+    does it, beyond ASCII). ``sort``: one of ``QUEUE_SORTS``, ties broken by
+    due date, then filing order."""
+
+    statuses: Collection[RequestStatus] | None = None
+    types: Collection[RequestType] | None = None
+    search: str = ""
+    sort: str = "due"
+    descending: bool = False
+    limit: int = 50
+    offset: int = 0
 
 
 class Requests(abc.ABC):
@@ -109,3 +133,14 @@ class Requests(abc.ABC):
         ``search``: part of the reference, or the whole email, in any case.
         ``email``: only those filed with this whole email, in any case (a
         customer's data copy). ``limit`` and ``offset``: one page of that order."""
+
+    @abc.abstractmethod
+    async def queue_page(self, query: QueueQuery) -> tuple[list[RequestRecord], int]:
+        """One page of requests as ``query`` asks, and how many match in all:
+        filtered, sorted and paged by the database, never by loading them all."""
+
+    @abc.abstractmethod
+    async def answered_asks(self, asker: str) -> list[RequestRecord]:
+        """Requests in ``info_received`` whose latest "ask" was made by
+        ``asker`` (an actor, e.g. ``staff:ani@jovapos.co.id``; any case),
+        soonest due first: the answers that staff member is waiting for."""

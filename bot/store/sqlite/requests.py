@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import unicodedata
 from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from enum import StrEnum
@@ -14,6 +15,7 @@ import aiosqlite
 from bot.domain.models import AttachmentRecord, Channel, RequestEvent, RequestRecord
 from bot.domain.timestamps import utc_iso as _ts
 from bot.store.base import DuplicateReference
+from bot.store.interface.requests import QueueQuery
 from bot.store.sqlite.queries import FORGOTTEN_LIKE, Queries, _dt
 from flows.types import OPEN_STATUSES, RequestStatus, RequestType
 
@@ -246,6 +248,80 @@ class SQLiteRequests(Queries):
             sql += " LIMIT ? OFFSET ?"
             params += [-1 if limit is None else limit, offset]
         return [_request(r) for r in await self._all(sql, params)]
+
+    async def queue_page(self, query: QueueQuery) -> tuple[list[RequestRecord], int]:
+        where: list[str] = []
+        params: list[Any] = []
+        for column, wanted in (("status", query.statuses), ("type", query.types)):
+            if wanted is None:
+                continue
+            values = [w.value for w in wanted]
+            if not values:
+                return [], 0
+            where.append(f"{column} IN ({','.join('?' * len(values))})")
+            params += values
+        searched = _queue_search(query.search)
+        if searched:
+            where.append(searched[0])
+            params += searched[1]
+        condition = (" WHERE " + " AND ".join(where)) if where else ""
+        row = await self._one(f"SELECT count(*) FROM requests{condition}", params)
+        total = int(row[0]) if row else 0
+        order = _QUEUE_ORDER.get(query.sort, _QUEUE_ORDER["due"])
+        way = "DESC" if query.descending else "ASC"
+        keys = ", ".join(f"{key} {way}" for key in order)
+        rows = await self._all(
+            f"SELECT * FROM requests{condition} ORDER BY {keys} LIMIT ? OFFSET ?",
+            [*params, max(query.limit, 0), max(query.offset, 0)],
+        )
+        return [_request(r) for r in rows], total
+
+    async def answered_asks(self, asker: str) -> list[RequestRecord]:
+        rows = await self._all(
+            "SELECT * FROM requests r WHERE r.status = ? AND casefold(("
+            "SELECT e.actor FROM request_events e WHERE e.request_id = r.id "
+            "AND e.kind = 'ask' ORDER BY e.id DESC LIMIT 1)) = ? ORDER BY r.due_date, r.id",
+            (RequestStatus.INFO_RECEIVED.value, asker.casefold()),
+        )
+        return [_request(r) for r in rows]
+
+
+# Sort key -> the columns ordered by (all in the one direction asked); the
+# last ones break ties, so a page boundary never shows a request twice.
+_STATUS_ORDER = " ".join(f"WHEN '{s.value}' THEN {n}" for n, s in enumerate(RequestStatus))
+_QUEUE_ORDER: dict[str, tuple[str, ...]] = {
+    "due": ("due_date", "id"),
+    "days": ("due_date", "id"),
+    "filed": ("created_at", "id"),
+    "name": ("casefold(full_name)", "due_date", "id"),
+    "email": ("casefold(email)", "due_date", "id"),
+    "channel": ("channel", "due_date", "id"),
+    "reference": ("reference", "id"),
+    "type": ("type", "due_date", "id"),
+    "status": (f"CASE status {_STATUS_ORDER} END", "due_date", "id"),
+}
+# What a reference is compared as: no dash, upper case, and the letters
+# Crockford's base32 reads as digits read so on both sides (O as 0, I and L
+# as 1, as ``flows.validators.parse_reference`` forgives them), so "del7k3"
+# and "DEL-7K3" find the same request whatever the prefix's letters are.
+_REFERENCE_FOLDED = (
+    "replace(replace(replace(replace(upper(reference), '-', ''), 'O', '0'), 'I', '1'), 'L', '1')"
+)
+_ALIASES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+def _queue_search(typed: str) -> tuple[str, list[str]] | None:
+    """The queue search as SQL: part of the reference, the email or the name."""
+    needle = unicodedata.normalize("NFKC", typed).strip().casefold()
+    if not needle:
+        return None
+    sql = "(instr(casefold(email), ?) > 0 OR instr(casefold(full_name), ?) > 0"
+    params = [needle, needle]
+    compact = "".join(ch for ch in needle.upper() if ch.isascii() and ch.isalnum())
+    if compact:
+        sql += f" OR instr({_REFERENCE_FOLDED}, ?) > 0"
+        params.append(compact.translate(_ALIASES))
+    return sql + ")", params
 
 
 def _request(row: aiosqlite.Row, **extra: Any) -> RequestRecord:

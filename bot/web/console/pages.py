@@ -37,7 +37,7 @@ FLASH_SECONDS = 60  # read by the page the redirect leads to, at once
 LANGUAGES = ("id", "en")
 # What the language switch carries over: the queue's filters, nothing else a
 # URL may hold (a crafted parameter never becomes part of a link on the page).
-KEPT_PARAMS = ("status", "type", "q")
+KEPT_PARAMS = ("status", "type", "q", "sort", "dir", "page")
 HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",

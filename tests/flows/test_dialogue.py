@@ -792,3 +792,54 @@ def test_asking_for_a_file_offers_an_upload_once_and_marks_only_those_replies(d:
     d.say("nanti")
     d.say("1")  # filed without proof: the receipt asks for it later
     assert [r.key for r in d.outcome.replies if r.asks_for_file] == ["filed.proof_later"]  # type: ignore[union-attr]
+
+
+# The customer's answer to staff's "ask" (status needs_info, then info_received) --
+
+
+@pytest.mark.parametrize("status", ["needs_info", "info_received"])
+def test_an_answer_goes_to_the_asked_request_while_it_waits(
+    dialogue: Dialogue, status: str
+) -> None:
+    """The first answer (needs_info) and any answer after it (info_received,
+    before staff act again) go to the request, words and files alike."""
+    asked = ctx(requests=(_info_request(status),))
+    slots = {"info_ref": "ACC-7K3M9Q"}
+    out = dialogue.step(Snapshot("info", slots, "id"), Inbound("Nomor HP lama 0812"), asked)
+    assert out.effects == [ProvideInfo("ACC-7K3M9Q", "Nomor HP lama 0812", None)]
+    assert out.state == "info" and [r.key for r in out.replies] == ["info.received"]
+    photo = good_file()
+    out = dialogue.step(Snapshot("info", slots, "id"), Inbound("", (photo,)), asked)
+    assert out.effects == [
+        KeepAttachment(photo.token),
+        ProvideInfo("ACC-7K3M9Q", "", photo.token),
+    ]
+    assert dialogue.expects_file("info", asked.requests, "ACC-7K3M9Q")
+
+
+@pytest.mark.parametrize(
+    "status", ["in_progress", "verifying", "completed", "rejected", "cancelled"]
+)
+def test_an_answer_after_staff_moved_on_is_read_as_usual(dialogue: Dialogue, status: str) -> None:
+    """Verified, rejected, cancelled...: the request takes nothing more; what
+    the customer writes is read at the menu, and a file is not fetched."""
+    moved_on = ctx(requests=(_info_request(status),))
+    slots = {"info_ref": "ACC-7K3M9Q"}
+    out = dialogue.step(Snapshot("info", slots, "id"), Inbound("1"), moved_on)
+    assert not any(isinstance(e, ProvideInfo) for e in out.effects)
+    assert out.state != "info"
+    assert not dialogue.expects_file("info", moved_on.requests, "ACC-7K3M9Q")
+    # Nor does another request's waiting count for this one.
+    other = ctx(
+        requests=(
+            _info_request(status),
+            KnownRequest("DEL-1111AA", RequestType.DELETION, "needs_info", DUE),
+        )
+    )
+    assert not dialogue.expects_file("info", other.requests, "ACC-7K3M9Q")
+    assert not dialogue.expects_file("info", other.requests, None)
+
+
+def test_info_received_is_open() -> None:
+    assert RequestStatus.INFO_RECEIVED.is_open
+    assert "info_received" in OPEN_STATUSES

@@ -191,6 +191,14 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return _error(500, "internal error")
 
 
+# What each status means, for the client that reads the document.
+_STATUS_WORDS = (
+    "awaiting_id_proof: filed without ID proof; verifying: ID proof received; "
+    "needs_info: staff asked the customer for more; info_received: the customer "
+    "answered (more answers may follow until staff act); in_progress: identity "
+    "accepted; completed, rejected, cancelled: closed. All but the last three are open."
+)
+
 _REQUEST = {
     "type": "object",
     "required": [
@@ -213,7 +221,11 @@ _REQUEST = {
     "properties": {
         "reference": {"type": "string", "pattern": "^(DEL|ACC|COR|RES)-[0-9A-HJKMNP-TV-Z]{6}$"},
         "type": {"type": "string", "enum": ["deletion", "access", "correction", "restriction"]},
-        "status": {"type": "string", "enum": [s.value for s in RequestStatus]},
+        "status": {
+            "type": "string",
+            "enum": [s.value for s in RequestStatus],
+            "description": _STATUS_WORDS,
+        },
         "channel": {"type": "string", "enum": ["terminal", "whatsapp", "sms", "telegram"]},
         "customer_address": {"type": "string"},
         "full_name": {"type": "string"},
@@ -289,6 +301,7 @@ OPENAPI: dict[str, Any] = {
                         "in": "query",
                         "required": False,
                         "schema": {"type": "string", "enum": [s.value for s in RequestStatus]},
+                        "description": "only requests in this status; " + _STATUS_WORDS,
                     }
                 ],
                 "responses": {

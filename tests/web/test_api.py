@@ -129,3 +129,42 @@ async def test_completing_a_deletion_forgets_its_customer_at_once(
         assert done.status_code == 200, done.text
         assert done.json()["status"] == "completed" and done.json()["full_name"] == ""
         assert_forgotten(settings.data_dir, ref)  # no housekeeping ran
+
+
+async def test_an_answered_request_over_the_api(tmp_path: Path, clock: FakeClock) -> None:
+    """``info_received``: listed by its filter, documented, and acted on."""
+    settings = load_settings(environ={}, data_dir=str(tmp_path / "data"), public_url=PUBLIC_URL)
+    async with running_server(settings, clock=clock) as server, httpx.AsyncClient() as http:
+        engine = server.core.engine
+        mailbox_of(engine)
+        async with engine.services.store.transaction() as tx:
+            await tx.create_api_token("pos-backoffice", hash_token("s3cret-token"), clock())
+        chat = Chat(engine, address="siti")
+        await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati", "nanti", "1")
+        ref = re.search(r"ACC-[0-9A-Z]{6}", chat.text).group(0)  # type: ignore[union-attr]
+        base, auth = server.url + "/api/v1", {"Authorization": "Bearer s3cret-token"}
+        asked = await http.post(
+            base + f"/requests/{ref}/ask", headers=auth, json={"message": "Nomor HP lama?"}
+        )
+        assert asked.json()["status"] == "needs_info"
+        assert (await http.get(base + "/requests?status=info_received", headers=auth)).json() == []
+        await chat.say("0812 1111 2222")
+        listed = (await http.get(base + "/requests?status=info_received", headers=auth)).json()
+        assert [(r["reference"], r["status"], r["overdue"]) for r in listed] == [
+            (ref, "info_received", False)
+        ]
+        detail = (await http.get(base + f"/requests/{ref}", headers=auth)).json()
+        assert detail["events"][-1]["kind"] == "info_provided"
+        assert detail["events"][-1]["data"]["to"] == "info_received"
+        refused = await http.post(base + f"/requests/{ref}/complete", headers=auth)
+        assert refused.status_code == 409 and refused.json()["params"]["status"] == "info_received"
+        again = await http.post(
+            base + f"/requests/{ref}/ask", headers=auth, json={"message": "Dan email lama?"}
+        )
+        assert again.status_code == 200 and again.json()["status"] == "needs_info"
+        spec = (await http.get(base + "/openapi.json")).json()
+        validate(spec)
+        status = spec["components"]["schemas"]["Request"]["properties"]["status"]
+        assert "info_received" in status["enum"] and "info_received:" in status["description"]
+        (parameter,) = spec["paths"]["/requests"]["get"]["parameters"]
+        assert "info_received" in parameter["schema"]["enum"]

@@ -21,7 +21,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bot.domain.models import RequestRecord
-from bot.infra.clock import utc_now
 from bot.requests.lifecycle import Deadline, deadline
 from bot.requests.lookup import queue_page
 from bot.staff.accounts import Session
@@ -136,7 +135,7 @@ def queue_routes(kit: ConsolePages) -> list[BaseRoute]:
 
     async def queue(request: Request, session: Session) -> Response:
         zone = ZoneInfo(core.settings.timezone)
-        today = utc_now().astimezone(zone).date()
+        today = core.services.clock().astimezone(zone).date()
         view = QueueView.read(request.query_params)
         store = core.services.store
         found, total = await queue_page(store, view.query(view.page))

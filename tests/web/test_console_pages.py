@@ -168,6 +168,11 @@ async def test_every_console_page_reads_as_words_in_both_languages(server: Runni
     pages = [
         "/console",
         "/console?status=all",
+        "/console?status=info_received",  # answered: the "customer answered" mark
+        "/console?status=all&sort=name&dir=desc",
+        "/console?status=all&sort=bogus&dir=x&page=x",
+        "/console?q=andi",
+        "/console?q=tidak-ada-yang-cocok",  # an empty queue
         *(f"/console/requests/{r}" for r in references),
         "/console/requests/ACC-ZZZZZZ",  # not found
         f"/console/requests/{references[0]}?error=not_possible",

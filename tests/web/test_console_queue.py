@@ -422,3 +422,51 @@ async def test_ten_thousand_requests_page_as_fast_as_a_few(
                 assert answer.status_code == 200 and len(rows(answer.text, "queue-table")) == 50
         print("queue timings (s):", {k: round(v, 3) for k, v in timings.items()})
         assert max(timings.values()) < 1.0, timings
+
+
+@pytest.mark.slow
+async def test_the_queue_in_a_browser_at_desktop_and_phone_width(
+    queue: Queue, tmp_path: Path
+) -> None:
+    """Screenshots of the queue (PRIVACYBOT_SCREENSHOTS=DIR keeps them): a
+    table at desktop width, cards of labelled values at phone width, with no
+    sideways scrolling; sorting by a header and paging work by links."""
+    import os
+
+    from playwright.async_api import async_playwright
+
+    from tests.conversation.test_upload_page import CHROMIUM, CHROMIUM_ARGS, PHONE
+
+    artefacts = Path(os.environ.get("PRIVACYBOT_SCREENSHOTS") or tmp_path / "screenshots")
+    artefacts.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 800})
+            await page.goto(queue.server.url + "/console")
+            await page.fill('input[name="email"]', "ani@jovapos.test")
+            await page.fill('input[name="password"]', PASSWORD)
+            await page.click('button[type="submit"]')
+            await page.wait_for_url("**/console")
+            await page.goto(queue.server.url + "/console?status=all")
+            await page.screenshot(path=str(artefacts / "queue-desktop.png"), full_page=True)
+            await page.click(
+                "th a.sort >> text="
+                + queue.server.core.services.catalogue.text("id", "console.queue.name")
+            )
+            await page.wait_for_url("**sort=name**")
+            await page.click("a[rel=next]")
+            await page.wait_for_url("**page=2**")
+            assert "sort=name" in page.url and "status=all" in page.url
+            await page.screenshot(path=str(artefacts / "queue-desktop-sorted.png"), full_page=True)
+            await page.set_viewport_size(PHONE)
+            await page.goto(queue.server.url + "/console?status=all")
+            await page.screenshot(path=str(artefacts / "queue-phone.png"), full_page=True)
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"] + 1  # cards, not a wide table
+            display = await page.eval_on_selector(
+                "#queue-table tbody tr", "r => getComputedStyle(r).display"
+            )
+            assert display == "grid"
+        finally:
+            await browser.close()

@@ -51,7 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     requests = commands.add_parser("requests", help="staff views of filed requests")
     views = requests.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = views.add_parser("list", help="list requests, soonest due first")
-    listing.add_argument("--status", choices=[s.value for s in RequestStatus])
+    listing.add_argument(
+        "--status",
+        choices=[s.value for s in RequestStatus],
+        help="only this status (info_received: the customer answered staff's ask)",
+    )
     listing.add_argument("--overdue", action="store_true", help="only open requests past due")
     listing.add_argument(
         "--due-within",
@@ -66,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
 
     for action, text in (
         ("verify", "identity accepted: the request is in progress"),
-        ("ask", "ask the customer for more information (needs_info)"),
+        ("ask", "ask the customer for more information (needs_info; their answer: info_received)"),
         ("reject", "reject the request, with the reason"),
         ("delay", "move the due date, with the reason"),
         ("complete", "the request is done"),

@@ -68,8 +68,9 @@ async def queue_page(store: Store, query: QueueQuery) -> tuple[list[RequestRecor
 async def answered_asks(store: Store, staff_email: str) -> list[RequestRecord]:
     """Requests whose customer answered (``info_received``) an "ask" that
     this staff member made last, soonest due first: what the agent who
-    asked should look at next. Staff acts in the console and the API are
-    recorded as ``staff:<email>``; a command-line ``--by`` names the actor."""
+    asked should look at next. The console records a staff member's acts as
+    ``staff:<email>`` (the command line as ``staff:<--by>``, the API as
+    ``api:<token name>``), so this finds the asks made in the console."""
     async with store.transaction(readonly=True) as tx:
         return await tx.answered_asks(f"staff:{staff_email}")
 

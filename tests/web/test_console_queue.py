@@ -470,3 +470,22 @@ async def test_the_queue_in_a_browser_at_desktop_and_phone_width(
             assert display == "grid"
         finally:
             await browser.close()
+
+
+async def test_search_reads_a_name_typed_decomposed_and_a_full_width_reference(
+    queue: Queue,
+) -> None:
+    """ "Müller" typed as u + combining diaeresis (as some keyboards send it)
+    finds the name stored composed; a reference in full-width letters reads as one."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", "müller 3")
+    assert decomposed != "müller 3"
+    assert (
+        await queue.references(status="all", q=decomposed)
+        == await queue.references(status="all", q="müller 3")
+        != []
+    )
+    target = queue.filed[7].reference
+    full_width = "".join(chr(ord(c) + 0xFEE0) if c.isalnum() else c for c in target)
+    assert target in await queue.references(status="all", q=full_width)

@@ -312,12 +312,15 @@ _ALIASES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 def _queue_search(typed: str) -> tuple[str, list[str]] | None:
     """The queue search as SQL: part of the reference, the email or the name."""
-    needle = unicodedata.normalize("NFKC", typed).strip().casefold()
+    # Names and emails are stored as customers typed them, in NFC (``clean_text``).
+    needle = unicodedata.normalize("NFC", typed).strip().casefold()
     if not needle:
         return None
     sql = "(instr(casefold(email), ?) > 0 OR instr(casefold(full_name), ?) > 0"
     params = [needle, needle]
-    compact = "".join(ch for ch in needle.upper() if ch.isascii() and ch.isalnum())
+    # A reference is ASCII; full-width or other compatibility forms read as it.
+    written = unicodedata.normalize("NFKC", needle).upper()
+    compact = "".join(ch for ch in written if ch.isascii() and ch.isalnum())
     if compact:
         sql += f" OR instr({_REFERENCE_FOLDED}, ?) > 0"
         params.append(compact.translate(_ALIASES))

@@ -133,7 +133,7 @@ class Words:
         back-office API client by its token's name."""
         kind, _, who = actor.partition(":")
         if who and kind in ("staff", "note", "event"):
-            return self.t("request.you") if reader and who == reader else who
+            return self.t("request.you", email=who) if reader and who == reader else who
         if who and kind == "api":
             return self.t("actor.api", name=who)
         return self._label(f"console.actor.{actor}") or actor

@@ -143,7 +143,9 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
             (t("proof"), t("request.proof_count", count=len(stored))),
             (t("reason"), record.reason or "–"),
         ]
-        return shown + words.facts(record.details)
+        # The reason chosen from the list is the reason above, written out: once is enough.
+        details = [(k, v) for k, v in words.facts(record.details) if v != record.reason]
+        return shown + details
 
     async def render_page(
         request: Request,

@@ -330,18 +330,22 @@ async def test_a_staff_member_handles_a_request_in_the_browser(desk: Desk, tmp_p
             )
             await page.click(f"text={desk.reference}")
             await page.wait_for_url(f"**/console/requests/{desk.reference}")
+            assert await page.locator("img.proof").count() == 0  # shown only with a reason
+            await page.select_option("#reason-1", "check_identity")
+            await page.click("#proof-1 button[type=submit]")
+            await page.wait_for_selector("#proof-1 img.proof")
             width = await page.eval_on_selector("img.proof", "img => img.naturalWidth")
             assert width == 32  # the ID proof, decrypted on the fly
             form = page.locator(f'form[action="/console/requests/{desk.reference}/verify"]')
-            await form.locator('input[name="sure"]').check()
             await form.locator("button").click()
             await page.locator(".msg", has_text="Tersimpan.").wait_for()
             assert page.url.endswith(f"/console/requests/{desk.reference}")
             await page.reload()  # the flash was for that view only
             assert await page.locator(".msg").count() == 0
-            form = page.locator(f'form[action="/console/requests/{desk.reference}/complete"]')
-            await form.locator('input[name="sure"]').check()
-            await form.locator("button").click()
+            await page.locator("#act-complete button.opens-dialog").click()
+            dialog = page.locator("#act-complete-dialog")
+            await dialog.locator('input[name="sure"]').check()
+            await dialog.locator('button[type="submit"]').click()
             await page.locator(".msg", has_text="Tersimpan.").wait_for()
             assert "selesai" in await page.inner_text("main")  # the status, in Indonesian
             await page.screenshot(path=str(artefacts / "request-desktop.png"), full_page=True)
@@ -355,12 +359,15 @@ async def test_a_staff_member_handles_a_request_in_the_browser(desk: Desk, tmp_p
     from bot.requests.lookup import find_request
 
     record = await find_request(engine.services.store, desk.reference)
-    assert [(e.actor, e.kind) for e in record.events][-2:] == [
+    assert [(e.actor, e.kind) for e in record.events][-3:] == [
+        ("staff:ani@jovapos.test", "id_proof_viewed"),
         ("staff:ani@jovapos.test", "verify"),
         ("staff:ani@jovapos.test", "complete"),
     ]
     views = record.attachments[0].views
-    assert views and {(v[0], v[1]) for v in views} == {("ani@jovapos.test", "console")}
+    assert [(v.viewer, v.purpose, v.reason) for v in views] == [
+        ("ani@jovapos.test", "console", "check_identity")
+    ]
     db = engine.services.store.db  # type: ignore[attr-defined]
     async with db.execute(
         "SELECT kind FROM notifications WHERE channel = 'terminal' ORDER BY id"

@@ -123,6 +123,24 @@ async def test_reveal_a_proof_complete_a_deletion_and_follow_changes_live(
             assert await other.locator("#request-actions form").count() == 0
             await page.set_viewport_size(PHONE)
             await page.screenshot(path=str(shots / "request-done-phone.png"), full_page=True)
+
+            # Without script the confirmation is in place, its box required.
+            third = await correction_with_proof(engine, address="budi")
+            plain = await browser.new_context(viewport=DESKTOP, java_script_enabled=False)
+            await plain.add_cookies(await context.cookies())
+            bare = await plain.new_page()
+            await bare.goto(f"{server.url}/console/requests/{third}")
+            block = bare.locator("#act-reject")
+            assert await block.locator("button.opens-dialog").is_hidden()
+            await block.locator("textarea[name=reason]").fill("Bukan pemilik akun")
+            await block.locator("button[type=submit]").click()  # the box is not ticked
+            assert await bare.evaluate("location.pathname") == f"/console/requests/{third}"
+            assert (await find_request(services.store, third)).status.value == "verifying"
+            await block.locator("input[name=sure]").check()
+            await block.locator("button[type=submit]").click()
+            await bare.locator(".msg", has_text="Tersimpan.").wait_for()
+            assert (await find_request(services.store, third)).status.value == "rejected"
+            await bare.screenshot(path=str(shots / "request-no-script.png"), full_page=True)
         finally:
             await browser.close()
     assert date(2027, 6, 1)  # the date the page showed as "1 Juni 2027"

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from bot.domain.models import AttachmentRecord, NotificationState, RequestRecord
+from bot.domain.models import NotificationState, RequestRecord
 from bot.requests import actions
 from bot.requests.lifecycle import MOVES
 from bot.requests.retention import VIEW_REASONS
@@ -82,7 +82,7 @@ class ProofFile:
     sort: str  # image, pdf or other
     received: str
     size_kb: int
-    deleted: str  # when it was deleted ("" while stored)
+    deleted: str  # when and why it was deleted, in words ("" while stored)
     views: tuple[tuple[str, str, str], ...]  # (who, when, why) in words
     shown: bool = False
     url: str = ""
@@ -205,11 +205,14 @@ def sort_of(media_type: str) -> str:
 
 
 def proof_files(
-    attachments: tuple[AttachmentRecord, ...], words: Words, reader: str, shown: Mapping[int, str]
+    record: RequestRecord, words: Words, reader: str, shown: Mapping[int, str]
 ) -> list[ProofFile]:
-    """Every ID proof the request has had, stored or deleted, each with who
-    looked at it, when and why. ``shown``: number -> the signed URL of a file
-    whose look was just recorded."""
+    """Every ID proof the request has had, stored or deleted (with the
+    customer, or after its retention), each with who looked at it, when and
+    why. ``shown``: number -> the signed URL of a file whose look was just
+    recorded."""
+    attachments = record.attachments
+    gone = "request.proof_forgotten" if record.forgotten else "request.proof_deleted"
     files = []
     for number, a in enumerate(attachments, 1):
         views = tuple(
@@ -229,7 +232,7 @@ def proof_files(
                 sort=sort_of(a.media_type),
                 received=words.when(a.created_at),
                 size_kb=max(1, round(a.size / 1024)),
-                deleted=words.when(a.deleted_at) if a.deleted_at else "",
+                deleted=words.t(gone, at=words.when(a.deleted_at)) if a.deleted_at else "",
                 views=views,
                 shown=bool(url),
                 url=url,

@@ -184,7 +184,7 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
             deadline=deadline(record, today()),
             facts=facts(record, words, await directory_match(record), session.email),
             events=[words.event(e, session.email) for e in reversed(record.events)],
-            proofs=proof_files(record.attachments, words, session.email, shown),
+            proofs=proof_files(record, words, session.email, shown),
             view_reasons=VIEW_REASONS,
             typed=typed or Typed(),
             notifications=notice_rows(notifications, words, channels),

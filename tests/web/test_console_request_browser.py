@@ -117,6 +117,27 @@ async def test_reveal_a_proof_complete_a_deletion_and_follow_changes_live(
             width = await other.evaluate("document.documentElement.scrollWidth")
             assert width <= PHONE["width"] + 1
             assert await other.locator("#act-verify form").count() == 1
+            # A dialog open with words typed in it stays open, words and all,
+            # through a live update.
+            await other.locator("#act-reject button.opens-dialog").click()
+            reject = other.locator("#act-reject-dialog")
+            await reject.locator("textarea[name=reason]").fill("Nama tidak cocok")
+            await reject.evaluate(
+                "d => { d.dataset.before = 'yes'; }"
+            )  # this element, not a new one
+            await actions.delay(
+                services, correction, "staff:boss@jovapos.test", "Arsip", "2027-03-01"
+            )
+            await other.locator("#request-head", has_text="1 Maret 2027").wait_for(timeout=10000)
+            await other.locator("#request-history", has_text="Arsip").wait_for()
+            await other.wait_for_timeout(300)  # the swap of the actions, if any, is done
+            assert await reject.evaluate("d => d.dataset.before") is None  # swapped in anew...
+            assert await reject.evaluate("d => d.matches(':modal')")  # ...and open again
+            assert await reject.locator("textarea[name=reason]").input_value() == (
+                "Nama tidak cocok"
+            )
+            await other.screenshot(path=str(shots / "request-dialog-phone.png"))
+            await reject.locator(".closes-dialog").click()
             await actions.cancel(services, correction, "customer")
             await other.locator("#request-head", has_text="dibatalkan").wait_for(timeout=10000)
             await other.locator("#request-actions", has_text="Tidak ada tindakan").wait_for()

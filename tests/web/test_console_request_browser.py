@@ -64,7 +64,7 @@ async def test_reveal_a_proof_complete_a_deletion_and_follow_changes_live(
             record = await find_request(services.store, deletion)
             assert all(not a.views for a in record.attachments)
             assert await page.locator(".proof-item").count() == 2  # every file, not the latest
-            await page.screenshot(path=str(shots / "request-desktop.png"), full_page=True)
+            await page.screenshot(path=str(shots / "request-open-desktop.png"), full_page=True)
 
             # Reveal the first file with a reason: shown inline, the look recorded.
             await page.select_option("#reason-1", "check_identity")
@@ -113,7 +113,7 @@ async def test_reveal_a_proof_complete_a_deletion_and_follow_changes_live(
             other = await context.new_page()
             await other.goto(f"{server.url}/console/requests/{correction}")
             await other.set_viewport_size(PHONE)
-            await other.screenshot(path=str(shots / "request-phone.png"), full_page=True)
+            await other.screenshot(path=str(shots / "request-open-phone.png"), full_page=True)
             width = await other.evaluate("document.documentElement.scrollWidth")
             assert width <= PHONE["width"] + 1
             assert await other.locator("#act-verify form").count() == 1

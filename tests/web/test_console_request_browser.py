@@ -138,6 +138,23 @@ async def test_reveal_a_proof_complete_a_deletion_and_follow_changes_live(
             )
             await other.screenshot(path=str(shots / "request-dialog-phone.png"))
             await reject.locator(".closes-dialog").click()
+            # A refusal the browser cannot foresee (a reason of spaces): the
+            # dialog is open again on the page's own address, with the reason
+            # in the reader's language and what was typed.
+            await other.locator("#act-reject button.opens-dialog").click()
+            await reject.locator("textarea[name=reason]").fill("   ")
+            await reject.locator("input[name=sure]").check()
+            await reject.locator("button[type=submit]").click()
+            await other.locator(".msg-error").wait_for()
+            await other.wait_for_function("document.querySelector('#act-reject-dialog').open")
+            assert await reject.evaluate("d => d.matches(':modal')")
+            assert await other.evaluate("location.pathname") == f"/console/requests/{correction}"
+            problem = services.catalogue.text("id", "console.problem.reason_missing")
+            assert problem in await other.inner_text(".msg-error")
+            assert problem in await reject.locator(".form-problem").inner_text()  # in sight
+            await other.screenshot(path=str(shots / "request-refused-dialog.png"))
+            assert await reject.locator("textarea[name=reason]").input_value() == "   "
+            await reject.locator(".closes-dialog").click()
             await actions.cancel(services, correction, "customer")
             await other.locator("#request-head", has_text="dibatalkan").wait_for(timeout=10000)
             await other.locator("#request-actions", has_text="Tidak ada tindakan").wait_for()

@@ -110,6 +110,7 @@ class Typed:
 
     target: str = ""
     values: dict[str, str] = field(default_factory=dict)
+    problem: str = ""  # why it was refused, shown in the form too (a dialog hides the top)
 
 
 def form_params(action: str) -> dict[str, bool]:

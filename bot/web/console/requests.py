@@ -222,9 +222,9 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
                 core.services, record.reference, token, session.email, "console", reason
             )
         except Refused as exc:
-            typed = Typed(f"proof-{number}", {"reason": choice, "note": note})
-            fresh = await find(request) or record
             problem = kit.problem(session, exc)
+            typed = Typed(f"proof-{number}", {"reason": choice, "note": note}, problem.text)
+            fresh = await find(request) or record
             return await render_page(
                 request, session, fresh, status=400, notices=(problem,), typed=typed
             )
@@ -309,9 +309,10 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
         except (RequestNotFound, BadReference):
             return Response(status_code=404, headers=HEADERS)
         except Refused as exc:
-            typed = Typed(action, {k: (v or "")[:TYPED_MAX] for k, v in given.items()})
-            fresh = await find(request) or record
             problem = kit.problem(session, exc)
+            values = {k: (v or "")[:TYPED_MAX] for k, v in given.items()}
+            typed = Typed(action, values, problem.text)
+            fresh = await find(request) or record
             return await render_page(
                 request, session, fresh, status=400, notices=(problem,), typed=typed
             )

@@ -189,6 +189,18 @@ async def test_view_recording_at_use_case_level(server: RunningServer) -> None:
         ("ani@jovapos.test", "console", "audit")
     ]
     assert record.events[-1].data == {"proof": 2, "reason_code": "audit", "via": "console"}
+    typed = "Polisi minta data Sekar Ayu"
+    await record_id_proof_view(services, reference, token, "ani@jovapos.test", "console", typed)
+    assert (await find_request(services.store, reference)).events[-1].data["reason"] == typed
+    # Forgetting the customer keeps who looked and the listed reasons, not typed words.
+    await actions.complete(services, reference, "staff:ani@jovapos.test")
+    record = await find_request(services.store, reference)
+    assert record.forgotten
+    assert [(v.viewer, v.reason) for v in record.attachments[1].views] == [
+        ("ani@jovapos.test", "audit"),
+        ("ani@jovapos.test", ""),
+    ]
+    assert all("Sekar" not in str(e.data) for e in record.events)
 
 
 async def _fail(server: RunningServer, reference: str, kind: str, error: str) -> int:

@@ -452,3 +452,25 @@ async def test_the_head_and_facts_read_as_words_in_both_languages(
         assert services.catalogue.text("id", "console.overdue") in head.text()
         assert "lewat" in head.text() and "-" not in head.text().replace(reference, "")
     assert PNG  # the proof Andi sent is a JPEG; PNG is Sekar's
+
+
+async def test_a_notification_leaving_the_queue_moves_the_live_mark(server: RunningServer) -> None:
+    """An open request page follows its notifications too: a send, a failure
+    given up, a provider's report each move the mark the live streams compare."""
+    services = server.core.services
+    reference = await correction_with_proof(server.core.engine)
+
+    async def mark() -> str:
+        async with services.store.transaction(readonly=True) as tx:
+            return await tx.activity_mark()
+
+    async with services.store.transaction(readonly=True) as tx:
+        (receipt,) = await tx.request_notifications(reference)
+    before = await mark()
+    async with services.store.transaction() as tx:
+        await tx.notification_sent(receipt.id, "SM-live", services.clock())
+    sent = await mark()
+    assert sent != before
+    async with services.store.transaction() as tx:
+        await tx.record_delivery("SM-live", "delivered", None, services.clock())
+    assert await mark() != sent

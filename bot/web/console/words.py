@@ -29,6 +29,7 @@ _STATUS_LOOK = {
     "awaiting_id_proof": "warn",
     "needs_info": "warn",
     "verifying": "info",
+    "info_received": "info",  # the customer answered: staff's turn
     "in_progress": "info",
     "completed": "success",
 }

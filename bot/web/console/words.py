@@ -176,6 +176,8 @@ class Words:
         data, kind = event.data, event.kind
         what = self._label(f"console.event.{kind}") or self.t("event.other")
         details: list[str] = []
+        if kind == "id_proof_viewed":
+            details.extend(self._proof_view(data))  # which file first, then why
         if kind == "filed" and data.get("status"):
             details.append(self.t("detail_text.first_status", status=self.state(data["status"])))
         if data.get("email_verified"):
@@ -193,8 +195,6 @@ class Words:
             details.append(self.t("detail_text.answer", text=data["text"]))
         if data.get("file"):
             details.append(self.t("detail_text.file"))
-        if kind == "id_proof_viewed":
-            details.extend(self._proof_view(data))
         if kind in ("notification_failed", "notification_retried") and data.get("kind"):
             notice = self._label(f"console.notice_kind.{data['kind']}") or self.t(
                 "notice_kind.other"

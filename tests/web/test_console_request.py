@@ -474,3 +474,37 @@ async def test_a_notification_leaving_the_queue_moves_the_live_mark(server: Runn
     async with services.store.transaction() as tx:
         await tx.record_delivery("SM-live", "delivered", None, services.clock())
     assert await mark() != sent
+
+
+async def test_the_actions_shown_are_those_moves_allows_in_each_status(
+    server: RunningServer, ani: httpx.AsyncClient
+) -> None:
+    """Walked through its statuses, a request offers exactly the acts
+    ``MOVES`` allows from each, and none once it is closed."""
+    from bot.requests.lifecycle import MOVES
+
+    services = server.core.services
+    reference = await correction_with_proof(server.core.engine)
+    steps = [
+        ("ask", {"message": "Foto buram"}),
+        ("verify", {}),
+        ("delay", {"reason": "Arsip", "until": "2027-03-01"}),
+        ("reject", {"reason": "Bukan pemilik akun", "sure": "on"}),
+    ]
+    for action, form in [*steps, (None, {})]:
+        record = await find_request(services.store, reference)
+        page = await ani.get(f"/console/requests/{reference}")
+        shown = [
+            d.attrs["id"].removeprefix("act-")
+            for d in parse(page.text).find(id="request-actions").find_all("div", cls="action")
+        ]
+        allowed = [a for a, (sources, _) in MOVES.items() if record.status in sources]
+        assert sorted(shown) == sorted(allowed), record.status
+        if action is None:
+            assert record.status.value == "rejected" and shown == []
+            break
+        assert action in shown
+        done = await ani.post(
+            f"/console/requests/{reference}/{action}", data={"csrf": csrf(page.text), **form}
+        )
+        assert done.status_code == 303, (action, done.text[:300])

@@ -3,15 +3,40 @@ log in, read a form's CSRF token, file requests with one or two ID proofs."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 
 from bot.conversation.engine import Engine
 from bot.requests import actions
-from tests.conftest import CODE, JPEG, PDF, PNG, Chat, file_of
+from bot.settings import load_settings
+from bot.staff.accounts import add_staff
+from tests.conftest import CODE, JPEG, PDF, PNG, Chat, FakeClock, file_of, mailbox_of
+from tests.server import RunningServer, running_server
 
 PASSWORD = "kata-sandi-yang-panjang"
+
+
+@contextlib.asynccontextmanager
+async def staffed_server(data_dir: Path, clock: FakeClock) -> AsyncIterator[RunningServer]:
+    """A server on ``data_dir`` with two staff members: ani (agent) and boss (admin)."""
+    settings = load_settings(environ={}, data_dir=str(data_dir), public_url="http://127.0.0.1")
+    async with running_server(settings, clock=clock) as running:
+        services = running.core.services
+        await add_staff(services, "ani@jovapos.test", "agent", PASSWORD)
+        await add_staff(services, "boss@jovapos.test", "admin", PASSWORD)
+        mailbox_of(running.core.engine)
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def signed_in(server: RunningServer, email: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        await log_in(http, email)
+        yield http
 
 
 async def log_in(http: httpx.AsyncClient, email: str, lang: str = "id") -> None:

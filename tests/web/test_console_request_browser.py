@@ -13,12 +13,15 @@ import pytest
 
 from bot.requests import actions
 from bot.requests.lookup import find_request
-from bot.settings import load_settings
-from bot.staff.accounts import add_staff
-from tests.conftest import FakeClock, mailbox_of
+from tests.conftest import FakeClock
 from tests.conversation.test_upload_page import CHROMIUM, CHROMIUM_ARGS, PHONE
-from tests.server import RunningServer, running_server
-from tests.web.request_desk import PASSWORD, correction_with_proof, deletion_with_two_proofs
+from tests.server import RunningServer
+from tests.web.request_desk import (
+    PASSWORD,
+    correction_with_proof,
+    deletion_with_two_proofs,
+    staffed_server,
+)
 
 pytestmark = pytest.mark.slow
 DESKTOP = {"width": 1280, "height": 800}
@@ -26,14 +29,7 @@ DESKTOP = {"width": 1280, "height": 800}
 
 @pytest.fixture
 async def server(tmp_path: Path, clock: FakeClock) -> AsyncIterator[RunningServer]:
-    settings = load_settings(
-        environ={}, data_dir=str(tmp_path / "data"), public_url="http://127.0.0.1"
-    )
-    async with running_server(settings, clock=clock) as running:
-        services = running.core.services
-        await add_staff(services, "ani@jovapos.test", "agent", PASSWORD)
-        await add_staff(services, "boss@jovapos.test", "admin", PASSWORD)
-        mailbox_of(running.core.engine)
+    async with staffed_server(tmp_path / "data", clock) as running:
         yield running
 
 

@@ -29,6 +29,7 @@ from typing import Any
 from bot.delivery.channels import Channels, DeliveryRefused
 from bot.delivery.mail_outbox import ArmCode, send_due_mail
 from bot.delivery.routes import EMAIL, TEMPLATE, first_route, onward, reach, window_open
+from bot.domain.errors import Refused
 from bot.domain.models import Channel, Notification, OutboundMessage
 from bot.infra.catalogue import Catalogue
 from bot.infra.crypto import Keyring
@@ -262,6 +263,42 @@ async def _failed(
             )
     if wiped:  # a forgotten customer's undeliverable last notice keeps no address either
         await services.store.scrub_wal()
+
+
+class RetryRefused(Refused):
+    """A notification is not sent again: it is not this request's
+    (``no_notification``), it has not failed (``not_failed``: queued, being
+    retried or sent), it was retried already (``already_retried``), or its
+    address is gone with a forgotten customer (``no_address``)."""
+
+
+RETRY_SUFFIX = "~retry"
+
+
+async def retry_notification(
+    services: Services, reference: str, notification_id: int, actor: str
+) -> None:
+    """Send a failed (given-up) notification again, on the same channel to the
+    same address, as a new row of the outbox: the failed one stays as the
+    record of what happened, and the retry is kept in the request's history.
+    Its key derives from the failed one's, so retrying it twice queues once."""
+    now = services.clock()
+    async with services.store.transaction() as tx:
+        n = await tx.get_notification(notification_id)
+        if n is None or n.reference != reference:
+            raise RetryRefused("no_notification")
+        if n.status != "given_up":
+            raise RetryRefused("not_failed")
+        if not n.address:
+            raise RetryRefused("no_address")
+        key = n.idempotency_key + RETRY_SUFFIX
+        if not await tx.enqueue_notification(
+            reference, n.kind, n.channel, n.address, n.language, n.params, key, now
+        ):
+            raise RetryRefused("already_retried")
+        await tx.add_request_event(
+            reference, actor, "notification_retried", {"kind": n.kind, "channel": n.channel}, now
+        )
 
 
 async def run_worker(

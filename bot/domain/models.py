@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from flows.types import RequestStatus, RequestType
 
@@ -220,7 +220,37 @@ class AttachmentRecord:
     sha256: str
     created_at: datetime
     deleted_at: datetime | None
-    views: tuple[tuple[str, str, datetime], ...] = ()  # (viewer, purpose, when)
+    views: tuple[ProofView, ...] = ()
+
+
+class ProofView(NamedTuple):
+    """One look at an ID proof: who, through what (``console``, ``cli``),
+    when, and why (a reason code from the console's list, or the words typed;
+    '' for views recorded before reasons were asked)."""
+
+    viewer: str
+    purpose: str
+    at: datetime
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class NotificationState:
+    """A notification of one request as staff see it: ``status`` as stored
+    (pending, sent, given_up), ``delivery`` the provider's latest report
+    (delivered, read, failed, undelivered...; None without one), ``key`` its
+    idempotency key (a retry's and a fallback's derive from the original's)."""
+
+    id: int
+    kind: str
+    channel: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    delivery: str | None
+    key: str
 
 
 @dataclass(frozen=True)

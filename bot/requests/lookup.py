@@ -103,8 +103,13 @@ def request_detail(r: RequestRecord) -> dict[str, Any]:
             "received_at": a.created_at.isoformat(),
             "deleted_at": a.deleted_at.isoformat() if a.deleted_at else None,
             "views": [
-                {"viewer": viewer, "purpose": purpose, "at": at.isoformat()}
-                for viewer, purpose, at in a.views
+                {
+                    "viewer": v.viewer,
+                    "purpose": v.purpose,
+                    "at": v.at.isoformat(),
+                    "reason": v.reason,
+                }
+                for v in a.views
             ],
         }
         for a in r.attachments

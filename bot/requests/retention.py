@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from bot.domain.errors import Refused
 from bot.infra.cpu import off_loop
 from bot.services import Services
 
@@ -120,8 +121,63 @@ async def purge_expired_downloads(services: Services) -> int:
     return len(tokens)
 
 
-async def open_id_proof(services: Services, token: str, viewer: str, purpose: str) -> bytes:
+# Why a staff member may open an ID proof from the console: these codes, or
+# words of their own (``other``), at most VIEW_REASON_MAX characters.
+VIEW_REASONS = ("check_identity", "check_name", "customer_question", "audit")
+VIEW_REASON_MAX = 200
+
+
+class ViewRefused(Refused):
+    """An ID proof is not opened: no reason given (``view_reason_missing``),
+    one too long (``view_reason_long``), or no such file (``no_proof``)."""
+
+
+def view_reason(choice: str | None, typed: str | None) -> str:
+    """The reason to record from what a form sent: a code of the list, or
+    the words typed for ``other`` (stripped, one line)."""
+    choice, words = (choice or "").strip(), " ".join((typed or "").split())
+    if choice in VIEW_REASONS:
+        return choice
+    if not words:
+        raise ViewRefused("view_reason_missing")
+    if len(words) > VIEW_REASON_MAX:
+        raise ViewRefused("view_reason_long", maximum=VIEW_REASON_MAX)
+    return words
+
+
+async def record_id_proof_view(
+    services: Services, reference: str, token: str, viewer: str, purpose: str, reason: str
+) -> None:
+    """Record a look at one of the request's ID proofs (who, through what,
+    why), also in the request's history. The caller shows the file only after
+    this committed: no unrecorded look."""
+    now = services.clock()
+    async with services.store.transaction() as tx:
+        record = await tx.get_request(reference)
+        files = record.attachments if record else ()
+        number = next(
+            (n for n, a in enumerate(files, 1) if a.token == token and a.deleted_at is None), 0
+        )
+        if not number:
+            raise ViewRefused("no_proof")
+        await tx.record_attachment_view(token, viewer, purpose, now, reason)
+        actor = f"staff:{viewer}" if purpose == "console" else purpose
+        # A code of the list by its name, typed words as words (history shows both).
+        said = "reason_code" if reason in VIEW_REASONS else "reason"
+        data = {"proof": number, said: reason, "via": purpose}
+        await tx.add_request_event(reference, actor, "id_proof_viewed", data, now)
+
+
+async def read_id_proof(services: Services, token: str) -> bytes:
+    """The decrypted file. Only for a caller that recorded the look first
+    (``record_id_proof_view``; the console's file URL is signed after it)."""
+    return await off_loop(services.blobs.get, token)  # a disk read and decryption
+
+
+async def open_id_proof(
+    services: Services, token: str, viewer: str, purpose: str, reason: str = ""
+) -> bytes:
     """The decrypted file, with the view recorded first: no unrecorded look."""
     async with services.store.transaction() as tx:
-        await tx.record_attachment_view(token, viewer, purpose, services.clock())
-    return await off_loop(services.blobs.get, token)  # a disk read and decryption
+        await tx.record_attachment_view(token, viewer, purpose, services.clock(), reason)
+    return await read_id_proof(services, token)

@@ -334,8 +334,8 @@ async def test_a_view_is_recorded(engine: Engine, chat: Chat) -> None:
     )
     assert data == PDF
     record = await find_request(engine.services.store, reference)
-    ((viewer, purpose, _),) = record.attachments[0].views
-    assert (viewer, purpose) == ("agent@jovapos.test", "check")
+    ((viewer, purpose, _, reason),) = record.attachments[0].views
+    assert (viewer, purpose, reason) == ("agent@jovapos.test", "check", "")
 
 
 async def test_retention_deletes_exactly_what_is_due(

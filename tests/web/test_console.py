@@ -27,7 +27,9 @@ ROUTES = [
     ("GET", "/console"),
     ("GET", "/console/staff"),
     ("GET", "/console/requests/ACC-AAAAAA"),
-    ("GET", "/console/requests/ACC-AAAAAA/proof"),
+    ("GET", "/console/requests/ACC-AAAAAA/proofs/1"),
+    ("POST", "/console/requests/ACC-AAAAAA/proofs/1/reveal"),
+    ("POST", "/console/requests/ACC-AAAAAA/notifications/1/retry"),
     ("POST", "/console/requests/ACC-AAAAAA/verify"),
     ("POST", "/console/logout"),
     ("GET", "/console/inbox"),
@@ -328,18 +330,22 @@ async def test_a_staff_member_handles_a_request_in_the_browser(desk: Desk, tmp_p
             )
             await page.click(f"text={desk.reference}")
             await page.wait_for_url(f"**/console/requests/{desk.reference}")
+            assert await page.locator("img.proof").count() == 0  # shown only with a reason
+            await page.select_option("#reason-1", "check_identity")
+            await page.click("#proof-1 button[type=submit]")
+            await page.wait_for_selector("#proof-1 img.proof")
             width = await page.eval_on_selector("img.proof", "img => img.naturalWidth")
             assert width == 32  # the ID proof, decrypted on the fly
             form = page.locator(f'form[action="/console/requests/{desk.reference}/verify"]')
-            await form.locator('input[name="sure"]').check()
             await form.locator("button").click()
             await page.locator(".msg", has_text="Tersimpan.").wait_for()
             assert page.url.endswith(f"/console/requests/{desk.reference}")
             await page.reload()  # the flash was for that view only
             assert await page.locator(".msg").count() == 0
-            form = page.locator(f'form[action="/console/requests/{desk.reference}/complete"]')
-            await form.locator('input[name="sure"]').check()
-            await form.locator("button").click()
+            await page.locator("#act-complete button.opens-dialog").click()
+            dialog = page.locator("#act-complete-dialog")
+            await dialog.locator('input[name="sure"]').check()
+            await dialog.locator('button[type="submit"]').click()
             await page.locator(".msg", has_text="Tersimpan.").wait_for()
             assert "selesai" in await page.inner_text("main")  # the status, in Indonesian
             await page.screenshot(path=str(artefacts / "request-desktop.png"), full_page=True)
@@ -353,12 +359,15 @@ async def test_a_staff_member_handles_a_request_in_the_browser(desk: Desk, tmp_p
     from bot.requests.lookup import find_request
 
     record = await find_request(engine.services.store, desk.reference)
-    assert [(e.actor, e.kind) for e in record.events][-2:] == [
+    assert [(e.actor, e.kind) for e in record.events][-3:] == [
+        ("staff:ani@jovapos.test", "id_proof_viewed"),
         ("staff:ani@jovapos.test", "verify"),
         ("staff:ani@jovapos.test", "complete"),
     ]
     views = record.attachments[0].views
-    assert views and {(v[0], v[1]) for v in views} == {("ani@jovapos.test", "console")}
+    assert [(v.viewer, v.purpose, v.reason) for v in views] == [
+        ("ani@jovapos.test", "console", "check_identity")
+    ]
     db = engine.services.store.db  # type: ignore[attr-defined]
     async with db.execute(
         "SELECT kind FROM notifications WHERE channel = 'terminal' ORDER BY id"
@@ -637,7 +646,11 @@ async def test_an_access_request_is_completed_with_its_uploaded_data_copy(desk: 
     refused = await http.post(
         f"/console/requests/{reference}/complete", data={"csrf": _csrf(page.text), "sure": "on"}
     )
-    assert "error=" in refused.headers["location"]
+    catalogue = engine.services.catalogue
+    assert refused.status_code == 400
+    assert notices(refused.text) == [
+        ("error", catalogue.text("id", "console.problem.needs_export"))
+    ]
     done = await http.post(
         f"/console/requests/{reference}/complete",
         data={"csrf": _csrf(page.text), "sure": "on"},
@@ -672,15 +685,20 @@ async def test_a_delay_is_refused_past_two_years_ahead(desk: Desk) -> None:
     await _log_in(http, "ani@jovapos.test")
     page = await http.get(f"/console/requests/{reference}")
     # The fake clock says 26 Nov 2026: the date picker offers what the server accepts.
-    assert 'name="until" type="date" required min="2026-11-26" max="2028-11-26"' in page.text
+    picker = parse(page.text).find("input", name="until")
+    assert (picker.attrs["min"], picker.attrs["max"]) == ("2026-11-26", "2028-11-26")
+    assert picker.attrs["type"] == "date" and "required" in picker.attrs
     for until in ("9999-12-31", "2029-11-26", "2028-11-27"):
         refused = await http.post(
             f"/console/requests/{reference}/delay",
             data={"csrf": _csrf(page.text), "sure": "on", "reason": "Arsip", "until": until},
         )
-        assert refused.status_code == 303 and "error=" in refused.headers["location"], until
-        shown = await http.get(refused.headers["location"])
-        assert "paling lambat dua tahun ke depan" in shown.text, until
+        assert refused.status_code == 400, until
+        assert "paling lambat dua tahun ke depan" in refused.text, until
+        # The form comes back with what was typed.
+        again = parse(refused.text).find("form", action=f"/console/requests/{reference}/delay")
+        assert again.find("input", name="until").attrs["value"] == until
+        assert again.find("textarea", name="reason").text() == "Arsip"
     engine = desk.server.core.engine
     assert "delay" not in [
         e.kind for e in (await find_request(engine.services.store, reference)).events
@@ -707,26 +725,24 @@ async def test_a_data_copy_file_over_50_mb_has_its_own_message(desk: Desk) -> No
         f"/console/requests/{reference}/verify", data={"csrf": _csrf(page.text), "sure": "on"}
     )
     await http.get(verified.headers["location"])  # as a browser does: its flash is read
-    refused = await http.post(
-        f"/console/requests/{reference}/complete",
-        data={"csrf": _csrf(page.text), "sure": "on"},
-        files=[
-            ("export", ("profil.json", b"{}", "application/json")),
-            ("export", ("transaksi.csv", b"0" * (MAX_UPLOADED_EXPORT_BYTES + 1), "text/csv")),
-        ],
-        timeout=60,
-    )
-    assert refused.status_code == 303
-    assert refused.headers["location"] == f"/console/requests/{reference}?error=export_too_large"
     for lang, words in (("id", "lebih besar dari 50 MB"), ("en", "larger than 50 MB")):
         await http.get("/console", params={"lang": lang})
-        shown = await http.get(refused.headers["location"])
-        text = engine.services.catalogue.text(lang, "console.problem.export_too_large")
-        assert notices(shown.text) == [("error", text)] and words in text
-        assert (
-            engine.services.catalogue.text(lang, "console.problem.not_possible") not in shown.text
+        refused = await http.post(
+            f"/console/requests/{reference}/complete",
+            data={"csrf": _csrf(page.text), "sure": "on"},
+            files=[
+                ("export", ("profil.json", b"{}", "application/json")),
+                ("export", ("transaksi.csv", b"0" * (MAX_UPLOADED_EXPORT_BYTES + 1), "text/csv")),
+            ],
+            timeout=60,
         )
-        assert "transaksi.csv" not in shown.text  # the exception's own words stay out
+        assert refused.status_code == 400
+        text = engine.services.catalogue.text(lang, "console.problem.export_too_large")
+        assert notices(refused.text) == [("error", text)] and words in text
+        assert (
+            engine.services.catalogue.text(lang, "console.problem.not_possible") not in refused.text
+        )
+        assert "transaksi.csv" not in refused.text  # the exception's own words stay out
     assert (await find_request(engine.services.store, reference)).status.value == "in_progress"
 
 
@@ -735,21 +751,20 @@ async def test_a_new_date_that_is_no_date_has_its_own_message(desk: Desk) -> Non
     engine, http, reference = desk.server.core.engine, desk.http, desk.reference
     await _log_in(http, "ani@jovapos.test")
     page = await http.get(f"/console/requests/{reference}")
-    for until in ("2027-02-30", "2027-13-01", "10000-01-01", "besok"):
-        refused = await http.post(
-            f"/console/requests/{reference}/delay",
-            data={"csrf": _csrf(page.text), "sure": "on", "reason": "Arsip", "until": until},
-        )
-        assert refused.status_code == 303, until
-        assert refused.headers["location"] == f"/console/requests/{reference}?error=bad_date"
     for lang, words in (("id", "Tanggal baru tidak valid"), ("en", "not a valid date")):
         await http.get("/console", params={"lang": lang})
-        shown = await http.get(refused.headers["location"])
-        text = engine.services.catalogue.text(lang, "console.problem.bad_date")
-        assert notices(shown.text) == [("error", text)] and words in text
-        assert (
-            engine.services.catalogue.text(lang, "console.problem.not_possible") not in shown.text
-        )
+        for until in ("2027-02-30", "2027-13-01", "10000-01-01", "besok"):
+            refused = await http.post(
+                f"/console/requests/{reference}/delay",
+                data={"csrf": _csrf(page.text), "sure": "on", "reason": "Arsip", "until": until},
+            )
+            assert refused.status_code == 400, until
+            text = engine.services.catalogue.text(lang, "console.problem.bad_date")
+            assert notices(refused.text) == [("error", text)] and words in text
+            assert (
+                engine.services.catalogue.text(lang, "console.problem.not_possible")
+                not in refused.text
+            )
     assert "delay" not in [
         e.kind for e in (await find_request(engine.services.store, reference)).events
     ]
@@ -780,11 +795,8 @@ async def test_a_refused_act_is_worded_in_the_staff_members_language(desk: Desk)
                     f"/console/requests/{reference}/{action}",
                     data={"csrf": _csrf(page.text), "sure": "on", **form},
                 )
-                assert refused.status_code == 303, (lang, action)
-                assert refused.headers["location"] == (
-                    f"/console/requests/{reference}?error={key}"
-                ), (lang, action)
-                shown = (await http.get(refused.headers["location"])).text
+                assert refused.status_code == 400, (lang, action)
+                shown = refused.text
                 text = catalogue.text(lang, f"console.problem.{key}")
                 assert notices(shown) == [("error", text)], (lang, key)
                 read = parse(shown).text()

@@ -162,9 +162,32 @@ async def server(tmp_path: Path, clock: FakeClock) -> AsyncIterator[RunningServe
         yield running
 
 
+async def _failed_and_delivered(server: RunningServer, reference: str) -> None:
+    """The request's receipt delivered (a provider's report), a later notice
+    given up: the page shows both states, the failure's reason and a retry."""
+    db = server.core.services.store.db  # type: ignore[attr-defined]
+    rid = "(SELECT id FROM requests WHERE reference = ?)"
+    await db.execute(
+        "UPDATE notifications SET status = 'sent', provider_id = 'SM-pages', sent_at = created_at "
+        f"WHERE request_id = {rid} AND kind = 'receipt'",
+        (reference,),
+    )
+    await db.execute(
+        "INSERT INTO delivery_events (provider_id, status, received_at) "
+        "VALUES ('SM-pages', 'delivered', '2026-11-26T03:00:00+00:00')"
+    )
+    await db.execute(
+        "UPDATE notifications SET status = 'given_up', attempts = 4, last_error = 'OutsideWindow' "
+        f"WHERE request_id = {rid} AND kind != 'receipt'",
+        (reference,),
+    )
+    await db.commit()
+
+
 async def test_every_console_page_reads_as_words_in_both_languages(server: RunningServer) -> None:
     references, chat_ids = await _desk(server)
     catalogue = server.core.services.catalogue
+    await _failed_and_delivered(server, references[3])  # delayed: three notices
     pages = [
         "/console",
         "/console?status=all",
@@ -207,10 +230,27 @@ async def test_every_console_page_reads_as_words_in_both_languages(server: Runni
             )
             answers.append(await boss.get(done.headers["location"]))
             assert notices(answers[-1].text) == [("done", catalogue.text(lang, "console.done"))]
+            # The request page: a proof shown after its recorded reason, a form
+            # refused with what was typed, a refused reveal.
+            base = f"/console/requests/{references[3]}"
+            shown = await boss.post(
+                f"{base}/proofs/1/reveal", data={"csrf": csrf, "reason": "check_identity"}
+            )
+            answers.append(await boss.get(shown.headers["location"]))
+            assert answers[-1].text.count('class="proof"') == 1
+            read = parse(answers[-1].text).find(id="request-notices").text()
+            for key in ("notice_error.OutsideWindow", "notice_state.delivered", "retry"):
+                assert catalogue.text(lang, f"console.request.{key}") in read, key
+            answers.append(
+                await boss.post(f"{base}/reject", data={"csrf": csrf, "reason": "Tidak cocok"})
+            )
+            answers.append(
+                await boss.post(f"{base}/proofs/1/reveal", data={"csrf": csrf, "reason": "x"})
+            )
             for answer in answers:
                 assert answer.status_code in (200, 400, 403, 404), answer.url
                 assert parse(answer.text).find("html").attrs["lang"] == lang
                 texts = shown_texts(answer.text)
                 assert texts and unreadable(texts, lang, catalogue) == [], (lang, answer.url)
                 checked += 1
-    assert checked == 2 * (len(pages) + 6)
+    assert checked == 2 * (len(pages) + 9)

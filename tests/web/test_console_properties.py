@@ -128,20 +128,31 @@ chat_action = st.sampled_from(
     ["claim", "reply", "note", "transfer", "release", "answer", "takeover", "x", ""]
 )
 request_action = st.sampled_from(
-    ["verify", "ask", "reject", "delay", "complete", "cancel", "proof", "x", ""]
+    [
+        *("verify", "ask", "reject", "delay", "complete", "cancel", "proof", "x", ""),
+        *("proofs/1/reveal", "proofs/1", "proofs/0/reveal", "proofs/99999999999999999999"),
+        *("notifications/1/retry", "notifications/0/retry", "proofs/x/reveal"),
+    ]
 )
 query = st.dictionaries(
-    st.sampled_from(["error", "sent", "done", "q", "status", "lang", "tab", "x"]),
+    st.sampled_from(
+        ["error", "sent", "done", "q", "status", "lang", "tab", "x", "proof", "until", "grant"]
+    ),
     st.one_of(text, st.sampled_from(["claim_first", "sms", "1", "until_range"])),
     max_size=3,
 )
 form = st.dictionaries(
     st.sampled_from(
-        ["text", "reason", "message", "until", "email", "role", "action", "to", "sure", "answer"]
+        [
+            *("text", "reason", "message", "until", "email", "role", "action", "to", "sure"),
+            *("answer", "note"),
+        ]
     ),
     st.one_of(
         text,
-        st.sampled_from(["9999-12-31", "2027-01-01", "on", "admin", "ani@jovapos.test", ""]),
+        st.sampled_from(
+            ["9999-12-31", "2027-01-01", "on", "admin", "ani@jovapos.test", "", "audit", "other"]
+        ),
         st.just("x" * 5000),
     ),
     max_size=4,
@@ -174,7 +185,7 @@ def test_console_routes(
         tail = chat_action
     elif slash and base.startswith("/console/requests/"):
         tail = request_action
-    url = base + quote(segment, safe="") + slash + quote(tail, safe="")
+    url = base + quote(segment, safe="") + slash + quote(tail, safe="/")
     if query:
         url += "?" + "&".join(f"{quote(k)}={quote(v, safe='')}" for k, v in query.items())
     body = None

@@ -94,6 +94,13 @@ EVENTS = [
     RequestEvent(AT, "customer", "downloaded", {"size": 12345}),
     RequestEvent(AT, "system", "id_proof_deleted", {"retention_days": 30}),
     RequestEvent(AT, "system", "customer_forgotten", {}),
+    RequestEvent(
+        AT, "staff:ani", "id_proof_viewed", {"proof": 1, "reason_code": "audit", "via": "console"}
+    ),
+    RequestEvent(AT, "cli", "id_proof_viewed", {"proof": 2, "reason": "Polisi", "via": "cli"}),
+    RequestEvent(
+        AT, "staff:ani", "notification_retried", {"kind": "completed", "channel": "email"}
+    ),
     RequestEvent(AT, "system", "something_new", {"odd": None, "flag": False}),
 ]
 LINES = [
@@ -169,6 +176,29 @@ def test_stored_codes_read_as_words(catalogue: Catalogue, lang: str) -> None:
     assert unreadable([s for s in shown if s], lang, catalogue) == []
     assert "secret-token" not in shown and "raw" not in shown  # bookkeeping stays out
     assert not any("Boom" in s for s in shown)  # an exception's name is no reason to read
+
+
+def test_the_reader_reads_their_own_acts_as_theirs(catalogue: Catalogue) -> None:
+    """History for ani: her acts say "You (ani@...)", a colleague's their email,
+    and a proof's look names the file and the reason from the list in words."""
+    for lang, you, file, audit, notice in (
+        (
+            "id",
+            "Anda (ani)",
+            "berkas 1",
+            "Audit kepatuhan",
+            "Pemberitahuan penyelesaian lewat email",
+        ),
+        ("en", "You (ani)", "file 1", "Compliance audit", "The completion notification by email"),
+    ):
+        words = _words(catalogue, lang)
+        viewed, typed, retried = (words.event(e, reader="ani") for e in EVENTS[-4:-1])
+        assert viewed.actor == you and words.event(EVENTS[5], reader="ani").actor != you
+        assert any(file in d for d in viewed.details), viewed.details
+        assert any(audit in d for d in viewed.details), viewed.details
+        assert any("Polisi" in d for d in typed.details) and typed.actor != you
+        assert retried.what == catalogue.text(lang, "console.event.notification_retried")
+        assert any(notice.lower() in d.lower() for d in retried.details), retried.details
 
 
 def test_dates_and_particulars_in_the_readers_words(catalogue: Catalogue) -> None:

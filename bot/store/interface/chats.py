@@ -59,4 +59,5 @@ class Chats(abc.ABC):
     @abc.abstractmethod
     async def activity_mark(self) -> str:
         """Changes whenever a chat gets a message, a note, a hand-over or a new
-        holder, or a request an event: the console's live updates compare it."""
+        holder, a request an event, or a notification is queued, leaves the
+        queue or is reported on: the console's live updates compare it."""

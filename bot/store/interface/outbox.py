@@ -12,7 +12,13 @@ import abc
 from datetime import datetime
 from typing import Any
 
-from bot.domain.models import Channel, Notification, PendingStaffMessage, QueuedMail
+from bot.domain.models import (
+    Channel,
+    Notification,
+    NotificationState,
+    PendingStaffMessage,
+    QueuedMail,
+)
 
 
 class Outbox(abc.ABC):
@@ -34,6 +40,15 @@ class Outbox(abc.ABC):
         """Add a notification; False when its idempotency key is already there.
         ``created_at`` (default ``now``) starts its 48-hour clock: a fallback
         keeps the original's."""
+
+    @abc.abstractmethod
+    async def request_notifications(self, reference: str) -> list[NotificationState]:
+        """Every notification of one request, oldest first, with the
+        provider's latest delivery report (the console's request page)."""
+
+    @abc.abstractmethod
+    async def get_notification(self, id: int) -> Notification | None:
+        """One notification by its id, whatever its state (a retry reads it)."""
 
     @abc.abstractmethod
     async def due_notifications(self, now: datetime, limit: int) -> list[Notification]: ...

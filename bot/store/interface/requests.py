@@ -109,8 +109,9 @@ class Requests(abc.ABC):
 
     @abc.abstractmethod
     async def record_attachment_view(
-        self, token: str, viewer: str, purpose: str, now: datetime
-    ) -> None: ...
+        self, token: str, viewer: str, purpose: str, now: datetime, reason: str = ""
+    ) -> None:
+        """Who looked at a file, through what (``purpose``: console, cli) and why."""
 
     @abc.abstractmethod
     async def get_request(self, reference: str) -> RequestRecord | None:

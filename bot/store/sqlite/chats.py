@@ -136,6 +136,10 @@ class SQLiteChats(Queries):
             "outbound_messages), (SELECT max(id) FROM staff_notes), (SELECT max(id) FROM "
             "escalations), (SELECT max(id) FROM request_events), (SELECT max(id) FROM "
             "chat_events), "
+            # A notification queued, sent or given up, or reported by its provider
+            # (the request page shows their state); counted on the outbox's index.
+            "(SELECT max(id) FROM notifications), (SELECT count(*) FROM notifications "
+            "WHERE status = 'pending'), (SELECT max(id) FROM delivery_events), "
             "(SELECT group_concat(id || ':' || coalesce(claimed_by, '') || ':' || "
             "coalesce(waiting_staff_since, '')) FROM conversations WHERE claimed_by IS NOT NULL "
             "OR waiting_staff_since IS NOT NULL)",

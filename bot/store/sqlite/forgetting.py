@@ -65,6 +65,14 @@ class SQLiteForgetting(Queries):
             f"({marks}) OR conversation_id IN ({convs})",
             (_ts(now), *request_ids, *conversations),
         )
+        # Who looked at the files stays; a reason typed in words goes (a reason
+        # from the console's list is a code: lowercase letters and "_").
+        await self.db.execute(
+            f"UPDATE attachment_views SET reason = '' WHERE reason GLOB '*[^a-z_]*' AND "
+            f"attachment_id IN (SELECT id FROM attachments WHERE request_id IN ({marks}) OR "
+            f"conversation_id IN ({convs}))",
+            (*request_ids, *conversations),
+        )
         await self.db.execute(
             f"DELETE FROM delivery_events WHERE outbound_id IN (SELECT id FROM "
             f"outbound_messages WHERE conversation_id IN ({convs}))",

@@ -8,9 +8,15 @@ from typing import Any
 
 import aiosqlite
 
-from bot.domain.models import Channel, Notification, PendingStaffMessage, QueuedMail
+from bot.domain.models import (
+    Channel,
+    Notification,
+    NotificationState,
+    PendingStaffMessage,
+    QueuedMail,
+)
 from bot.domain.timestamps import utc_iso as _ts
-from bot.store.sqlite.queries import FORGOTTEN_LIKE, Queries
+from bot.store.sqlite.queries import FORGOTTEN_LIKE, Queries, _dt
 
 
 class SQLiteOutbox(Queries):
@@ -43,6 +49,39 @@ class SQLiteOutbox(Queries):
             ),
         )
         return cur.rowcount == 1
+
+    async def request_notifications(self, reference: str) -> list[NotificationState]:
+        rows = await self._all(
+            "SELECT n.id, n.kind, n.channel, n.status, n.attempts, n.last_error, n.created_at, "
+            "n.sent_at, n.idempotency_key, (SELECT d.status FROM delivery_events d "
+            "WHERE n.provider_id IS NOT NULL AND d.provider_id = n.provider_id "
+            "ORDER BY d.id DESC LIMIT 1) AS delivery FROM notifications n "
+            "JOIN requests r ON r.id = n.request_id WHERE r.reference = ? ORDER BY n.id",
+            (reference,),
+        )
+        return [
+            NotificationState(
+                id=r["id"],
+                kind=r["kind"],
+                channel=r["channel"],
+                status=r["status"],
+                attempts=r["attempts"],
+                last_error=r["last_error"],
+                created_at=datetime.fromisoformat(r["created_at"]),
+                sent_at=_dt(r["sent_at"]),
+                delivery=r["delivery"],
+                key=r["idempotency_key"],
+            )
+            for r in rows
+        ]
+
+    async def get_notification(self, id: int) -> Notification | None:
+        row = await self._one(
+            "SELECT n.*, r.reference FROM notifications n JOIN requests r ON r.id = n.request_id "
+            "WHERE n.id = ?",
+            (id,),
+        )
+        return _notification(row) if row else None
 
     async def due_notifications(self, now: datetime, limit: int) -> list[Notification]:
         rows = await self._all(

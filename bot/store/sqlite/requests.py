@@ -12,7 +12,13 @@ from typing import Any
 
 import aiosqlite
 
-from bot.domain.models import AttachmentRecord, Channel, RequestEvent, RequestRecord
+from bot.domain.models import (
+    AttachmentRecord,
+    Channel,
+    ProofView,
+    RequestEvent,
+    RequestRecord,
+)
 from bot.domain.timestamps import utc_iso as _ts
 from bot.store.base import DuplicateReference
 from bot.store.interface.requests import QueueQuery
@@ -159,12 +165,12 @@ class SQLiteRequests(Queries):
         )
 
     async def record_attachment_view(
-        self, token: str, viewer: str, purpose: str, now: datetime
+        self, token: str, viewer: str, purpose: str, now: datetime, reason: str = ""
     ) -> None:
         await self.db.execute(
-            "INSERT INTO attachment_views (attachment_id, viewer, purpose, viewed_at) "
-            "SELECT id, ?, ?, ? FROM attachments WHERE token = ?",
-            (viewer, purpose, _ts(now), token),
+            "INSERT INTO attachment_views (attachment_id, viewer, purpose, viewed_at, reason) "
+            "SELECT id, ?, ?, ?, ? FROM attachments WHERE token = ?",
+            (viewer, purpose, _ts(now), reason, token),
         )
 
     async def get_request(self, reference: str) -> RequestRecord | None:
@@ -180,13 +186,15 @@ class SQLiteRequests(Queries):
             "WHERE request_id = ? ORDER BY id",
             (row["id"],),
         )
-        views: dict[int, list[tuple[str, str, datetime]]] = {}
+        views: dict[int, list[ProofView]] = {}
         for v in await self._all(
-            "SELECT v.attachment_id, v.viewer, v.purpose, v.viewed_at FROM attachment_views v "
-            "JOIN attachments a ON a.id = v.attachment_id WHERE a.request_id = ? ORDER BY v.id",
+            "SELECT v.attachment_id, v.viewer, v.purpose, v.viewed_at, v.reason "
+            "FROM attachment_views v JOIN attachments a ON a.id = v.attachment_id "
+            "WHERE a.request_id = ? ORDER BY v.id",
             (row["id"],),
         ):
-            views.setdefault(v[0], []).append((v[1], v[2], datetime.fromisoformat(v[3])))
+            view = ProofView(v[1], v[2], datetime.fromisoformat(v[3]), v[4])
+            views.setdefault(v[0], []).append(view)
         return _request(
             row,
             events=tuple(

@@ -55,6 +55,7 @@ ASSETS = {
     "console.css": "text/css",
     "favicon.svg": "image/svg+xml",
     "live.js": "text/javascript",
+    "request.js": "text/javascript",
 }
 
 Handler = Callable[[Request, Session], Awaitable[Response]]

@@ -29,6 +29,7 @@ _STATUS_LOOK = {
     "awaiting_id_proof": "warn",
     "needs_info": "warn",
     "verifying": "info",
+    "info_received": "info",  # the customer answered: staff's turn
     "in_progress": "info",
     "completed": "success",
 }
@@ -127,12 +128,13 @@ class Words:
     def escalation(self, reason: str | None) -> str:
         return (self._label(f"console.reason_{reason}") or "") if reason else ""
 
-    def actor(self, actor: str) -> str:
-        """Who did it: a staff member by email, the customer, the system, the
-        command line, a back-office API client by its token's name."""
+    def actor(self, actor: str, reader: str | None = None) -> str:
+        """Who did it: a staff member by email ("You" for ``reader``, the
+        staff member reading), the customer, the system, the command line, a
+        back-office API client by its token's name."""
         kind, _, who = actor.partition(":")
         if who and kind in ("staff", "note", "event"):
-            return who
+            return self.t("request.you", email=who) if reader and who == reader else who
         if who and kind == "api":
             return self.t("actor.api", name=who)
         return self._label(f"console.actor.{actor}") or actor
@@ -170,10 +172,12 @@ class Words:
         return shown
 
     # -- a request's history -------------------------------------------------
-    def event(self, event: RequestEvent) -> Event:
+    def event(self, event: RequestEvent, reader: str | None = None) -> Event:
         data, kind = event.data, event.kind
         what = self._label(f"console.event.{kind}") or self.t("event.other")
         details: list[str] = []
+        if kind == "id_proof_viewed":
+            details.extend(self._proof_view(data))  # which file first, then why
         if kind == "filed" and data.get("status"):
             details.append(self.t("detail_text.first_status", status=self.state(data["status"])))
         if data.get("email_verified"):
@@ -191,15 +195,33 @@ class Words:
             details.append(self.t("detail_text.answer", text=data["text"]))
         if data.get("file"):
             details.append(self.t("detail_text.file"))
-        if kind == "notification_failed" and data.get("kind"):
+        if kind in ("notification_failed", "notification_retried") and data.get("kind"):
             notice = self._label(f"console.notice_kind.{data['kind']}") or self.t(
                 "notice_kind.other"
             )
-            channel = self._label(f"channel.{data.get('channel')}") or self.t("route.other")
+            channel = self.notice_channel(str(data.get("channel")))
             details.append(self.t("detail_text.notice", notice=notice, channel=channel))
         if data.get("retention_days"):
             details.append(self.t("detail_text.retention", days=data["retention_days"]))
-        return Event(self.when(event.at), self.actor(event.actor), what, tuple(details))
+        return Event(self.when(event.at), self.actor(event.actor, reader), what, tuple(details))
+
+    def _proof_view(self, data: Mapping[str, Any]) -> list[str]:
+        """Which file was opened and why (the reason already shown above, if typed)."""
+        shown = [self.t("request.detail_text.proof_file", number=data.get("proof", "?"))]
+        reason = str(data.get("reason_code") or "")
+        if self.has(f"console.request.view_reason.{reason}"):
+            shown.append(
+                self.t("detail_text.reason", reason=self.t(f"request.view_reason.{reason}"))
+            )
+        return shown
+
+    def notice_channel(self, channel: str) -> str:
+        """A notification's route in words: a chat channel or email."""
+        return (
+            self._label(f"channel.{channel}")
+            or self._label(f"console.route.{channel}")
+            or self.t("route.other")
+        )
 
     def _new_date(self, data: Mapping[str, Any]) -> str:
         def written(raw: Any) -> str:

@@ -50,9 +50,7 @@ class Desk(abc.ABC):
         export (``export``), with where it came from."""
 
     @abc.abstractmethod
-    async def audit_lines(
-        self, kinds: Collection[str], limit: int, offset: int
-    ) -> list[AuditLine]:
+    async def audit_lines(self, kinds: Collection[str], limit: int, offset: int) -> list[AuditLine]:
         """The latest lines of the given ``AUDIT_KINDS`` from every source
         (ID-proof views, data-copy downloads, account changes, the access
         log), newest first, paged."""

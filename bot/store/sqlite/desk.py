@@ -70,9 +70,7 @@ class SQLiteDesk(Queries):
             (kind, actor, subject, address, _ts(now)),
         )
 
-    async def audit_lines(
-        self, kinds: Collection[str], limit: int, offset: int
-    ) -> list[AuditLine]:
+    async def audit_lines(self, kinds: Collection[str], limit: int, offset: int) -> list[AuditLine]:
         if not kinds:
             return []
         rows = await self._all(

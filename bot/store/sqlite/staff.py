@@ -183,7 +183,8 @@ class SQLiteStaff(Queries):
 
     async def get_session(self, id_hash: str) -> StaffSessionRecord | None:
         row = await self._one(
-            "SELECT s.*, f.email, f.role, f.must_change_password FROM staff_sessions s JOIN staff f ON f.id = s.staff_id "
+            "SELECT s.*, f.email, f.role, f.must_change_password FROM staff_sessions s "
+            "JOIN staff f ON f.id = s.staff_id "
             "WHERE s.id_hash = ? AND f.disabled_at IS NULL",
             (id_hash,),
         )

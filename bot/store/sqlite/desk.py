@@ -10,19 +10,20 @@ from bot.domain.timestamps import utc_iso as _ts
 from bot.store.sqlite.queries import Queries
 
 # Every source of the audit view as the same columns: kind, actor, subject,
-# detail, address, at. Times are stored in one UTC format, so they sort as text.
+# detail, address, at (and the row's id, so lines of one moment keep their
+# order). Times are stored in one UTC format, so they sort as text.
 _AUDIT_SOURCES = """
 SELECT 'proof_view' AS kind, v.viewer AS actor, coalesce(r.reference, '') AS subject,
-       v.purpose AS detail, NULL AS address, v.viewed_at AS at
+       v.purpose AS detail, NULL AS address, v.viewed_at AS at, v.id AS row
   FROM attachment_views v JOIN attachments a ON a.id = v.attachment_id
   LEFT JOIN requests r ON r.id = a.request_id
 UNION ALL
-SELECT 'download', 'customer', r.reference, '', NULL, e.at
+SELECT 'download', 'customer', r.reference, '', NULL, e.at, e.id
   FROM request_events e JOIN requests r ON r.id = e.request_id WHERE e.kind = 'downloaded'
 UNION ALL
-SELECT 'account', actor, subject, action, address, created_at FROM staff_audit
+SELECT 'account', actor, subject, action, address, created_at, id FROM staff_audit
 UNION ALL
-SELECT kind, actor, subject, '', address, at FROM access_log
+SELECT kind, actor, subject, '', address, at, id FROM access_log
 """
 
 
@@ -75,7 +76,7 @@ class SQLiteDesk(Queries):
             return []
         rows = await self._all(
             f"SELECT * FROM ({_AUDIT_SOURCES}) WHERE kind IN ({_marks(kinds)}) "
-            "ORDER BY at DESC LIMIT ? OFFSET ?",
+            "ORDER BY at DESC, row DESC LIMIT ? OFFSET ?",
             [*kinds, limit, offset],
         )
         return [

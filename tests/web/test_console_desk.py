@@ -26,7 +26,7 @@ from tests.web.console_html import notices, parse, rows
 
 PASSWORD = "kata-sandi-yang-panjang"
 NEW = "kata-sandi-baru-milik-sendiri"
-INJECTED = "=HYPERLINK(\"http://x.example\",\"klik\")"
+INJECTED = '=HYPERLINK("http://x.example","klik")'
 
 
 @pytest.fixture

@@ -50,7 +50,8 @@ def _what(line: AuditLine, words: Words) -> str:
     if line.kind == "export":
         status, kind, rows, typed = [*line.subject.split(" ", 3), "", "", ""][:4]
         status_words = words.state(status) if words.has(f"console.state.{status}") else status
-        kind_words = words.kind(kind) if words.has(f"console.kind.{kind}") else words.t("desk.audit.all_types")
+        known_kind = words.has(f"console.kind.{kind}")
+        kind_words = words.kind(kind) if known_kind else words.t("desk.audit.all_types")
         text = words.t("desk.audit.export_what", status=status_words, type=kind_words, rows=rows)
         return text + (" " + words.t("desk.audit.export_search", q=typed) if typed else "")
     return line.subject

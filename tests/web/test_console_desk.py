@@ -196,8 +196,8 @@ async def test_the_queue_as_csv_is_safe_for_excel_and_recorded(server: RunningSe
         lines = rows(audit.text, "audit-lines")
         assert len(lines) == 4 and all(line[4] == "127.0.0.1" for line in lines)
         assert [line[2] for line in lines] == ["boss@jovapos.test"] + ["ani@jovapos.test"] * 3
-        assert lines[0][3] == "all open, all types; rows: 2"
-        assert lines[1][3] == "all, all types; rows: 1 (search: del-00000b)"
+        assert lines[0][3] == "all open, all types (2 in the file)"
+        assert lines[1][3] == "all, all types (1 in the file) (search: del-00000b)"
 
 
 async def test_the_audit_view_for_admins_filters_and_pages(server: RunningServer) -> None:

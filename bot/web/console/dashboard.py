@@ -101,7 +101,7 @@ def _charts(figures: DeskFigures, words: Words) -> tuple[Chart, Chart]:
         (words.state(status), str(count), [(count / most, words.look(status))])
         for status, count in figures.open_by_status
     ]
-    described = "; ".join(f"{label}: {value}" for label, value, _ in by_status)
+    described = ", ".join(f"{label} ({value})" for label, value, _ in by_status)
     open_chart = bar_chart(
         "chart-open",
         words.t("desk.dash.open_title"),

@@ -38,7 +38,7 @@ class ShownLine:
     look: str
     who: str
     what: str
-    address: str
+    address: str | None  # None: the source keeps no address (the page says so)
 
 
 def _what(line: AuditLine, words: Words) -> str:
@@ -68,7 +68,7 @@ def shown(line: AuditLine, words: Words) -> ShownLine:
         look=look,
         who=who,
         what=_what(line, words),
-        address=line.address or words.t("desk.audit.no_address"),
+        address=line.address,
     )
 
 

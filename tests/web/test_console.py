@@ -281,6 +281,7 @@ async def test_the_console_serves_its_own_stylesheet_favicon_and_script(desk: De
         "console.css": "text/css",
         "favicon.svg": "image/svg+xml",
         "live.js": "text/javascript",
+        "confirm.js": "text/javascript",
     }
     assert sorted(url.split("?")[0] for url in loaded) == sorted(f"/console/{n}" for n in names)
     for url in loaded:

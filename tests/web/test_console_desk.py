@@ -163,6 +163,14 @@ async def test_the_dashboard_shows_the_desk_with_a_chart_and_its_text(
             assert "2" in described and ("verifikasi" in described or "verify" in described)
             assert "style=" not in page.text  # the CSP forbids inline styles
             assert html.find("a", href="/console/queue.csv?status=open")
+            # Agents see the desk; the audit and the settings are in admins' menus only.
+            menu = {a.attrs["href"] for a in html.find("nav", cls="menu").find_all("a")}
+            assert "/console/dashboard" in menu and "/console/audit" not in menu
+            assert "/console/settings" not in menu
+    async with _client(server, "boss@jovapos.test") as http:
+        html = parse((await http.get("/console/dashboard")).text)
+        menu = {a.attrs["href"] for a in html.find("nav", cls="menu").find_all("a")}
+        assert {"/console/audit", "/console/settings", "/console/staff"} <= menu
 
 
 async def test_the_queue_as_csv_is_safe_for_excel_and_recorded(server: RunningServer) -> None:

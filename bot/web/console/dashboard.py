@@ -1,6 +1,7 @@
 """The desk as a whole: the dashboard (open requests by status, due within a
 working week, overdue, the share completed on time over 30 and 90 days, as
-figures and as server-drawn charts) and the queue exported as CSV.
+figures and as server-drawn charts; live.js swaps in new figures when
+requests move) and the queue exported as CSV.
 
 The export holds personal data (names, emails), so every download is kept in
 the audit with who, when and from where. Spreadsheets run a cell that starts

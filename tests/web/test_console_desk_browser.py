@@ -99,6 +99,12 @@ async def test_a_first_login_changes_the_password_then_the_dashboard_and_audit(
             await page.screenshot(path=str(shots / "staff-dialog-desktop.png"))
             await dialog.locator('button:has-text("Batal")').click()
             assert await page.locator("dialog[open]").count() == 0
+            await page.screenshot(path=str(shots / "staff-desktop.png"), full_page=True)
+            await page.set_viewport_size(PHONE)
+            await page.screenshot(path=str(shots / "staff-phone.png"), full_page=True)
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"] + 1
+            await page.set_viewport_size(DESKTOP)
 
             await page.goto(server.url + "/console/audit")
             assert await page.title() == "Audit · Konsol Privasi JOVA POS"

@@ -37,6 +37,12 @@ ROUTES = [
     ("GET", "/console/settings"),
     ("POST", "/console/staff/add"),
     ("POST", "/console/staff/change"),
+    ("GET", "/console/staff/confirm"),
+    ("GET", "/console/dashboard"),
+    ("GET", "/console/queue.csv"),
+    ("GET", "/console/audit"),
+    ("GET", "/console/password"),
+    ("POST", "/console/password"),
 ]
 
 

@@ -352,7 +352,8 @@ async def _add_staff(args: argparse.Namespace, settings: Settings) -> int:
     else:
         raise CliError("no terminal for the password prompt: use --password-stdin")
     async with open_services(settings) as services:
-        await add_staff(services, args.email, args.role, password)
+        # The password was made for its owner: a one-time one, changed at the first login.
+        await add_staff(services, args.email, args.role, password, one_time=True)
     sys.stdout.write(f"Added {args.email.lower()} ({args.role}).\n")
     return 0
 

@@ -21,9 +21,12 @@ class StaffMember:
     created_at: datetime
     locked_until: datetime | None  # too many failed logins: locked until then
     disabled_at: datetime | None  # None: the account may sign in
+    last_login_at: datetime | None = None
+    # A password an admin (or the command line) made: to be changed at login.
+    must_change_password: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StaffAccount(StaffMember):
     """One account with what checking a login needs."""
 
@@ -39,6 +42,7 @@ class StaffAuditEntry:
     action: str
     subject: str  # the account's email
     created_at: datetime
+    address: str | None = None  # where the change came from (None: before it was kept)
 
 
 @dataclass(frozen=True)
@@ -65,3 +69,21 @@ class StaffSessionRecord:
     language: str
     created_at: datetime
     last_seen_at: datetime
+    must_change_password: bool = False
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    """One line of the audit view, whatever its source: an ID-proof view, a
+    data-copy download, an account change, a login or a queue export.
+    ``kind``: proof_view, download, account, login, login_failed,
+    login_locked, export; ``detail`` a code the console words (an account
+    change's action, a proof view's purpose); ``address`` None where the
+    source does not keep one."""
+
+    kind: str
+    actor: str | None
+    subject: str
+    detail: str
+    address: str | None
+    at: datetime

@@ -7,6 +7,12 @@ minutes. Hashing runs in worker threads (``bot.infra.cpu``), a few at a time, so
 logins never stall the rest of the server. Sessions are random tokens kept
 only as hashes, expire after 12 hours without use, and carry their own CSRF
 token.
+
+A password someone else made (an admin in the console, the command line, the
+first admin at start) is a one-time password: the account must change it at
+its first login (``Session.must_change_password``; the console sends every page to
+the change form until then). Logins, successful or not, are kept with the
+client's address for the audit view.
 """
 
 from __future__ import annotations
@@ -53,11 +59,21 @@ class Session:
     role: str
     csrf: str
     language: str
+    must_change_password: bool = False
 
 
 async def add_staff(
-    services: Services, email: str, role: str, password: str, actor: str = "cli"
+    services: Services,
+    email: str,
+    role: str,
+    password: str,
+    actor: str = "cli",
+    *,
+    one_time: bool = False,
+    address: str | None = None,
 ) -> None:
+    """A new account. ``one_time``: the password was made for its owner (by an
+    admin, by the command line), who must change it at the first login."""
     if role not in ROLES:
         raise StaffError("staff_role", roles=", ".join(ROLES))
     if "@" not in email:
@@ -66,18 +82,22 @@ async def add_staff(
         raise StaffError("staff_password", minimum=MIN_PASSWORD)
     hashed = await off_loop(_hasher.hash, password)
     async with services.store.transaction() as tx:
-        if not await tx.create_staff(email, role, hashed, services.clock()):
+        if not await tx.create_staff(email, role, hashed, services.clock(), one_time):
             raise StaffError("staff_exists", email=email)
-        await tx.add_staff_audit(actor, f"add:{role}", email.lower(), services.clock())
+        await tx.add_staff_audit(actor, f"add:{role}", email.lower(), services.clock(), address)
 
 
-ACCOUNT_ACTIONS = ("make_admin", "make_agent", "disable", "enable", "reset_password")
+ACCOUNT_ACTIONS = ("make_admin", "make_agent", "disable", "enable", "reset_password", "unlock")
 
 
-async def change_staff(services: Services, actor: str, email: str, action: str) -> str | None:
+async def change_staff(
+    services: Services, actor: str, email: str, action: str, address: str | None = None
+) -> str | None:
     """An admin's change to an account; a new one-time password for
-    ``reset_password`` (shown once, never stored in clear). Nobody changes or
-    locks out their own account here, and the last active admin stays one."""
+    ``reset_password`` (shown once, never stored in clear, to be changed at
+    the next login). ``unlock`` lifts a lock from failed logins (the
+    address's own count stays). Nobody changes or locks out their own account
+    here, and the last active admin stays one."""
     if action not in ACCOUNT_ACTIONS:
         raise StaffError("staff_action", action=action[:40])
     now = services.clock()
@@ -107,12 +127,45 @@ async def change_staff(services: Services, actor: str, email: str, action: str) 
                 await tx.add_chat_event(chat, actor, "returned_to_queue", account.email, now)
         elif action == "enable":
             await tx.update_staff(account.id, disabled_at=None)
+        elif action == "unlock":
+            await tx.set_staff_login_state(account.id, 0, None)
         else:
-            await tx.update_staff(account.id, password_hash=hashed)
+            await tx.update_staff(account.id, password_hash=hashed, must_change_password=True)
         if action in ("make_agent", "disable", "reset_password"):
             await tx.end_sessions_of(account.id)  # takes effect at once
-        await tx.add_staff_audit(actor, action, account.email, now)
+        await tx.add_staff_audit(actor, action, account.email, now, address)
     return password
+
+
+async def change_own_password(
+    services: Services,
+    session: Session,
+    current: str,
+    new: str,
+    address: str | None = None,
+) -> None:
+    """Anyone's change of their own password: the current one first (a
+    session left open is not enough to take the account over), then a new one
+    long enough and not the same. The account's other sessions end; this one
+    goes on, and a one-time password's duty to change is met."""
+    if len(new) < MIN_PASSWORD:
+        raise StaffError("staff_password", minimum=MIN_PASSWORD)
+    if new == current:
+        raise StaffError("password_same")
+    async with services.store.transaction(readonly=True) as tx:
+        account = await tx.staff_by_email(session.email)
+    if account is None or not await off_loop(_verify, account.password_hash, current):
+        raise StaffError("password_wrong")
+    hashed = await off_loop(_hasher.hash, new)
+    async with services.store.transaction() as tx:
+        fresh = await tx.staff_by_email(session.email)
+        if fresh is None or fresh.password_hash != account.password_hash:
+            raise StaffError("password_wrong")  # changed meanwhile: ask again
+        await tx.update_staff(account.id, password_hash=hashed, must_change_password=False)
+        await tx.end_sessions_of(account.id, keep=session.id_hash)
+        await tx.add_staff_audit(
+            account.email, "password_changed", account.email, services.clock(), address
+        )
 
 
 async def ensure_first_admin(services: Services) -> str | None:
@@ -130,7 +183,7 @@ async def ensure_first_admin(services: Services) -> str | None:
     async with services.store.transaction() as tx:
         if await tx.count_staff():
             return None
-        await tx.create_staff("admin@localhost", "admin", hashed, services.clock())
+        await tx.create_staff("admin@localhost", "admin", hashed, services.clock(), True)
         await tx.add_staff_audit("system", "add:admin", "admin@localhost", services.clock())
     return password
 
@@ -168,13 +221,13 @@ async def log_in(services: Services, email: str, password: str, address: str) ->
     async with services.store.transaction(readonly=True) as tx:
         account = await tx.staff_by_email(email)
         by_address = await tx.login_failures(address)
+    known = account.email if account is not None else None  # for the audit only
     if account is not None and account.disabled_at:
         account = None  # a disabled account answers exactly like an unknown one
-    usable = (
-        account is not None
-        and not _locked(account.locked_until, now)
-        and not (by_address and _locked(by_address.locked_until, now))
+    locked = (account is not None and _locked(account.locked_until, now)) or bool(
+        by_address and _locked(by_address.locked_until, now)
     )
+    usable = account is not None and not locked
     if by_address and by_address.failures >= SLOW_AFTER:
         # Guessing gets slow before it gets locked; by the address's count
         # only, as the account's own would tell that the account exists.
@@ -199,6 +252,8 @@ async def log_in(services: Services, email: str, password: str, address: str) ->
             ):
                 await tx.set_staff_login_state(account.id, 0, None)
                 await tx.set_login_failures(address, 0, None, now)
+                await tx.note_staff_login(account.id, now)
+                await tx.add_access_log("login", account.email, "", address, now)
                 cookie = secrets.token_urlsafe(32)
                 await tx.create_session(
                     hash_token(cookie), account.id, secrets.token_urlsafe(32), "id", now
@@ -209,10 +264,16 @@ async def log_in(services: Services, email: str, password: str, address: str) ->
         failures, until = await tx.add_login_failure(address, now)
         if failures >= LOCK_AFTER and not _locked(until, now):
             await tx.set_login_failures(address, failures, now + LOCK_FOR, now)
+            locked = True
+        locked = locked or _locked(until, now)
         if account is not None:
             failures, until = await tx.add_staff_login_failure(account.id)
             if failures >= LOCK_AFTER and not _locked(until, now):
                 await tx.set_staff_login_state(account.id, failures, now + LOCK_FOR)
+                locked = True
+            locked = locked or _locked(until, now)
+        kind = "login_locked" if locked else "login_failed"
+        await tx.add_access_log(kind, known, "", address, now)
     raise LoginRefused()
 
 
@@ -232,4 +293,12 @@ async def session_for(services: Services, cookie: str | None, touch: bool = True
             return None
         if touch:
             await tx.touch_session(id_hash, now, None)
-    return Session(id_hash, found.staff_id, found.email, found.role, found.csrf, found.language)
+    return Session(
+        id_hash,
+        found.staff_id,
+        found.email,
+        found.role,
+        found.csrf,
+        found.language,
+        found.must_change_password,
+    )

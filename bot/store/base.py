@@ -13,6 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from bot.store.interface.chats import Chats
 from bot.store.interface.codes import Codes
 from bot.store.interface.conversations import Conversations
+from bot.store.interface.desk import Desk
 from bot.store.interface.forgetting import Forgetting
 from bot.store.interface.outbox import Outbox
 from bot.store.interface.requests import Requests
@@ -35,6 +36,7 @@ class Transaction(
     Chats,
     Codes,
     Forgetting,
+    Desk,
 ):
     """Everything the core may do inside ``Store.transaction()``: each
     aggregate's interface (``bot.store.interface``) at once."""

@@ -39,6 +39,12 @@ ROUTES = [
     ("GET", "/console/settings"),
     ("POST", "/console/staff/add"),
     ("POST", "/console/staff/change"),
+    ("GET", "/console/staff/confirm"),
+    ("GET", "/console/dashboard"),
+    ("GET", "/console/queue.csv"),
+    ("GET", "/console/audit"),
+    ("GET", "/console/password"),
+    ("POST", "/console/password"),
 ]
 
 
@@ -283,6 +289,7 @@ async def test_the_console_serves_its_own_stylesheet_favicon_and_script(desk: De
         "console.css": "text/css",
         "favicon.svg": "image/svg+xml",
         "live.js": "text/javascript",
+        "confirm.js": "text/javascript",
     }
     assert sorted(url.split("?")[0] for url in loaded) == sorted(f"/console/{n}" for n in names)
     for url in loaded:
@@ -834,27 +841,52 @@ async def test_admins_manage_staff_accounts_and_see_settings_without_secrets(des
         data={"csrf": _csrf(page.text), "email": "rudi@jovapos.test", "role": "agent"},
     )
     assert again.status_code == 400 and "rudi@jovapos.test sudah memiliki akun staf" in again.text
-    # The new agent logs in with the one-time password.
+    # The new agent logs in with the one-time password, and must change it first.
     async with httpx.AsyncClient(base_url=desk.server.url) as rudi:
-        assert (await _log_in(rudi, "rudi@jovapos.test", password)).status_code == 303
+
+        async def first_login(one_time: str, chosen: str) -> None:
+            assert (await _log_in(rudi, "rudi@jovapos.test", one_time)).status_code == 303
+            assert (await rudi.get("/console")).headers["location"] == "/console/password"
+            form = await rudi.get("/console/password")
+            changed = await rudi.post(
+                "/console/password",
+                data={
+                    "csrf": _csrf(form.text),
+                    "current": one_time,
+                    "new": chosen,
+                    "again": chosen,
+                },
+            )
+            assert changed.status_code == 303
+
+        await first_login(password, "rudi-punya-kata-sandi")
         assert (await rudi.get("/console")).status_code == 200
         assert (await rudi.get("/console/settings")).status_code == 403  # agents are not admins
 
         async def change(email: str, action: str) -> httpx.Response:
             return await http.post(
                 "/console/staff/change",
-                data={"csrf": _csrf(page.text), "email": email, "action": action},
+                data={
+                    "csrf": _csrf(page.text),
+                    "email": email,
+                    "action": action,
+                    "confirmed": "yes",
+                },
             )
 
-        assert (await change("rudi@jovapos.test", "disable")).status_code == 200
+        assert (await change("rudi@jovapos.test", "disable")).status_code == 303
         # Disabled: the session ends at once and the password no longer opens the console.
         assert (await rudi.get("/console")).status_code == 303
-        assert (await _log_in(rudi, "rudi@jovapos.test", password)).status_code == 401
+        assert (
+            await _log_in(rudi, "rudi@jovapos.test", "rudi-punya-kata-sandi")
+        ).status_code == 401
         await change("rudi@jovapos.test", "enable")
         reset = await change("rudi@jovapos.test", "reset_password")
         fresh = re.search(r'<code id="password"[^>]*>([^<]+)</code>', reset.text).group(1)  # type: ignore[union-attr]
-        assert (await _log_in(rudi, "rudi@jovapos.test", password)).status_code == 401
-        assert (await _log_in(rudi, "rudi@jovapos.test", fresh)).status_code == 303
+        assert (
+            await _log_in(rudi, "rudi@jovapos.test", "rudi-punya-kata-sandi")
+        ).status_code == 401
+        await first_login(fresh, "rudi-kata-sandi-kedua")
         await change("rudi@jovapos.test", "make_admin")
         assert (await rudi.get("/console/settings")).status_code == 200
     own = await change("boss@jovapos.test", "make_agent")
@@ -866,7 +898,9 @@ async def test_admins_manage_staff_accounts_and_see_settings_without_secrets(des
     def said(key: str, **params: str) -> str:
         return catalogue.text("id", f"console.{key}").format(**params)
 
-    history = [row[1:] for row in rows(page.text, "audit")]  # who, what, which account
+    history = [row[1:4] for row in rows(page.text, "audit")]  # who, what, which account
+    by_boss = [row for row in rows(page.text, "audit") if row[1] == "boss@jovapos.test"]
+    assert {row[4] for row in by_boss} == {"127.0.0.1"}  # and from where
     agent = said("role.agent")
     for what in ("disable", "enable", "reset_password", "make_admin", "make_agent"):
         assert ["boss@jovapos.test", said(f"audit.{what}"), "rudi@jovapos.test"] in history
@@ -919,8 +953,16 @@ async def test_staff_account_refusals_are_shown_in_the_readers_language(desk: De
         ("add", {"email": "ani@jovapos.test", "role": "agent"}, "staff_exists"),
         ("add", {"email": "rudi@jovapos.test", "role": "owner"}, "staff_role"),
         ("add", {"email": "rudi", "role": "agent"}, "staff_email"),
-        ("change", {"email": "boss@jovapos.test", "action": "disable"}, "staff_own"),
-        ("change", {"email": "nobody@jovapos.test", "action": "disable"}, "staff_unknown"),
+        (
+            "change",
+            {"email": "boss@jovapos.test", "action": "disable", "confirmed": "yes"},
+            "staff_own",
+        ),
+        (
+            "change",
+            {"email": "nobody@jovapos.test", "action": "disable", "confirmed": "yes"},
+            "staff_unknown",
+        ),
         ("change", {"email": "ani@jovapos.test", "action": "delete"}, "staff_action"),
     ]
     params = {"staff_exists": {"email": "ani@jovapos.test"}}
@@ -971,9 +1013,14 @@ async def test_chats_of_a_disabled_agent_go_back_to_the_queue_and_admins_take_ov
         async def change(email: str, action: str) -> None:
             answer = await boss.post(
                 "/console/staff/change",
-                data={"csrf": _csrf(staff.text), "email": email, "action": action},
+                data={
+                    "csrf": _csrf(staff.text),
+                    "email": email,
+                    "action": action,
+                    "confirmed": "yes",
+                },
             )
-            assert answer.status_code == 200, answer.text
+            assert answer.status_code == 303, answer.text
 
         await change("ani@jovapos.test", "disable")
         async with engine.services.store.transaction(readonly=True) as tx:

@@ -64,6 +64,7 @@ async def _desk(server: RunningServer) -> tuple[list[str], list[int]]:
         await add_staff(services, email, role, PASSWORD)
     await add_staff(services, "rudi@jovapos.test", "agent", PASSWORD, actor="boss@jovapos.test")
     await change_staff(services, "boss@jovapos.test", "rudi@jovapos.test", "disable")
+    await change_staff(services, "boss@jovapos.test", "ani@jovapos.test", "unlock")
     mailbox_of(engine)
     references = []
 
@@ -203,6 +204,13 @@ async def test_every_console_page_reads_as_words_in_both_languages(server: Runni
         *(f"/console/chats/{c}" for c in chat_ids),
         "/console/staff",
         "/console/settings",
+        "/console/dashboard",
+        "/console/audit",
+        "/console/audit?kind=login",
+        "/console/audit?kind=export",
+        "/console/password",
+        "/console/staff/confirm?email=ani%40jovapos.test&action=disable",
+        "/console/staff/confirm?email=ani%40jovapos.test&action=reset_password",
     ]
     checked = 0
     for lang in ("id", "en"):
@@ -214,6 +222,7 @@ async def test_every_console_page_reads_as_words_in_both_languages(server: Runni
             login = await nobody.get("/console/login", params={"lang": lang})
             await _log_in(boss, "boss@jovapos.test", lang)
             await _log_in(ani, "ani@jovapos.test", lang)
+            await boss.get("/console/queue.csv")  # an export in the audit
             answers = [login, *[await boss.get(path) for path in pages]]
             answers.append(await ani.get("/console/staff"))  # admins only
             answers.append(await ani.get(f"/console/chats/{chat_ids[1]}"))  # held by ani
@@ -247,10 +256,19 @@ async def test_every_console_page_reads_as_words_in_both_languages(server: Runni
             answers.append(
                 await boss.post(f"{base}/proofs/1/reveal", data={"csrf": csrf, "reason": "x"})
             )
+            # A one-time password: the change form, as its owner first sees it.
+            async with httpx.AsyncClient(base_url=server.url) as new:
+                services = server.core.services
+                await add_staff(
+                    services, f"baru-{lang}@jovapos.test", "agent", PASSWORD, one_time=True
+                )
+                await _log_in(new, f"baru-{lang}@jovapos.test", lang)
+                answers.append(await new.get("/console/password"))
+                assert "/console/dashboard" not in answers[-1].text  # no menu yet
             for answer in answers:
                 assert answer.status_code in (200, 400, 403, 404), answer.url
                 assert parse(answer.text).find("html").attrs["lang"] == lang
                 texts = shown_texts(answer.text)
                 assert texts and unreadable(texts, lang, catalogue) == [], (lang, answer.url)
                 checked += 1
-    assert checked == 2 * (len(pages) + 9)
+    assert checked == 2 * (len(pages) + 10)

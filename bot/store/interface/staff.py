@@ -20,8 +20,16 @@ class Staff(abc.ABC):
     """The staff-account part of a ``Transaction`` (``bot.store.base``)."""
 
     @abc.abstractmethod
-    async def create_staff(self, email: str, role: str, password_hash: str, now: datetime) -> bool:
-        """False when the email already has an account."""
+    async def create_staff(
+        self,
+        email: str,
+        role: str,
+        password_hash: str,
+        now: datetime,
+        must_change_password: bool = False,
+    ) -> bool:
+        """False when the email already has an account. ``must_change_password``:
+        the password is a one-time one, to be changed at the first login."""
 
     @abc.abstractmethod
     async def count_staff(self) -> int: ...
@@ -47,15 +55,24 @@ class Staff(abc.ABC):
         role: str | None = None,
         disabled_at: datetime | bool | None = False,
         password_hash: str | None = None,
+        must_change_password: bool | None = None,
     ) -> None:
-        """Change what is given; ``disabled_at`` None enables, False leaves it."""
+        """Change what is given; ``disabled_at`` None enables, False leaves it.
+        A new ``password_hash`` also clears the failed logins and the lock."""
 
     @abc.abstractmethod
-    async def end_sessions_of(self, staff_id: int) -> None: ...
+    async def note_staff_login(self, staff_id: int, now: datetime) -> None:
+        """A successful login: the account's last login is now."""
 
     @abc.abstractmethod
-    async def add_staff_audit(self, actor: str, action: str, subject: str, now: datetime) -> None:
-        """What an admin did to a staff account."""
+    async def end_sessions_of(self, staff_id: int, keep: str | None = None) -> None:
+        """End the account's sessions, all but the one hashed ``keep``."""
+
+    @abc.abstractmethod
+    async def add_staff_audit(
+        self, actor: str, action: str, subject: str, now: datetime, address: str | None = None
+    ) -> None:
+        """What an admin did to a staff account (``address``: from where)."""
 
     @abc.abstractmethod
     async def staff_audit(self, limit: int) -> list[StaffAuditEntry]:

@@ -18,11 +18,18 @@ from bot.store.sqlite.queries import Queries, _dt
 
 
 class SQLiteStaff(Queries):
-    async def create_staff(self, email: str, role: str, password_hash: str, now: datetime) -> bool:
+    async def create_staff(
+        self,
+        email: str,
+        role: str,
+        password_hash: str,
+        now: datetime,
+        must_change_password: bool = False,
+    ) -> bool:
         cur = await self.db.execute(
-            "INSERT OR IGNORE INTO staff (email, role, password_hash, created_at) "
-            "VALUES (lower(?), ?, ?, ?)",
-            (email, role, password_hash, _ts(now)),
+            "INSERT OR IGNORE INTO staff (email, role, password_hash, created_at, "
+            "must_change_password) VALUES (lower(?), ?, ?, ?, ?)",
+            (email, role, password_hash, _ts(now), int(must_change_password)),
         )
         return cur.rowcount == 1
 
@@ -32,8 +39,8 @@ class SQLiteStaff(Queries):
 
     async def list_staff(self) -> list[StaffMember]:
         rows = await self._all(
-            "SELECT id, email, role, created_at, locked_until, disabled_at FROM staff "
-            "ORDER BY email"
+            "SELECT id, email, role, created_at, locked_until, disabled_at, last_login_at, "
+            "must_change_password FROM staff ORDER BY email"
         )
         return [_member(r) for r in rows]
 
@@ -61,7 +68,13 @@ class SQLiteStaff(Queries):
         role: str | None = None,
         disabled_at: datetime | bool | None = False,
         password_hash: str | None = None,
+        must_change_password: bool | None = None,
     ) -> None:
+        if must_change_password is not None:
+            await self.db.execute(
+                "UPDATE staff SET must_change_password = ? WHERE id = ?",
+                (int(must_change_password), staff_id),
+            )
         if role is not None:
             await self.db.execute("UPDATE staff SET role = ? WHERE id = ?", (role, staff_id))
         if disabled_at is not False:
@@ -76,18 +89,30 @@ class SQLiteStaff(Queries):
                 (password_hash, staff_id),
             )
 
-    async def end_sessions_of(self, staff_id: int) -> None:
-        await self.db.execute("DELETE FROM staff_sessions WHERE staff_id = ?", (staff_id,))
-
-    async def add_staff_audit(self, actor: str, action: str, subject: str, now: datetime) -> None:
+    async def note_staff_login(self, staff_id: int, now: datetime) -> None:
         await self.db.execute(
-            "INSERT INTO staff_audit (actor, action, subject, created_at) VALUES (?, ?, ?, ?)",
-            (actor, action, subject, _ts(now)),
+            "UPDATE staff SET last_login_at = ? WHERE id = ?", (_ts(now), staff_id)
+        )
+
+    async def end_sessions_of(self, staff_id: int, keep: str | None = None) -> None:
+        await self.db.execute(
+            "DELETE FROM staff_sessions WHERE staff_id = ? AND id_hash IS NOT ?",
+            (staff_id, keep),
+        )
+
+    async def add_staff_audit(
+        self, actor: str, action: str, subject: str, now: datetime, address: str | None = None
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO staff_audit (actor, action, subject, created_at, address) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (actor, action, subject, _ts(now), address),
         )
 
     async def staff_audit(self, limit: int) -> list[StaffAuditEntry]:
         rows = await self._all(
-            "SELECT actor, action, subject, created_at FROM staff_audit ORDER BY id DESC LIMIT ?",
+            "SELECT actor, action, subject, created_at, address FROM staff_audit "
+            "ORDER BY id DESC LIMIT ?",
             (limit,),
         )
         return [
@@ -96,6 +121,7 @@ class SQLiteStaff(Queries):
                 action=r["action"],
                 subject=r["subject"],
                 created_at=datetime.fromisoformat(r["created_at"]),
+                address=r["address"],
             )
             for r in rows
         ]
@@ -157,7 +183,8 @@ class SQLiteStaff(Queries):
 
     async def get_session(self, id_hash: str) -> StaffSessionRecord | None:
         row = await self._one(
-            "SELECT s.*, f.email, f.role FROM staff_sessions s JOIN staff f ON f.id = s.staff_id "
+            "SELECT s.*, f.email, f.role, f.must_change_password FROM staff_sessions s "
+            "JOIN staff f ON f.id = s.staff_id "
             "WHERE s.id_hash = ? AND f.disabled_at IS NULL",
             (id_hash,),
         )
@@ -172,6 +199,7 @@ class SQLiteStaff(Queries):
             language=row["language"],
             created_at=datetime.fromisoformat(row["created_at"]),
             last_seen_at=datetime.fromisoformat(row["last_seen_at"]),
+            must_change_password=bool(row["must_change_password"]),
         )
 
     async def touch_session(self, id_hash: str, now: datetime, language: str | None) -> None:
@@ -211,4 +239,6 @@ def _member(row: aiosqlite.Row) -> StaffMember:
         created_at=datetime.fromisoformat(row["created_at"]),
         locked_until=_dt(row["locked_until"]),
         disabled_at=_dt(row["disabled_at"]),
+        last_login_at=_dt(row["last_login_at"]),
+        must_change_password=bool(row["must_change_password"]),
     )

@@ -6,6 +6,7 @@ from bot.store.base import Transaction
 from bot.store.sqlite.chats import SQLiteChats
 from bot.store.sqlite.codes import SQLiteCodes
 from bot.store.sqlite.conversations import SQLiteConversations
+from bot.store.sqlite.desk import SQLiteDesk
 from bot.store.sqlite.forgetting import SQLiteForgetting
 from bot.store.sqlite.outbox import SQLiteOutbox
 from bot.store.sqlite.requests import SQLiteRequests
@@ -20,6 +21,7 @@ class _SQLiteTransaction(
     SQLiteChats,
     SQLiteCodes,
     SQLiteForgetting,
+    SQLiteDesk,
     Transaction,
 ):
     """Each mixin implements its aggregate's part of ``Transaction``; the

@@ -35,9 +35,10 @@ LOGIN_CSRF = "pb_login"
 FLASH = "pb_flash"
 FLASH_SECONDS = 60  # read by the page the redirect leads to, at once
 LANGUAGES = ("id", "en")
-# What the language switch carries over: the queue's filters, nothing else a
-# URL may hold (a crafted parameter never becomes part of a link on the page).
-KEPT_PARAMS = ("status", "type", "q", "sort", "dir", "page")
+# What the language switch carries over: the queue's and the audit's filters
+# and the account a confirmation is about, nothing else a URL may hold (a
+# crafted parameter never becomes part of a link on the page).
+KEPT_PARAMS = ("status", "type", "q", "sort", "dir", "page", "kind", "email", "action")
 HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
@@ -56,7 +57,11 @@ ASSETS = {
     "favicon.svg": "image/svg+xml",
     "live.js": "text/javascript",
     "request.js": "text/javascript",
+    "confirm.js": "text/javascript",
 }
+# Where a session with a one-time password may go: the change form and out.
+PASSWORD_PAGE = "/console/password"
+BEFORE_PASSWORD_CHANGE = (PASSWORD_PAGE, "/console/logout")
 
 Handler = Callable[[Request, Session], Awaitable[Response]]
 _KEY = re.compile(r"[a-z_]{1,40}")
@@ -244,6 +249,8 @@ class ConsolePages:
         if key and hmac.compare_digest(mac, self._flash_mac(session, key)):
             if key in ("done", "queued"):
                 shown.append(Notice("done" if key == "done" else "info", words.t(key)))
+            elif self._known("flash", key):  # a page's own success text
+                shown.append(Notice("done", words.t(f"flash.{key}")))
             elif key.startswith("sent.") and self._known("route", key.removeprefix("sent.")):
                 route = words.t(f"route.{key.removeprefix('sent.')}")
                 shown.append(Notice("done", words.t("sent_by", route=route)))
@@ -264,6 +271,9 @@ class ConsolePages:
                 if request.method == "GET":
                     return RedirectResponse("/console/login", status_code=303)
                 return Response("login required", status_code=401, headers=HEADERS)
+            if session.must_change_password and request.url.path not in BEFORE_PASSWORD_CHANGE:
+                # A one-time password: nothing else until it is changed.
+                return RedirectResponse(PASSWORD_PAGE, status_code=303)
             if request.method == "POST":
                 form = await request.form()
                 given = str(form.get("csrf", ""))

@@ -27,8 +27,11 @@ from starlette.routing import BaseRoute, Route
 from bot.core import Core
 from bot.infra.crypto import hash_token
 from bot.staff.accounts import LoginBusy, LoginRefused, Session, log_in, session_for
+from bot.web.console.account import account_routes
 from bot.web.console.admin import admin_routes
+from bot.web.console.audit import audit_routes
 from bot.web.console.chats import chat_routes
+from bot.web.console.dashboard import dashboard_routes
 from bot.web.console.live import ActivityFeed
 from bot.web.console.pages import COOKIE, HEADERS, LANGUAGES, LOGIN_CSRF, ConsolePages, Notice
 from bot.web.console.queue import queue_routes
@@ -162,4 +165,7 @@ def console_routes(core: Core) -> list[BaseRoute]:
         *request_routes(kit),
         *chat_routes(kit),
         *admin_routes(kit),
+        *account_routes(kit),
+        *dashboard_routes(kit),
+        *audit_routes(kit),
     ]

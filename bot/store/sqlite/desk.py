@@ -1,0 +1,92 @@
+"""The dashboard's counts and the audit view's lines in SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import date, datetime
+
+from bot.domain.records_staff import AuditLine
+from bot.domain.timestamps import utc_iso as _ts
+from bot.store.sqlite.queries import Queries
+
+# Every source of the audit view as the same columns: kind, actor, subject,
+# detail, address, at (and the row's id, so lines of one moment keep their
+# order). Times are stored in one UTC format, so they sort as text.
+_AUDIT_SOURCES = """
+SELECT 'proof_view' AS kind, v.viewer AS actor, coalesce(r.reference, '') AS subject,
+       v.purpose AS detail, NULL AS address, v.viewed_at AS at, v.id AS row
+  FROM attachment_views v JOIN attachments a ON a.id = v.attachment_id
+  LEFT JOIN requests r ON r.id = a.request_id
+UNION ALL
+SELECT 'download', 'customer', r.reference, '', NULL, e.at, e.id
+  FROM request_events e JOIN requests r ON r.id = e.request_id WHERE e.kind = 'downloaded'
+UNION ALL
+SELECT 'account', actor, subject, action, address, created_at, id FROM staff_audit
+UNION ALL
+SELECT kind, actor, subject, '', address, at, id FROM access_log
+"""
+
+
+def _marks(values: Collection[str]) -> str:
+    return ",".join("?" * len(values))
+
+
+class SQLiteDesk(Queries):
+    async def count_requests_by_status(self, statuses: Collection[str]) -> dict[str, int]:
+        if not statuses:
+            return {}
+        rows = await self._all(
+            f"SELECT status, count(*) FROM requests WHERE status IN ({_marks(statuses)}) "
+            "GROUP BY status",
+            list(statuses),
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    async def count_due_between(self, statuses: Collection[str], first: date, last: date) -> int:
+        if not statuses:
+            return 0
+        row = await self._one(
+            f"SELECT count(*) FROM requests WHERE status IN ({_marks(statuses)}) "
+            "AND due_date BETWEEN ? AND ?",
+            [*statuses, first.isoformat(), last.isoformat()],
+        )
+        return int(row[0]) if row else 0
+
+    async def count_completed_on_time(
+        self, since: datetime, utc_offset_minutes: int
+    ) -> tuple[int, int]:
+        row = await self._one(
+            "SELECT count(*), coalesce(sum(date(e.at, ?) <= r.due_date), 0) "
+            "FROM request_events e JOIN requests r ON r.id = e.request_id "
+            "WHERE e.kind = 'complete' AND e.at >= ?",
+            (f"{utc_offset_minutes:+d} minutes", _ts(since)),
+        )
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    async def add_access_log(
+        self, kind: str, actor: str | None, subject: str, address: str, now: datetime
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO access_log (kind, actor, subject, address, at) VALUES (?, ?, ?, ?, ?)",
+            (kind, actor, subject, address, _ts(now)),
+        )
+
+    async def audit_lines(self, kinds: Collection[str], limit: int, offset: int) -> list[AuditLine]:
+        if not kinds:
+            return []
+        rows = await self._all(
+            f"SELECT * FROM ({_AUDIT_SOURCES}) WHERE kind IN ({_marks(kinds)}) "
+            "ORDER BY at DESC, row DESC LIMIT ? OFFSET ?",
+            [*kinds, limit, offset],
+        )
+        return [
+            AuditLine(
+                kind=r["kind"],
+                actor=r["actor"],
+                subject=r["subject"],
+                detail=r["detail"],
+                address=r["address"],
+                at=datetime.fromisoformat(r["at"]),
+            )
+            for r in rows
+        ]

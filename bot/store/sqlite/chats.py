@@ -61,7 +61,8 @@ _LAST = (
     "SELECT at, who, text, sealed FROM (SELECT received_at AS at, 'customer' AS who, text, "
     "0 AS sealed, 0 AS k, id FROM inbound_messages WHERE conversation_id = ? UNION ALL "
     "SELECT created_at, CASE WHEN author IS NOT NULL OR (inbound_id IS NULL AND message_key "
-    "LIKE 'staff.%') THEN 'staff' ELSE 'bot' END, text, sealed, 1, id FROM outbound_messages WHERE conversation_id = ?) "
+    "LIKE 'staff.%') THEN 'staff' ELSE 'bot' END, text, sealed, 1, id FROM outbound_messages "
+    "WHERE conversation_id = ?) "
     "ORDER BY at DESC, k DESC, id DESC LIMIT 1"
 )
 

@@ -465,6 +465,7 @@ async def test_staff_take_over_a_telegram_chat_in_the_browser(
                 width = await page.evaluate("document.documentElement.scrollWidth")
                 assert width <= PHONE["width"] + 1
                 await page.click('form[action$="/release"] button')
+                await page.click('dialog[open] button[type="submit"]')  # asked first
                 await page.wait_for_url("**/console/inbox")
                 await arrives("layanan otomatis")
                 await customer("budi@example.com")  # the bot picks up where it stood

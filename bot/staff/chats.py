@@ -108,6 +108,9 @@ async def reply(
     route = await send_staff_message(services, channels, conversation, staff, "staff.reply", text)
     if route is not None:
         return route
+    # Noted, so the chat's page marks the recorded message as not sent at once.
+    async with services.store.transaction() as tx:
+        await tx.note_not_sent(conversation.id, staff, services.clock())
     if conversation.channel is Channel.WHATSAPP:
         raise ChatError("window_closed")
     raise ChatError("not_delivered", channel=conversation.channel.value)

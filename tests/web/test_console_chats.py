@@ -276,6 +276,16 @@ async def test_delivery_states_of_staff_messages(inbox: Inbox) -> None:
         await tx.record_delivery("tg-2", "undelivered", "30008", now, two)
         await tx.add_chat_event(chat.id, "ani@jovapos.test", "undelivered", f"{two} telegram", now)
         await tx.add_chat_event(chat.id, "ani@jovapos.test", "rerouted", f"{two} -> email", now)
+        # One still on its way (as a reply queued by email is, until the mail goes).
+        await tx.record_outbound(
+            chat.id,
+            None,
+            "id",
+            chat.state,
+            [("staff.reply", "Pesan empat", ())],
+            now,
+            author="ani@jovapos.test",
+        )
     async with httpx.AsyncClient(base_url=inbox.server.url) as ani:
         await _log_in(ani, "ani@jovapos.test")
 
@@ -292,11 +302,13 @@ async def test_delivery_states_of_staff_messages(inbox: Inbox) -> None:
         assert "gagal terkirim" in shown["Pesan dua"]
         assert "Kode kesalahan dari penyedia: 30008" in shown["Pesan dua"]
         assert "Lalu dikirim ulang lewat email" in shown["Pesan dua"]
-        assert "sedang dikirim" in shown["Pesan tiga"]
+        assert "tidak terkirim" in shown["Pesan tiga"]  # no route took it: said at once
+        assert "Pesan dari ani@jovapos.test tidak terkirim" in page.text
+        assert "sedang dikirim" in shown["Pesan empat"]
         assert 'class="state state-sending"' in page.text  # muted, not the alarm colour
         inbox.clock.advance(minutes=11)
         page = await ani.get(f"/console/chats/{chat.id}")
-        assert "tidak terkirim" in states(page.text)["Pesan tiga"]
+        assert "tidak terkirim" in states(page.text)["Pesan empat"]
 
 
 async def test_admins_manage_ready_answers_and_staff_pick_them(inbox: Inbox) -> None:
@@ -431,3 +443,16 @@ async def test_transfer_lists_only_active_colleagues_and_acts_ask_and_say_what_w
         assert notices((await ani.get(claimed.headers["location"])).text) == [
             ("done", "This chat is yours now.")
         ]
+
+
+async def test_a_refused_reply_keeps_what_was_typed(inbox: Inbox) -> None:
+    lina = f"/console/chats/{inbox.ids['lina-kasir']}"
+    typed = "Panjang sekali. " * 300  # over the 4,000 characters a reply may have
+    async with httpx.AsyncClient(base_url=inbox.server.url) as ani:
+        await _log_in(ani, "ani@jovapos.test")
+        page = await ani.get(lina)
+        refused = await ani.post(f"{lina}/reply", data={"csrf": _csrf(page.text), "text": typed})
+        assert refused.status_code == 400
+        assert notices(refused.text) == [("error", "Balasan kosong atau terlalu panjang.")]
+        kept = parse(refused.text).find("textarea", id="reply-text").text()
+        assert kept == " ".join(typed.split())

@@ -59,6 +59,7 @@ class ChatMessage:
     delivery: str | None = None
     error: str | None = None
     rerouted: str | None = None
+    refused: bool = False  # no route could take it when it was written
     files: tuple[ChatFile, ...] = ()
 
 
@@ -153,6 +154,11 @@ class Chats(abc.ABC):
     @abc.abstractmethod
     async def chat_file(self, conversation_id: int, file_id: int) -> ChatFile | None:
         """A file the customer sent in this chat; None for another chat's."""
+
+    @abc.abstractmethod
+    async def note_not_sent(self, conversation_id: int, staff: str, now: datetime) -> None:
+        """The latest message ``staff`` wrote in the chat could not be sent
+        (a ``not_sent`` chat event naming it)."""
 
     @abc.abstractmethod
     async def mark_chat_read(self, staff: str, conversation_id: int, now: datetime) -> None:

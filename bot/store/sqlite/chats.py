@@ -256,14 +256,17 @@ class SQLiteChats(Queries):
         ):
             files.setdefault(f["inbound_id"], []).append(_file(f))
         rerouted: dict[int, str] = {}
+        refused: set[int] = set()
         for e in await self._all(
-            "SELECT detail FROM chat_events WHERE conversation_id = ? AND kind = 'rerouted' "
-            "ORDER BY id",
+            "SELECT kind, detail FROM chat_events WHERE conversation_id = ? AND kind IN "
+            "('rerouted', 'not_sent') ORDER BY id",
             (conversation_id,),
         ):
             outbound, _, route = str(e["detail"]).partition(" -> ")
-            if outbound.isdigit():
+            if outbound.isdigit() and e["kind"] == "rerouted":
                 rerouted[int(outbound)] = route
+            elif outbound.isdigit():
+                refused.add(int(outbound))
         lines: list[tuple[tuple[Any, ...], ChatMessage]] = []
         for r in await self._all(
             "SELECT id, received_at, text FROM inbound_messages WHERE conversation_id = ?",
@@ -293,6 +296,7 @@ class SQLiteChats(Queries):
                 delivery=r["delivery_status"],
                 error=r["error"],
                 rerouted=rerouted.get(r["id"]),
+                refused=r["id"] in refused,
             )
             turn = r["inbound_id"] if r["inbound_id"] is not None else 9e18
             lines.append(((r["created_at"], turn, 1, r["id"]), message))
@@ -316,6 +320,14 @@ class SQLiteChats(Queries):
             (file_id, conversation_id),
         )
         return _file(row) if row else None
+
+    async def note_not_sent(self, conversation_id: int, staff: str, now: datetime) -> None:
+        await self.db.execute(
+            "INSERT INTO chat_events (conversation_id, actor, kind, detail, created_at) "
+            "SELECT ?, ?, 'not_sent', max(id), ? FROM outbound_messages WHERE "
+            "conversation_id = ? AND author = ? AND sent_at IS NULL HAVING max(id) IS NOT NULL",
+            (conversation_id, staff, _ts(now), conversation_id, staff),
+        )
 
     async def mark_chat_read(self, staff: str, conversation_id: int, now: datetime) -> None:
         await self.db.execute(

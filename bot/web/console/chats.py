@@ -20,9 +20,10 @@ from bot.web.console.answers import answer_routes
 from bot.web.console.inbox_chat import bubbles
 from bot.web.console.inbox_flash import chat_flash
 from bot.web.console.inbox_list import counted, customer_number, list_pane, row_of
-from bot.web.console.pages import HEADERS, ConsolePages
+from bot.web.console.pages import HEADERS, ConsolePages, Notice
 
 CONFIRMED = ("release", "take_over")
+MAX_TYPED = 20_000  # a reply over the limit comes back to be shortened, not cut
 
 
 def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
@@ -42,7 +43,17 @@ def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
         )
 
     async def chat_page(request: Request, session: Session) -> Response:
-        chat_id = int(request.path_params["chat"])
+        return await show_chat(request, session, int(request.path_params["chat"]))
+
+    async def show_chat(
+        request: Request,
+        session: Session,
+        chat_id: int,
+        status: int = 200,
+        refusal: Notice | None = None,
+        typed: str | None = None,
+    ) -> Response:
+        """The chat's page; after a refused reply, with why and what was typed."""
         services = core.services
         async with services.store.transaction(readonly=True) as tx:
             conversation = await tx.get_conversation_by_id(chat_id)
@@ -60,6 +71,8 @@ def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
         answers = await staff_chats.canned(services, conversation.language) if held else []
         picked = request.query_params.get("answer", "")
         prefill = next((text for number, text in answers if number == picked), "")
+        if typed is not None:
+            prefill = typed
         confirm = request.query_params.get("confirm", "")
         if confirm == "take_over" and (not conversation.claimed_by or held):
             confirm = ""
@@ -74,7 +87,8 @@ def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
             session,
             counted(kit.t(session, "chat_title", chat=chat_id), pane["counts"]),  # type: ignore[arg-type]
             nav="inbox",
-            notices=chat_flash(kit, request, session),
+            status=status,
+            notices=[refusal] if refusal else chat_flash(kit, request, session),
             heading=kit.t(session, "inbox"),
             chat=conversation,
             customer=name or number or kit.t(session, "chat_title", chat=chat_id),
@@ -147,6 +161,11 @@ def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
                 return kit.flashed("/console/inbox", session, "chats.release")
             return Response(status_code=404, headers=HEADERS)
         except staff_chats.ChatError as exc:
+            if action == "reply" and exc.key == "reply_length":
+                # Said on the page that answers the form, keeping what was typed.
+                return await show_chat(
+                    request, session, chat_id, 400, kit.problem(session, exc), text[:MAX_TYPED]
+                )
             return kit.refused(path, exc)
 
     return [

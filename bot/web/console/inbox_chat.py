@@ -79,6 +79,8 @@ def delivery(
         return message.delivery, words.t(f"chats.state_{message.delivery}"), ()
     if message.sent:
         return "sent", words.t("chats.state_sent"), ()
+    if message.refused:
+        return "not_sent", words.t("chats.state_not_sent"), ()
     if channel in PULLED_CHANNELS:
         # The terminal has no push: it waits for the customer; not a failure.
         return "queued", words.t("queued_short"), ()

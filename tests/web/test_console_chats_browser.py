@@ -5,6 +5,7 @@ giving the chat back asks in a dialog, one pane at a time on a phone."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -39,7 +40,15 @@ async def test_an_agent_answers_a_chat_in_the_browser(tmp_path: Path, clock: Fak
         clock.advance(minutes=7)
         browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = await browser.new_page(viewport=DESKTOP)
+            context = await browser.new_context(viewport=DESKTOP)
+            # The browser's notifications, recorded instead of shown.
+            await context.add_init_script(
+                "window.shown = []; window.Notification = class {"
+                " constructor(title) { window.shown.push(title); }"
+                " static get permission() { return 'granted'; }"
+                " static requestPermission() { return Promise.resolve('granted'); } };"
+            )
+            page = await context.new_page()
             await page.goto(server.url + "/console/login")
             await page.fill('input[name="email"]', "ani@jovapos.test")
             await page.fill('input[name="password"]', PASSWORD)
@@ -52,6 +61,20 @@ async def test_an_agent_answers_a_chat_in_the_browser(tmp_path: Path, clock: Fak
             lina_row = rows.filter(has_text="Lina Marlina")
             assert "(0 j 7 mnt)" in await lina_row.inner_text()
             await page.screenshot(path=str(shots / "inbox-desktop.png"))
+            # Sound and notification: off until the agent turns them on, then remembered.
+            toggle = page.locator("#alerts-toggle")
+            assert await toggle.is_visible() and not await toggle.is_checked()
+            await toggle.check()
+            await page.reload()
+            assert await page.locator("#alerts-toggle").is_checked()
+            await Chat(engine, address="sari-toko").script("staf")  # a new hand-over
+            for _ in range(200):  # the live update brings the new count to the title
+                if (await page.title()).startswith("(0/3) "):
+                    break
+                await asyncio.sleep(0.05)
+            assert (await page.title()).startswith("(0/3) ")
+            assert await page.evaluate("window.shown") == ["Ada percakapan untuk staf"]
+            assert await rows.count() == 3
             await page.set_viewport_size(PHONE)
             # One pane at a time, and the waiting time is never broken mid-phrase.
             assert await page.locator(".pane-chat").is_hidden()

@@ -17,6 +17,9 @@ with the reason, so staff know the customer did not get it.
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+
 from bot.delivery.channels import Channels
 from bot.delivery.staff_messages import send_staff_message
 from bot.domain.errors import Refused
@@ -30,6 +33,8 @@ from flows.dialogue import release_to_bot
 from flows.types import Reply
 
 MAX_REPLY = 4000
+
+log = logging.getLogger(__name__)
 
 
 class ChatError(Refused, ValueError):
@@ -181,3 +186,19 @@ async def release(services: Services, channels: Channels, conversation_id: int, 
         await tx.add_chat_event(conversation.id, staff, "release", "", services.clock())
     text = services.catalogue.render(conversation.language, Reply("staff.back_to_bot"))
     await send_staff_message(services, channels, conversation, staff, "staff.back_to_bot", text)
+
+
+async def purge_chat_files(services: Services) -> int:
+    """Files a customer sent in a chat that no request or draft took (a
+    picture sent while staff held the chat) go after the ID-proof retention
+    period, counted from when they came; an ID proof keeps its own rule."""
+    now = services.clock()
+    cutoff = now - timedelta(days=services.settings.id_proof_retention_days)
+    async with services.store.transaction() as tx:
+        due = await tx.chat_files_due(cutoff)
+        await tx.mark_attachments_deleted(due, now)
+    for token in due:  # after the commit: a crash leaves files, never dangling rows
+        services.blobs.delete(token)
+    if due:
+        log.info("deleted %d chat files past their retention", len(due))
+    return len(due)

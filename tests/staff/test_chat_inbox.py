@@ -12,7 +12,7 @@ from bot.delivery.channels import Channels
 from bot.domain.models import Channel
 from bot.staff import answers, chats
 from bot.staff.accounts import add_staff, change_staff
-from tests.conftest import PNG, Chat, file_of
+from tests.conftest import CODE, PNG, Chat, FakeClock, file_of
 
 PASSWORD = "kata-sandi-yang-panjang"
 
@@ -95,3 +95,33 @@ async def test_a_chat_file_opens_only_in_its_chat_and_every_view_is_recorded(
     with sqlite3.connect(services.settings.database_path) as db:
         views = db.execute("SELECT viewer, purpose FROM attachment_views").fetchall()
     assert views == [("ani@jovapos.test", "console_chat")]
+
+
+async def test_chat_files_no_request_took_go_after_the_retention_period(
+    staffed: Engine, clock: FakeClock
+) -> None:
+    from bot.staff.chats import purge_chat_files
+
+    services = staffed.services
+    siti = Chat(staffed, address="siti")  # files a request with ID proof: its own rule
+    await siti.script("4", "Siti Aminah", "siti@example.com", CODE, "1", "Tidak mau promosi")
+    await siti.say("", file_of(PNG))
+    await siti.say("1")
+    lina = Chat(staffed, address="lina")
+    await lina.say("staf")
+    async with services.store.transaction(readonly=True) as tx:
+        held = await tx.get_conversation(Channel.TERMINAL, "lina")
+    assert held is not None
+    channels = Channels()
+    channels.attach(services)
+    await chats.claim(services, channels, held.id, "ani@jovapos.test")
+    await lina.say("", file_of(PNG))
+    clock.advance(days=services.settings.id_proof_retention_days - 1)
+    assert await purge_chat_files(services) == 0
+    clock.advance(days=2)
+    assert await purge_chat_files(services) == 1
+    async with services.store.transaction(readonly=True) as tx:
+        (kept,) = [f for m in await tx.chat_messages(held.id) for f in m.files]
+        proof = await tx.live_attachment_tokens()
+    assert kept.deleted and kept.token not in proof
+    assert len(proof) == 1  # Siti's ID proof stays (until its request's retention)

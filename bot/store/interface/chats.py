@@ -161,6 +161,11 @@ class Chats(abc.ABC):
         (a ``not_sent`` chat event naming it)."""
 
     @abc.abstractmethod
+    async def chat_files_due(self, cutoff: datetime) -> list[str]:
+        """Files customers sent in a chat before ``cutoff`` that belong to no
+        request and no draft: the tokens of those still stored."""
+
+    @abc.abstractmethod
     async def mark_chat_read(self, staff: str, conversation_id: int, now: datetime) -> None:
         """``staff`` has seen every customer message of the chat so far."""
 

@@ -329,6 +329,15 @@ class SQLiteChats(Queries):
             (conversation_id, staff, _ts(now), conversation_id, staff),
         )
 
+    async def chat_files_due(self, cutoff: datetime) -> list[str]:
+        rows = await self._all(
+            "SELECT a.token FROM attachments a JOIN conversations c ON c.id = a.conversation_id "
+            "WHERE a.deleted_at IS NULL AND a.request_id IS NULL AND a.created_at <= ? "
+            "AND instr(c.slots, a.token) = 0 ORDER BY a.id",
+            (_ts(cutoff),),
+        )
+        return [r[0] for r in rows]
+
     async def mark_chat_read(self, staff: str, conversation_id: int, now: datetime) -> None:
         await self.db.execute(
             "INSERT INTO chat_reads (staff, conversation_id, last_inbound_id, read_at) "

@@ -103,6 +103,9 @@ async def test_an_agent_answers_a_chat_in_the_browser(tmp_path: Path, clock: Fak
             await page.locator(".msg", has_text="Menunggu pelanggan").wait_for()
             staff_line = page.locator("#transcript .line-staff", has_text="Saya Ani.")
             assert "menunggu dibuka pelanggan" in await staff_line.inner_text()
+            await page.locator("#reply-text").fill("Dan Cmd+Enter juga mengirim.")
+            await page.locator("#reply-text").press("Meta+Enter")
+            await page.locator("#transcript .line-staff", has_text="Cmd+Enter juga").wait_for()
             assert await page.locator("#transcript-title").count() == 1
             # The transfer picker lists active colleagues only, never oneself.
             options = await page.locator("#transfer-to option").all_inner_texts()

@@ -92,6 +92,7 @@ def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
             heading=kit.t(session, "inbox"),
             chat=conversation,
             customer=name or number or kit.t(session, "chat_title", chat=chat_id),
+            name=name,
             number=number,
             email=conversation.slots.get("email") or next((r.email for r in filed), None),
             holder=conversation.claimed_by,

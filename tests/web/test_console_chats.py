@@ -160,6 +160,13 @@ async def test_every_chat_is_found_by_name_number_email_or_reference(inbox: Inbo
         assert await found("siti@example") == [ids["siti-kasir"]]
         assert await found("siti", tab="mine") == []
         assert await found("rudi") == []  # never handed to staff
+        sms = Chat(inbox.server.core.engine, address="+6281377700011", channel=Channel.SMS)
+        await sms.script("staf")
+        async with inbox.server.core.services.store.transaction(readonly=True) as tx:
+            texted = await tx.get_conversation(Channel.SMS, "+6281377700011")
+        assert texted is not None
+        assert await found("0813-7770 0011") == [texted.id]  # as people write it
+        assert await found("+62813777") == [texted.id]
         for odd in ("%", "_", "'; --", "\\", "x" * 500):
             assert await found(odd) == []
         page = await ani.get("/console/inbox", params={"q": "tidak-ada"})

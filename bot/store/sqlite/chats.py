@@ -36,7 +36,8 @@ _EMAIL = (
     + " ORDER BY r.id DESC LIMIT 1))"
 )
 _MATCHES = (
-    "(instr(lower(c.address), :q) OR instr(lower(coalesce(json_extract(c.slots, "
+    "(instr(lower(c.address), :q) OR instr(c.address, :number) OR "
+    "instr(lower(coalesce(json_extract(c.slots, "
     "'$.full_name'), '')), :q) OR instr(lower(coalesce(json_extract(c.slots, '$.email'), '')), "
     ":q) OR EXISTS (SELECT 1 " + _THEIR_REQUESTS + " AND (instr(lower(r.full_name), :q) OR "
     "instr(lower(r.email), :q) OR instr(lower(r.reference), :q))))"
@@ -194,7 +195,13 @@ class SQLiteChats(Queries):
         where = {"mine": "c.claimed_by = :staff", "waiting": _WAITING}.get(tab, _HANDED)
         if query.strip():
             where += " AND " + _MATCHES
-        params = {"staff": staff, "q": query.strip().lower(), "limit": limit, "offset": offset}
+        params = {
+            "staff": staff,
+            "q": query.strip().lower(),
+            "number": _as_stored_number(query),
+            "limit": limit,
+            "offset": offset,
+        }
         (total,) = await self._one(f"SELECT count(*) FROM conversations c WHERE {where}", params)
         rows = await self._all(
             f"{_SUMMARY} WHERE {where} ORDER BY {_ORDER.get(tab, _ORDER['all'])} "
@@ -411,6 +418,15 @@ class SQLiteChats(Queries):
             (),
         )
         return "|".join(str(v) for v in row) if row else ""
+
+
+def _as_stored_number(query: str) -> str:
+    """A phone number as people type it in Indonesia ("0812-3456 7890") as
+    channels store it ("+62812..."); anything else stays as typed."""
+    digits = "".join(ch for ch in query if ch not in " -.()")
+    if digits.isdigit() and digits.startswith("0") and len(digits) >= 6:
+        return "+62" + digits[1:]
+    return query.strip().lower()
 
 
 def _file(row: aiosqlite.Row) -> ChatFile:

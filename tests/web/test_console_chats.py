@@ -138,6 +138,8 @@ async def test_the_tabs_list_mine_waiting_and_all_and_all_keeps_released_chats(
         # An unknown tab or page reads as the default; nothing breaks.
         for params in ({"tab": "x"}, {"page": "0"}, {"page": "99999999"}, {"page": "-1"}):
             assert (await ani.get("/console/inbox", params=params)).status_code == 200
+        tabs = [a.text() for a in parse(everything.text).find("nav", id="chat-tabs").find_all("a")]
+        assert tabs == ["Milik saya 1", "Menunggu 2", "Semua"]  # held by me, held by nobody
         # The tab title: chats waiting for me (unread, held by me) / waiting at all.
         title = parse(everything.text).find("title").text()
         assert title == "(1/3) Percakapan untuk staf · Konsol Privasi JOVA POS"

@@ -86,6 +86,7 @@ class Tab:
     label: str
     href: str
     current: bool
+    count: int = 0  # shown beside the label: the chats I hold, the chats nobody has
 
 
 def customer_number(address: str) -> str | None:
@@ -150,12 +151,15 @@ async def list_pane(
     link = view.query_string(page=1) if view.tab != DEFAULT_TAB or view.query else ""
     rows = [row_of(words, s, session, now_minutes, link, current) for s in summaries]
     pages = max(1, -(-total // PAGE_SIZE))
+    here = "/console/inbox"
+    shown = {"mine": held, "waiting": waiting - mine}
     tabs = [
         Tab(
             key,
             words.t(f"chats.tab_{key}"),
-            f"/console/inbox{view.query_string(tab=key, page=1)}",
+            here + view.query_string(tab=key, page=1),
             key == view.tab,
+            shown.get(key, 0),
         )
         for key in INBOX_TABS
     ]
@@ -166,12 +170,8 @@ async def list_pane(
         "total": total,
         "page": view.page,
         "pages": pages,
-        "newer": f"/console/inbox{view.query_string(page=view.page - 1)}"
-        if view.page > 1
-        else None,
-        "older": f"/console/inbox{view.query_string(page=view.page + 1)}"
-        if view.page < pages
-        else None,
+        "newer": here + view.query_string(page=view.page - 1) if view.page > 1 else None,
+        "older": here + view.query_string(page=view.page + 1) if view.page < pages else None,
         "counts": {"mine": mine, "waiting": waiting, "held": held},
     }
 

@@ -19,6 +19,7 @@ from bot.requests.retention import (
     purge_orphans,
 )
 from bot.services import Services
+from bot.staff.chats import purge_chat_files
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class PurgeReport:
     id_proofs: int
     orphans: int = 0
     forgotten: int = 0
+    chat_files: int = 0
 
 
 async def purge(services: Services, engine: Engine) -> PurgeReport:
@@ -41,4 +43,5 @@ async def purge(services: Services, engine: Engine) -> PurgeReport:
         id_proofs=await purge_id_proofs(services),
         orphans=await purge_orphans(services),
         forgotten=await forget_deleted_customers(services),
+        chat_files=await purge_chat_files(services),
     )

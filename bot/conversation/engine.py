@@ -46,6 +46,7 @@ from flows.dialogue import Dialogue, draft_files, expire_draft, holds_draft
 from flows.types import (
     Context,
     Inbound,
+    KeepAttachment,
     KnownRequest,
     Outcome,
     Reply,
@@ -271,14 +272,15 @@ class Engine:
                 if message.control is not None:
                     outcome = await self._control(tx, conversation, message, now)
                 elif conversation.claimed_by:
-                    # A person has this chat: the bot keeps quiet and only records.
+                    # A person has this chat: the bot keeps quiet and only records
+                    # (the files too: staff open them from the chat's page).
                     outcome = Outcome(
                         conversation.state,
                         conversation.slots,
                         conversation.language,
                         conversation.failures,
                         [],
-                        [],
+                        [KeepAttachment(a.token) for a in inbound.attachments if not a.problem],
                     )
                 else:
                     outcome = await self._dialogue(tx, conversation, inbound, now)

@@ -17,16 +17,24 @@ with the reason, so staff know the customer did not get it.
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+
 from bot.delivery.channels import Channels
 from bot.delivery.staff_messages import send_staff_message
 from bot.domain.errors import Refused
 from bot.domain.models import Channel, ConversationRecord
+from bot.requests.retention import open_id_proof
 from bot.services import Services
+from bot.staff.answers import find_answer, ready_answers
 from bot.store import Transaction
+from bot.store.interface.chats import ChatFile
 from flows.dialogue import release_to_bot
 from flows.types import Reply
 
 MAX_REPLY = 4000
+
+log = logging.getLogger(__name__)
 
 
 class ChatError(Refused, ValueError):
@@ -90,19 +98,24 @@ async def reply(
     canned_answer: str | None = None,
 ) -> str:
     """Send a staff reply: ``text``, or when that is blank the ready answer
-    named ``canned_answer`` in the customer's language. The route it took (a
+    named ``canned_answer`` (its number or configured key) in the customer's
+    language. The route it took (a
     channel, ``whatsapp_template`` or ``email``), or ``queued`` on a channel
     with no push (the terminal), where it waits for the customer to open the
     chat."""
     conversation = await _held(services, channels, conversation_id, staff)
     text = text.strip()
     if not text and canned_answer:
-        text = canned(services, conversation.language).get(canned_answer, "")
+        answer = find_answer(await ready_answers(services), canned_answer)
+        text = answer.text(conversation.language) if answer else ""
     if not text or len(text) > MAX_REPLY:
         raise ChatError("reply_length", maximum=MAX_REPLY)
     route = await send_staff_message(services, channels, conversation, staff, "staff.reply", text)
     if route is not None:
         return route
+    # Noted, so the chat's page marks the recorded message as not sent at once.
+    async with services.store.transaction() as tx:
+        await tx.note_not_sent(conversation.id, staff, services.clock())
     if conversation.channel is Channel.WHATSAPP:
         raise ChatError("window_closed")
     raise ChatError("not_delivered", channel=conversation.channel.value)
@@ -136,10 +149,28 @@ async def transfer(
         )
 
 
-def canned(services: Services, language: str) -> dict[str, str]:
-    """Ready answers staff can pick, in the customer's language."""
-    texts = services.catalogue.texts.get(language, {})
-    return {k.removeprefix("canned."): v for k, v in texts.items() if k.startswith("canned.")}
+async def canned(services: Services, language: str) -> list[tuple[str, str]]:
+    """Ready answers staff can pick, (number, text) in the customer's language."""
+    return [(str(a.id), a.text(language)) for a in await ready_answers(services)]
+
+
+async def colleagues(services: Services, staff: str) -> list[str]:
+    """Whom ``staff`` can hand a chat to: every active account but their own."""
+    async with services.store.transaction(readonly=True) as tx:
+        accounts = await tx.list_staff()
+    return [a.email for a in accounts if a.disabled_at is None and a.email != staff.lower()]
+
+
+async def open_chat_file(
+    services: Services, conversation_id: int, file_id: int, staff: str
+) -> tuple[ChatFile, bytes]:
+    """A file the customer sent in this chat, decrypted, with the view
+    recorded first (as an ID proof's is): no unrecorded look."""
+    async with services.store.transaction(readonly=True) as tx:
+        found = await tx.chat_file(conversation_id, file_id)
+    if found is None or found.deleted:
+        raise ChatError("no_file")
+    return found, await open_id_proof(services, found.token, staff, "console_chat")
 
 
 async def release(services: Services, channels: Channels, conversation_id: int, staff: str) -> None:
@@ -155,3 +186,19 @@ async def release(services: Services, channels: Channels, conversation_id: int, 
         await tx.add_chat_event(conversation.id, staff, "release", "", services.clock())
     text = services.catalogue.render(conversation.language, Reply("staff.back_to_bot"))
     await send_staff_message(services, channels, conversation, staff, "staff.back_to_bot", text)
+
+
+async def purge_chat_files(services: Services) -> int:
+    """Files a customer sent in a chat that no request or draft took (a
+    picture sent while staff held the chat) go after the ID-proof retention
+    period, counted from when they came; an ID proof keeps its own rule."""
+    now = services.clock()
+    cutoff = now - timedelta(days=services.settings.id_proof_retention_days)
+    async with services.store.transaction() as tx:
+        due = await tx.chat_files_due(cutoff)
+        await tx.mark_attachments_deleted(due, now)
+    for token in due:  # after the commit: a crash leaves files, never dangling rows
+        services.blobs.delete(token)
+    if due:
+        log.info("deleted %d chat files past their retention", len(due))
+    return len(due)

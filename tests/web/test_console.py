@@ -481,6 +481,7 @@ async def test_staff_take_over_a_telegram_chat_in_the_browser(
                 width = await page.evaluate("document.documentElement.scrollWidth")
                 assert width <= PHONE["width"] + 1
                 await page.click('form[action$="/release"] button')
+                await page.click('dialog[open] button[type="submit"]')  # asked first
                 await page.wait_for_url("**/console/inbox")
                 await arrives("layanan otomatis")
                 await customer("budi@example.com")  # the bot picks up where it stood
@@ -556,7 +557,12 @@ async def test_staff_take_over_a_telegram_chat_and_give_it_back(
             assert all("Pelanggan lama" not in m["text"] for m in tg.sent)  # notes stay inside
             await staff("reply", page.text, text="", canned="goodbye")
             assert tg.sent[-1]["text"].startswith("Terima kasih. Jika ada pertanyaan lain")
-            await staff("release", page.text)
+            # Giving the chat back asks first: without the yes, only the question.
+            asked = await http.post(
+                f"/console/chats/{chat_id}/release", data={"csrf": _csrf(page.text)}
+            )
+            assert asked.headers["location"].endswith("?confirm=release#confirm")
+            await staff("release", page.text, sure="1")
             assert "layanan otomatis" in tg.sent[-1]["text"]
             await customer("budi@example.com")  # the bot picks up where it stood
             assert "budi@example.com" in tg.sent[-1]["text"]  # the code prompt
@@ -1037,7 +1043,9 @@ async def test_chats_of_a_disabled_agent_go_back_to_the_queue_and_admins_take_ov
             f"/console/chats/{chat.id}/transfer",
             data={"csrf": _csrf(held.text), "to": "ani@jovapos.test"},
         )
-        await boss.post(f"/console/chats/{chat.id}/claim", data={"csrf": _csrf(held.text)})
+        await boss.post(
+            f"/console/chats/{chat.id}/claim", data={"csrf": _csrf(held.text), "sure": "1"}
+        )
         async with engine.services.store.transaction(readonly=True) as tx:
             lines = await tx.transcript(chat.id)
         trail = [(m.who, m.text) for m in lines if m.who.startswith("event:")]

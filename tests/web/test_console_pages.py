@@ -149,6 +149,7 @@ async def _desk(server: RunningServer) -> tuple[list[str], list[int]]:
     await staff_chats.claim(core.services, core.channels, joko, "ani@jovapos.test")
     await staff_chats.reply(core.services, core.channels, joko, "ani@jovapos.test", "Halo Kak")
     await staff_chats.note(core.services, core.channels, joko, "ani@jovapos.test", "Sopan")
+    await Chat(engine, address="joko").say("", file_of(PNG))  # a picture, while Ani holds it
     await staff_chats.claim(core.services, core.channels, maya, "boss@jovapos.test")
     await staff_chats.release(core.services, core.channels, maya, "boss@jovapos.test")
     return references, chat_ids
@@ -201,7 +202,14 @@ async def test_every_console_page_reads_as_words_in_both_languages(server: Runni
         "/console/requests/ACC-ZZZZZZ",  # not found
         f"/console/requests/{references[0]}?error=not_possible",
         "/console/inbox",
+        "/console/inbox?tab=mine",
+        "/console/inbox?tab=waiting",
+        "/console/inbox?q=Lina",
+        "/console/inbox?q=tidak-ada-yang-cocok",
         *(f"/console/chats/{c}" for c in chat_ids),
+        f"/console/chats/{chat_ids[1]}?confirm=take_over",  # held by Ani: the admin asks first
+        "/console/answers",
+        "/console/answers?delete=1",
         "/console/staff",
         "/console/settings",
         "/console/dashboard",
@@ -213,6 +221,9 @@ async def test_every_console_page_reads_as_words_in_both_languages(server: Runni
         "/console/staff/confirm?email=ani%40jovapos.test&action=reset_password",
     ]
     checked = 0
+    english_answers = {
+        text for key, text in catalogue.texts["en"].items() if key.startswith("canned.")
+    }
     for lang in ("id", "en"):
         async with (
             httpx.AsyncClient(base_url=server.url) as boss,
@@ -226,6 +237,9 @@ async def test_every_console_page_reads_as_words_in_both_languages(server: Runni
             answers = [login, *[await boss.get(path) for path in pages]]
             answers.append(await ani.get("/console/staff"))  # admins only
             answers.append(await ani.get(f"/console/chats/{chat_ids[1]}"))  # held by ani
+            answers.append(await ani.get(f"/console/chats/{chat_ids[1]}?confirm=release"))
+            answers.append(await ani.get(f"/console/chats/{chat_ids[1]}?answer=1"))
+            answers.append(await ani.get("/console/answers"))  # admins only
             # A form's answer: a refusal on the page, and a success flash, once.
             page = await boss.get("/console/staff")
             csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
@@ -269,6 +283,9 @@ async def test_every_console_page_reads_as_words_in_both_languages(server: Runni
                 assert answer.status_code in (200, 400, 403, 404), answer.url
                 assert parse(answer.text).find("html").attrs["lang"] == lang
                 texts = shown_texts(answer.text)
+                if answer.url.path == "/console/answers":
+                    # Each ready answer is also shown in English (lang="en"): the customer's words.
+                    texts = [text for text in texts if text not in english_answers]
                 assert texts and unreadable(texts, lang, catalogue) == [], (lang, answer.url)
                 checked += 1
-    assert checked == 2 * (len(pages) + 10)
+    assert checked == 2 * (len(pages) + 13)

@@ -101,9 +101,9 @@ def console_paths(server: RunningServer, samples: dict[str, list[str]]) -> list[
     """Every GET route of the console (filled with the samples), then ``EXTRA``."""
     paths: list[str] = []
     for route in console_routes(server.core):
-        if isinstance(route, Route) and "GET" in (route.methods or ()):
-            if route.path not in NOT_PAGES:
-                paths.extend(_filled(route.path, samples))
+        is_get = isinstance(route, Route) and "GET" in (route.methods or ())
+        if is_get and route.path not in NOT_PAGES:
+            paths.extend(_filled(route.path, samples))
     first = {name: values[:1] for name, values in samples.items()}
     paths.extend(path for extra in EXTRA for path in _filled(extra, first))
     return list(dict.fromkeys(paths))
@@ -182,6 +182,30 @@ class Scanner:
         )
 
 
+@dataclass
+class Tab:
+    """One browser tab at one width in one language, scanning what it shows."""
+
+    scanner: Scanner
+    page: Any
+    base: str
+    width: str
+    lang: str
+
+    async def visit(self, path: str, name: str = "") -> None:
+        answer = await self.page.goto(self.base + path)
+        assert answer is not None and answer.status < 500, path
+        await self.scan(name or path)
+
+    async def scan(self, name: str) -> None:
+        await self.scanner.scan(self.page, name, self.width, self.lang)
+
+    async def cookies(self, cookies: Any) -> None:
+        await self.page.context.add_cookies(
+            [{"name": k, "value": v, "url": self.base} for k, v in cookies.items()]
+        )
+
+
 _REFLOW = "Page scrolls sideways at phone width (WCAG 1.4.10)"
 _WIDER_THAN_SCREEN = """[...document.querySelectorAll('body *')]
   .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
@@ -220,30 +244,24 @@ async def test_every_console_page_passes_axe_at_both_widths_in_both_languages(
                 flashed, flash = await _flash(admin, references[1], action)
                 for width, viewport in VIEWPORTS.items():
                     context = await browser.new_context(viewport=viewport, locale=lang)
-                    page = await context.new_page()
-
-                    async def visit(path: str, name: str = "", lang: str = lang) -> None:
-                        answer = await page.goto(server.url + path)
-                        assert answer is not None and answer.status < 500, path
-                        await scanner.scan(page, name or path, width, lang)  # noqa: B023
-
+                    tab = Tab(scanner, await context.new_page(), server.url, width, lang)
                     # Signed out: the login page, then a failed login.
-                    await visit(f"/console/login?lang={lang}", "/console/login")
-                    await page.fill("#email", ADMIN)
-                    await page.fill("#password", "salah")
-                    await page.click("form[action='/console/login'] [type=submit]")
-                    await scanner.scan(page, "/console/login (refused)", width, lang)
+                    await tab.visit(f"/console/login?lang={lang}", "/console/login")
+                    await tab.page.fill("#email", ADMIN)
+                    await tab.page.fill("#password", "salah")
+                    await tab.page.click("form[action='/console/login'] [type=submit]")
+                    await tab.scan("/console/login (refused)")
                     # The admin: every page, then one with a one-time flash.
-                    await _cookies(context, server, admin.cookies)
+                    await tab.cookies(admin.cookies)
                     for path in pages:
-                        await visit(path)
-                    await _cookies(context, server, {FLASH: flash})
-                    await visit(flashed, f"{flashed} (flash)")
+                        await tab.visit(path)
+                    await tab.cookies({FLASH: flash})
+                    await tab.visit(flashed, f"{flashed} (flash)")
                     # An agent: the admin-only refusal, and the chat she holds.
                     await context.clear_cookies()
-                    await _cookies(context, server, agent.cookies)
-                    await visit("/console/staff", "/console/staff (agent: refused)")
-                    await visit(held_by_agent, f"{held_by_agent} (agent: held)")
+                    await tab.cookies(agent.cookies)
+                    await tab.visit("/console/staff", "/console/staff (agent: refused)")
+                    await tab.visit(held_by_agent, f"{held_by_agent} (agent: held)")
                     await context.close()
                 await admin.aclose()
                 await agent.aclose()
@@ -252,12 +270,6 @@ async def test_every_console_page_passes_axe_at_both_widths_in_both_languages(
     print(f"\naxe-core on {len(scanner.scans)} pages:\n{scanner.summary()}")
     assert not scanner.findings, "serious or critical accessibility violations:\n" + "\n".join(
         str(f) for f in scanner.findings
-    )
-
-
-async def _cookies(context: Any, server: RunningServer, cookies: Any) -> None:
-    await context.add_cookies(
-        [{"name": name, "value": value, "url": server.url} for name, value in cookies.items()]
     )
 
 

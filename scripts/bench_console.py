@@ -53,6 +53,8 @@ from bot.web.console.routes import console_routes  # noqa: E402
 
 ADMIN, PASSWORD = "bench-admin@jovapos.test", "kata-sandi-bench-panjang"
 NOT_PAGES = {"/console/events"}  # the live stream never ends
+# A photo's worth of bytes for the sampled requests' ID proofs (never decoded here).
+PROOF = b"\xff\xd8\xff\xe0" + bytes(200_000)
 SELF_LINKS = 6  # links a page offers to itself (tabs, sorting) measured at most
 
 
@@ -149,42 +151,54 @@ def row(name: str, times: list[float]) -> str:
 
 
 async def profile(path: str, call: Callable[[], Awaitable[Any]], db: Any) -> None:
-    """Where ``path``'s time goes: a Python profile of 5 renders, and the SQL
-    statements they ran with their time (SQLite runs in aiosqlite's thread,
-    which a profiler of this thread does not see)."""
-    statements: list[str] = []
-    db._conn.set_trace_callback(statements.append)
+    """Where ``path``'s time goes: a Python profile of 5 renders, then the SQL
+    they ran, each statement with its count and the time spent waiting for
+    it (SQLite runs in aiosqlite's thread, which a profiler of this thread
+    does not see)."""
+    sql: dict[str, list[float]] = {}
+    current = ["?"]
+    original = type(db)._execute
+
+    async def timed(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if args and isinstance(args[0], str):  # execute(sql, ...): fetches follow it
+            current[0] = re.sub(r"\s+", " ", args[0])
+            sql.setdefault(current[0], []).append(0.0)
+        started = time.perf_counter()
+        try:
+            return await original(self, fn, *args, **kwargs)
+        finally:
+            if current[0] in sql:
+                sql[current[0]][-1] += time.perf_counter() - started
+
+    type(db)._execute = timed
     try:
-        from pyinstrument import Profiler
+        try:
+            from pyinstrument import Profiler
+        except ImportError:
+            import cProfile
+            import pstats
 
-        profiler = Profiler(async_mode="disabled")
-        profiler.start()
-        for _ in range(5):
-            await call()
-        profiler.stop()
-        print(profiler.output_text(unicode=True, color=False, show_all=False))
-    except ImportError:
-        import cProfile
-        import pstats
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-        for _ in range(5):
-            await call()
-        profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
-    db._conn.set_trace_callback(None)
-    print(f"SQL of {path} (5 renders):")
-    for statement, count in _counted(statements):
-        print(f"  {count:>6} x {statement[:150]}")
+            python = cProfile.Profile()
+            python.enable()
+            await _renders(call)
+            python.disable()
+            pstats.Stats(python).sort_stats("cumulative").print_stats(30)
+        else:
+            profiler = Profiler(async_mode="disabled")
+            profiler.start()
+            await _renders(call)
+            profiler.stop()
+            print(profiler.output_text(unicode=True, color=False))
+    finally:
+        type(db)._execute = original
+    print(f"SQL of {path} (5 renders): count, total ms, statement")
+    for statement, times in sorted(sql.items(), key=lambda item: -sum(item[1])):
+        print(f"  {len(times):>6} {sum(times) * 1000:>9.1f}  {statement[:160]}")
 
 
-def _counted(statements: list[str]) -> list[tuple[str, int]]:
-    counts: dict[str, int] = {}
-    for s in statements:
-        shape = re.sub(r"'[^']*'|\b\d+\b", "?", " ".join(s.split()))
-        counts[shape] = counts.get(shape, 0) + 1
-    return sorted(counts.items(), key=lambda item: -item[1])
+async def _renders(call: Callable[[], Awaitable[Any]]) -> None:
+    for _ in range(5):
+        await call()
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -216,6 +230,8 @@ async def run(args: argparse.Namespace) -> None:
     url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
     try:
         await add_staff(core.services, ADMIN, "admin", PASSWORD)
+        for token in desk.proofs:  # the sampled requests' ID proofs, on disk as uploaded
+            core.services.blobs.put(token, PROOF)
         async with httpx.AsyncClient(base_url=url, timeout=60) as http:
             form = await http.get("/console/login")
             token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]

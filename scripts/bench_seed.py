@@ -73,6 +73,7 @@ class Desk:
     references: dict[str, str]
     chats: dict[str, str]
     searches: tuple[str, str]
+    proofs: list[str]  # tokens of the ID proofs of those requests: their files to write
 
 
 def _iso(value: datetime) -> str:
@@ -233,6 +234,7 @@ def seed(path: Path, requests: int, chats: int, pick: random.Random) -> Desk:
     chosen: dict[str, str] = {}
     statuses = [s for s, share in STATUSES.items() for _ in range(share)]
     searched = ("", "")
+    tokens: dict[str, list[str]] = {}
     for n in range(requests):
         kind = list(TYPES)[n % 4]
         status = pick.choice(statuses)
@@ -280,8 +282,11 @@ def seed(path: Path, requests: int, chats: int, pick: random.Random) -> Desk:
             for _ in range(1 + (pick.random() < 0.15)):
                 media = pick.choice(["image/jpeg", "image/jpeg", "image/png", "application/pdf"])
                 gone = _iso(created + timedelta(days=33)) if status in CLOSED else None
+                token = f"{pick.getrandbits(128):032x}"
+                if not gone:
+                    tokens.setdefault(reference, []).append(token)
                 attachment = rows.add(
-                    "attachments", f"{pick.getrandbits(128):032x}", conversation, request, None,
+                    "attachments", token, conversation, request, None,
                     media, pick.randint(40_000, 3_000_000), f"{pick.getrandbits(256):064x}",
                     _iso(created), gone,
                 )  # fmt: skip
@@ -299,12 +304,14 @@ def seed(path: Path, requests: int, chats: int, pick: random.Random) -> Desk:
             marks = ", ".join("?" * (columns.count(",") + 1))
             db.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)
     wanted = [f"{kind}, in progress" for kind in TYPES] + ["deletion, completed"]
+    sampled = {k: chosen[k] for k in wanted if k in chosen}
     return Desk(
-        references={k: chosen[k] for k in wanted if k in chosen},
+        references=sampled,
         chats={
             "waiting": "1",
             "held": "2",
             "closed": "3",
         },
         searches=searched,
+        proofs=[t for reference in sampled.values() for t in tokens.get(reference, [])],
     )

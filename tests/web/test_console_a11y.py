@@ -60,6 +60,7 @@ EXTRA = (
     "/console/requests/ACC-ZZZZZZ",  # not found
     "/console/requests/{reference}?error=not_possible",  # a refusal on the page
 )
+KEYBOARD = ("id", "desktop")  # where the pages are also walked with Tab
 ADMIN, AGENT = "boss@jovapos.test", "ani@jovapos.test"
 
 
@@ -200,12 +201,57 @@ class Tab:
     async def scan(self, name: str) -> None:
         await self.scanner.scan(self.page, name, self.width, self.lang)
 
+    async def keyboard(self, name: str) -> None:
+        """Through the page with Tab: the skip link comes first, shows and
+        leads into <main>; every control then shows a focus ring."""
+        found = []
+        await self.page.keyboard.press("Tab")
+        first = await self.page.evaluate(_FOCUSED)
+        if not (first and first["skip"] and first["shown"]):
+            found.append(("skip-link", "Tab first reaches a visible skip link", [str(first)]))
+        await self.page.keyboard.press("Enter")
+        if not await self.page.evaluate("document.activeElement.closest('main') !== null"):
+            found.append(("skip-link", "The skip link moves focus into <main>", ["a.skip"]))
+        unringed: list[str] = []
+        for _ in range(80):
+            await self.page.keyboard.press("Tab")
+            focused = await self.page.evaluate(_FOCUSED)
+            if focused is None or focused["seen"]:
+                break
+            if not focused["ring"]:
+                unringed.append(focused["name"])
+        if unringed:
+            found.append(("focus-visible", "Every control shows where focus is", unringed))
+        for rule, help, elements in found:
+            finding = Finding(name, self.width, self.lang, rule, "serious", help, elements)
+            self.scanner.findings.append(finding)
+
     async def cookies(self, cookies: Any) -> None:
         await self.page.context.add_cookies(
             [{"name": k, "value": v, "url": self.base} for k, v in cookies.items()]
         )
 
 
+# The focused element: its name, whether it shows a ring (an outline or a
+# shadow), whether it is the skip link and on screen, and whether the Tab
+# walk has been there before (it marks what it visits).
+_FOCUSED = """() => {
+  const e = document.activeElement;
+  if (!e || e === document.body || e === document.documentElement) return null;
+  const style = getComputedStyle(e), box = e.getBoundingClientRect();
+  const seen = e.dataset.a11ySeen === '1';
+  e.dataset.a11ySeen = '1';
+  return {
+    name: e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+      + [...e.classList].map(c => '.' + c).join('')
+      + (e.getAttribute('href') ? `[href="${e.getAttribute('href')}"]` : ''),
+    ring: (style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0)
+      || style.boxShadow !== 'none',
+    skip: e.classList.contains('skip'),
+    shown: box.top >= 0 && box.bottom <= innerHeight && box.width > 0,
+    seen,
+  };
+}"""
 _REFLOW = "Page scrolls sideways at phone width (WCAG 1.4.10)"
 _WIDER_THAN_SCREEN = """[...document.querySelectorAll('body *')]
   .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
@@ -247,6 +293,8 @@ async def test_every_console_page_passes_axe_at_both_widths_in_both_languages(
                     tab = Tab(scanner, await context.new_page(), server.url, width, lang)
                     # Signed out: the login page, then a failed login.
                     await tab.visit(f"/console/login?lang={lang}", "/console/login")
+                    if (lang, width) == KEYBOARD:
+                        await tab.keyboard("/console/login")
                     await tab.page.fill("#email", ADMIN)
                     await tab.page.fill("#password", "salah")
                     await tab.page.click("form[action='/console/login'] [type=submit]")
@@ -255,6 +303,8 @@ async def test_every_console_page_passes_axe_at_both_widths_in_both_languages(
                     await tab.cookies(admin.cookies)
                     for path in pages:
                         await tab.visit(path)
+                        if (lang, width) == KEYBOARD:
+                            await tab.keyboard(path)
                     await tab.cookies({FLASH: flash})
                     await tab.visit(flashed, f"{flashed} (flash)")
                     # An agent: the admin-only refusal, and the chat she holds.
@@ -274,20 +324,24 @@ async def test_every_console_page_passes_axe_at_both_widths_in_both_languages(
 
 
 async def _scanner_sees_a_planted_fault(browser: Any, scanner: Scanner, server: RunningServer):
-    """On the real login page (its CSP in force), an unlabelled field and a
-    page wider than the phone: both found, so a clean run means clean pages."""
+    """On the real login page (its CSP in force), an unlabelled field, a page
+    wider than the phone and a control without a focus ring: all found, so a
+    clean run means clean pages."""
     context = await browser.new_context(viewport=VIEWPORTS["phone"])
-    page = await context.new_page()
-    await page.goto(server.url + "/console/login")
-    await page.evaluate(
+    tab = Tab(scanner, await context.new_page(), server.url, "phone", "id")
+    await tab.page.goto(server.url + "/console/login")
+    await tab.page.evaluate(
         """() => { const field = document.createElement('input');
         const wide = document.createElement('div');
         field.className = wide.className = 'planted'; wide.style.minWidth = '2000px';
+        field.style.outline = field.style.boxShadow = 'none';
         wide.textContent = 'x';
         document.querySelector('main').append(field, wide); }"""
     )
-    found = await scanner.scan(page, "planted", "phone", "id")
-    assert {f.rule for f in found} >= {"label", "reflow"}, found
+    await tab.scan("planted")
+    await tab.keyboard("planted")
+    found = scanner.findings
+    assert {f.rule for f in found} == {"label", "reflow", "focus-visible"}, found
     assert all(any("planted" in e for e in f.elements) for f in found), found
     scanner.findings.clear()
     del scanner.scans["planted"]

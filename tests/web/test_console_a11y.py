@@ -252,6 +252,11 @@ _FOCUSED = """() => {
     seen,
   };
 }"""
+# What the notice the focused field points to (aria-describedby) says.
+_DESCRIBED = """() => {
+  const id = document.activeElement && document.activeElement.getAttribute('aria-describedby');
+  return id ? document.getElementById(id).textContent.trim() : '';
+}"""
 _REFLOW = "Page scrolls sideways at phone width (WCAG 1.4.10)"
 _WIDER_THAN_SCREEN = """[...document.querySelectorAll('body *')]
   .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
@@ -299,6 +304,8 @@ async def test_every_console_page_passes_axe_at_both_widths_in_both_languages(
                     await tab.page.fill("#password", "salah")
                     await tab.page.click("form[action='/console/login'] [type=submit]")
                     await tab.scan("/console/login (refused)")
+                    said = await tab.page.evaluate(_DESCRIBED)
+                    assert said, "after a refused login, focus is on a field the notice describes"
                     # The admin: every page, then one with a one-time flash.
                     await tab.cookies(admin.cookies)
                     for path in pages:

@@ -123,13 +123,14 @@ def _csrf(page: str) -> str:
 
 
 async def _html_pages(http: httpx.AsyncClient, paths: list[str]) -> list[str]:
-    """The paths that answer a page (HTML), not a file or a redirect; never a 5xx."""
+    """The paths that answer a page (HTML), not a file, a stream or a
+    redirect (read no further than the headers); never a 5xx."""
     pages = []
     for path in paths:
-        answer = await http.get(path)
-        assert answer.status_code < 500, (path, answer.status_code)
-        if answer.headers.get("content-type", "").startswith("text/html"):
-            pages.append(path)
+        async with http.stream("GET", path) as answer:
+            assert answer.status_code < 500, (path, answer.status_code)
+            if answer.headers.get("content-type", "").startswith("text/html"):
+                pages.append(path)
     return pages
 
 

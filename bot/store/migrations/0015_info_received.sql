@@ -21,4 +21,4 @@ PRAGMA writable_schema = OFF;
 CREATE INDEX requests_by_due ON requests (due_date, id);
 CREATE INDEX requests_by_filed ON requests (created_at, id);
 -- "Answered requests asked by me": the latest ask of each request.
-CREATE INDEX request_events_by_kind ON request_events (kind, request_id, id);
+CREATE INDEX request_events_by_kind_request ON request_events (kind, request_id, id);

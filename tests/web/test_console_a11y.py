@@ -52,7 +52,13 @@ LANGUAGES = ("id", "en")
 FAILING = ("serious", "critical")
 AXE_OPTIONS = {"resultTypes": ["violations"], "rules": {"target-size": {"enabled": True}}}
 # GET routes that are no page: the live stream never ends.
-NOT_PAGES = {"/console/events"}
+# Streams and files, not pages: the proof and chat files are opened from pages
+# that are scanned.
+NOT_PAGES = {
+    "/console/events",
+    "/console/requests/{reference}/proofs/{number:rowid}",
+    "/console/chats/{chat:rowid}/files/{file:rowid}",
+}
 # States of pages a plain visit of each route does not show ({name}: the first sample).
 EXTRA = (
     "/console?status=all",

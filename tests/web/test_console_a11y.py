@@ -280,11 +280,6 @@ async def server(tmp_path: Path, clock: FakeClock) -> AsyncIterator[RunningServe
         yield running
 
 
-@pytest.mark.xfail(
-    reason="after merging the five console branches: the queue with all statuses scrolls "
-    "sideways at phone width (issue 12, open)",
-    strict=False,
-)
 async def test_every_console_page_passes_axe_at_both_widths_in_both_languages(
     server: RunningServer,
 ) -> None:

@@ -33,7 +33,7 @@ class QueueQuery:
     search: str = ""
     sort: str = "due"
     descending: bool = False
-    limit: int = 50
+    limit: int | None = 50  # None: every match (the CSV export)
     offset: int = 0
 
 

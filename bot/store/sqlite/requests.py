@@ -280,7 +280,7 @@ class SQLiteRequests(Queries):
         keys = ", ".join(f"{key} {way}" for key in order)
         rows = await self._all(
             f"SELECT * FROM requests{condition} ORDER BY {keys} LIMIT ? OFFSET ?",
-            [*params, max(query.limit, 0), max(query.offset, 0)],
+            [*params, -1 if query.limit is None else max(query.limit, 0), max(query.offset, 0)],
         )
         return [_request(r) for r in rows], total
 

@@ -24,13 +24,13 @@ from starlette.routing import BaseRoute, Route
 from bot.domain.models import RequestRecord
 from bot.requests.figures import DeskFigures, desk_figures
 from bot.requests.lifecycle import deadline
-from bot.requests.lookup import list_requests
+from bot.requests.lookup import queue_page
 from bot.staff.accounts import Session
 from bot.web.console.account import client_address
 from bot.web.console.charts import Chart, bar_chart
 from bot.web.console.pages import HEADERS, ConsolePages
+from bot.web.console.queue import QueueView
 from bot.web.console.words import Words
-from flows.types import OPEN_STATUSES, RequestStatus, RequestType
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
@@ -52,22 +52,6 @@ def safe_cell(value: object) -> object:
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
-
-
-def queue_filters(
-    status: str, kind: str
-) -> tuple[Sequence[RequestStatus] | None, list[RequestType] | None]:
-    """The queue's filters as the queue page reads them: ``open`` (default),
-    ``all`` or one status (an unknown one matches nothing); a type or all."""
-    statuses = (
-        OPEN_STATUSES
-        if status == "open"
-        else None
-        if status == "all"
-        else [s for s in RequestStatus if s.value == status]
-    )
-    kinds = [k for k in RequestType if k.value == kind] if kind else None
-    return statuses, kinds
 
 
 def queue_csv(records: Sequence[RequestRecord], words: Words, today: date) -> bytes:
@@ -152,18 +136,17 @@ def dashboard_routes(kit: ConsolePages) -> list[BaseRoute]:
         )
 
     async def export(request: Request, session: Session) -> Response:
-        """The queue as the queue page filters it (``status``, ``type``, ``q``), as CSV."""
-        status = request.query_params.get("status", "open")[:40]
-        kind = request.query_params.get("type", "")[:40]
-        typed = request.query_params.get("q", "").strip()[:200]
-        statuses, kinds = queue_filters(status, kind)
-        found = await list_requests(core.services.store, statuses, kinds, typed.casefold())
+        """What the queue page shows for the same URL (filters, search, sort),
+        every page of it, as CSV: the queue's own reading of the URL and
+        query, so the file never finds more or fewer than the page."""
+        view = QueueView.read(request.query_params)
+        found, _ = await queue_page(core.services.store, view.query(None))
         now = core.services.clock()
         words = kit.words(session.language)
         today = now.astimezone(ZoneInfo(core.settings.timezone)).date()
         body = queue_csv(found, words, today)
         # What was exported: "STATUS TYPE ROWS SEARCH" (the audit view words it).
-        subject = f"{status or 'open'} {kind or 'all'} {len(found)} {typed}".rstrip()
+        subject = f"{view.status} {view.kind or 'all'} {len(found)} {view.search}".rstrip()
         async with core.services.store.transaction() as tx:
             await tx.add_access_log("export", session.email, subject, client_address(request), now)
         name = f"{words.t('desk.csv.file')}-{today.isoformat()}.csv"

@@ -67,10 +67,14 @@ class QueueView:
             search=params.get("q", "").strip()[:MAX_SEARCH],
             sort=sort if sort in QUEUE_SORTS else QUEUE_SORTS[0],
             direction=direction if direction in DIRECTIONS else "asc",
-            page=int(page) if page.isascii() and page.isdigit() and 0 < len(page) < 8 else 1,
+            page=max(int(page), 1)
+            if page.isascii() and page.isdigit() and 0 < len(page) < 8
+            else 1,
         )
 
-    def query(self, page: int) -> QueueQuery:
+    def query(self, page: int | None) -> QueueQuery:
+        """The store's query for one page, or for every match (``None``: the
+        export, in the same order)."""
         statuses: tuple[RequestStatus, ...] | None = (
             OPEN_STATUSES
             if self.status == "open"
@@ -84,8 +88,8 @@ class QueueView:
             search=self.search,
             sort=self.sort,
             descending=self.direction == "desc",
-            limit=PAGE_SIZE,
-            offset=(page - 1) * PAGE_SIZE,
+            limit=None if page is None else PAGE_SIZE,
+            offset=0 if page is None else (max(page, 1) - 1) * PAGE_SIZE,
         )
 
     def url(self, **changes: Any) -> str:
@@ -105,6 +109,10 @@ class QueueView:
             k: v for k, v in values.items() if v != defaults.get(k) and not (k == "page" and v == 1)
         }
         return "/console" + (f"?{urlencode(kept)}" if kept else "")
+
+    def export_url(self) -> str:
+        """The CSV of what this view finds, in its order, every page."""
+        return self.url(page=1).replace("/console", "/console/queue.csv", 1)
 
     def sort_url(self, column: str) -> str:
         """The column's header link: sorted by it ascending, or the other way

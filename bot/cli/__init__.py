@@ -101,6 +101,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     proof.add_argument("reference", help="e.g. DEL-7K3M9Q")
     proof.add_argument("--viewer", required=True, help="who is looking (recorded)")
+    proof.add_argument(
+        "--reason",
+        required=True,
+        help="why (recorded): check_identity, check_name, customer_question, audit, "
+        "or your own words",
+    )
+    proof.add_argument(
+        "--number", type=int, default=0, help="which file, 1 = the first sent (default: latest)"
+    )
 
     serve = commands.add_parser("serve", help="run the web server for Telegram, WhatsApp and SMS")
     serve.add_argument("--host", default="127.0.0.1")

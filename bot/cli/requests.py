@@ -25,16 +25,24 @@ from flows.types import RequestStatus
 
 
 async def proof_command(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.requests.retention import open_id_proof
+    """One ID proof to stdout, its view recorded first with who and why, as
+    the console records a reveal (the same history line and audit entry)."""
+    from bot.requests.retention import read_id_proof, record_id_proof_view, view_reason
 
     if sys.stdout.isatty():
         raise CliError("the ID proof is binary: redirect it, e.g. > proof.jpg")
+    reason = view_reason(args.reason, args.reason)  # a code of the list, or words
     async with open_services(settings) as services:
         record = await find_request(services.store, args.reference)
-        stored = [a for a in record.attachments if a.deleted_at is None]
-        if not stored:
-            raise CliError(f"{record.reference} has no stored ID proof")
-        data = await open_id_proof(services, stored[-1].token, args.viewer, "cli")
+        files = record.attachments
+        number = args.number or max(
+            (n for n, a in enumerate(files, 1) if a.deleted_at is None), default=0
+        )
+        if not 1 <= number <= len(files) or files[number - 1].deleted_at is not None:
+            raise CliError(f"{record.reference} has no stored ID proof number {number or 1}")
+        token = files[number - 1].token
+        await record_id_proof_view(services, record.reference, token, args.viewer, "cli", reason)
+        data = await read_id_proof(services, token)
     sys.stdout.buffer.write(data)
     sys.stdout.flush()
     return 0

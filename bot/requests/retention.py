@@ -12,6 +12,7 @@ import logging
 from datetime import timedelta
 
 from bot.domain.errors import Refused
+from bot.infra.blobs import BlobUnreadable
 from bot.infra.cpu import off_loop
 from bot.services import Services
 
@@ -129,7 +130,8 @@ VIEW_REASON_MAX = 200
 
 class ViewRefused(Refused):
     """An ID proof is not opened: no reason given (``view_reason_missing``),
-    one too long (``view_reason_long``), or no such file (``no_proof``)."""
+    one too long (``view_reason_long``), no such file (``no_proof``), or one
+    that cannot be read (``file_unreadable``)."""
 
 
 def view_reason(choice: str | None, typed: str | None) -> str:
@@ -170,8 +172,15 @@ async def record_id_proof_view(
 
 async def read_id_proof(services: Services, token: str) -> bytes:
     """The decrypted file. Only for a caller that recorded the look first
-    (``record_id_proof_view``; the console's file URL is signed after it)."""
-    return await off_loop(services.blobs.get, token)  # a disk read and decryption
+    (``record_id_proof_view``; the console's file URL is signed after it).
+    A file gone from the disk or failing its check is refused
+    (``file_unreadable``): staff are told, not shown a server error, and the
+    log says which file so an admin can restore it."""
+    try:
+        return await off_loop(services.blobs.get, token)  # a disk read and decryption
+    except (OSError, BlobUnreadable) as exc:
+        log.error("stored file %s cannot be read: %s", token, type(exc).__name__)
+        raise ViewRefused("file_unreadable") from exc
 
 
 async def open_id_proof(

@@ -340,7 +340,7 @@ def test_deletion_in_indonesian_with_png_is_filed_and_visible_to_staff(
 
     # Staff read the photo back through the command line, and the look is recorded.
     proof = subprocess.run(
-        command(data_dir, "requests", "proof", reference, "--viewer", "ani"),
+        command(data_dir, "requests", "proof", reference, "--viewer", "ani", "--reason", "audit"),
         capture_output=True,
         env=clean_env(),
         timeout=TIMEOUT,
@@ -350,6 +350,23 @@ def test_deletion_in_indonesian_with_png_is_filed_and_visible_to_staff(
     assert proof.stdout == STORED_PNG
     [viewed] = show_json(data_dir, reference)["attachments"]
     assert [(v["viewer"], v["purpose"]) for v in viewed["views"]] == [("ani", "cli")]
+    history = show_json(data_dir, reference)["events"]
+    assert any(
+        e["kind"] == "id_proof_viewed" and e["data"]["reason_code"] == "audit" for e in history
+    )
+    # No reason, no look; a file that is not there is said so.
+    for extra in ((), ("--reason", " "), ("--reason", "audit", "--number", "2")):
+        refused = subprocess.run(
+            command(data_dir, "requests", "proof", reference, "--viewer", "ani", *extra),
+            capture_output=True,
+            env=clean_env(),
+            timeout=TIMEOUT,
+            check=False,
+        )
+        assert refused.returncode != 0 and refused.stdout == b"", extra
+        assert refused.stderr.strip(), extra
+    [viewed] = show_json(data_dir, reference)["attachments"]
+    assert len(viewed["views"]) == 1
 
 
 # 2. a correction request in English ----------------------------------------

@@ -156,6 +156,31 @@ async def test_a_proof_is_shown_after_its_view_and_reason_are_recorded(
     assert set(query) == {"proof", "until", "grant"}
 
 
+async def test_a_proof_missing_from_storage_is_said_so_not_a_server_error(
+    server: RunningServer, ani: httpx.AsyncClient
+) -> None:
+    """The database names a file the disk no longer holds (restored from an
+    old backup, a disk fault): the reveal is recorded, the file's address
+    answers a page saying so in the staff's words, not a 500."""
+    services = server.core.services
+    reference = await deletion_with_two_proofs(server.core.engine)
+    record = await find_request(services.store, reference)
+    services.blobs.delete(record.attachments[0].token)
+    page = await ani.get(f"/console/requests/{reference}")
+    shown = await ani.post(
+        f"/console/requests/{reference}/proofs/1/reveal",
+        data={"csrf": csrf(page.text), "reason": "audit"},
+    )
+    page = await ani.get(shown.headers["location"])
+    image = parse(page.text).find("img", cls="proof")
+    gone = await ani.get(image.attrs["src"])
+    assert gone.status_code == 404
+    said = services.catalogue.text("id", "console.problem.file_unreadable")
+    assert said in gone.text
+    record = await find_request(services.store, reference)
+    assert len(record.attachments[0].views) == 1
+
+
 async def test_view_recording_at_use_case_level(server: RunningServer) -> None:
     services = server.core.services
     reference = await deletion_with_two_proofs(server.core.engine)

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.domain.errors import Refused
 from bot.staff import chats as staff_chats
 from bot.staff.accounts import Session
 from bot.web.console.answers import answer_routes
@@ -117,6 +118,8 @@ def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
             )
         except staff_chats.ChatError:
             return Response(status_code=404, headers=HEADERS)
+        except Refused as exc:  # stored but unreadable (``file_unreadable``)
+            return kit.message(request, session, f"problem.{exc.key}", 404)
         headers = {**HEADERS, "Content-Disposition": "inline"}
         return Response(data, media_type=found.media_type, headers=headers)
 

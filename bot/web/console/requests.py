@@ -35,6 +35,7 @@ from bot.requests.lifecycle import MOVES, deadline
 from bot.requests.lookup import BadReference, RequestNotFound, find_request
 from bot.requests.retention import (
     VIEW_REASONS,
+    ViewRefused,
     read_id_proof,
     record_id_proof_view,
     view_reason,
@@ -254,7 +255,10 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
         attachment = record.attachments[number - 1]
         if attachment.deleted_at is not None:
             return Response(status_code=404, headers=HEADERS)
-        data = await read_id_proof(core.services, attachment.token)
+        try:
+            data = await read_id_proof(core.services, attachment.token)
+        except ViewRefused as exc:
+            return kit.message(request, session, f"problem.{exc.key}", 404)
         media = attachment.media_type
         name = f"{record.reference}-{number}.{EXTENSIONS.get(media, 'bin')}"
         inline = media in INLINE_IMAGES

@@ -234,9 +234,12 @@ async def send_download_code(services: Services, token: str) -> str:
     return language
 
 
-async def open_download(services: Services, token: str, code: str) -> tuple[str, bytes]:
+async def open_download(
+    services: Services, token: str, code: str, address: str | None = None
+) -> tuple[str, bytes]:
     """(file name, zip) for the right code; the code is used up and the
-    download recorded. Wrong codes count; 5 of them need a new code."""
+    download recorded with where it went (``address``: the audit's "from
+    where"). Wrong codes count; 5 of them need a new code."""
     now = services.clock()
     async with services.store.transaction() as tx:
         found = await tx.get_download(hash_token(token), now)
@@ -259,7 +262,7 @@ async def open_download(services: Services, token: str, code: str) -> tuple[str,
             raise DownloadError("code")
         await tx.set_download_code(found.token_hash, None, None, 0, None)  # one use
         await tx.add_request_event(
-            found.reference, "customer", "downloaded", {"size": found.size}, now
+            found.reference, "customer", "downloaded", {"size": found.size, "address": address}, now
         )
     data = await off_loop(services.blobs.get, found.blob_token)  # decrypting: off the loop
     return f"jova-pos-data-{found.reference}.zip", data

@@ -148,7 +148,13 @@ def view_reason(choice: str | None, typed: str | None) -> str:
 
 
 async def record_id_proof_view(
-    services: Services, reference: str, token: str, viewer: str, purpose: str, reason: str
+    services: Services,
+    reference: str,
+    token: str,
+    viewer: str,
+    purpose: str,
+    reason: str,
+    address: str | None = None,
 ) -> None:
     """Record a look at one of the request's ID proofs (who, through what,
     why), also in the request's history. The caller shows the file only after
@@ -162,7 +168,7 @@ async def record_id_proof_view(
         )
         if not number:
             raise ViewRefused("no_proof")
-        await tx.record_attachment_view(token, viewer, purpose, now, reason)
+        await tx.record_attachment_view(token, viewer, purpose, now, reason, address)
         actor = f"staff:{viewer}" if purpose == "console" else purpose
         # A code of the list by its name, typed words as words (history shows both).
         said = "reason_code" if reason in VIEW_REASONS else "reason"
@@ -184,9 +190,15 @@ async def read_id_proof(services: Services, token: str) -> bytes:
 
 
 async def open_id_proof(
-    services: Services, token: str, viewer: str, purpose: str, reason: str = ""
+    services: Services,
+    token: str,
+    viewer: str,
+    purpose: str,
+    reason: str = "",
+    address: str | None = None,
 ) -> bytes:
     """The decrypted file, with the view recorded first: no unrecorded look."""
+    now = services.clock()
     async with services.store.transaction() as tx:
-        await tx.record_attachment_view(token, viewer, purpose, services.clock(), reason)
+        await tx.record_attachment_view(token, viewer, purpose, now, reason, address)
     return await read_id_proof(services, token)

@@ -162,7 +162,7 @@ async def colleagues(services: Services, staff: str) -> list[str]:
 
 
 async def open_chat_file(
-    services: Services, conversation_id: int, file_id: int, staff: str
+    services: Services, conversation_id: int, file_id: int, staff: str, address: str | None = None
 ) -> tuple[ChatFile, bytes]:
     """A file the customer sent in this chat, decrypted, with the view
     recorded first (as an ID proof's is): no unrecorded look."""
@@ -170,7 +170,7 @@ async def open_chat_file(
         found = await tx.chat_file(conversation_id, file_id)
     if found is None or found.deleted:
         raise ChatError("no_file")
-    return found, await open_id_proof(services, found.token, staff, "console_chat")
+    return found, await open_id_proof(services, found.token, staff, "console_chat", address=address)
 
 
 async def release(services: Services, channels: Channels, conversation_id: int, staff: str) -> None:

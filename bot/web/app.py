@@ -44,6 +44,7 @@ from bot.requests.exports import DownloadError, open_download, send_download_cod
 from bot.staff.accounts import ensure_first_admin
 from bot.web.api import PREFIX as API_PREFIX
 from bot.web.api import api_routes
+from bot.web.console.account import client_address
 from bot.web.console.routes import console_routes
 
 log = logging.getLogger(__name__)
@@ -293,7 +294,8 @@ def create_app(
             if form.get("action") == "send":
                 await send_download_code(services, token)
                 return _download_page(catalogue, language, "sent")
-            name, data = await open_download(services, token, str(form.get("code", "")))
+            code, address = str(form.get("code", "")), client_address(request)
+            name, data = await open_download(services, token, code, address)
         except DownloadError as exc:
             status = {"gone": 410, "wait": 429, "limit": 429, "code": 403}[exc.reason]
             key = {"gone": "gone", "wait": "wait", "limit": "limit", "code": "wrong"}[exc.reason]

@@ -247,8 +247,11 @@ async def test_the_audit_view_for_admins_filters_and_pages(server: RunningServer
             size=1, sha256="0" * 64, now=now,
         )  # fmt: skip
         await tx.link_attachment("t1", "DEL-00000A")
-        await tx.record_attachment_view("t1", "ani@jovapos.test", "console", now)
+        await tx.record_attachment_view("t1", "ani@jovapos.test", "console", now)  # before 0018
+        await tx.record_attachment_view("t1", "ani@jovapos.test", "console", now, "", "10.1.2.3")
         await tx.add_request_event("DEL-00000A", "customer", "downloaded", {"size": 1}, now)
+        data = {"size": 1, "address": "10.9.8.7"}
+        await tx.add_request_event("DEL-00000A", "customer", "downloaded", data, now)
         for n in range(PAGE_SIZE + 5):
             await tx.add_access_log("login_failed", None, "", f"10.0.0.{n}", now)
     async with _client(server, "ani@jovapos.test") as agent:
@@ -264,10 +267,12 @@ async def test_the_audit_view_for_admins_filters_and_pages(server: RunningServer
         for kind in ("proof_view", "download", "account", "login"):
             page = await http.get("/console/audit", params={"kind": kind})
             kinds[kind] = rows(page.text, "audit-lines") if "audit-lines" in page.text else []
-        assert [line[3] for line in kinds["proof_view"]] == ["DEL-00000A"]
+        assert [line[3] for line in kinds["proof_view"]] == ["DEL-00000A"] * 2
         assert kinds["proof_view"][0][2] == "ani@jovapos.test"
-        assert kinds["proof_view"][0][4] == "tidak tercatat"  # proof views keep no address
-        assert [line[3] for line in kinds["download"]] == ["DEL-00000A"]
+        # Newest first; a view recorded before addresses were kept says so.
+        assert [line[4] for line in kinds["proof_view"]] == ["10.1.2.3", "tidak tercatat"]
+        assert [line[3] for line in kinds["download"]] == ["DEL-00000A"] * 2
+        assert [line[4] for line in kinds["download"]] == ["10.9.8.7", "tidak tercatat"]
         assert len(kinds["account"]) == 4  # the first admin at start, and the three added
         logins = kinds["login"]
         assert len(logins) == PAGE_SIZE and logins[0][1] == "berhasil masuk"

@@ -17,7 +17,7 @@ from bot.requests.lookup import find_request
 from bot.requests.retention import ViewRefused, record_id_proof_view, view_reason
 from tests.conftest import PDF, PNG, FakeClock
 from tests.server import RunningServer
-from tests.web.console_html import facts, notices, parse, shown_texts, unreadable
+from tests.web.console_html import facts, notices, parse, rows, shown_texts, unreadable
 from tests.web.request_desk import (
     correction_with_proof,
     csrf,
@@ -179,6 +179,11 @@ async def test_a_proof_missing_from_storage_is_said_so_not_a_server_error(
     assert said in gone.text
     record = await find_request(services.store, reference)
     assert len(record.attachments[0].views) == 1
+    # The audit view says who opened it and from where.
+    async with signed_in(server, "boss@jovapos.test") as boss:
+        audit = await boss.get("/console/audit", params={"kind": "proof_view"})
+        (line,) = rows(audit.text, "audit-lines")
+        assert line[2:5] == ["ani@jovapos.test", reference, "127.0.0.1"]
 
 
 async def test_view_recording_at_use_case_level(server: RunningServer) -> None:

@@ -109,9 +109,16 @@ class Requests(abc.ABC):
 
     @abc.abstractmethod
     async def record_attachment_view(
-        self, token: str, viewer: str, purpose: str, now: datetime, reason: str = ""
+        self,
+        token: str,
+        viewer: str,
+        purpose: str,
+        now: datetime,
+        reason: str = "",
+        address: str | None = None,
     ) -> None:
-        """Who looked at a file, through what (``purpose``: console, cli) and why."""
+        """Who looked at a file, through what (``purpose``: console, cli), why
+        and from where (the browser's address; None from the command line)."""
 
     @abc.abstractmethod
     async def get_request(self, reference: str) -> RequestRecord | None:

@@ -14,11 +14,11 @@ from bot.store.sqlite.queries import Queries
 # order). Times are stored in one UTC format, so they sort as text.
 _AUDIT_SOURCES = """
 SELECT 'proof_view' AS kind, v.viewer AS actor, coalesce(r.reference, '') AS subject,
-       v.purpose AS detail, NULL AS address, v.viewed_at AS at, v.id AS row
+       v.purpose AS detail, v.address AS address, v.viewed_at AS at, v.id AS row
   FROM attachment_views v JOIN attachments a ON a.id = v.attachment_id
   LEFT JOIN requests r ON r.id = a.request_id
 UNION ALL
-SELECT 'download', 'customer', r.reference, '', NULL, e.at, e.id
+SELECT 'download', 'customer', r.reference, '', json_extract(e.data, '$.address'), e.at, e.id
   FROM request_events e JOIN requests r ON r.id = e.request_id WHERE e.kind = 'downloaded'
 UNION ALL
 SELECT 'account', actor, subject, action, address, created_at, id FROM staff_audit

@@ -165,12 +165,19 @@ class SQLiteRequests(Queries):
         )
 
     async def record_attachment_view(
-        self, token: str, viewer: str, purpose: str, now: datetime, reason: str = ""
+        self,
+        token: str,
+        viewer: str,
+        purpose: str,
+        now: datetime,
+        reason: str = "",
+        address: str | None = None,
     ) -> None:
         await self.db.execute(
-            "INSERT INTO attachment_views (attachment_id, viewer, purpose, viewed_at, reason) "
-            "SELECT id, ?, ?, ?, ? FROM attachments WHERE token = ?",
-            (viewer, purpose, _ts(now), reason, token),
+            "INSERT INTO attachment_views "
+            "(attachment_id, viewer, purpose, viewed_at, reason, address) "
+            "SELECT id, ?, ?, ?, ?, ? FROM attachments WHERE token = ?",
+            (viewer, purpose, _ts(now), reason, address, token),
         )
 
     async def get_request(self, reference: str) -> RequestRecord | None:

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from bot.domain.errors import Refused
 from bot.staff import chats as staff_chats
 from bot.staff.accounts import Session
+from bot.web.console.account import client_address
 from bot.web.console.answers import answer_routes
 from bot.web.console.inbox_chat import bubbles
 from bot.web.console.inbox_flash import chat_flash
@@ -114,7 +115,7 @@ def chat_routes(kit: ConsolePages) -> list[BaseRoute]:
         chat_id, file_id = int(request.path_params["chat"]), int(request.path_params["file"])
         try:
             found, data = await staff_chats.open_chat_file(
-                core.services, chat_id, file_id, session.email
+                core.services, chat_id, file_id, session.email, client_address(request)
             )
         except staff_chats.ChatError:
             return Response(status_code=404, headers=HEADERS)

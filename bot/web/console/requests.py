@@ -41,6 +41,7 @@ from bot.requests.retention import (
     view_reason,
 )
 from bot.staff.accounts import Session
+from bot.web.console.account import client_address
 from bot.web.console.pages import HEADERS, ConsolePages, Notice
 from bot.web.console.request_view import (
     EXTENSIONS,
@@ -220,7 +221,13 @@ def request_routes(kit: ConsolePages) -> list[BaseRoute]:
             reason = view_reason(choice if choice != "other" else "", note)
             token = record.attachments[number - 1].token
             await record_id_proof_view(
-                core.services, record.reference, token, session.email, "console", reason
+                core.services,
+                record.reference,
+                token,
+                session.email,
+                "console",
+                reason,
+                client_address(request),
             )
         except Refused as exc:
             problem = kit.problem(session, exc)

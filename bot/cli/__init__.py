@@ -96,6 +96,16 @@ def _parser() -> argparse.ArgumentParser:
                 help="access requests: a back-office file for the customer's data copy",
             )
 
+    notices = views.add_parser(
+        "notifications", help="the notifications sent for a request, with their delivery state"
+    )
+    notices.add_argument("reference", help="e.g. DEL-7K3M9Q")
+    notices.add_argument("--json", action="store_true", help="print JSON")
+    retry = views.add_parser("retry", help="send a failed notification again")
+    retry.add_argument("reference", help="e.g. DEL-7K3M9Q")
+    retry.add_argument("notification", type=int, help="its id (see `requests notifications`)")
+    retry.add_argument("--by", help="who acts (recorded; default: your login)")
+
     proof = views.add_parser(
         "proof", help="write a request's ID proof to stdout (the view is recorded)"
     )

@@ -15,11 +15,18 @@ from zoneinfo import ZoneInfo
 
 from bot.app import open_core, open_services
 from bot.cli.errors import CliError
+from bot.delivery.notifications import retry_notification
 from bot.domain.models import RequestRecord
 from bot.infra.clock import utc_now
 from bot.requests import actions
 from bot.requests.lifecycle import MOVES, Deadline, deadline
-from bot.requests.lookup import find_request, list_requests, request_detail, request_summary
+from bot.requests.lookup import (
+    find_request,
+    list_requests,
+    notifications_of,
+    request_detail,
+    request_summary,
+)
 from bot.settings import Settings
 from flows.types import RequestStatus
 
@@ -48,9 +55,47 @@ async def proof_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def notices_command(args: argparse.Namespace, settings: Settings) -> int:
+    """The notifications of a request (``notifications``), or one failed
+    notification sent again (``retry``, as the console's button and the API)."""
+    async with open_services(settings) as services:
+        if args.action == "retry":
+            actor = f"staff:{args.by or getpass.getuser()}"
+            record = await find_request(services.store, args.reference)
+            await retry_notification(services, record.reference, args.notification, actor)
+            sys.stdout.write(
+                f"{record.reference}: notification {args.notification} queued again, "
+                f"recorded for {actor}\n"
+            )
+            return 0
+        found = await notifications_of(services.store, args.reference)
+    if args.json:
+        _print_json(found)
+    elif not found:
+        sys.stdout.write("No notifications.\n")
+    else:
+        header = ("ID", "KIND", "CHANNEL", "STATUS", "DELIVERY", "ATTEMPTS", "LAST ERROR")
+        rows = [
+            (
+                str(n["id"]),
+                n["kind"],
+                n["channel"],
+                n["status"],
+                n["delivery"] or "-",
+                str(n["attempts"]),
+                n["last_error"] or "-",
+            )
+            for n in found
+        ]
+        _print_columns(header, rows)
+    return 0
+
+
 async def requests_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "proof":
         return await proof_command(args, settings)
+    if args.action in ("notifications", "retry"):
+        return await notices_command(args, settings)
     if args.action in MOVES:
         return await _move(args, settings)
     async with open_core(settings) as store:
@@ -153,6 +198,10 @@ def _print_table(found: list[tuple[RequestRecord, Deadline]], settings: Settings
         )
         for r, d in found
     ]
+    _print_columns(header, rows)
+
+
+def _print_columns(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         sys.stdout.write(

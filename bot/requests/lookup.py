@@ -118,3 +118,27 @@ def request_detail(r: RequestRecord) -> dict[str, Any]:
         {"at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "data": e.data} for e in r.events
     ]
     return data
+
+
+async def notifications_of(store: Store, reference: str) -> list[dict[str, Any]]:
+    """Every notification sent for a request, oldest first, with its delivery
+    state (``status`` pending, sent or given_up; ``delivery`` the provider's
+    latest report): what the console's request page lists, for the API and
+    the command line. Unknown reference: ``RequestNotFound``."""
+    record = await find_request(store, reference)
+    async with store.transaction(readonly=True) as tx:
+        found = await tx.request_notifications(record.reference)
+    return [
+        {
+            "id": n.id,
+            "kind": n.kind,
+            "channel": n.channel,
+            "status": n.status,
+            "delivery": n.delivery,
+            "attempts": n.attempts,
+            "last_error": n.last_error,
+            "created_at": n.created_at.isoformat(),
+            "sent_at": n.sent_at.isoformat() if n.sent_at else None,
+        }
+        for n in found
+    ]

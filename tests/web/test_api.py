@@ -106,6 +106,8 @@ async def test_api(tmp_path: Path, clock: FakeClock) -> None:
             ("GET", "/requests/{reference}"),
             ("POST", "/requests/{reference}/{action}"),
             ("POST", "/requests/{reference}/export"),
+            ("GET", "/requests/{reference}/notifications"),
+            ("POST", "/requests/{reference}/notifications/{id}/retry"),
         }
         assert set(spec["components"]["schemas"]["Request"]["required"]) <= set(detail)
 

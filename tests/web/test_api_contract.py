@@ -215,10 +215,15 @@ def test_answers_about_a_real_request_match_the_document(api: Api) -> None:
         ("/requests/{reference}", "GET", None),
         ("/requests/{reference}/{action}", "POST", {"message": "Kirim KTP"}),
         ("/requests/{reference}/{action}", "POST", None),  # reject without a reason: 409
+        ("/requests/{reference}/notifications", "GET", None),
+        ("/requests/{reference}/notifications/{id}/retry", "POST", None),  # not failed: 409
     ):
         parameters: dict[str, str] = {"reference": reference} if "{" in path else {}
         if path.endswith("{action}"):
             parameters["action"] = "ask" if body else "reject"
+        if "{id}" in path:
+            listed = httpx.get(f"{api.url}/requests/{reference}/notifications", headers=AUTH)
+            parameters["id"] = str(listed.json()[0]["id"])
         operation = schema[path][method]
         case = operation.Case(
             path_parameters=parameters or None,

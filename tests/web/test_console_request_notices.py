@@ -4,6 +4,9 @@ that makes an open page follow them."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,9 +14,10 @@ import httpx
 import pytest
 
 from bot.delivery.notifications import RetryRefused, retry_notification
+from bot.infra.crypto import hash_token
 from bot.requests import actions
-from bot.requests.lookup import find_request
-from tests.conftest import FakeClock
+from bot.requests.lookup import find_request, notifications_of
+from tests.conftest import FakeClock, console_script
 from tests.server import RunningServer
 from tests.web.console_html import notices, parse
 from tests.web.request_desk import (
@@ -140,6 +144,73 @@ async def test_retry_at_use_case_level(server: RunningServer) -> None:
     with pytest.raises(RetryRefused) as refused:
         await retry_notification(services, reference, failed, "staff:ani@jovapos.test")
     assert refused.value.key == "no_address"
+
+
+async def test_a_failed_notification_is_sent_again_over_the_api_and_the_command_line(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    """The same use case as the console's button: listed with its state,
+    retried once, refused in the documented JSON after that."""
+    services = server.core.services
+    reference = await correction_with_proof(server.core.engine)
+    other = await deletion_with_two_proofs(server.core.engine)
+    failed = await _fail(server, reference, "receipt", "undelivered")
+    async with services.store.transaction() as tx:
+        await tx.create_api_token("pos", hash_token("api-token"), services.clock())
+    auth = {"Authorization": "Bearer api-token"}
+    async with httpx.AsyncClient(base_url=server.url + "/api/v1", headers=auth) as api:
+        listed = (await api.get(f"/requests/{reference.lower()}/notifications")).json()
+        assert [(n["id"], n["kind"], n["status"]) for n in listed] == [
+            (failed, "receipt", "given_up")
+        ]
+        assert listed[0]["last_error"] == "undelivered" and listed[0]["attempts"] == 3
+        retried = await api.post(f"/requests/{reference}/notifications/{failed}/retry")
+        assert retried.status_code == 200
+        assert [(n["kind"], n["status"]) for n in retried.json()] == [
+            ("receipt", "given_up"),
+            ("receipt", "pending"),
+        ]
+        again = await api.post(f"/requests/{reference}/notifications/{failed}/retry")
+        assert again.status_code == 409 and again.json()["key"] == "already_retried"
+        elsewhere = await api.post(f"/requests/{other}/notifications/{failed}/retry")
+        assert elsewhere.status_code == 404 and elsewhere.json()["key"] == "no_notification"
+        missing = await api.get("/requests/DEL-000000/notifications")
+        assert missing.status_code == 404
+    record = await find_request(services.store, reference)
+    assert (record.events[-1].actor, record.events[-1].kind) == ("api:pos", "notification_retried")
+
+    # The command line, on the same database while the server runs.
+    (receipt,) = [
+        n for n in await notifications_of(services.store, other) if n["kind"] == "receipt"
+    ]
+    await _fail(server, other, "receipt", "DeliveryRefused")
+    data_dir = str(server.core.settings.data_dir)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [console_script(), "--data-dir", data_dir, "requests", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={k: v for k, v in os.environ.items() if not k.startswith("PRIVACYBOT_")},
+        )
+
+    table = cli("notifications", other)
+    assert table.returncode == 0, table.stderr
+    assert "given_up" in table.stdout and "DeliveryRefused" in table.stdout
+    done = cli("retry", other, str(receipt["id"]), "--by", "ani")
+    assert done.returncode == 0, done.stderr
+    assert "queued again" in done.stdout
+    refused = cli("retry", other, str(receipt["id"]))
+    assert refused.returncode != 0 and "sent again already" in refused.stderr
+    shown = json.loads(cli("notifications", other, "--json").stdout)
+    assert [n["status"] for n in shown if n["kind"] == "receipt"] == ["given_up", "pending"]
+    record = await find_request(services.store, other)
+    assert (record.events[-1].actor, record.events[-1].kind) == (
+        "staff:ani",
+        "notification_retried",
+    )
 
 
 async def test_a_notification_leaving_the_queue_moves_the_live_mark(server: RunningServer) -> None:

@@ -3,8 +3,7 @@ templates every page is rendered from (Jinja2, autoescaped), the gate every
 handler sits behind (a live session; the session's CSRF token on every POST;
 admin pages for admins), the messages a page may show (catalogue keys only:
 a refusal named in ``?error=KEY``, or a one-time flash after a successful
-form), and the ``rowid`` path parameter (numbers a database id can be, or no
-match: 404).
+form). The ``rowid`` path parameter is in ``bot.web.convertors``.
 """
 
 from __future__ import annotations
@@ -20,11 +19,11 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import jinja2
-from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+import bot.web.convertors  # noqa: F401  (registers ``rowid`` before routes are built)
 from bot.core import Core
 from bot.domain.errors import Refused
 from bot.staff.accounts import Session, session_for
@@ -65,23 +64,6 @@ BEFORE_PASSWORD_CHANGE = (PASSWORD_PAGE, "/console/logout")
 
 Handler = Callable[[Request, Session], Awaitable[Response]]
 _KEY = re.compile(r"[a-z_]{1,40}")
-
-
-class RowId(Convertor[int]):
-    """A database id in a path. Up to 18 digits, so always within SQLite's
-    64-bit integers: a longer number matches no route (404) instead of
-    failing in the database (500)."""
-
-    regex = "[0-9]{1,18}"
-
-    def convert(self, value: str) -> int:
-        return int(value)
-
-    def to_string(self, value: int) -> str:
-        return str(value)
-
-
-register_url_convertor("rowid", RowId())
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from flows.types import RequestStatus
 from tests.conftest import CODE, JPEG, PDF, PNG, FakeClock
 from tests.conversation.test_upload_page import CHROMIUM, CHROMIUM_ARGS, PHONE
 from tests.integrations.test_twilio import CUSTOMER, REFERENCE, Twilio
+from tests.web.console_html import shown_texts, unreadable
 from tests.web.request_desk import PASSWORD, deletion_with_two_proofs
 
 pytestmark = pytest.mark.slow
@@ -60,6 +61,11 @@ async def test_an_agents_working_day(twilio: Twilio, clock: FakeClock, tmp_path:
     async def shot(page: Page, name: str, full: bool = False) -> None:
         await page.screenshot(path=str(shots / f"day-{name}.png"), full_page=full)
 
+    async def readable(page: Page) -> None:
+        """No catalogue key, stored code or English on the Indonesian page."""
+        found = unreadable(shown_texts(await page.content()), "id", services.catalogue)
+        assert not found, (page.url, found)
+
     async def no_sideways_scroll(page: Page) -> None:
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"] + 1, page.url
@@ -80,6 +86,10 @@ async def test_an_agents_working_day(twilio: Twilio, clock: FakeClock, tmp_path:
             await admin.click('section[aria-labelledby="add-title"] button[type="submit"]')
             one_time = (await admin.inner_text("#password")).strip()
             assert len(one_time) >= 12
+            # Its confirmations wait behind their buttons, not shown in place.
+            assert await admin.locator("td dialog.confirm").count() == 4
+            assert await admin.locator("td dialog.confirm:visible").count() == 0
+            await readable(admin)
             await shot(admin, "01-staff-added", full=True)
 
             context = await browser.new_context(viewport=DESKTOP)
@@ -141,8 +151,11 @@ async def test_an_agents_working_day(twilio: Twilio, clock: FakeClock, tmp_path:
             assert sent["body"] == edited and sent["to"] == f"whatsapp:{CUSTOMER}"
             staff_line = page.locator("#transcript .line-staff", has_text="Pak Budi")
             await staff_line.locator(".state").wait_for()
-            print("STATE", await staff_line.locator(".state").inner_text())
+            assert await staff_line.locator(".state").inner_text() == "terkirim"
             await shot(page, "05-chat-replied")
+
+            await readable(page)
+            clock.advance(minutes=1)
 
             # 4. Budi sends a photo and a PDF: a thumbnail and a file chip; opening
             # the photo is recorded.
@@ -153,12 +166,9 @@ async def test_an_agents_working_day(twilio: Twilio, clock: FakeClock, tmp_path:
             paper = fake.add_media(msid, "ME" + "3" * 32, PDF, "application/pdf")
             await twilio.say("Ini suratnya", message_sid=msid, media=((paper, "application/pdf"),))
             await page.locator("#transcript .thumb img").wait_for(timeout=10_000)
-            await page.wait_for_timeout(2000)
-            print("TRANSCRIPT", await page.inner_text("#transcript"))
-            print("HTML", await page.inner_html("#transcript .files >> nth=-1"))
             chip = page.locator("#transcript a.file-chip")
             await chip.wait_for(timeout=10_000)
-            print("CHIP", await chip.inner_text())
+            assert await chip.inner_text() == "Berkas PDF, 1 KB"
             async with context.expect_page() as opened:
                 await page.locator("#transcript .thumb").last.click()
             viewer = await opened.value
@@ -194,6 +204,10 @@ async def test_an_agents_working_day(twilio: Twilio, clock: FakeClock, tmp_path:
             await page.locator("#request-history", has_text="01.234.567.8-901.000").wait_for()
             record = await find_request(services.store, correction)
             assert record.status is RequestStatus.INFO_RECEIVED
+            views = await page.locator("#proof-1 .views li").all_inner_texts()
+            assert any("Mencocokkan identitas" in v for v in views)
+            assert all("console_chat" not in v for v in views)
+            await readable(page)
             await shot(page, "08-request-answered", full=True)
             await page.set_viewport_size(PHONE)
             await no_sideways_scroll(page)
@@ -202,6 +216,7 @@ async def test_an_agents_working_day(twilio: Twilio, clock: FakeClock, tmp_path:
             await page.click('nav.menu a[href="/console"]')
             row = page.locator("#queue-table tr.answered", has_text=correction)
             await row.locator(".badge-answered").wait_for()
+            await readable(page)
             await shot(page, "09-queue-answered")
 
             # 6. Another customer's deletion: completing it asks in a dialog;
@@ -245,6 +260,7 @@ async def test_an_agents_working_day(twilio: Twilio, clock: FakeClock, tmp_path:
                 found = page.locator("#inbox .chat-row")
                 assert await found.count() == 1, query
                 assert "Budi Santoso" in await found.inner_text()
+            await readable(page)
             await shot(page, "13-inbox-found")
             await page.set_viewport_size(PHONE)
             await no_sideways_scroll(page)
@@ -258,7 +274,10 @@ async def test_an_agents_working_day(twilio: Twilio, clock: FakeClock, tmp_path:
             # photo from the chat.
             await admin.goto(server.url + "/console/audit?kind=proof_view")
             await shot(admin, "15-audit", full=True)
-            lines = admin.locator("table tbody tr", has_text=AGENT)
-            print("AUDIT", await lines.all_inner_texts())
+            seen = await admin.locator("table tbody tr", has_text=AGENT).all_inner_texts()
+            assert any("Berkas dari percakapan" in line for line in seen)  # the PNG
+            assert any(f"{correction} · dilihat di halaman" in line for line in seen)
+            assert any(line.split("\t")[3] == correction for line in seen)  # with a reason
+            await readable(admin)
         finally:
             await browser.close()

@@ -17,7 +17,14 @@ from __future__ import annotations
 
 from flows.attachments import attachments
 from flows.commands import global_command, idle_draft
-from flows.interventions import DRAFT_EXPIRED, NOTICE_SLOT, await_info, expire_draft, release_to_bot
+from flows.interventions import (
+    DRAFT_EXPIRED,
+    NOTICE_SLOT,
+    answers_while_held,
+    await_info,
+    expire_draft,
+    release_to_bot,
+)
 from flows.machine import MACHINE, STATES
 from flows.moves import fail, reset
 from flows.prompts import prompt
@@ -55,6 +62,7 @@ __all__ = [
     "START",
     "STEPS",
     "Dialogue",
+    "answers_while_held",
     "asks_code",
     "await_info",
     "draft_files",

@@ -10,10 +10,12 @@ store; the slots given are never changed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flows.machine import STATES
 from flows.states import INFO, MENU, STAFF, START
+from flows.types import INFO_WANTED, KnownRequest, ProvideInfo
 
 # The slot that carries a notice to the next message, and the notice of an
 # expired draft (the dialogue tells it before answering).
@@ -28,6 +30,23 @@ def await_info(state: str, reference: str) -> tuple[str, dict[str, Any]] | None:
     if state not in (START, MENU, INFO):
         return None
     return INFO, {"info_ref": reference}
+
+
+def answers_while_held(
+    requests: Sequence[KnownRequest], text: str, tokens: Sequence[str]
+) -> list[ProvideInfo]:
+    """A person holds the chat, so the bot keeps quiet; what the customer
+    sends still answers a request staff asked more about (the newest that
+    waits for it; ``requests`` newest first), as it would were the bot
+    reading: the request shows answered in the queue and its files reach it.
+    Staff asking while they hold the chat is the usual case, not a corner."""
+    waiting = next((r for r in requests if r.status in INFO_WANTED), None)
+    if waiting is None:
+        return []
+    answers = [ProvideInfo(waiting.reference, "", token) for token in tokens]
+    if text.strip():
+        answers.append(ProvideInfo(waiting.reference, text, None))
+    return answers
 
 
 def release_to_bot(state: str, slots: dict[str, Any]) -> tuple[str, dict[str, Any]]:

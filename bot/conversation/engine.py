@@ -42,7 +42,13 @@ from bot.infra.cpu import off_loop
 from bot.infra.crypto import hash_token
 from bot.services import Services
 from bot.store import DuplicateReference, Transaction
-from flows.dialogue import Dialogue, draft_files, expire_draft, holds_draft
+from flows.dialogue import (
+    Dialogue,
+    answers_while_held,
+    draft_files,
+    expire_draft,
+    holds_draft,
+)
 from flows.types import (
     Context,
     Inbound,
@@ -161,6 +167,8 @@ class Engine:
             conversation = await tx.get_conversation(channel, address)
             if conversation is None:
                 return False
+            if conversation.claimed_by:
+                return True  # a person holds the chat: they open its files from its page
             known = await tx.requests_for_address(channel, address)
         return self.dialogue.expects_file(
             conversation.state,
@@ -273,14 +281,20 @@ class Engine:
                     outcome = await self._control(tx, conversation, message, now)
                 elif conversation.claimed_by:
                     # A person has this chat: the bot keeps quiet and only records
-                    # (the files too: staff open them from the chat's page).
+                    # (the files too: staff open them from the chat's page), but a
+                    # request staff asked more about still takes the answer.
+                    tokens = [a.token for a in inbound.attachments if not a.problem]
+                    known = await tx.requests_for_address(message.channel, message.address)
                     outcome = Outcome(
                         conversation.state,
                         conversation.slots,
                         conversation.language,
                         conversation.failures,
                         [],
-                        [KeepAttachment(a.token) for a in inbound.attachments if not a.problem],
+                        [
+                            *(KeepAttachment(token) for token in tokens),
+                            *answers_while_held([_known(r) for r in known], inbound.text, tokens),
+                        ],
                     )
                 else:
                     outcome = await self._dialogue(tx, conversation, inbound, now)

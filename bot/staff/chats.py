@@ -33,6 +33,9 @@ from flows.dialogue import release_to_bot
 from flows.types import Reply
 
 MAX_REPLY = 4000
+# The purpose a look at a chat's file is recorded under (no reason is asked:
+# the chat shows it); the console words it, never shows it as is.
+CHAT_VIEW = "console_chat"
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +173,7 @@ async def open_chat_file(
         found = await tx.chat_file(conversation_id, file_id)
     if found is None or found.deleted:
         raise ChatError("no_file")
-    return found, await open_id_proof(services, found.token, staff, "console_chat", address=address)
+    return found, await open_id_proof(services, found.token, staff, CHAT_VIEW, address=address)
 
 
 async def release(services: Services, channels: Channels, conversation_id: int, staff: str) -> None:

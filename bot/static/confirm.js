@@ -3,6 +3,8 @@
 // Without script the link leads to a confirmation page doing the same.
 (function () {
   "use strict";
+  // Script runs: confirmations are dialogs, not shown in place (console.css).
+  document.documentElement.classList.add("js");
   document.addEventListener("click", function (event) {
     var link = event.target.closest ? event.target.closest("a[data-dialog]") : null;
     if (!link) {

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.domain.records_staff import AuditLine
 from bot.staff.accounts import Session
+from bot.staff.chats import CHAT_VIEW
 from bot.store.interface.desk import AUDIT_KINDS
 from bot.web.console.pages import ConsolePages
 from bot.web.console.words import Words
@@ -54,6 +55,11 @@ def _what(line: AuditLine, words: Words) -> str:
         kind_words = words.kind(kind) if known_kind else words.t("desk.audit.all_types")
         text = words.t("desk.audit.export_what", status=status_words, type=kind_words, rows=rows)
         return text + (" " + words.t("desk.audit.export_search", q=typed) if typed else "")
+    if line.kind == "proof_view" and line.detail == CHAT_VIEW:
+        # Seen where the chat shows it: a file of the chat's own, or an ID proof it carried.
+        if not line.subject:
+            return words.t("desk.audit.chat_file")
+        return words.t("desk.audit.in_chat", subject=line.subject)
     return line.subject
 
 

@@ -19,6 +19,7 @@ from bot.domain.models import NotificationState, RequestRecord
 from bot.requests import actions
 from bot.requests.lifecycle import MOVES
 from bot.requests.retention import VIEW_REASONS
+from bot.staff.chats import CHAT_VIEW
 from bot.web.console.words import Words
 from flows.types import RequestStatus, RequestType
 
@@ -220,6 +221,8 @@ def proof_files(
             (
                 words.actor(f"staff:{v.viewer}", reader)
                 if v.purpose == "console"
+                else words.t("request.seen_in_chat", who=words.actor(f"staff:{v.viewer}", reader))
+                if v.purpose == CHAT_VIEW
                 else f"{v.viewer} · {words.actor(v.purpose)}",
                 words.when(v.at),
                 view_reason_words(words, v.reason),

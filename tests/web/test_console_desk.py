@@ -166,11 +166,15 @@ async def test_the_dashboard_shows_the_desk_with_a_chart_and_its_text(
             # Agents see the desk; the audit and the settings are in admins' menus only.
             menu = {a.attrs["href"] for a in html.find("nav", cls="menu").find_all("a")}
             assert "/console/dashboard" in menu and "/console/audit" not in menu
-            assert "/console/settings" not in menu
+            assert "/console/settings" not in menu and "/console/answers" not in menu
     async with _client(server, "boss@jovapos.test") as http:
         html = parse((await http.get("/console/dashboard")).text)
         menu = {a.attrs["href"] for a in html.find("nav", cls="menu").find_all("a")}
-        assert {"/console/audit", "/console/settings", "/console/staff"} <= menu
+        assert {"/console/audit", "/console/settings", "/console/staff", "/console/answers"} <= menu
+        current = parse((await http.get("/console/answers")).text).find(
+            "a", href="/console/answers"
+        )
+        assert current.attrs["aria-current"] == "page"
 
 
 async def test_the_queue_as_csv_is_safe_for_excel_and_recorded(server: RunningServer) -> None:

@@ -29,7 +29,7 @@ def answer_routes(kit: ConsolePages) -> list[BaseRoute]:
             "answers.html",
             session,
             kit.t(session, "canned"),
-            nav="inbox",
+            nav="answers",
             notices=chat_flash(kit, request, session),
             answers=[(a, words.when(a.updated_at), words.actor(a.updated_by)) for a in answers],
             confirm_delete=int(asked) if asked.isdigit() and len(asked) < 19 else 0,

@@ -157,20 +157,22 @@ async def test_an_agents_working_day(twilio: Twilio, clock: FakeClock, tmp_path:
             await readable(page)
             clock.advance(minutes=1)
 
-            # 4. Budi sends a photo and a PDF: a thumbnail and a file chip; opening
-            # the photo is recorded.
+            # 4. Budi sends a photo and a PDF: two file chips (nothing decrypted
+            # until opened); opening the photo is recorded once.
             msid = "MM" + "2" * 32
             photo = fake.add_media(msid, "ME" + "2" * 32, PNG, "image/png")
             await twilio.say("", message_sid=msid, media=((photo, "image/png"),))
             msid = "MM" + "3" * 32
             paper = fake.add_media(msid, "ME" + "3" * 32, PDF, "application/pdf")
             await twilio.say("Ini suratnya", message_sid=msid, media=((paper, "application/pdf"),))
-            await page.locator("#transcript .thumb img").wait_for(timeout=10_000)
-            chip = page.locator("#transcript a.file-chip")
+            photo_chip = page.locator("#transcript a.file-chip.is-image")
+            await photo_chip.wait_for(timeout=10_000)
+            chip = page.locator("#transcript a.file-chip:not(.is-image)")
             await chip.wait_for(timeout=10_000)
             assert await chip.inner_text() == "Berkas PDF, 1 KB"
+            assert await page.locator("#transcript img").count() == 0
             async with context.expect_page() as opened:
-                await page.locator("#transcript .thumb").last.click()
+                await photo_chip.last.click()
             viewer = await opened.value
             await viewer.wait_for_load_state()
             await viewer.close()
@@ -270,14 +272,16 @@ async def test_an_agents_working_day(twilio: Twilio, clock: FakeClock, tmp_path:
             await no_sideways_scroll(page)
             await shot(page, "14-chat-phone")
 
-            # The admin's audit shows the agent's looks: the ID proof and the
-            # photo from the chat.
+            # The admin's audit shows the agent's two looks, each once however
+            # often the pages were drawn: the photo from the chat and the ID
+            # proof (with its reason), with where she was.
             await admin.goto(server.url + "/console/audit?kind=proof_view")
             await shot(admin, "15-audit", full=True)
             seen = await admin.locator("table tbody tr", has_text=AGENT).all_inner_texts()
+            assert len(seen) == 2, seen
             assert any("Berkas dari percakapan" in line for line in seen)  # the PNG
-            assert any(f"{correction} · dilihat di halaman" in line for line in seen)
             assert any(line.split("\t")[3] == correction for line in seen)  # with a reason
+            assert all(line.split("\t")[4] == "127.0.0.1" for line in seen)
             await readable(admin)
         finally:
             await browser.close()

@@ -1,6 +1,6 @@
 """The inbox and a chat in a real browser (Playwright driving Debian's
 Chromium), at desktop and phone width: Ctrl+Enter sends, picking a ready
-answer fills the reply box, a file the customer sent shows as a thumbnail,
+answer fills the reply box, a file the customer sent shows as a file chip,
 giving the chat back asks in a dialog, one pane at a time on a phone."""
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ async def test_an_agent_answers_a_chat_in_the_browser(tmp_path: Path, clock: Fak
             await page.locator(".msg", has_text="sekarang Anda pegang").wait_for()
             # A picture the customer sends while staff hold the chat shows up live.
             await lina.say("", file_of(PNG))
-            await page.locator("#transcript .thumb img").wait_for(timeout=10_000)
+            await page.locator("#transcript a.file-chip.is-image").wait_for(timeout=10_000)
+            assert await page.locator("#transcript img").count() == 0  # not opened: not drawn
             # Picking a ready answer puts it, whole, in the reply box.
             await page.click(".answers summary")
             first = page.locator(".answer-list a").first

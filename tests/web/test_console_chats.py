@@ -114,6 +114,9 @@ async def test_the_tabs_list_mine_waiting_and_all_and_all_keeps_released_chats(
         assert _links(mine.text) == [ids["lina-kasir"]]
         waiting = await ani.get("/console/inbox", params={"tab": "waiting"})
         assert _links(waiting.text) == [ids["joko-toko"], ids["siti-kasir"]]  # oldest first
+        # The language switch keeps the tab.
+        english = parse(waiting.text).find("a", hreflang="en").attrs["href"]
+        assert english == "/console/inbox?tab=waiting&lang=en"
         everything = await ani.get("/console/inbox")
         assert _links(everything.text) == _links(
             (await ani.get("/console/inbox", params={"tab": "all"})).text

@@ -37,7 +37,7 @@ LANGUAGES = ("id", "en")
 # What the language switch carries over: the queue's and the audit's filters
 # and the account a confirmation is about, nothing else a URL may hold (a
 # crafted parameter never becomes part of a link on the page).
-KEPT_PARAMS = ("status", "type", "q", "sort", "dir", "page", "kind", "email", "action")
+KEPT_PARAMS = ("status", "type", "q", "sort", "dir", "page", "kind", "email", "action", "tab")
 HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",

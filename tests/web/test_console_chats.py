@@ -234,7 +234,11 @@ async def test_a_file_sent_in_the_chat_opens_through_the_console_and_each_view_i
     async with httpx.AsyncClient(base_url=inbox.server.url) as ani:
         await _log_in(ani, "ani@jovapos.test")
         page = await ani.get(f"/console/chats/{ids['lina-kasir']}")
-        (src,) = re.findall(r'<img src="(/console/chats/\d+/files/\d+)"', page.text)
+        # A chip, not the picture: nothing is decrypted (or recorded) until opened.
+        assert not parse(page.text).find("ol", cls="transcript").find_all("img")
+        (src,) = re.findall(
+            r'class="file-chip is-image" href="(/console/chats/\d+/files/\d+)"', page.text
+        )
         customer_lines = [text for kind, text in transcript(page.text) if kind == "customer"]
         assert all(text for text in customer_lines)  # no empty bubble
         shown = await ani.get(src)
@@ -251,13 +255,23 @@ async def test_a_file_sent_in_the_chat_opens_through_the_console_and_each_view_i
         # Siti's ID proof (sent in her chat) shows in her transcript too; a
         # file is only opened through its own chat.
         siti = await ani.get(f"/console/chats/{ids['siti-kasir']}")
-        (proof,) = re.findall(r'<img src="/console/chats/\d+/files/(\d+)"', siti.text)
+        (proof,) = re.findall(r'href="/console/chats/\d+/files/(\d+)"', siti.text)
         assert (
             await ani.get(f"/console/chats/{ids['lina-kasir']}/files/{proof}")
         ).status_code == 404
         assert (
             await ani.get(f"/console/chats/{ids['lina-kasir']}/files/999999")
         ).status_code == 404
+        # A file gone from the disk: said in the staff's words, not a 500.
+        with sqlite3.connect(database) as db:
+            (token,) = db.execute(
+                "SELECT token FROM attachments WHERE conversation_id = ?", (ids["lina-kasir"],)
+            ).fetchone()
+        engine.services.blobs.delete(token)
+        gone = await ani.get(src)
+        assert gone.status_code == 404
+        said = engine.services.catalogue.text("id", "console.problem.file_unreadable")
+        assert said in gone.text
     async with httpx.AsyncClient(base_url=inbox.server.url) as nobody:
         assert (await nobody.get(src)).status_code == 303  # to the login page
 

@@ -5,12 +5,10 @@ the page that shows one deletes it, so a reload shows nothing."""
 
 from __future__ import annotations
 
-import hmac
-
 from starlette.requests import Request
 
 from bot.staff.accounts import Session
-from bot.web.console.pages import FLASH, ConsolePages, Notice
+from bot.web.console.pages import ConsolePages, Notice
 
 FLASHES = ("claim", "take_over", "note", "transfer", "release", "answer_saved", "answer_deleted")
 
@@ -20,10 +18,8 @@ def chat_flash(kit: ConsolePages, request: Request, session: Session) -> list[No
     session's cookie, an unknown name, or a page fetched again by live.js."""
     if request.headers.get("x-live") == "1":
         return []
-    key, _, mac = request.cookies.get(FLASH, "").rpartition("-")
+    key = kit.flash_key(request, session)
     name = key.removeprefix("chats.")
     if key.startswith("chats.") and name in FLASHES:
-        expected = kit._flash_mac(session, key)  # the kit's own signing of a flash
-        if hmac.compare_digest(mac, expected):
-            return [Notice("done", kit.t(session, f"chats.flash_{name}"))]
+        return [Notice("done", kit.t(session, f"chats.flash_{name}"))]
     return []

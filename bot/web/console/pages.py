@@ -216,6 +216,13 @@ class ConsolePages:
     def _flash_mac(session: Session, key: str) -> str:
         return hmac.new(session.csrf.encode(), key.encode(), hashlib.sha256).hexdigest()[:32]
 
+    def flash_key(self, request: Request, session: Session) -> str:
+        """The key of this session's flash cookie (``flashed``), or "" for
+        none, another session's or a forged one: pages with flashes of their
+        own (the chats) word it themselves."""
+        key, _, mac = request.cookies.get(FLASH, "").rpartition("-")
+        return key if key and hmac.compare_digest(mac, self._flash_mac(session, key)) else ""
+
     def _asked(self, request: Request, session: Session | None, words: Words) -> list[Notice]:
         """The messages a redirect asked for: ``?error=`` names a refusal under
         ``console.problem``; the flash cookie one success of this session.
@@ -227,8 +234,8 @@ class ConsolePages:
         problem = request.query_params.get("error", "")
         if self._known("problem", problem):
             shown.append(Notice("error", words.t(f"problem.{problem}")))
-        key, _, mac = request.cookies.get(FLASH, "").rpartition("-")
-        if key and hmac.compare_digest(mac, self._flash_mac(session, key)):
+        key = self.flash_key(request, session)
+        if key:
             if key in ("done", "queued"):
                 shown.append(Notice("done" if key == "done" else "info", words.t(key)))
             elif self._known("flash", key):  # a page's own success text

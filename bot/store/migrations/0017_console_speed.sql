@@ -50,3 +50,5 @@ CREATE INDEX conversations_by_address ON conversations (address);
 CREATE INDEX requests_by_email ON requests (lower(email));
 -- A chat's files, shown in its transcript.
 CREATE INDEX attachments_by_conversation ON attachments (conversation_id, id);
+-- The audit view's newest ID-proof views first.
+CREATE INDEX attachment_views_by_time ON attachment_views (viewed_at, id);

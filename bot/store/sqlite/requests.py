@@ -273,22 +273,40 @@ class SQLiteRequests(Queries):
             where.append(searched[0])
             params += searched[1]
         condition = (" WHERE " + " AND ".join(where)) if where else ""
-        # A search reads every request, in the table's order: through an
-        # index (status, due date) it would read them one lookup at a time.
-        table = "requests NOT INDEXED" if searched else "requests"
-        row = await self._one(f"SELECT count(*) FROM {table}{condition}", params)
-        total = int(row[0]) if row else 0
         order = _QUEUE_ORDER.get(query.sort, _QUEUE_ORDER["due"])
         way = "DESC" if query.descending else "ASC"
         keys = ", ".join(f"{key} {way}" for key in order)
+        page = [max(query.limit, 0), max(query.offset, 0)]
+        if searched:
+            return await self._searched_page(condition, keys, [*params, *page])
+        row = await self._one(f"SELECT count(*) FROM requests{condition}", params)
+        total = int(row[0]) if row else 0
         # The page's ids sorted first (on an index, or a narrow sort), then
         # their rows: a far page does not carry every earlier row through the sort.
         rows = await self._all(
-            f"SELECT * FROM requests WHERE id IN (SELECT id FROM {table}{condition} "
+            f"SELECT * FROM requests WHERE id IN (SELECT id FROM requests{condition} "
             f"ORDER BY {keys} LIMIT ? OFFSET ?) ORDER BY {keys}",
-            [*params, max(query.limit, 0), max(query.offset, 0)],
+            [*params, *page],
         )
         return [_request(r) for r in rows], total
+
+    async def _searched_page(
+        self, condition: str, keys: str, params: list[Any]
+    ) -> tuple[list[RequestRecord], int]:
+        """A searched queue's page and count from one reading of the table, in
+        its own order (through the status index it would be a lookup a row):
+        what the search and the sort need of each request found is kept, then
+        counted and sorted; the page's rows are read by id. One row with no
+        request when the page is past the end, for the count."""
+        rows = await self._all(
+            f"WITH hits AS MATERIALIZED (SELECT {_SORTED_BY} FROM requests NOT INDEXED"
+            f"{condition}), page AS (SELECT id FROM hits ORDER BY {keys} LIMIT ? OFFSET ?) "
+            "SELECT (SELECT count(*) FROM hits) AS queue_total, r.* FROM (SELECT 1) "
+            f"LEFT JOIN requests r ON r.id IN (SELECT id FROM page) ORDER BY {keys}",
+            params,
+        )
+        total = int(rows[0]["queue_total"]) if rows else 0
+        return [_request(r) for r in rows if r["id"] is not None], total
 
     async def answered_asks(self, asker: str) -> list[RequestRecord]:
         rows = await self._all(
@@ -314,6 +332,11 @@ _QUEUE_ORDER: dict[str, tuple[str, ...]] = {
     "type": ("type", "due_date", "id"),
     "status": (f"CASE status {_STATUS_ORDER} END", "due_date", "id"),
 }
+# The columns the orders above read (and the search's id).
+_SORTED_BY = (
+    "id, due_date, created_at, full_name, email, name_folded, email_folded, channel, "
+    "reference, type, status"
+)
 # What a reference is compared as: no dash, upper case, and the letters
 # Crockford's base32 reads as digits read so on both sides (O as 0, I and L
 # as 1, as ``flows.validators.parse_reference`` forgives them), so "del7k3"

@@ -13,11 +13,13 @@ from bot.store.interface.chats import ChatFile, ChatMessage, ChatSummary, ReadyA
 from bot.store.sqlite.conversations import _conversation
 from bot.store.sqlite.queries import FORGOTTEN_LIKE, Queries, _dt
 
-# Chats staff have been part of: handed over, held, or acted on.
+# Chats staff have been part of: handed over, held, or acted on. Gathered
+# from the indexes of each part (staff's chats: 0009's partial index), not by
+# asking every conversation the desk ever had.
 _HANDED = (
-    "(c.claimed_by IS NOT NULL OR c.waiting_staff_since IS NOT NULL OR EXISTS (SELECT 1 FROM "
-    "escalations e WHERE e.conversation_id = c.id) OR EXISTS (SELECT 1 FROM chat_events ce "
-    "WHERE ce.conversation_id = c.id))"
+    "c.id IN (SELECT id FROM conversations WHERE claimed_by IS NOT NULL OR "
+    "waiting_staff_since IS NOT NULL UNION ALL SELECT conversation_id FROM escalations "
+    "UNION ALL SELECT conversation_id FROM chat_events)"
 )
 _WAITING = "(c.waiting_staff_since IS NOT NULL AND c.claimed_by IS NULL)"
 # A chat's customer as far as its draft or the requests from its address tell.
@@ -58,14 +60,17 @@ _SUMMARY = (
     "> coalesce((SELECT last_inbound_id FROM chat_reads cr WHERE cr.staff = :staff AND "
     "cr.conversation_id = c.id), 0) AS unread FROM conversations c"
 )
+# A chat's latest message. A page of chats asks for theirs in one statement
+# (``_LATEST``: one such part per chat), each part sorting one chat's lines.
 _LAST = (
-    "SELECT at, who, text, sealed FROM (SELECT received_at AS at, 'customer' AS who, text, "
-    "0 AS sealed, 0 AS k, id FROM inbound_messages WHERE conversation_id = ? UNION ALL "
-    "SELECT created_at, CASE WHEN author IS NOT NULL OR (inbound_id IS NULL AND message_key "
-    "LIKE 'staff.%') THEN 'staff' ELSE 'bot' END, text, sealed, 1, id FROM outbound_messages "
-    "WHERE conversation_id = ?) "
-    "ORDER BY at DESC, k DESC, id DESC LIMIT 1"
+    "SELECT * FROM (SELECT ? AS chat, at, who, text, sealed FROM (SELECT received_at AS at, "
+    "'customer' AS who, text, 0 AS sealed, 0 AS k, id FROM inbound_messages WHERE "
+    "conversation_id = ? UNION ALL SELECT created_at, CASE WHEN author IS NOT NULL OR "
+    "(inbound_id IS NULL AND message_key LIKE 'staff.%') THEN 'staff' ELSE 'bot' END, text, "
+    "sealed, 1, id FROM outbound_messages WHERE conversation_id = ?) "
+    "ORDER BY at DESC, k DESC, id DESC LIMIT 1)"
 )
+_LATEST_AT_ONCE = 100  # parts of one statement (SQLite allows 500)
 
 
 class SQLiteChats(Queries):
@@ -203,25 +208,33 @@ class SQLiteChats(Queries):
             "offset": offset,
         }
         (total,) = await self._one(f"SELECT count(*) FROM conversations c WHERE {where}", params)
-        rows = await self._all(
-            f"{_SUMMARY} WHERE {where} ORDER BY {_ORDER.get(tab, _ORDER['all'])} "
-            "LIMIT :limit OFFSET :offset",
+        # The page's chats first, by the cheap columns the order needs; then
+        # who each customer is and their latest message, for those only.
+        page = await self._all(
+            f"SELECT c.id FROM conversations c WHERE {where} "
+            f"ORDER BY {_ORDER.get(tab, _ORDER['all'])} LIMIT :limit OFFSET :offset",
             params,
         )
-        return [await self._summary(r) for r in rows], int(total)
-
-    async def _summary(self, row: aiosqlite.Row) -> ChatSummary:
-        last = await self._one(_LAST, (row["id"], row["id"]))
-        return ChatSummary(
-            chat=_conversation(row),
-            name=row["who_name"] or None,
-            email=row["who_email"] or None,
-            reason=row["why"],
-            last_who=last["who"] if last else "bot",
-            last_text=None if last is None or last["sealed"] or not last["text"] else last["text"],
-            last_at=_dt(last["at"]) if last else None,
-            unread=bool(row["unread"]),
+        ids = [r[0] for r in page]
+        if not ids:
+            return [], int(total)
+        named = {f"c{n}": chat for n, chat in enumerate(ids)}
+        rows = await self._all(
+            f"{_SUMMARY} WHERE c.id IN ({', '.join(':' + k for k in named)})",
+            {"staff": staff, **named},
         )
+        found = {r["id"]: r for r in rows}
+        return await self._summaries([found[i] for i in ids if i in found]), int(total)
+
+    async def _summaries(self, rows: list[aiosqlite.Row]) -> list[ChatSummary]:
+        ids = [r["id"] for r in rows]
+        latest: dict[int, aiosqlite.Row] = {}
+        for start in range(0, len(ids), _LATEST_AT_ONCE):
+            chunk = ids[start : start + _LATEST_AT_ONCE]
+            sql = " UNION ALL ".join([_LAST] * len(chunk))
+            for found in await self._all(sql, [v for chat in chunk for v in (chat,) * 3]):
+                latest[found["chat"]] = found
+        return [_summary(row, latest.get(row["id"])) for row in rows]
 
     async def chat_counts(self, staff: str) -> tuple[int, int]:
         row = await self._one(
@@ -237,11 +250,15 @@ class SQLiteChats(Queries):
         return mine, mine + waiting
 
     async def earlier_chats(self, conversation: ConversationRecord) -> list[ChatSummary]:
+        # Each part found by its index (0017: conversations by address,
+        # requests by lower-cased email), not by reading every chat.
         rows = await self._all(
-            f"{_SUMMARY} WHERE c.id != :id AND (c.address = :address OR c.id IN (SELECT "
-            "r2.conversation_id FROM requests r2 WHERE lower(r2.email) IN (SELECT lower(r3.email) "
-            "FROM requests r3 WHERE r3.channel = :channel AND r3.customer_address = :address AND "
-            "r3.email NOT LIKE :forgotten) OR lower(r2.email) = lower(:email))) "
+            f"{_SUMMARY} WHERE c.id != :id AND c.id IN (SELECT id FROM conversations WHERE "
+            "address = :address UNION ALL SELECT r2.conversation_id FROM requests r2 WHERE "
+            "lower(r2.email) IN (SELECT lower(r3.email) FROM requests r3 WHERE "
+            "r3.channel = :channel AND r3.customer_address = :address AND "
+            "r3.email NOT LIKE :forgotten) UNION ALL SELECT r2.conversation_id FROM requests r2 "
+            "WHERE lower(r2.email) = lower(:email)) "
             "ORDER BY c.id DESC LIMIT 20",
             {
                 "staff": "",
@@ -252,7 +269,7 @@ class SQLiteChats(Queries):
                 "email": str(conversation.slots.get("email") or ""),
             },
         )
-        return [await self._summary(r) for r in rows]
+        return await self._summaries(rows)
 
     async def chat_messages(self, conversation_id: int) -> list[ChatMessage]:
         files: dict[int, list[ChatFile]] = {}
@@ -431,6 +448,19 @@ def _as_stored_number(query: str) -> str:
     if digits.isdigit() and digits.startswith("0") and len(digits) >= 6:
         return "+62" + digits[1:]
     return query.strip().lower()
+
+
+def _summary(row: aiosqlite.Row, last: aiosqlite.Row | None) -> ChatSummary:
+    return ChatSummary(
+        chat=_conversation(row),
+        name=row["who_name"] or None,
+        email=row["who_email"] or None,
+        reason=row["why"],
+        last_who=last["who"] if last else "bot",
+        last_text=None if last is None or last["sealed"] or not last["text"] else last["text"],
+        last_at=_dt(last["at"]) if last else None,
+        unread=bool(row["unread"]),
+    )
 
 
 def _file(row: aiosqlite.Row) -> ChatFile:

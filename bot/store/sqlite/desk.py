@@ -11,20 +11,22 @@ from bot.store.sqlite.queries import Queries
 
 # Every source of the audit view as the same columns: kind, actor, subject,
 # detail, address, at (and the row's id, so lines of one moment keep their
-# order). Times are stored in one UTC format, so they sort as text.
-_AUDIT_SOURCES = """
-SELECT 'proof_view' AS kind, v.viewer AS actor, coalesce(r.reference, '') AS subject,
-       v.purpose AS detail, v.address AS address, v.viewed_at AS at, v.id AS row
-  FROM attachment_views v JOIN attachments a ON a.id = v.attachment_id
-  LEFT JOIN requests r ON r.id = a.request_id
-UNION ALL
-SELECT 'download', 'customer', r.reference, '', json_extract(e.data, '$.address'), e.at, e.id
-  FROM request_events e JOIN requests r ON r.id = e.request_id WHERE e.kind = 'downloaded'
-UNION ALL
-SELECT 'account', actor, subject, action, address, created_at, id FROM staff_audit
-UNION ALL
-SELECT kind, actor, subject, '', address, at, id FROM access_log
-"""
+# order). Times are stored in one UTC format, so they sort as text. A page
+# takes, from each source, only its newest lines up to the page's end (each
+# read newest first along an index: 0017's for ID-proof views), then sorts
+# those few: the newest lines of all are among them.
+_AUDIT_PARTS = (
+    "SELECT 'proof_view' AS kind, v.viewer AS actor, coalesce(r.reference, '') AS subject, "
+    "v.purpose AS detail, v.address AS address, v.viewed_at AS at, v.id AS row "
+    "FROM attachment_views v JOIN attachments a ON a.id = v.attachment_id "
+    "LEFT JOIN requests r ON r.id = a.request_id",
+    "SELECT 'download' AS kind, 'customer' AS actor, r.reference AS subject, '' AS detail, "
+    "json_extract(e.data, '$.address') AS address, e.at AS at, e.id AS row "
+    "FROM request_events e JOIN requests r ON r.id = e.request_id WHERE e.kind = 'downloaded'",
+    "SELECT 'account' AS kind, actor, subject, action AS detail, address, created_at AS at, "
+    "id AS row FROM staff_audit",
+    "SELECT kind, actor, subject, '' AS detail, address, at, id AS row FROM access_log",
+)
 
 
 def _marks(values: Collection[str]) -> str:
@@ -74,10 +76,14 @@ class SQLiteDesk(Queries):
     async def audit_lines(self, kinds: Collection[str], limit: int, offset: int) -> list[AuditLine]:
         if not kinds:
             return []
+        newest = " UNION ALL ".join(
+            f"SELECT * FROM (SELECT * FROM ({part}) WHERE kind IN ({_marks(kinds)}) "
+            "ORDER BY at DESC, row DESC LIMIT ?)"
+            for part in _AUDIT_PARTS
+        )
         rows = await self._all(
-            f"SELECT * FROM ({_AUDIT_SOURCES}) WHERE kind IN ({_marks(kinds)}) "
-            "ORDER BY at DESC, row DESC LIMIT ? OFFSET ?",
-            [*kinds, limit, offset],
+            f"SELECT * FROM ({newest}) ORDER BY at DESC, row DESC LIMIT ? OFFSET ?",
+            [*[v for _ in _AUDIT_PARTS for v in (*kinds, limit + offset)], limit, offset],
         )
         return [
             AuditLine(

@@ -280,16 +280,40 @@ class SQLiteRequests(Queries):
             where.append(searched[0])
             params += searched[1]
         condition = (" WHERE " + " AND ".join(where)) if where else ""
-        row = await self._one(f"SELECT count(*) FROM requests{condition}", params)
-        total = int(row[0]) if row else 0
         order = _QUEUE_ORDER.get(query.sort, _QUEUE_ORDER["due"])
         way = "DESC" if query.descending else "ASC"
         keys = ", ".join(f"{key} {way}" for key in order)
+        page = [-1 if query.limit is None else max(query.limit, 0), max(query.offset, 0)]
+        if searched:
+            return await self._searched_page(condition, keys, [*params, *page])
+        row = await self._one(f"SELECT count(*) FROM requests{condition}", params)
+        total = int(row[0]) if row else 0
+        # The page's ids sorted first (on an index, or a narrow sort), then
+        # their rows: a far page does not carry every earlier row through the sort.
         rows = await self._all(
-            f"SELECT * FROM requests{condition} ORDER BY {keys} LIMIT ? OFFSET ?",
-            [*params, -1 if query.limit is None else max(query.limit, 0), max(query.offset, 0)],
+            f"SELECT * FROM requests WHERE id IN (SELECT id FROM requests{condition} "
+            f"ORDER BY {keys} LIMIT ? OFFSET ?) ORDER BY {keys}",
+            [*params, *page],
         )
         return [_request(r) for r in rows], total
+
+    async def _searched_page(
+        self, condition: str, keys: str, params: list[Any]
+    ) -> tuple[list[RequestRecord], int]:
+        """A searched queue's page and count from one reading of the table, in
+        its own order (through the status index it would be a lookup a row):
+        what the search and the sort need of each request found is kept, then
+        counted and sorted; the page's rows are read by id. One row with no
+        request when the page is past the end, for the count."""
+        rows = await self._all(
+            f"WITH hits AS MATERIALIZED (SELECT {_SORTED_BY} FROM requests NOT INDEXED"
+            f"{condition}), page AS (SELECT id FROM hits ORDER BY {keys} LIMIT ? OFFSET ?) "
+            "SELECT (SELECT count(*) FROM hits) AS queue_total, r.* FROM (SELECT 1) "
+            f"LEFT JOIN requests r ON r.id IN (SELECT id FROM page) ORDER BY {keys}",
+            params,
+        )
+        total = int(rows[0]["queue_total"]) if rows else 0
+        return [_request(r) for r in rows if r["id"] is not None], total
 
     async def answered_asks(self, asker: str) -> list[RequestRecord]:
         rows = await self._all(
@@ -308,20 +332,25 @@ _QUEUE_ORDER: dict[str, tuple[str, ...]] = {
     "due": ("due_date", "id"),
     "days": ("due_date", "id"),
     "filed": ("created_at", "id"),
-    "name": ("casefold(full_name)", "due_date", "id"),
-    "email": ("casefold(email)", "due_date", "id"),
+    "name": ("coalesce(name_folded, casefold(full_name))", "due_date", "id"),
+    "email": ("coalesce(email_folded, casefold(email))", "due_date", "id"),
     "channel": ("channel", "due_date", "id"),
     "reference": ("reference", "id"),
     "type": ("type", "due_date", "id"),
     "status": (f"CASE status {_STATUS_ORDER} END", "due_date", "id"),
 }
+# The columns the orders above read (and the search's id).
+_SORTED_BY = (
+    "id, due_date, created_at, full_name, email, name_folded, email_folded, channel, "
+    "reference, type, status"
+)
 # What a reference is compared as: no dash, upper case, and the letters
 # Crockford's base32 reads as digits read so on both sides (O as 0, I and L
 # as 1, as ``flows.validators.parse_reference`` forgives them), so "del7k3"
 # and "DEL-7K3" find the same request whatever the prefix's letters are.
-_REFERENCE_FOLDED = (
-    "replace(replace(replace(replace(upper(reference), '-', ''), 'O', '0'), 'I', '1'), 'L', '1')"
-)
+# Stored so (``reference_folded``, migration 0017), as are the email and
+# the name casefolded when casefold is SQLite's lower() (ASCII; else NULL,
+# and folded here when searched): no Python call per request searched.
 _ALIASES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 
@@ -331,13 +360,16 @@ def _queue_search(typed: str) -> tuple[str, list[str]] | None:
     needle = unicodedata.normalize("NFC", typed).strip().casefold()
     if not needle:
         return None
-    sql = "(instr(casefold(email), ?) > 0 OR instr(casefold(full_name), ?) > 0"
+    sql = (
+        "(instr(coalesce(email_folded, casefold(email)), ?) > 0 "
+        "OR instr(coalesce(name_folded, casefold(full_name)), ?) > 0"
+    )
     params = [needle, needle]
     # A reference is ASCII; full-width or other compatibility forms read as it.
     written = unicodedata.normalize("NFKC", needle).upper()
     compact = "".join(ch for ch in written if ch.isascii() and ch.isalnum())
     if compact:
-        sql += f" OR instr({_REFERENCE_FOLDED}, ?) > 0"
+        sql += " OR instr(reference_folded, ?) > 0"
         params.append(compact.translate(_ALIASES))
     return sql + ")", params
 

@@ -15,15 +15,41 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
 
 from bot.domain.models import RequestEvent, TranscriptLine
 from bot.infra.catalogue import Catalogue
 
 _LOCALES = {"id": "id_ID", "en": "en_GB"}
+# Dates written recently, per language: a queue page writes a hundred, mostly
+# the same few days, and a chat the same moments on every refresh; Babel
+# would look the locale up and format each one again (most of a page's time).
+_WRITTEN = 4096
+
+
+@lru_cache(maxsize=8)
+def _locale(lang: str) -> Locale:
+    return Locale.parse(_LOCALES.get(lang, "id_ID"))
+
+
+@lru_cache(maxsize=_WRITTEN)
+def _long_date(value: date, lang: str) -> str:
+    return format_date(value, format="long", locale=_locale(lang))
+
+
+@lru_cache(maxsize=_WRITTEN)
+def _moment(value: datetime, zone: ZoneInfo, lang: str) -> str:
+    # An aware moment hashes and compares as the instant it is: the same
+    # instant, whatever its offset, is written alike in ``zone``.
+    pattern = "d MMM y HH.mm" if lang == "id" else "d MMM y, HH:mm"
+    return format_datetime(value.astimezone(zone), pattern, locale=_locale(lang))
+
+
 # Status -> the badge's look: waiting for the customer, for staff, done, ended.
 _STATUS_LOOK = {
     "awaiting_id_proof": "warn",
@@ -94,13 +120,13 @@ class Words:
     # -- dates ---------------------------------------------------------------
     def date(self, value: date) -> str:
         """A date as people write it: "15 Januari 2027", "15 January 2027"."""
-        return format_date(value, format="long", locale=_LOCALES.get(self.lang, "id_ID"))
+        if type(value) is not date:  # a datetime is a date too: never cached as one
+            return format_date(value, format="long", locale=_locale(self.lang))
+        return _long_date(value, self.lang)
 
     def when(self, value: datetime) -> str:
         """A moment in the service's time zone: "26 Nov 2026 10.00"."""
-        pattern = "d MMM y HH.mm" if self.lang == "id" else "d MMM y, HH:mm"
-        local = value.astimezone(self.zone)
-        return format_datetime(local, pattern, locale=_LOCALES.get(self.lang, "id_ID"))
+        return _moment(value, self.zone, self.lang)
 
     def waited(self, minutes: int) -> str:
         return self.t("waited", hours=minutes // 60, minutes=minutes % 60)

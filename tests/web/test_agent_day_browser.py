@@ -220,6 +220,12 @@ async def test_an_agents_working_day(twilio: Twilio, clock: FakeClock, tmp_path:
             await row.locator(".badge-answered").wait_for()
             await readable(page)
             await shot(page, "09-queue-answered")
+            # ... and her inbox lists it above the chats: she asked.
+            await page.click('nav.menu a[href="/console/inbox"]')
+            answered = page.locator(".answered-asks a", has_text=correction)
+            await answered.wait_for()
+            await shot(page, "09-inbox-answered")
+            await page.click('nav.menu a[href="/console"]')
 
             # 6. Another customer's deletion: completing it asks in a dialog;
             # keeping the request the first time changes nothing.

@@ -15,7 +15,7 @@ import pytest
 from bot.requests import actions
 from bot.requests.lookup import find_request
 from bot.requests.retention import ViewRefused, record_id_proof_view, view_reason
-from tests.conftest import PDF, PNG, FakeClock
+from tests.conftest import PDF, PNG, Chat, FakeClock
 from tests.server import RunningServer
 from tests.web.console_html import facts, notices, parse, rows, shown_texts, unreadable
 from tests.web.request_desk import (
@@ -184,6 +184,25 @@ async def test_a_proof_missing_from_storage_is_said_so_not_a_server_error(
         audit = await boss.get("/console/audit", params={"kind": "proof_view"})
         (line,) = rows(audit.text, "audit-lines")
         assert line[2:5] == ["ani@jovapos.test", reference, "127.0.0.1"]
+
+
+async def test_the_agent_who_asked_sees_the_answer_in_the_inbox(
+    server: RunningServer, ani: httpx.AsyncClient
+) -> None:
+    """info_received, in the inbox of the agent whose ask was answered (and
+    not in a colleague's), linking to the request, until staff act on it."""
+    engine = server.core.engine
+    reference = await correction_with_proof(engine)
+    await actions.ask(engine.services, reference, "staff:ani@jovapos.test", "Alamat lama?")
+    assert "answered-asks" not in (await ani.get("/console/inbox")).text
+    await Chat(engine, address="andi").say("Jl. Merdeka 1")
+    inbox = parse((await ani.get("/console/inbox")).text).find("div", cls="answered-asks")
+    assert inbox.find("a").attrs["href"] == f"/console/requests/{reference}"
+    assert "Andi Wijaya" in inbox.text() and "(1)" in inbox.text()
+    async with signed_in(server, "boss@jovapos.test") as boss:
+        assert "answered-asks" not in (await boss.get("/console/inbox")).text
+    await actions.verify(engine.services, reference, "staff:ani@jovapos.test")
+    assert "answered-asks" not in (await ani.get("/console/inbox")).text
 
 
 async def test_view_recording_at_use_case_level(server: RunningServer) -> None:

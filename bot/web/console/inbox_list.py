@@ -18,6 +18,7 @@ from bot.web.console.pages import ConsolePages
 from bot.web.console.words import Words
 
 PAGE_SIZE = 25
+ANSWERED_SHOWN = 5  # requests answered to the agent listed above the chats; the rest in the queue
 MAX_QUERY = 100
 DEFAULT_TAB = "all"  # waiting chats first, then held ones, then the rest
 # A short badge per channel (the full name is beside it for screen readers).
@@ -146,6 +147,8 @@ async def list_pane(
         )
         mine, waiting = await tx.chat_counts(session.email)
         held = (await tx.chat_list(session.email, "mine", "", 1))[1]
+        # The requests whose customer answered this agent's ask (``answered_asks``).
+        answered = await tx.answered_asks(f"staff:{session.email}")
     words = kit.words(session.language)
     now_minutes = int(services.clock().timestamp() // 60)
     link = view.query_string(page=1) if view.tab != DEFAULT_TAB or view.query else ""
@@ -173,6 +176,8 @@ async def list_pane(
         "newer": here + view.query_string(page=view.page - 1) if view.page > 1 else None,
         "older": here + view.query_string(page=view.page + 1) if view.page < pages else None,
         "counts": {"mine": mine, "waiting": waiting, "held": held},
+        "answered": answered[:ANSWERED_SHOWN],
+        "answered_total": len(answered),
     }
 
 

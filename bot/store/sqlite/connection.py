@@ -133,21 +133,40 @@ class SQLiteStore(Store):
             row = await cur.fetchone()
         return int(row[0] or 0)
 
+    async def _control(self, sql: str) -> None:
+        """BEGIN, COMMIT or ROLLBACK, seen through to the end even when the
+        task is cancelled meanwhile (a worker stopped, a shutdown): aiosqlite
+        runs the statement on its thread whatever becomes of the awaiting
+        task, so giving up the wait would leave the connection in a
+        transaction the code does not know of, and every later BEGIN of the
+        process would fail. The cancellation is passed on once it finished."""
+        step = asyncio.ensure_future(self.db.execute(sql))
+        try:
+            await asyncio.shield(step)
+        except asyncio.CancelledError:
+            await asyncio.wait({step})
+            raise
+
     @asynccontextmanager
     async def _immediate(self, readonly: bool = False) -> AsyncIterator[None]:
-        await self.db.execute("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        try:
+            await self._control("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        except asyncio.CancelledError:
+            if self.db.in_transaction:  # it began before the cancellation came
+                await self._control("ROLLBACK")
+            raise
         try:
             yield
         except BaseException:
-            await self.db.execute("ROLLBACK")
+            await self._control("ROLLBACK")
             raise
         try:
-            await self.db.execute("COMMIT")
+            await self._control("COMMIT")
         except BaseException:
             # A failed COMMIT leaves the transaction open: close it, or every
             # later BEGIN on this connection fails.
             if self.db.in_transaction:
-                await self.db.execute("ROLLBACK")
+                await self._control("ROLLBACK")
             raise
 
     @asynccontextmanager

@@ -389,8 +389,10 @@ def report(
     print()
     for server in servers:
         busy = server.busy
+        seconds = [server.saturated.per_second[n] for n in range(int(args.duration))]
         line = (
-            f"{server.name} at saturation: server process {busy.get('server', 0):.0%} of a core, "
+            f"{server.name} at saturation: {min(seconds, default=0):,}–{max(seconds, default=0):,}"
+            f" msg/s second by second; server process {busy.get('server', 0):.0%} of a core, "
             f"load generator {busy.get('load', 0):.0%}"
         )
         if "server core" in busy:
@@ -405,6 +407,12 @@ def report(
             "processes on the machine?)"
         )
         print(f"{line}: {limit}")
+        late = [v * 1000 for v in server.fixed.late]
+        print(
+            f"{server.name} at {args.rate:g} msg/s: sends went out "
+            f"{percentile(late, 0.5):.1f} / {percentile(late, 0.99):.1f} ms (p50 / p99) after "
+            "their due time when the customer was free (the load generator's own delay)"
+        )
         for tally in (server.saturated, server.fixed):
             if tally.errors:
                 print(f"{server.name} errors: {dict(tally.errors)}; first: {tally.first_error}")

@@ -128,6 +128,8 @@ class Tally:
     errors: Counter[str] = field(default_factory=Counter)
     first_error: str = ""
     latencies: list[float] = field(default_factory=list)
+    late: list[float] = field(default_factory=list)  # open loop: how late sends went out
+    per_second: Counter[int] = field(default_factory=Counter)  # closed loop: answers each second
 
     def count(self, status: int, body: bytes, latency: float) -> None:
         if status == 200 and is_twiml(body):
@@ -205,6 +207,7 @@ async def closed_loop(
                 return
             if sent >= measure_from:
                 tally.count(status, body, now - sent)
+                tally.per_second[int(now - measure_from)] += 1
 
     await asyncio.gather(*(talk(c, k) for c, k in zip(people, connections, strict=True)))
     close(connections)
@@ -227,8 +230,9 @@ async def open_loop(
         for turn, message in enumerate(range(index, total, len(people))):
             due = started + message / rate
             wait = due - time.perf_counter()
-            if wait > 0:
+            if wait > 0:  # on time, unless this process is late waking up
                 await asyncio.sleep(wait)
+                tally.late.append(time.perf_counter() - due)
             try:
                 status, body = await connection.exchange(
                     customer.request(DIALOGUE[turn % len(DIALOGUE)])

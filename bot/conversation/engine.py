@@ -100,8 +100,14 @@ class Engine:
         )
         self._mail_tasks: set[asyncio.Task[None]] = set()
 
-    async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
-        """Process one inbound message; the replies to send back."""
+    async def handle(
+        self, message: InboundMessage, answered: bool = False
+    ) -> list[OutboundMessage]:
+        """Process one inbound message; the replies to send back. ``answered``:
+        the channel carries them in its answer to the provider's webhook
+        (Twilio's TwiML), so they are recorded sent in the message's own
+        transaction: a repeated webhook finds them sent, without a second
+        transaction."""
         # Decoding images to strip their metadata is CPU work: keep it off the loop.
         # A text alone takes no slot, so a flood of logins or exports cannot hold it up.
         if message.files:
@@ -113,7 +119,7 @@ class Engine:
                 # Shielded: a caller cancelled mid-way (a shutdown) must not cut
                 # the transaction between its commit and its file clean-up.
                 replies, _ = await asyncio.shield(
-                    self._in_transaction(message, inbound, files, upload=None)
+                    self._in_transaction(message, inbound, files, upload=None, answered=answered)
                 )
                 return replies
             except DuplicateReference:
@@ -261,6 +267,7 @@ class Engine:
         inbound: Inbound,
         files: list[IntakeFile],
         upload: str | None,
+        answered: bool = False,
     ) -> tuple[list[OutboundMessage], Work]:
         """All of one message's work in one transaction. Files written for it
         are removed again if the transaction does not commit; mail (codes) is
@@ -344,6 +351,7 @@ class Engine:
                     ],
                     now,
                     sealed=sealed,
+                    sent=answered,
                 )
         except BaseException:
             for token in work.written:
@@ -369,6 +377,7 @@ class Engine:
                 id_,
                 buttons,
                 outcome.state,
+                sent=answered,
             )
             for id_, (key, text, buttons) in zip(ids, rendered, strict=True)
         ], work

@@ -72,10 +72,13 @@ class Conversations(abc.ABC):
         now: datetime,
         author: str | None = None,
         sealed: Sequence[bool] = (),
+        sent: bool = False,
     ) -> list[int]:
         """Record (key, text, buttons) replies; returns their ids in order.
         ``author``: the staff member who wrote them (None: the bot); ``sealed``:
-        which texts are kept encrypted."""
+        which texts are kept encrypted; ``sent``: recorded sent already (they
+        go in the answer to the provider's webhook, as one transaction with
+        the message that brought them)."""
 
     @abc.abstractmethod
     async def mark_sent(self, outbound_id: int, provider_id: str | None, now: datetime) -> None: ...

@@ -27,10 +27,13 @@ class Queries:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self.db = db
 
+    # One trip to aiosqlite's thread per query (``execute_fetchall``), not
+    # three (execute, fetch, close): under load each trip waits for the event
+    # loop, and the write lock is held across all of them.
+
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
-        async with self.db.execute(sql, params) as cur:
-            return await cur.fetchone()
+        rows = await self.db.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
-        async with self.db.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(await self.db.execute_fetchall(sql, params))

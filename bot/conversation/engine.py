@@ -195,7 +195,13 @@ class Engine:
         seen = await tx.find_inbound(channel, message_id)
         if seen is None:
             return None
-        if await tx.inbound_sender(seen) != address:
+        return await self._repeated(tx, channel, address, seen, await tx.inbound_sender(seen))
+
+    async def _repeated(
+        self, tx: Transaction, channel: Channel, address: str, seen: int, sender: str | None
+    ) -> list[OutboundMessage]:
+        """The replies recorded for message ``seen`` (from ``sender``) repeated by ``address``."""
+        if sender != address:
             # Neither address is logged: both are customers' phone numbers or chats.
             log.warning("refused a message id already used by another sender on %s", channel.value)
             raise ForeignRepeat(channel.value)
@@ -275,15 +281,21 @@ class Engine:
         work = Work(message=message, files={f.info.token: f for f in files})
         try:
             async with self.services.store.transaction() as tx:
-                recorded = await self._recorded(
-                    tx, message.channel, message.address, message.message_id
+                # One query: a repeat is answered as the first time, and a new
+                # message needs its conversation.
+                seen, sender, found = await tx.message_context(
+                    message.channel, message.address, message.message_id
                 )
-                if recorded is not None:
-                    return recorded, work
+                if seen is not None:
+                    return await self._repeated(
+                        tx, message.channel, message.address, seen, sender
+                    ), work
                 now = work.now = self.services.clock()
                 if upload is not None and not await tx.upload_token_conversation(upload, now):
                     raise UploadLinkInvalid()  # used or expired since we looked
-                conversation = work.conversation = await self._conversation(tx, message, now)
+                conversation = work.conversation = found or await self._conversation(
+                    tx, message, now
+                )
                 if message.control is not None:
                     outcome = await self._control(tx, conversation, message, now)
                 elif conversation.claimed_by:

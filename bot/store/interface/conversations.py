@@ -23,6 +23,14 @@ class Conversations(abc.ABC):
         only a repeat when the same sender sends it again."""
 
     @abc.abstractmethod
+    async def message_context(
+        self, channel: Channel, address: str, external_id: str
+    ) -> tuple[int | None, str | None, ConversationRecord | None]:
+        """What a new message needs first, in one query: the id of the message
+        recorded before with this id (if any) and who sent it, and the sender's
+        conversation (None if new)."""
+
+    @abc.abstractmethod
     async def replies_to(self, inbound_id: int) -> list[RecordedReply]:
         """The replies recorded for a message, in order."""
 

@@ -29,6 +29,20 @@ class SQLiteConversations(Queries):
         )
         return str(row[0]) if row else None
 
+    async def message_context(
+        self, channel: Channel, address: str, external_id: str
+    ) -> tuple[int | None, str | None, ConversationRecord | None]:
+        row = await self._one(
+            "SELECT c.*, s.id AS seen_id, s.address AS seen_sender FROM (SELECT 1) "
+            "LEFT JOIN conversations c ON c.channel = :channel AND c.address = :address "
+            "LEFT JOIN (SELECT i.id, sc.address FROM inbound_messages i JOIN conversations sc "
+            "ON sc.id = i.conversation_id WHERE i.channel = :channel AND i.external_id = :id) s",
+            {"channel": channel.value, "address": address, "id": external_id},
+        )
+        assert row is not None  # one row, whatever exists
+        conversation = _conversation(row) if row["id"] is not None else None
+        return row["seen_id"], row["seen_sender"], conversation
+
     async def replies_to(self, inbound_id: int) -> list[RecordedReply]:
         rows = await self._all(
             "SELECT id, message_key, text, language, buttons, sent_at, sealed "

@@ -100,8 +100,14 @@ class Engine:
         )
         self._mail_tasks: set[asyncio.Task[None]] = set()
 
-    async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
-        """Process one inbound message; the replies to send back."""
+    async def handle(
+        self, message: InboundMessage, answered: bool = False
+    ) -> list[OutboundMessage]:
+        """Process one inbound message; the replies to send back. ``answered``:
+        the channel carries them in its answer to the provider's webhook
+        (Twilio's TwiML), so they are recorded sent in the message's own
+        transaction: a repeated webhook finds them sent, without a second
+        transaction."""
         # Decoding images to strip their metadata is CPU work: keep it off the loop.
         # A text alone takes no slot, so a flood of logins or exports cannot hold it up.
         if message.files:
@@ -113,7 +119,7 @@ class Engine:
                 # Shielded: a caller cancelled mid-way (a shutdown) must not cut
                 # the transaction between its commit and its file clean-up.
                 replies, _ = await asyncio.shield(
-                    self._in_transaction(message, inbound, files, upload=None)
+                    self._in_transaction(message, inbound, files, upload=None, answered=answered)
                 )
                 return replies
             except DuplicateReference:
@@ -189,7 +195,13 @@ class Engine:
         seen = await tx.find_inbound(channel, message_id)
         if seen is None:
             return None
-        if await tx.inbound_sender(seen) != address:
+        return await self._repeated(tx, channel, address, seen, await tx.inbound_sender(seen))
+
+    async def _repeated(
+        self, tx: Transaction, channel: Channel, address: str, seen: int, sender: str | None
+    ) -> list[OutboundMessage]:
+        """The replies recorded for message ``seen`` (from ``sender``) repeated by ``address``."""
+        if sender != address:
             # Neither address is logged: both are customers' phone numbers or chats.
             log.warning("refused a message id already used by another sender on %s", channel.value)
             raise ForeignRepeat(channel.value)
@@ -261,6 +273,7 @@ class Engine:
         inbound: Inbound,
         files: list[IntakeFile],
         upload: str | None,
+        answered: bool = False,
     ) -> tuple[list[OutboundMessage], Work]:
         """All of one message's work in one transaction. Files written for it
         are removed again if the transaction does not commit; mail (codes) is
@@ -268,15 +281,21 @@ class Engine:
         work = Work(message=message, files={f.info.token: f for f in files})
         try:
             async with self.services.store.transaction() as tx:
-                recorded = await self._recorded(
-                    tx, message.channel, message.address, message.message_id
+                # One query: a repeat is answered as the first time, and a new
+                # message needs its conversation.
+                seen, sender, found = await tx.message_context(
+                    message.channel, message.address, message.message_id
                 )
-                if recorded is not None:
-                    return recorded, work
+                if seen is not None:
+                    return await self._repeated(
+                        tx, message.channel, message.address, seen, sender
+                    ), work
                 now = work.now = self.services.clock()
                 if upload is not None and not await tx.upload_token_conversation(upload, now):
                     raise UploadLinkInvalid()  # used or expired since we looked
-                conversation = work.conversation = await self._conversation(tx, message, now)
+                conversation = work.conversation = found or await self._conversation(
+                    tx, message, now
+                )
                 if message.control is not None:
                     outcome = await self._control(tx, conversation, message, now)
                 elif conversation.claimed_by:
@@ -344,6 +363,7 @@ class Engine:
                     ],
                     now,
                     sealed=sealed,
+                    sent=answered,
                 )
         except BaseException:
             for token in work.written:
@@ -369,6 +389,7 @@ class Engine:
                 id_,
                 buttons,
                 outcome.state,
+                sent=answered,
             )
             for id_, (key, text, buttons) in zip(ids, rendered, strict=True)
         ], work

@@ -135,9 +135,12 @@ class TwilioAdapter(ChannelAdapter):
     ) -> tuple[str, list[OutboundMessage]]:
         """The TwiML answering one message, and the replies it carries."""
         engine = self.core.engine
-        recorded = await engine.recorded_replies(channel, address, sid)
-        if recorded is not None:  # a repeated delivery: the same answer, no new work
-            return self._twiml(recorded, channel)
+        media = _media_items(params)
+        if media:  # before downloading: a repeat needs no download (a text's repeat
+            # is found in the message's own transaction, by ``engine.handle``)
+            recorded = await engine.recorded_replies(channel, address, sid)
+            if recorded is not None:  # a repeated delivery: the same answer, no new work
+                return self._twiml(recorded, channel)
 
         body = params.get("Body", "")
         control, quiet = _control(params, body)
@@ -147,7 +150,6 @@ class TwilioAdapter(ChannelAdapter):
             and not await opted_out(self.core.services, channel, address)
         ):
             control = None  # a first "start" is a greeting: show the menu
-        media = _media_items(params)
         files: list[InboundFile] = []
         done_with: list[str] = []  # media to delete from Twilio afterwards
         if media and control is None and await engine.expects_file(channel, address):
@@ -175,7 +177,8 @@ class TwilioAdapter(ChannelAdapter):
                 files=tuple(files),
                 control=control,
                 quiet=quiet,
-            )
+            ),
+            answered=True,
         )
         for url in done_with:  # after answering: it need not delay the reply
             task = asyncio.create_task(self._delete_media(url))

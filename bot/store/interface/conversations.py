@@ -23,6 +23,14 @@ class Conversations(abc.ABC):
         only a repeat when the same sender sends it again."""
 
     @abc.abstractmethod
+    async def message_context(
+        self, channel: Channel, address: str, external_id: str
+    ) -> tuple[int | None, str | None, ConversationRecord | None]:
+        """What a new message needs first, in one query: the id of the message
+        recorded before with this id (if any) and who sent it, and the sender's
+        conversation (None if new)."""
+
+    @abc.abstractmethod
     async def replies_to(self, inbound_id: int) -> list[RecordedReply]:
         """The replies recorded for a message, in order."""
 
@@ -72,10 +80,13 @@ class Conversations(abc.ABC):
         now: datetime,
         author: str | None = None,
         sealed: Sequence[bool] = (),
+        sent: bool = False,
     ) -> list[int]:
         """Record (key, text, buttons) replies; returns their ids in order.
         ``author``: the staff member who wrote them (None: the bot); ``sealed``:
-        which texts are kept encrypted."""
+        which texts are kept encrypted; ``sent``: recorded sent already (they
+        go in the answer to the provider's webhook, as one transaction with
+        the message that brought them)."""
 
     @abc.abstractmethod
     async def mark_sent(self, outbound_id: int, provider_id: str | None, now: datetime) -> None: ...

@@ -29,6 +29,20 @@ class SQLiteConversations(Queries):
         )
         return str(row[0]) if row else None
 
+    async def message_context(
+        self, channel: Channel, address: str, external_id: str
+    ) -> tuple[int | None, str | None, ConversationRecord | None]:
+        row = await self._one(
+            "SELECT c.*, s.id AS seen_id, s.address AS seen_sender FROM (SELECT 1) "
+            "LEFT JOIN conversations c ON c.channel = :channel AND c.address = :address "
+            "LEFT JOIN (SELECT i.id, sc.address FROM inbound_messages i JOIN conversations sc "
+            "ON sc.id = i.conversation_id WHERE i.channel = :channel AND i.external_id = :id) s",
+            {"channel": channel.value, "address": address, "id": external_id},
+        )
+        assert row is not None  # one row, whatever exists
+        conversation = _conversation(row) if row["id"] is not None else None
+        return row["seen_id"], row["seen_sender"], conversation
+
     async def replies_to(self, inbound_id: int) -> list[RecordedReply]:
         rows = await self._all(
             "SELECT id, message_key, text, language, buttons, sent_at, sealed "
@@ -141,18 +155,18 @@ class SQLiteConversations(Queries):
         now: datetime,
         author: str | None = None,
         sealed: Sequence[bool] = (),
+        sent: bool = False,
     ) -> list[int]:
-        ids = []
+        if not replies:
+            return []
+        rows = []
         for position, (key, text, buttons) in enumerate(replies):
             encoded = (
                 json.dumps({"state": state, "items": buttons}, ensure_ascii=False)
                 if buttons
                 else "[]"
             )
-            cur = await self.db.execute(
-                "INSERT INTO outbound_messages (conversation_id, inbound_id, position, "
-                "message_key, language, text, buttons, created_at, author, sealed) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows.append(
                 (
                     conversation_id,
                     inbound_id,
@@ -164,11 +178,20 @@ class SQLiteConversations(Queries):
                     _ts(now),
                     author,
                     bool(sealed[position]) if position < len(sealed) else False,
-                ),
+                    _ts(now) if sent else None,
+                )
             )
-            assert cur.lastrowid is not None
-            ids.append(cur.lastrowid)
-        return ids
+        # One statement for all of them: new rowids ascend in the order of the
+        # VALUES, so sorted they are the replies' ids in order.
+        found = await self.db.execute_fetchall(
+            "INSERT INTO outbound_messages (conversation_id, inbound_id, position, "
+            "message_key, language, text, buttons, created_at, author, sealed, sent_at) "
+            "VALUES "
+            + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+            + " RETURNING id",
+            [value for row in rows for value in row],
+        )
+        return sorted(int(r[0]) for r in found)
 
     async def mark_sent(self, outbound_id: int, provider_id: str | None, now: datetime) -> None:
         await self.db.execute(

@@ -139,11 +139,13 @@ class Mailbox:
         self.mails.append(mail)
 
     def latest_code(self, to: str | None = None) -> str:
+        """The code of the newest mail carrying one: another request's receipt,
+        sent by a background worker, may arrive after the code mail."""
         for mail in reversed(self.mails):
             if to is None or mail.to == to:
                 match = _CODE_IN_MAIL.search(mail.text)
-                assert match, mail.text
-                return match.group(1)
+                if match:
+                    return match.group(1)
         raise AssertionError("no code was mailed")
 
 

@@ -133,6 +133,18 @@
   }
   var busy = false;
   var again = false;
+  var heldBack = false; // a part kept as it was while its dialog was open
+
+  document.addEventListener(
+    "close",
+    function (event) {
+      if (heldBack && event.target.tagName === "DIALOG") {
+        heldBack = false;
+        refresh();
+      }
+    },
+    true // "close" does not bubble
+  );
 
   function refresh() {
     if (busy) {
@@ -156,6 +168,12 @@
         var before = counts(document);
         document.querySelectorAll("[data-live]").forEach(function (part) {
           var next = fresh.getElementById(part.id);
+          if (part.querySelector("dialog[open]")) {
+            // A confirmation is open here: swapping would reset its box under
+            // the reader's hand. The part is brought up to date once it closes.
+            heldBack = true;
+            return;
+          }
           if (next && next.innerHTML !== part.innerHTML) {
             part.innerHTML = next.innerHTML;
           }

@@ -113,11 +113,13 @@ async def test_reveal_a_proof_complete_a_deletion_and_follow_changes_live(
             width = await other.evaluate("document.documentElement.scrollWidth")
             assert width <= PHONE["width"] + 1
             assert await other.locator("#act-verify form").count() == 1
-            # A dialog open with words typed in it stays open, words and all,
-            # through a live update.
+            # A dialog open with words typed and its box ticked stays as it is
+            # through a live update (the rest of the page follows); once it is
+            # closed, the actions catch up.
             await other.locator("#act-reject button.opens-dialog").click()
             reject = other.locator("#act-reject-dialog")
             await reject.locator("textarea[name=reason]").fill("Nama tidak cocok")
+            await reject.locator('input[name="sure"]').check()
             await reject.evaluate(
                 "d => { d.dataset.before = 'yes'; }"
             )  # this element, not a new one
@@ -126,14 +128,18 @@ async def test_reveal_a_proof_complete_a_deletion_and_follow_changes_live(
             )
             await other.locator("#request-head", has_text="1 Maret 2027").wait_for(timeout=10000)
             await other.locator("#request-history", has_text="Arsip").wait_for()
-            await other.wait_for_timeout(300)  # the swap of the actions, if any, is done
-            assert await reject.evaluate("d => d.dataset.before") is None  # swapped in anew...
-            assert await reject.evaluate("d => d.matches(':modal')")  # ...and open again
+            await other.wait_for_timeout(300)  # a swap of the actions would be done by now
+            assert await reject.evaluate("d => d.dataset.before") == "yes"  # kept...
+            assert await reject.evaluate("d => d.matches(':modal')")  # ...open...
             assert await reject.locator("textarea[name=reason]").input_value() == (
                 "Nama tidak cocok"
             )
+            assert await reject.locator('input[name="sure"]').is_checked()  # ...box ticked
             await other.screenshot(path=str(shots / "request-dialog-phone.png"))
             await reject.locator(".closes-dialog").click()
+            await other.wait_for_function(
+                "() => document.getElementById('act-reject-dialog').dataset.before === undefined"
+            )  # closed: the actions swapped in, up to date
             # A refusal the browser cannot foresee (a reason of spaces): the
             # dialog is open again on the page's own address, with the reason
             # in the reader's language and what was typed.

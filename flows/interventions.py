@@ -49,14 +49,23 @@ def answers_while_held(
     return answers
 
 
-def release_to_bot(state: str, slots: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def release_to_bot(
+    state: str, slots: dict[str, Any], requests: Sequence[KnownRequest] = ()
+) -> tuple[str, dict[str, Any]]:
     """Staff hand a chat back to the bot. A customer waiting for staff goes
-    back to what they left for them (``_return``, e.g. a draft), or to the menu
-    when there was nothing or it is no state any more; any other state stays."""
+    back to what they left for them (``_return``, e.g. a draft); with nothing
+    left there, to the newest request staff asked more about (its answer
+    still pending: ``requests`` newest first), else to the menu; any other
+    state stays."""
     rest = dict(slots)
     if state != STAFF:
         return state, rest
     back = rest.pop("_return", None)
+    if back in STATES and back not in (START, MENU):
+        return back, rest
+    asked = next((r for r in requests if r.status in INFO_WANTED), None)
+    if asked is not None:
+        return INFO, {**rest, "info_ref": asked.reference}
     return (back if back in STATES else MENU), rest
 
 

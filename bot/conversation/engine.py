@@ -34,12 +34,12 @@ from bot.domain.models import (
     InboundFile,
     InboundMessage,
     OutboundMessage,
-    RequestRecord,
 )
 from bot.domain.support_hours import SupportHours
 from bot.infra.catalogue import LANGUAGES
 from bot.infra.cpu import off_loop
 from bot.infra.crypto import hash_token
+from bot.requests.lookup import as_known
 from bot.services import Services
 from bot.store import DuplicateReference, Transaction
 from flows.dialogue import (
@@ -53,7 +53,6 @@ from flows.types import (
     Context,
     Inbound,
     KeepAttachment,
-    KnownRequest,
     Outcome,
     Reply,
     RequestType,
@@ -84,11 +83,6 @@ class UploadResult:
     accepted: bool
     replies: list[OutboundMessage]
     language: str
-
-
-def _known(record: RequestRecord) -> KnownRequest:
-    """A request as the dialogue may know it."""
-    return KnownRequest(record.reference, record.type, record.status.value, record.due_date)
 
 
 class Engine:
@@ -178,7 +172,7 @@ class Engine:
             known = await tx.requests_for_address(channel, address)
         return self.dialogue.expects_file(
             conversation.state,
-            tuple(_known(r) for r in known),
+            tuple(as_known(r) for r in known),
             conversation.slots.get("info_ref"),
         )
 
@@ -312,7 +306,7 @@ class Engine:
                         [],
                         [
                             *(KeepAttachment(token) for token in tokens),
-                            *answers_while_held([_known(r) for r in known], inbound.text, tokens),
+                            *answers_while_held([as_known(r) for r in known], inbound.text, tokens),
                         ],
                     )
                 else:
@@ -416,8 +410,8 @@ class Engine:
                 )
                 for t in RequestType
             },
-            requests=tuple(_known(r) for r in known),
-            open_same_email=tuple(_known(r) for r in same_email),
+            requests=tuple(as_known(r) for r in known),
+            open_same_email=tuple(as_known(r) for r in same_email),
             code=pending,
             verified_request=verified,
             code_minutes=self.services.settings.email_code_minutes,

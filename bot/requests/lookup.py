@@ -13,7 +13,7 @@ from bot.domain.errors import Refused
 from bot.domain.models import RequestRecord
 from bot.store import Store
 from bot.store.interface.requests import QueueQuery
-from flows.types import RequestStatus, RequestType
+from flows.types import KnownRequest, RequestStatus, RequestType
 from flows.validators import parse_reference
 
 
@@ -31,6 +31,11 @@ class BadReference(Refused, ValueError):
     def __init__(self, reference: str) -> None:
         super().__init__("bad_reference", reference=reference)
         self.reference = reference
+
+
+def as_known(record: RequestRecord) -> KnownRequest:
+    """A request as the dialogue may know it (``flows`` sees no records)."""
+    return KnownRequest(record.reference, record.type, record.status.value, record.due_date)
 
 
 async def find_request(store: Store, reference: str) -> RequestRecord:

@@ -24,6 +24,7 @@ from bot.delivery.channels import Channels
 from bot.delivery.staff_messages import send_staff_message
 from bot.domain.errors import Refused
 from bot.domain.models import Channel, ConversationRecord
+from bot.requests.lookup import as_known
 from bot.requests.retention import open_id_proof
 from bot.services import Services
 from bot.staff.answers import find_answer, ready_answers
@@ -182,8 +183,10 @@ async def release(services: Services, channels: Channels, conversation_id: int, 
         conversation = await _held(services, channels, conversation_id, staff, tx)
         conversation.claimed_by = None
         conversation.waiting_staff_since = None
+        # Back to the bot: to a request staff asked more about, if one waits.
+        known = await tx.requests_for_address(conversation.channel, conversation.address)
         conversation.state, conversation.slots = release_to_bot(
-            conversation.state, conversation.slots
+            conversation.state, conversation.slots, [as_known(r) for r in known]
         )
         await tx.save_conversation(conversation)
         await tx.add_chat_event(conversation.id, staff, "release", "", services.clock())

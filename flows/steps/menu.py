@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from flows.interventions import answers_while_held
 from flows.machine import fire
 from flows.moves import begin, discard_draft, escalate, fail, reset, restore, unplaced
 from flows.prompts import MAIN_OPTIONS, MENU_BUTTONS, prompt
@@ -82,7 +83,15 @@ def on_cancel_confirm(run: Run, text: str, command: str | None) -> None:
 
 @handles(STAFF)
 def on_staff(run: Run, text: str, command: str | None) -> None:
-    run.say("staff.still_waiting")
+    """Waiting for staff: the bot only says so; words that answer a request
+    staff asked more about still reach it (as in a chat a person holds)."""
+    answers = answers_while_held(run.ctx.requests, text, ())
+    for effect in answers:
+        run.effect(effect)
+    if answers:
+        run.say("staff.info_noted", reference=answers[0].reference)
+    else:
+        run.say("staff.still_waiting")
 
 
 @handles(RESUME)

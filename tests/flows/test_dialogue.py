@@ -843,3 +843,29 @@ def test_an_answer_after_staff_moved_on_is_read_as_usual(dialogue: Dialogue, sta
 def test_info_received_is_open() -> None:
     assert RequestStatus.INFO_RECEIVED.is_open
     assert "info_received" in OPEN_STATUSES
+
+
+def test_release_to_bot_goes_to_the_question_staff_asked_when_nothing_else_waits() -> None:
+    asked = (_info_request("completed"), _info_request())  # newest first; the second asked
+    state, slots = release_to_bot("staff", {"x": 1}, asked)
+    assert (state, slots) == ("info", {"x": 1, "info_ref": "ACC-7K3M9Q"})
+    # A draft left for staff comes first; an answered ask is still taking answers.
+    draft = {"_return": "access.email", "full_name": "Budi"}
+    assert release_to_bot("staff", draft, asked)[0] == "access.email"
+    answered = (_info_request("info_received"),)
+    assert release_to_bot("staff", {}, answered)[0] == "info"
+    # Nothing asked (or no longer: verified): the menu, as before.
+    assert release_to_bot("staff", {}, (_info_request("in_progress"),)) == ("menu", {})
+
+
+def test_waiting_for_staff_an_answer_to_their_question_still_reaches_its_request(
+    d: Driver,
+) -> None:
+    d.say("staf")
+    asked = ctx(requests=(_info_request(),))
+    d.say("Alamat lama saya Jl. Merdeka 1", context=asked)
+    assert d.state == "staff" and d.keys == ["staff.info_noted"]
+    assert d.outcome is not None
+    assert d.outcome.effects == [ProvideInfo("ACC-7K3M9Q", "Alamat lama saya Jl. Merdeka 1", None)]
+    d.say("halo?", context=ctx(requests=(_info_request("in_progress"),)))  # verified since
+    assert d.keys == ["staff.still_waiting"] and d.outcome.effects == []

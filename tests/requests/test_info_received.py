@@ -295,3 +295,35 @@ def _now():
     from datetime import UTC, datetime
 
     return datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+
+
+async def test_an_answer_waiting_for_staff_or_after_a_hand_back_reaches_the_asked_request(
+    engine: Engine, chat: Chat
+) -> None:
+    """Staff asked; the customer asked for a person before answering. Their
+    words while they wait reach the request; and once staff hand the chat
+    back, the next words are read as the answer, not as a menu choice."""
+    from bot.core import Core
+    from bot.staff import chats as staff_chats
+
+    store = engine.services.store
+    ref = await _filed(chat)
+    await actions.ask(engine.services, ref, f"staff:{ANI}", "Mohon kirim nomor HP lama Anda")
+    await chat.say("staf")
+    await chat.say("Nomor lama saya 0812 1111 2222")
+    assert chat.keys == ["staff.info_noted"]
+    record = await find_request(store, ref)
+    assert record.status is RequestStatus.INFO_RECEIVED
+    await actions.ask(engine.services, ref, f"staff:{ANI}", "Dan email lama Anda?")
+    core = Core(engine.services.settings)
+    core.attach(engine)
+    async with store.transaction(readonly=True) as tx:
+        conversation = await tx.get_conversation(Channel.TERMINAL, chat.address)
+    assert conversation is not None and conversation.state == "staff"
+    await staff_chats.claim(engine.services, core.channels, conversation.id, ANI)
+    await staff_chats.release(engine.services, core.channels, conversation.id, ANI)
+    await chat.say("2")  # an answer that would be a menu choice at the menu
+    assert chat.keys == ["info.received"]
+    record = await find_request(store, ref)
+    assert record.status is RequestStatus.INFO_RECEIVED
+    assert _info_events(record)[-1][1]["text"] == "2"

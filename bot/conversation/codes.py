@@ -175,10 +175,11 @@ async def code_state(
     conversation: ConversationRecord,
     inbound: Inbound,
     now: datetime,
+    record: CodeRecord | None,
 ) -> tuple[CodeState | None, KnownRequest | None]:
-    """The pending code as the dialogue may know it, with the verdict on this
-    message if it is a code (compared in constant time, never shown)."""
-    record = await tx.get_code(conversation.id)
+    """The pending code (``record``, read with the message's context) as the
+    dialogue may know it, with the verdict on this message if it is a code
+    (compared in constant time, never shown)."""
     if record is None:
         return None, None
     settings = services.settings

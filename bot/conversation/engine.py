@@ -23,6 +23,7 @@ from functools import partial
 from bot.conversation.codes import arm_code, code_state
 from bot.conversation.effects import apply_effects
 from bot.conversation.intake import IntakeFile, kept_text, prepare
+from bot.conversation.repeats import ForeignRepeat, recorded_answer
 from bot.conversation.replies import holds_link, render
 from bot.conversation.work import Work
 from bot.delivery.mail_outbox import send_due_mail
@@ -41,7 +42,7 @@ from bot.infra.cpu import off_loop
 from bot.infra.crypto import hash_token
 from bot.requests.lookup import as_known
 from bot.services import Services
-from bot.store import DuplicateReference, Transaction
+from bot.store import DuplicateReference, MessageContext, Transaction
 from flows.dialogue import (
     Dialogue,
     answers_while_held,
@@ -62,6 +63,9 @@ from flows.validators import CROCKFORD_ALPHABET
 
 log = logging.getLogger(__name__)
 
+# ForeignRepeat is the engine's error as the channels see it.
+__all__ = ["Engine", "ForeignRepeat", "UploadLinkInvalid", "UploadResult"]
+
 REFERENCE_ATTEMPTS = 8
 
 
@@ -74,11 +78,6 @@ def new_reference_suffix() -> str:
 
 class UploadLinkInvalid(Exception):
     """The upload link is unknown, used or expired."""
-
-
-class ForeignRepeat(Exception):
-    """A message id already recorded for another sender of the channel: a
-    forgery or a provider's mistake. Refused (HTTP 400; Telegram: dropped)."""
 
 
 @dataclass(frozen=True)
@@ -184,38 +183,11 @@ class Engine:
     ) -> list[OutboundMessage] | None:
         """The replies to a message already handled, or None if it is new."""
         async with self.services.store.transaction(readonly=True) as tx:
-            return await self._recorded(tx, channel, address, message_id)
-
-    async def _recorded(
-        self, tx: Transaction, channel: Channel, address: str, message_id: str
-    ) -> list[OutboundMessage] | None:
-        seen = await tx.find_inbound(channel, message_id)
-        if seen is None:
-            return None
-        return await self._repeated(tx, channel, address, seen, await tx.inbound_sender(seen))
-
-    async def _repeated(
-        self, tx: Transaction, channel: Channel, address: str, seen: int, sender: str | None
-    ) -> list[OutboundMessage]:
-        """The replies recorded for message ``seen`` (from ``sender``) repeated by ``address``."""
-        if sender != address:
-            # Neither address is logged: both are customers' phone numbers or chats.
-            log.warning("refused a message id already used by another sender on %s", channel.value)
-            raise ForeignRepeat(channel.value)
-        return [
-            OutboundMessage(
-                channel,
-                address,
-                r.key,
-                self.services.keyring.open_text(r.text) if r.sealed else r.text,
-                r.language,
-                r.id,
-                r.buttons,
-                r.state,
-                r.sent,
-            )
-            for r in await tx.replies_to(seen)
-        ]
+            seen = await tx.find_inbound(channel, message_id)
+            if seen is None:
+                return None
+            sender = await tx.inbound_sender(seen)
+            return await recorded_answer(self.services, tx, channel, address, seen, sender)
 
     async def set_language(self, channel: Channel, address: str, language: str) -> None:
         async with self.services.store.transaction() as tx:
@@ -280,17 +252,17 @@ class Engine:
             async with self.services.store.transaction() as tx:
                 # One query: a repeat is answered as the first time, and a new
                 # message needs its conversation.
-                seen, sender, found = await tx.message_context(
+                read = await tx.message_context(
                     message.channel, message.address, message.message_id
                 )
-                if seen is not None:
-                    return await self._repeated(
-                        tx, message.channel, message.address, seen, sender
+                if read.seen is not None:
+                    return await recorded_answer(
+                        self.services, tx, message.channel, message.address, read.seen, read.sender
                     ), work
                 now = work.now = self.services.clock()
                 if upload is not None and not await tx.upload_token_conversation(upload, now):
                     raise UploadLinkInvalid()  # used or expired since we looked
-                conversation = work.conversation = found or await self._conversation(
+                conversation = work.conversation = read.conversation or await self._conversation(
                     tx, message, now
                 )
                 if message.control is not None:
@@ -300,7 +272,6 @@ class Engine:
                     # (the files too: staff open them from the chat's page), but a
                     # request staff asked more about still takes the answer.
                     tokens = [a.token for a in inbound.attachments if not a.problem]
-                    known = await tx.requests_for_address(message.channel, message.address)
                     outcome = Outcome(
                         conversation.state,
                         conversation.slots,
@@ -309,11 +280,13 @@ class Engine:
                         [],
                         [
                             *(KeepAttachment(token) for token in tokens),
-                            *answers_while_held([as_known(r) for r in known], inbound.text, tokens),
+                            *answers_while_held(
+                                [as_known(r) for r in read.requests], inbound.text, tokens
+                            ),
                         ],
                     )
                 else:
-                    outcome = await self._dialogue(tx, conversation, inbound, now)
+                    outcome = await self._dialogue(tx, conversation, inbound, now, read)
                 work.outcome = outcome
                 work.inbound_id = await tx.record_inbound(
                     conversation.id,
@@ -332,14 +305,15 @@ class Engine:
                 await apply_effects(self.services, tx, work)
                 if upload is not None and work.written:
                     await tx.use_upload_token(upload, now)
-                log.debug(  # every message is in the database; a line each costs ~3 % at load
-                    "message handled: conversation=%s %s -> %s replies=%d effects=%s",
-                    conversation.id,
-                    conversation.state,
-                    outcome.state,
-                    len(outcome.replies),
-                    ",".join(type(e).__name__ for e in outcome.effects) or "-",
-                )
+                if log.isEnabledFor(logging.DEBUG):  # every message is in the database
+                    log.debug(
+                        "message handled: conversation=%s %s -> %s replies=%d effects=%s",
+                        conversation.id,
+                        conversation.state,
+                        outcome.state,
+                        len(outcome.replies),
+                        ",".join(type(e).__name__ for e in outcome.effects) or "-",
+                    )
                 self._update(conversation, outcome, now)
                 await tx.save_conversation(conversation)
                 rendered = [
@@ -392,10 +366,16 @@ class Engine:
         ], work
 
     async def _dialogue(
-        self, tx: Transaction, conversation: ConversationRecord, inbound: Inbound, now: datetime
+        self,
+        tx: Transaction,
+        conversation: ConversationRecord,
+        inbound: Inbound,
+        now: datetime,
+        read: MessageContext,
     ) -> Outcome:
-        known = await tx.requests_for_address(conversation.channel, conversation.address)
-        pending, verified = await code_state(self.services, tx, conversation, inbound, now)
+        pending, verified = await code_state(
+            self.services, tx, conversation, inbound, now, read.code
+        )
         settings = self.services.settings
         email = conversation.slots.get("email")
         same_email = await tx.open_requests_for_email(email) if email else []
@@ -413,7 +393,7 @@ class Engine:
                 )
                 for t in RequestType
             },
-            requests=tuple(as_known(r) for r in known),
+            requests=tuple(as_known(r) for r in read.requests),
             open_same_email=tuple(as_known(r) for r in same_email),
             code=pending,
             verified_request=verified,

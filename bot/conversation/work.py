@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from bot.conversation.intake import IntakeFile
 from bot.domain.models import ConversationRecord, InboundMessage
+from bot.store.interface.conversations import InboundRef
 from flows.types import Outcome
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -22,7 +23,7 @@ class Work:
     now: datetime = _EPOCH
     conversation: ConversationRecord | None = None
     outcome: Outcome | None = None
-    inbound_id: int | None = None
+    inbound_id: InboundRef | None = None
     written: list[str] = field(default_factory=list)
     discarded: list[str] = field(default_factory=list)
     codes: list[int] = field(default_factory=list)  # code mails queued in the outbox

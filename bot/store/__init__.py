@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from bot.settings import Settings
 from bot.store.base import DuplicateReference, Store, StoreError, Transaction
+from bot.store.interface.conversations import MessageContext
 from bot.store.sqlite import SQLiteStore
 
-__all__ = ["DuplicateReference", "Store", "StoreError", "Transaction", "open_store"]
+__all__ = [
+    "DuplicateReference",
+    "MessageContext",
+    "Store",
+    "StoreError",
+    "Transaction",
+    "open_store",
+]
 
 
 def open_store(settings: Settings) -> Store:

@@ -218,9 +218,12 @@ class TwilioAdapter(ChannelAdapter):
             )
         except (UnicodeDecodeError, ValueError):
             return Response("malformed form", status_code=400)
-        url = self.public_url + request.url.path
-        if request.url.query:
-            url += "?" + request.url.query
+        # The URL Twilio signed: ours, with the path and query as received
+        # (read from the ASGI scope: building Starlette's URL costs more).
+        scope = request.scope
+        url = self.public_url + scope.get("root_path", "") + scope["path"]
+        if scope["query_string"]:
+            url += "?" + scope["query_string"].decode("latin-1")
         if not self.validator.validate(url, params, signature):
             log.warning("rejected a Twilio webhook with a wrong signature")
             return Response("invalid signature", status_code=403)

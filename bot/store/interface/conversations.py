@@ -6,9 +6,33 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain.models import Channel, ConversationRecord, CustomerMessage, RecordedReply
+from bot.domain.models import (
+    Channel,
+    CodeRecord,
+    ConversationRecord,
+    CustomerMessage,
+    RecordedReply,
+    RequestRecord,
+)
+
+# What ``record_inbound`` returns: the message's row, to hand back to the
+# store (its replies, its files). A backend may not know the number yet (the
+# SQLite store sends the INSERT with the message's other writes).
+InboundRef = object
+
+
+@dataclass(frozen=True)
+class MessageContext:
+    """What handling a message reads before it decides anything."""
+
+    seen: int | None  # the id of a message recorded before with this id
+    sender: str | None  # who sent that one
+    conversation: ConversationRecord | None  # the sender's (None: new)
+    requests: list[RequestRecord]  # filed from the sender's address, newest first
+    code: CodeRecord | None  # the conversation's email code
 
 
 class Conversations(abc.ABC):
@@ -25,10 +49,10 @@ class Conversations(abc.ABC):
     @abc.abstractmethod
     async def message_context(
         self, channel: Channel, address: str, external_id: str
-    ) -> tuple[int | None, str | None, ConversationRecord | None]:
-        """What a new message needs first, in one query: the id of the message
-        recorded before with this id (if any) and who sent it, and the sender's
-        conversation (None if new)."""
+    ) -> MessageContext:
+        """What a message needs first, read together (one trip to the
+        database): whether it was handled before and who sent it then, the
+        sender's conversation, requests and email code."""
 
     @abc.abstractmethod
     async def replies_to(self, inbound_id: int) -> list[RecordedReply]:
@@ -67,13 +91,13 @@ class Conversations(abc.ABC):
         state_before: str,
         state_after: str,
         now: datetime,
-    ) -> int: ...
+    ) -> InboundRef: ...
 
     @abc.abstractmethod
     async def record_outbound(
         self,
         conversation_id: int,
-        inbound_id: int | None,
+        inbound_id: InboundRef | None,
         language: str,
         state: str,
         replies: Sequence[tuple[str, str, tuple[tuple[str, str], ...]]],

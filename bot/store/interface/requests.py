@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.domain.models import Channel, RequestRecord
+from bot.store.interface.conversations import InboundRef
 from flows.types import RequestStatus, RequestType
 
 # How the console's queue may be sorted; the first is the default. ``days``
@@ -94,7 +95,7 @@ class Requests(abc.ABC):
         *,
         token: str,
         conversation_id: int,
-        inbound_id: int | None,
+        inbound_id: InboundRef | None,
         media_type: str,
         size: int,
         sha256: str,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import aiosqlite
+
 from bot.domain.models import CodeRecord, DownloadRecord
 from bot.domain.timestamps import utc_iso as _ts
 from bot.store.sqlite.queries import Queries, _dt
@@ -36,22 +38,7 @@ class SQLiteCodes(Queries):
         row = await self._one(
             "SELECT * FROM email_codes WHERE conversation_id = ?", (conversation_id,)
         )
-        if row is None:
-            return None
-        return CodeRecord(
-            conversation_id=row["conversation_id"],
-            purpose=row["purpose"],
-            email=row["email"],
-            digest=row["digest"],
-            directory_name=row["directory_name"],
-            issued_at=datetime.fromisoformat(row["issued_at"]),
-            expires_at=datetime.fromisoformat(row["expires_at"]),
-            attempts=row["attempts"],
-            sends=row["sends"],
-            last_sent_at=datetime.fromisoformat(row["last_sent_at"]),
-            locked_until=_dt(row["locked_until"]),
-            verified_at=_dt(row["verified_at"]),
-        )
+        return _code(row) if row else None
 
     async def save_code(self, code: CodeRecord) -> None:
         await self.db.execute(
@@ -152,3 +139,20 @@ class SQLiteCodes(Queries):
                 token_hash,
             ),
         )
+
+
+def _code(row: aiosqlite.Row) -> CodeRecord:
+    return CodeRecord(
+        conversation_id=row["conversation_id"],
+        purpose=row["purpose"],
+        email=row["email"],
+        digest=row["digest"],
+        directory_name=row["directory_name"],
+        issued_at=datetime.fromisoformat(row["issued_at"]),
+        expires_at=datetime.fromisoformat(row["expires_at"]),
+        attempts=row["attempts"],
+        sends=row["sends"],
+        last_sent_at=datetime.fromisoformat(row["last_sent_at"]),
+        locked_until=_dt(row["locked_until"]),
+        verified_at=_dt(row["verified_at"]),
+    )

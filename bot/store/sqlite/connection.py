@@ -5,12 +5,12 @@ for the lock up front (within the busy timeout) instead of failing half-way
 when a read lock cannot be upgraded. The connection runs with
 ``isolation_level=None`` so Python's sqlite3 module never opens or commits
 transactions behind our back. One connection is shared by the coroutines of
-a process, so transactions are serialised with an ``asyncio.Lock``.
+a process: their units of work run one at a time, and those that queue up
+share a transaction and its COMMIT (``batches``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
@@ -22,6 +22,7 @@ import aiosqlite
 
 from bot.domain.models import Channel
 from bot.store.base import Store, StoreError, Transaction
+from bot.store.sqlite.batches import GroupCommit
 from bot.store.sqlite.transaction import _SQLiteTransaction
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class SQLiteStore(Store):
         self.path = path
         self.busy_timeout = busy_timeout
         self._db: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
+        self._commits = GroupCommit(lambda: self.db)
 
     async def open(self) -> None:
         try:
@@ -96,19 +97,21 @@ class SQLiteStore(Store):
         return self._db
 
     async def _migrate(self) -> None:
-        async with self._immediate():
-            await self.db.execute(
+        async with self._commits.unit() as trips:
+            await trips.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
             )
-            async with self.db.execute("SELECT version FROM schema_migrations") as cur:
-                applied = {row[0] for row in await cur.fetchall()}
+            applied = {
+                row[0]
+                for row in await trips.execute_fetchall("SELECT version FROM schema_migrations")
+            }
             for version, script in _migrations():
                 if version in applied:
                     continue
                 for statement in _statements(script):
-                    await self.db.execute(statement)
-                await self.db.execute(
+                    await trips.execute(statement)
+                await trips.execute(
                     "INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,)
                 )
 
@@ -117,7 +120,10 @@ class SQLiteStore(Store):
         (with deleted content) do not stay on disk. With ``secure_delete`` on
         (set when the store opens, on this same connection) the database file
         keeps no copy either: both are needed, as measured by the tests."""
-        async with self._lock, self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
+        async with (
+            self._commits.exclusive(),
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur,
+        ):
             row = await cur.fetchone()
         if row is not None and row[0]:
             # Another process was reading throughout the busy timeout; the next
@@ -133,47 +139,10 @@ class SQLiteStore(Store):
             row = await cur.fetchone()
         return int(row[0] or 0)
 
-    async def _control(self, sql: str) -> None:
-        """BEGIN, COMMIT or ROLLBACK, seen through to the end even when the
-        task is cancelled meanwhile (a worker stopped, a shutdown): aiosqlite
-        runs the statement on its thread whatever becomes of the awaiting
-        task, so giving up the wait would leave the connection in a
-        transaction the code does not know of, and every later BEGIN of the
-        process would fail. The cancellation is passed on once it finished."""
-        step = asyncio.ensure_future(self.db.execute(sql))
-        try:
-            await asyncio.shield(step)
-        except asyncio.CancelledError:
-            await asyncio.wait({step})
-            raise
-
-    @asynccontextmanager
-    async def _immediate(self, readonly: bool = False) -> AsyncIterator[None]:
-        try:
-            await self._control("BEGIN" if readonly else "BEGIN IMMEDIATE")
-        except asyncio.CancelledError:
-            if self.db.in_transaction:  # it began before the cancellation came
-                await self._control("ROLLBACK")
-            raise
-        try:
-            yield
-        except BaseException:
-            await self._control("ROLLBACK")
-            raise
-        try:
-            await self._control("COMMIT")
-        except BaseException:
-            # A failed COMMIT leaves the transaction open: close it, or every
-            # later BEGIN on this connection fails.
-            if self.db.in_transaction:
-                await self._control("ROLLBACK")
-            raise
-
     @asynccontextmanager
     async def transaction(self, readonly: bool = False) -> AsyncIterator[Transaction]:
-        async with self._lock:
-            try:
-                async with self._immediate(readonly):
-                    yield _SQLiteTransaction(self.db)
-            except sqlite3.OperationalError as exc:
-                raise StoreError(f"database error: {exc}") from exc
+        try:
+            async with self._commits.unit(readonly) as trips:
+                yield _SQLiteTransaction(trips)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"database error: {exc}") from exc

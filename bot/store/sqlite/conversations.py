@@ -10,7 +10,10 @@ import aiosqlite
 
 from bot.domain.models import Channel, ConversationRecord, CustomerMessage, RecordedReply
 from bot.domain.timestamps import utc_iso as _ts
+from bot.store.interface.conversations import InboundRef, MessageContext
+from bot.store.sqlite.codes import _code
 from bot.store.sqlite.queries import Queries, _dt
+from bot.store.sqlite.requests import REQUESTS_FOR_ADDRESS, _request
 
 
 class SQLiteConversations(Queries):
@@ -31,17 +34,34 @@ class SQLiteConversations(Queries):
 
     async def message_context(
         self, channel: Channel, address: str, external_id: str
-    ) -> tuple[int | None, str | None, ConversationRecord | None]:
-        row = await self._one(
-            "SELECT c.*, s.id AS seen_id, s.address AS seen_sender FROM (SELECT 1) "
-            "LEFT JOIN conversations c ON c.channel = :channel AND c.address = :address "
-            "LEFT JOIN (SELECT i.id, sc.address FROM inbound_messages i JOIN conversations sc "
-            "ON sc.id = i.conversation_id WHERE i.channel = :channel AND i.external_id = :id) s",
-            {"channel": channel.value, "address": address, "id": external_id},
+    ) -> MessageContext:
+        key = {"channel": channel.value, "address": address, "id": external_id}
+        context, requests, code = await self.db.many(
+            [
+                (
+                    "SELECT c.*, s.id AS seen_id, s.address AS seen_sender FROM (SELECT 1) "
+                    "LEFT JOIN conversations c ON c.channel = :channel AND c.address = :address "
+                    "LEFT JOIN (SELECT i.id, sc.address FROM inbound_messages i "
+                    "JOIN conversations sc ON sc.id = i.conversation_id "
+                    "WHERE i.channel = :channel AND i.external_id = :id) s",
+                    key,
+                ),
+                (REQUESTS_FOR_ADDRESS, key),
+                (
+                    "SELECT * FROM email_codes WHERE conversation_id = (SELECT id FROM "
+                    "conversations WHERE channel = :channel AND address = :address)",
+                    key,
+                ),
+            ]
         )
-        assert row is not None  # one row, whatever exists
-        conversation = _conversation(row) if row["id"] is not None else None
-        return row["seen_id"], row["seen_sender"], conversation
+        (row,) = context  # one row, whatever exists
+        return MessageContext(
+            seen=row["seen_id"],
+            sender=row["seen_sender"],
+            conversation=_conversation(row) if row["id"] is not None else None,
+            requests=[_request(r) for r in requests],
+            code=_code(code[0]) if code else None,
+        )
 
     async def replies_to(self, inbound_id: int) -> list[RecordedReply]:
         rows = await self._all(
@@ -76,17 +96,17 @@ class SQLiteConversations(Queries):
     async def create_conversation(
         self, channel: Channel, address: str, state: str, language: str, now: datetime
     ) -> ConversationRecord:
-        await self.db.execute(
+        created = await self._one(
             "INSERT INTO conversations (channel, address, state, slots, language, failures, "
-            "created_at, updated_at) VALUES (?, ?, ?, '{}', ?, 0, ?, ?)",
+            "created_at, updated_at) VALUES (?, ?, ?, '{}', ?, 0, ?, ?) RETURNING *",
             (channel.value, address, state, language, _ts(now), _ts(now)),
         )
-        created = await self.get_conversation(channel, address)
         assert created is not None
-        return created
+        return _conversation(created)
 
     async def save_conversation(self, c: ConversationRecord) -> None:
-        await self.db.execute(
+        # Nothing is read back: it goes with the transaction's next trip.
+        self.db.defer(
             "UPDATE conversations SET state = ?, slots = ?, language = ?, failures = ?, "
             "waiting_staff_since = ?, updated_at = ?, last_activity_at = ?, claimed_by = ? "
             "WHERE id = ?",
@@ -125,8 +145,9 @@ class SQLiteConversations(Queries):
         state_before: str,
         state_after: str,
         now: datetime,
-    ) -> int:
-        cur = await self.db.execute(
+    ) -> InboundRef:
+        # Sent with the message's next statements (its replies): one trip less.
+        return self.db.defer_insert(
             "INSERT INTO inbound_messages (conversation_id, channel, external_id, text, "
             "truncated, attachment_count, state_before, state_after, received_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -142,13 +163,11 @@ class SQLiteConversations(Queries):
                 _ts(now),
             ),
         )
-        assert cur.lastrowid is not None
-        return cur.lastrowid
 
     async def record_outbound(
         self,
         conversation_id: int,
-        inbound_id: int | None,
+        inbound_id: InboundRef | None,
         language: str,
         state: str,
         replies: Sequence[tuple[str, str, tuple[tuple[str, str], ...]]],

@@ -3,18 +3,15 @@ helpers, and stored text read back as times."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 import aiosqlite
 
 from bot.domain.models import FORGOTTEN_EMAIL_PREFIX
+from bot.store.sqlite.trips import Params, Trips
 
 # A forgotten customer's requests, in SQL (the prefix has no LIKE wildcards).
 FORGOTTEN_LIKE = FORGOTTEN_EMAIL_PREFIX + "%"
-
-Params = Sequence[Any] | Mapping[str, Any]
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -26,12 +23,12 @@ class Queries:
     transaction (``SQLiteStore.transaction``); a mixin only runs statements
     inside it."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: Trips) -> None:
         self.db = db
 
-    # One trip to aiosqlite's thread per query (``execute_fetchall``), not
-    # three (execute, fetch, close): under load each trip waits for the event
-    # loop, and the write lock is held across all of them.
+    # One trip to aiosqlite's thread per query at most (``Trips``): under
+    # load each trip waits for the event loop, and the write lock is held
+    # across all of them.
 
     async def _one(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
         rows = await self.db.execute_fetchall(sql, params)

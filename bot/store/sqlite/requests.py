@@ -21,9 +21,15 @@ from bot.domain.models import (
 )
 from bot.domain.timestamps import utc_iso as _ts
 from bot.store.base import DuplicateReference
+from bot.store.interface.conversations import InboundRef
 from bot.store.interface.requests import QueueQuery
 from bot.store.sqlite.queries import FORGOTTEN_LIKE, Queries, _dt
 from flows.types import OPEN_STATUSES, RequestStatus, RequestType
+
+REQUESTS_FOR_ADDRESS = (
+    "SELECT * FROM requests WHERE channel = :channel AND customer_address = :address "
+    "ORDER BY id DESC"
+)
 
 
 class SQLiteRequests(Queries):
@@ -36,10 +42,7 @@ class SQLiteRequests(Queries):
         return [_request(r) for r in rows]
 
     async def requests_for_address(self, channel: Channel, address: str) -> list[RequestRecord]:
-        rows = await self._all(
-            "SELECT * FROM requests WHERE channel = ? AND customer_address = ? ORDER BY id DESC",
-            (channel.value, address),
-        )
+        rows = await self._all(REQUESTS_FOR_ADDRESS, {"channel": channel.value, "address": address})
         return [_request(r) for r in rows]
 
     async def latest_request_email(self, channel: Channel, address: str) -> str | None:
@@ -139,7 +142,7 @@ class SQLiteRequests(Queries):
         *,
         token: str,
         conversation_id: int,
-        inbound_id: int | None,
+        inbound_id: InboundRef | None,
         media_type: str,
         size: int,
         sha256: str,

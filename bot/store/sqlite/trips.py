@@ -1,0 +1,264 @@
+"""One transaction's statements, sent to aiosqlite's thread in as few trips
+as the work allows.
+
+Each trip to the connection's thread and back costs tens of microseconds of
+thread switching, and the write lock is held across all of them, so a
+message's transaction is made of few: ``BEGIN`` goes with the first
+statement, a write whose outcome nobody reads (``defer``) goes with the
+next statement or with ``COMMIT``, and reads that do not depend on each
+other go together (``many``). Statements still run in the order the code
+issued them, on the one connection, inside the one transaction.
+
+aiosqlite has no public way to run a function on its thread; every public
+method it has is built on ``Connection._execute``, which is used here (and
+checked by ``tests/store/test_trips.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import aiosqlite
+
+SAVEPOINT = "unit"  # one name: units of work follow each other, never nest
+Params = Sequence[Any] | Mapping[str, Any]
+Statement = tuple[str, Params]
+
+
+class Later:
+    """The row number a deferred INSERT will get (``Trips.defer_insert``):
+    usable as a parameter of the statements after it, and read as
+    ``value`` once it was sent."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value: int | None = None
+
+
+Deferred = tuple[str, Params, Later | None]
+T = TypeVar("T")
+
+
+class Result:
+    """A statement's outcome, read on the connection's thread: its rows, and
+    the cursor's ``lastrowid`` and ``rowcount``."""
+
+    __slots__ = ("lastrowid", "rowcount", "rows")
+
+    def __init__(self, rows: list[sqlite3.Row], lastrowid: int | None, rowcount: int) -> None:
+        self.rows = rows
+        self.lastrowid = lastrowid
+        self.rowcount = rowcount
+
+    async def fetchall(self) -> list[sqlite3.Row]:
+        return self.rows
+
+    async def fetchone(self) -> sqlite3.Row | None:
+        return self.rows[0] if self.rows else None
+
+    async def __aenter__(self) -> Result:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class _Pending:
+    """``trips.execute(...)``: awaited, or used as ``async with`` like
+    aiosqlite's cursor context."""
+
+    def __init__(self, run: Awaitable[Result]) -> None:
+        self._run = run
+
+    def __await__(self) -> Generator[Any, None, Result]:
+        return self._run.__await__()
+
+    async def __aenter__(self) -> Result:
+        return await self._run
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+def on_thread(db: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> Awaitable[T]:
+    """Run ``fn(connection)`` on ``db``'s thread, after what is queued there."""
+    return db._execute(lambda: fn(db._conn))
+
+
+def _bind(params: Params) -> Params:
+    """``params`` with each ``Later`` replaced by its number (known by now:
+    statements run in order)."""
+    if isinstance(params, Mapping):
+        if any(type(v) is Later for v in params.values()):
+            return {k: v.value if type(v) is Later else v for k, v in params.items()}
+        return params
+    if any(type(v) is Later for v in params):
+        return [v.value if type(v) is Later else v for v in params]
+    return params
+
+
+def _send(conn: sqlite3.Connection, pending: list[Deferred]) -> None:
+    for sql, params, later in pending:
+        cursor = conn.execute(sql, _bind(params))
+        if later is not None:
+            later.value = cursor.lastrowid
+
+
+def _run(
+    conn: sqlite3.Connection, pending: list[Deferred], statements: list[Statement]
+) -> list[Result]:
+    _send(conn, pending)
+    results = []
+    for sql, params in statements:
+        cursor = conn.execute(sql, _bind(params))
+        rows = cursor.fetchall()
+        results.append(Result(rows, cursor.lastrowid, cursor.rowcount))
+    return results
+
+
+def _run_many(
+    conn: sqlite3.Connection, pending: list[Deferred], sql: str, rows: list[Params]
+) -> Result:
+    _send(conn, pending)
+    cursor = conn.executemany(sql, rows)
+    return Result([], cursor.lastrowid, cursor.rowcount)
+
+
+def _commit(conn: sqlite3.Connection, pending: list[Deferred]) -> None:
+    _send(conn, pending)
+    conn.execute("COMMIT")
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    # Looked at on the thread, after every trip queued before: a trip cut
+    # short by a cancellation may still have begun the transaction.
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+def _undo_unit(conn: sqlite3.Connection) -> bool:
+    if not conn.in_transaction:
+        return False  # SQLite rolled the whole transaction back (a full disk, I/O)
+    try:
+        conn.execute(f"ROLLBACK TO {SAVEPOINT}")
+        conn.execute(f"RELEASE {SAVEPOINT}")
+    except sqlite3.Error:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where a unit of work began in its transaction (``Trips.savepoint``)."""
+
+    index: int  # of its SAVEPOINT among the pending statements
+    trips: int  # trips made before it
+
+
+class Trips:
+    """The statements of one transaction, begun by ``begin`` with the first
+    of them. Used by one task at a time (the store's lock)."""
+
+    def __init__(self, db: aiosqlite.Connection, begin: str) -> None:
+        self._db = db
+        self._pending: list[Deferred] = [(begin, (), None)]
+        self._trips = 0
+
+    def _take(self) -> list[Deferred]:
+        pending, self._pending = self._pending, []
+        self._trips += 1
+        return pending
+
+    def savepoint(self) -> Mark:
+        """Begin a unit of work that can be undone alone (``undo``)."""
+        self._pending.append((f"SAVEPOINT {SAVEPOINT}", (), None))
+        return Mark(len(self._pending) - 1, self._trips)
+
+    async def release(self, mark: Mark) -> None:
+        """Keep the unit of work begun at ``mark`` (with the transaction).
+        Its writes still deferred are sent now, so that their errors are its
+        own; only the RELEASE (which cannot fail in a live transaction) waits
+        for the next trip."""
+        if mark.trips == self._trips and len(self._pending) == mark.index + 1:
+            del self._pending[mark.index :]  # it ran nothing: no savepoint needed
+            return
+        own = len(self._pending) > (0 if mark.trips != self._trips else mark.index + 1)
+        self.defer(f"RELEASE {SAVEPOINT}")
+        if own:
+            pending = self._take()
+            await on_thread(self._db, lambda c: _send(c, pending))
+
+    async def undo(self, mark: Mark) -> bool:
+        """Undo the unit of work begun at ``mark``; False when SQLite had
+        rolled the whole transaction back (everything in it is lost)."""
+        if mark.trips == self._trips:  # none of it was sent: forget it
+            del self._pending[mark.index :]
+            return True
+        self._pending = []  # the unit's own deferred writes
+        return await through(on_thread(self._db, _undo_unit))
+
+    def defer(self, sql: str, params: Params = ()) -> None:
+        """A write whose outcome the code does not read: it goes with the
+        next trip. Its error, if any, is raised there (the transaction
+        fails as a whole either way)."""
+        self._pending.append((sql, params, None))
+
+    def defer_insert(self, sql: str, params: Params = ()) -> Later:
+        """An INSERT deferred like ``defer``, whose new row's number later
+        statements may take as a parameter (``Later``)."""
+        later = Later()
+        self._pending.append((sql, params, later))
+        return later
+
+    async def many(self, statements: Iterable[Statement]) -> list[list[sqlite3.Row]]:
+        """Each statement's rows, all in one trip."""
+        pending = self._take()
+        results = await on_thread(self._db, lambda c: _run(c, pending, list(statements)))
+        return [r.rows for r in results]
+
+    def execute(self, sql: str, params: Params = ()) -> _Pending:
+        return _Pending(self._one(sql, params))
+
+    async def _one(self, sql: str, params: Params) -> Result:
+        pending = self._take()
+        (result,) = await on_thread(self._db, lambda c: _run(c, pending, [(sql, params)]))
+        return result
+
+    async def execute_fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        return (await self._one(sql, params)).rows
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> Result:
+        pending, batch = self._take(), list(rows)
+        return await on_thread(self._db, lambda c: _run_many(c, pending, sql, batch))
+
+    async def commit(self) -> None:
+        """Send what is deferred and COMMIT, in one trip; nothing at all if
+        the transaction never ran a statement."""
+        if not self._trips:
+            self._pending = []
+            return
+        pending = self._take()
+        await through(on_thread(self._db, lambda c: _commit(c, pending)))
+
+    async def rollback(self) -> None:
+        self._pending = []
+        await through(on_thread(self._db, _rollback))
+
+
+async def through(trip: Awaitable[T]) -> T:
+    """A COMMIT or ROLLBACK seen through to the end even when the task is
+    cancelled meanwhile (a worker stopped, a shutdown): aiosqlite runs it on
+    its thread whatever becomes of the awaiting task, so giving up the wait
+    would leave the connection in a state the code does not know of. The
+    cancellation is passed on once it finished."""
+    step = asyncio.ensure_future(trip)
+    try:
+        return await asyncio.shield(step)
+    except asyncio.CancelledError:
+        await asyncio.wait({step})
+        raise

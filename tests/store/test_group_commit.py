@@ -218,3 +218,27 @@ async def test_a_deferred_write_that_fails_fails_its_own_unit_not_the_next(
     assert isinstance(failed, sqlite3.IntegrityError)
     assert committed(store.path, "kept") and committed(store.path, "after")
     assert not committed(store.path, "dup")
+
+
+async def test_a_unit_cancelled_while_it_waits_for_the_commit_leaves_the_others_alone(
+    store: SQLiteStore, clock: FakeClock
+) -> None:
+    gate = asyncio.Event()
+
+    async def second() -> None:
+        async with store.transaction() as tx:
+            await tx.create_conversation(Channel.TERMINAL, "second", "menu", "id", clock())
+            await gate.wait()  # the first unit waits for the group's commit meanwhile
+
+    first = asyncio.create_task(write(store, clock, "first"))
+    later = asyncio.create_task(second())
+    await asyncio.sleep(0.05)
+    # The first unit ended while the second was waiting: the group is open
+    # and the first waits for its commit. Cancelling that wait...
+    assert not first.done()
+    first.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    gate.set()
+    await asyncio.wait_for(later, 5)  # ...must not cancel the second's
+    assert committed(store.path, "first") and committed(store.path, "second")

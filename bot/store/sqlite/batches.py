@@ -78,7 +78,9 @@ class GroupCommit:
                 raise
         finally:
             await self._release()
-        await group.done
+        # Shielded: a unit cancelled while it waits must not cancel the
+        # outcome the other units of its group wait for.
+        await asyncio.shield(group.done)
 
     @asynccontextmanager
     async def exclusive(self) -> AsyncIterator[None]:
@@ -159,7 +161,8 @@ async def _finish(group: _Group) -> None:
         if not group.done.done():
             group.done.set_exception(_as_store_error(exc, lost=group.lost is not None))
         return
-    group.done.set_result(None)
+    if not group.done.done():
+        group.done.set_result(None)
 
 
 def _as_store_error(exc: BaseException, lost: bool) -> StoreError:

@@ -27,7 +27,7 @@ from bot.conversation.repeats import ForeignRepeat, recorded_answer
 from bot.conversation.replies import holds_link, render
 from bot.conversation.work import Work
 from bot.delivery.mail_outbox import send_due_mail
-from bot.domain.business_days import due_date, due_for
+from bot.domain.business_days import due_date, due_dates
 from bot.domain.models import (
     Channel,
     Control,
@@ -67,6 +67,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Engine", "ForeignRepeat", "UploadLinkInvalid", "UploadResult"]
 
 REFERENCE_ATTEMPTS = 8
+_TYPE_NAMES = tuple(t.value for t in RequestType)
 
 
 def new_reference_suffix() -> str:
@@ -112,11 +113,12 @@ class Engine:
             message, inbound, files = prepare(self.services, message)
         for _ in range(REFERENCE_ATTEMPTS):
             try:
-                # Shielded: a caller cancelled mid-way (a shutdown) must not cut
-                # the transaction between its commit and its file clean-up.
-                replies, _ = await asyncio.shield(
-                    self._in_transaction(message, inbound, files, upload=None, answered=answered)
-                )
+                work = self._in_transaction(message, inbound, files, upload=None, answered=answered)
+                # Shielded when it writes files: a caller cancelled mid-way (a
+                # shutdown) must not cut the transaction between its commit and
+                # their clean-up. A text alone needs no clean-up (and the store
+                # sees its own COMMIT through), so it spares the task.
+                replies, _ = await (asyncio.shield(work) if files else work)
                 return replies
             except DuplicateReference:
                 log.warning("request reference collided; retrying with a new one")
@@ -383,16 +385,19 @@ class Engine:
             now=now,
             new_reference_suffix=new_reference_suffix(),
             due_date=due_date(now, settings.completion_business_days, settings.timezone),
-            due_dates={
-                t: due_for(
-                    t.value,
-                    now,
-                    settings.sla_profile,
-                    settings.completion_business_days,
-                    settings.timezone,
+            due_dates=dict(
+                zip(
+                    RequestType,
+                    due_dates(
+                        _TYPE_NAMES,
+                        now,
+                        settings.sla_profile,
+                        settings.completion_business_days,
+                        settings.timezone,
+                    ),
+                    strict=True,
                 )
-                for t in RequestType
-            },
+            ),
             requests=tuple(as_known(r) for r in read.requests),
             open_same_email=tuple(as_known(r) for r in same_email),
             code=pending,

@@ -124,12 +124,14 @@ def cpu_model() -> str:
 
 
 def stack() -> str:
-    """What uvicorn's ``auto`` picks in this environment (both servers run in it)."""
+    """What uvicorn's ``auto`` picks in this environment (both servers run in
+    it). ``privacybot serve`` runs uvicorn inside its own ``asyncio.run``, so
+    its event loop is asyncio's whatever is installed."""
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     missing = [m for m in ("uvloop", "httptools") if not importlib.util.find_spec(m)]
     note = f" ({' and '.join(missing)} not installed)" if missing else ""
-    return f"uvicorn auto: {loop} event loop, {http} HTTP parser{note}"
+    return f"uvicorn auto: {loop} event loop (privacybot: asyncio's), {http} HTTP parser{note}"
 
 
 def server_env(api_port: int) -> dict[str, str]:

@@ -118,6 +118,13 @@ def due_dates(
     zone = ZoneInfo(timezone)
     day = acknowledged_at.astimezone(zone).date()
     in_72_hours = (acknowledged_at + timedelta(hours=72)).astimezone(zone).date()
+    return _all_due_on(request_types, day, in_72_hours, profile, days)
+
+
+@lru_cache(maxsize=16)
+def _all_due_on(
+    request_types: tuple[str, ...], day: date, in_72_hours: date, profile: str, days: int
+) -> tuple[date, ...]:
     return tuple(_due_on(t, day, in_72_hours, profile, days) for t in request_types)
 
 

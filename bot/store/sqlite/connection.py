@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -22,7 +20,7 @@ import aiosqlite
 
 from bot.domain.models import Channel
 from bot.store.base import Store, StoreError, Transaction
-from bot.store.sqlite.batches import GroupCommit
+from bot.store.sqlite.batches import GroupCommit, Unit
 from bot.store.sqlite.transaction import _SQLiteTransaction
 
 log = logging.getLogger(__name__)
@@ -139,10 +137,29 @@ class SQLiteStore(Store):
             row = await cur.fetchone()
         return int(row[0] or 0)
 
-    @asynccontextmanager
-    async def transaction(self, readonly: bool = False) -> AsyncIterator[Transaction]:
+    def transaction(self, readonly: bool = False) -> _Transaction:
+        return _Transaction(self._commits.unit(readonly))
+
+
+class _Transaction:
+    """A unit of work as the ``Store`` interface gives it: SQLite's
+    operational errors (locked too long, disk full) become ``StoreError``."""
+
+    __slots__ = ("_unit",)
+
+    def __init__(self, unit: Unit) -> None:
+        self._unit = unit
+
+    async def __aenter__(self) -> Transaction:
         try:
-            async with self._commits.unit(readonly) as trips:
-                yield _SQLiteTransaction(trips)
+            return _SQLiteTransaction(await self._unit.__aenter__())
         except sqlite3.OperationalError as exc:
+            raise StoreError(f"database error: {exc}") from exc
+
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        try:
+            await self._unit.__aexit__(exc_type, exc, tb)
+        except sqlite3.OperationalError as failed:
+            raise StoreError(f"database error: {failed}") from failed
+        if isinstance(exc, sqlite3.OperationalError):
             raise StoreError(f"database error: {exc}") from exc

@@ -15,6 +15,9 @@ from bot.store.sqlite.codes import _code
 from bot.store.sqlite.queries import Queries, _dt
 from bot.store.sqlite.requests import REQUESTS_FOR_ADDRESS, _request
 
+# ``json.dumps`` with an option builds a new encoder on every call.
+_json = json.JSONEncoder(ensure_ascii=False).encode
+
 
 class SQLiteConversations(Queries):
     async def find_inbound(self, channel: Channel, external_id: str) -> int | None:
@@ -112,7 +115,7 @@ class SQLiteConversations(Queries):
             "WHERE id = ?",
             (
                 c.state,
-                json.dumps(c.slots, ensure_ascii=False),
+                _json(c.slots),
                 c.language,
                 c.failures,
                 _ts(c.waiting_staff_since) if c.waiting_staff_since else None,
@@ -180,11 +183,7 @@ class SQLiteConversations(Queries):
             return []
         rows = []
         for position, (key, text, buttons) in enumerate(replies):
-            encoded = (
-                json.dumps({"state": state, "items": buttons}, ensure_ascii=False)
-                if buttons
-                else "[]"
-            )
+            encoded = _json({"state": state, "items": buttons}) if buttons else "[]"
             rows.append(
                 (
                     conversation_id,

@@ -17,10 +17,11 @@ import logging
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 
 from bot.conversation.codes import arm_code, code_state
+from bot.conversation.drafts import discard_stale_drafts
 from bot.conversation.effects import apply_effects
 from bot.conversation.intake import IntakeFile, kept_text, prepare
 from bot.conversation.repeats import ForeignRepeat, recorded_answer
@@ -46,9 +47,6 @@ from bot.store import DuplicateReference, MessageContext, Transaction
 from flows.dialogue import (
     Dialogue,
     answers_while_held,
-    draft_files,
-    expire_draft,
-    holds_draft,
 )
 from flows.types import (
     Context,
@@ -199,30 +197,7 @@ class Engine:
             await tx.save_conversation(conversation)
 
     async def discard_stale_drafts(self) -> int:
-        """Remove drafts (and their files) nobody came back to within the expiry
-        period, so an abandoned ID proof does not wait for a message that never
-        comes. Returns how many were removed."""
-        now = self.services.clock()
-        cutoff = now - timedelta(days=self.services.settings.draft_expiry_days)
-        discarded: list[str] = []
-        removed = 0
-        async with self.services.store.transaction() as tx:
-            for conversation in await tx.conversations_idle_since(cutoff):
-                if not holds_draft(conversation.state):
-                    continue  # e.g. waiting for staff: staff decide
-                tokens = draft_files(conversation.slots)
-                await tx.mark_attachments_deleted(tokens, now)
-                discarded.extend(tokens)
-                conversation.state, conversation.slots = expire_draft()  # told on the next message
-                conversation.failures = 0
-                conversation.updated_at = now
-                await tx.save_conversation(conversation)
-                removed += 1
-        for token in discarded:
-            self.services.blobs.delete(token)
-        if removed:
-            log.info("discarded %d abandoned drafts", removed)
-        return removed
+        return await discard_stale_drafts(self.services)
 
     # internals ----------------------------------------------------------
 
@@ -249,100 +224,26 @@ class Engine:
         """All of one message's work in one transaction. Files written for it
         are removed again if the transaction does not commit; mail (codes) is
         queued in it and goes out only after it committed."""
-        work = Work(message=message, files={f.info.token: f for f in files})
+        attempts: list[Work] = []
+
+        async def attempt(tx: Transaction) -> list[OutboundMessage]:
+            # A fresh record of what it did each time: the store may try the
+            # body on its own thread first and run it again here.
+            attempts.append(Work(message=message, files={f.info.token: f for f in files}))
+            return await self._unit(tx, attempts[-1], inbound, upload, answered)
+
         try:
             async with self.services.store.transaction() as tx:
-                # One query: a repeat is answered as the first time, and a new
-                # message needs its conversation.
-                read = await tx.message_context(
-                    message.channel, message.address, message.message_id
-                )
-                if read.seen is not None:
-                    return await recorded_answer(
-                        self.services, tx, message.channel, message.address, read.seen, read.sender
-                    ), work
-                now = work.now = self.services.clock()
-                if upload is not None and not await tx.upload_token_conversation(upload, now):
-                    raise UploadLinkInvalid()  # used or expired since we looked
-                conversation = work.conversation = read.conversation or await self._conversation(
-                    tx, message, now
-                )
-                if message.control is not None:
-                    outcome = await self._control(tx, conversation, message, now)
-                elif conversation.claimed_by:
-                    # A person has this chat: the bot keeps quiet and only records
-                    # (the files too: staff open them from the chat's page), but a
-                    # request staff asked more about still takes the answer.
-                    tokens = [a.token for a in inbound.attachments if not a.problem]
-                    outcome = Outcome(
-                        conversation.state,
-                        conversation.slots,
-                        conversation.language,
-                        conversation.failures,
-                        [],
-                        [
-                            *(KeepAttachment(token) for token in tokens),
-                            *answers_while_held(
-                                [as_known(r) for r in read.requests], inbound.text, tokens
-                            ),
-                        ],
-                    )
-                else:
-                    outcome = await self._dialogue(tx, conversation, inbound, now, read)
-                work.outcome = outcome
-                work.inbound_id = await tx.record_inbound(
-                    conversation.id,
-                    message.channel,
-                    message.message_id,
-                    # A code typed at a code step is checked above, never kept.
-                    kept_text(
-                        conversation.state, message.text[: self.services.settings.max_text_length]
-                    ),
-                    truncated=inbound.oversized,
-                    attachment_count=len(files),
-                    state_before=conversation.state,
-                    state_after=outcome.state,
-                    now=now,
-                )
-                await apply_effects(self.services, tx, work)
-                if upload is not None and work.written:
-                    await tx.use_upload_token(upload, now)
-                if log.isEnabledFor(logging.DEBUG):  # every message is in the database
-                    log.debug(
-                        "message handled: conversation=%s %s -> %s replies=%d effects=%s",
-                        conversation.id,
-                        conversation.state,
-                        outcome.state,
-                        len(outcome.replies),
-                        ",".join(type(e).__name__ for e in outcome.effects) or "-",
-                    )
-                self._update(conversation, outcome, now)
-                await tx.save_conversation(conversation)
-                rendered = [
-                    render(self.services, conversation, outcome.language, r, work.upload_url)
-                    for r in outcome.replies
-                ]
-                # A reply carrying an upload link (whoever holds it can add an ID
-                # proof) is kept sealed, not in clear.
-                sealed = [holds_link(r, work.upload_url) for r in outcome.replies]
-                ids = await tx.record_outbound(
-                    conversation.id,
-                    work.inbound_id,
-                    outcome.language,
-                    outcome.state,
-                    [
-                        (key, self.services.keyring.seal_text(text) if seal else text, buttons)
-                        for (key, text, buttons), seal in zip(rendered, sealed, strict=True)
-                    ],
-                    now,
-                    sealed=sealed,
-                    sent=answered,
-                )
+                # A text alone may be run by the store where it costs least
+                # (``Transaction.run``); files are written off the event loop.
+                replies = await (tx.run(attempt) if not files else attempt(tx))
         except BaseException:
-            for token in work.written:
-                self.services.blobs.delete(token)
+            for tried in attempts:
+                for token in tried.written:
+                    self.services.blobs.delete(token)
             raise
-        for token in work.discarded:
+        *abandoned, work = attempts
+        for token in [t for tried in abandoned for t in tried.written] + work.discarded:
             self.services.blobs.delete(token)
         if work.codes:
             # Not awaited, whatever the mailer: a registered email must not answer
@@ -352,6 +253,99 @@ class Engine:
             task = asyncio.create_task(self._send_queued(work.codes))
             self._mail_tasks.add(task)
             task.add_done_callback(self._mail_tasks.discard)
+        return replies, work
+
+    async def _unit(
+        self,
+        tx: Transaction,
+        work: Work,
+        inbound: Inbound,
+        upload: str | None,
+        answered: bool,
+    ) -> list[OutboundMessage]:
+        """The message's unit of work: it changes nothing but the database
+        (and ``work``) until it returns."""
+        message = work.message
+        # One query: a repeat is answered as the first time, and a new
+        # message needs its conversation.
+        read = await tx.message_context(message.channel, message.address, message.message_id)
+        if read.seen is not None:
+            return await recorded_answer(
+                self.services, tx, message.channel, message.address, read.seen, read.sender
+            )
+        now = work.now = self.services.clock()
+        if upload is not None and not await tx.upload_token_conversation(upload, now):
+            raise UploadLinkInvalid()  # used or expired since we looked
+        conversation = work.conversation = read.conversation or await self._conversation(
+            tx, message, now
+        )
+        if message.control is not None:
+            outcome = await self._control(tx, conversation, message, now)
+        elif conversation.claimed_by:
+            # A person has this chat: the bot keeps quiet and only records
+            # (the files too: staff open them from the chat's page), but a
+            # request staff asked more about still takes the answer.
+            tokens = [a.token for a in inbound.attachments if not a.problem]
+            outcome = Outcome(
+                conversation.state,
+                conversation.slots,
+                conversation.language,
+                conversation.failures,
+                [],
+                [
+                    *(KeepAttachment(token) for token in tokens),
+                    *answers_while_held([as_known(r) for r in read.requests], inbound.text, tokens),
+                ],
+            )
+        else:
+            outcome = await self._dialogue(tx, conversation, inbound, now, read)
+        work.outcome = outcome
+        work.inbound_id = await tx.record_inbound(
+            conversation.id,
+            message.channel,
+            message.message_id,
+            # A code typed at a code step is checked above, never kept.
+            kept_text(conversation.state, message.text[: self.services.settings.max_text_length]),
+            truncated=inbound.oversized,
+            attachment_count=len(work.files),
+            state_before=conversation.state,
+            state_after=outcome.state,
+            now=now,
+        )
+        await apply_effects(self.services, tx, work)
+        if upload is not None and work.written:
+            await tx.use_upload_token(upload, now)
+        if log.isEnabledFor(logging.DEBUG):  # every message is in the database
+            log.debug(
+                "message handled: conversation=%s %s -> %s replies=%d effects=%s",
+                conversation.id,
+                conversation.state,
+                outcome.state,
+                len(outcome.replies),
+                ",".join(type(e).__name__ for e in outcome.effects) or "-",
+            )
+        self._update(conversation, outcome, now)
+        await tx.save_conversation(conversation)
+        rendered = [
+            render(self.services, conversation, outcome.language, r, work.upload_url)
+            for r in outcome.replies
+        ]
+        # A reply carrying an upload link (whoever holds it can add an ID
+        # proof) is kept sealed, not in clear.
+        sealed = [holds_link(r, work.upload_url) for r in outcome.replies]
+        ids = await tx.record_outbound(
+            conversation.id,
+            work.inbound_id,
+            outcome.language,
+            outcome.state,
+            [
+                (key, self.services.keyring.seal_text(text) if seal else text, buttons)
+                for (key, text, buttons), seal in zip(rendered, sealed, strict=True)
+            ],
+            now,
+            sealed=sealed,
+            sent=answered,
+        )
         return [
             OutboundMessage(
                 message.channel,
@@ -365,7 +359,7 @@ class Engine:
                 sent=answered,
             )
             for id_, (key, text, buttons) in zip(ids, rendered, strict=True)
-        ], work
+        ]
 
     async def _dialogue(
         self,

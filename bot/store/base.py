@@ -8,7 +8,9 @@ happens inside ``Store.transaction()``: all of it commits or none of it does.
 from __future__ import annotations
 
 import abc
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from typing import TypeVar
 
 from bot.store.interface.chats import Chats
 from bot.store.interface.codes import Codes
@@ -18,6 +20,8 @@ from bot.store.interface.forgetting import Forgetting
 from bot.store.interface.outbox import Outbox
 from bot.store.interface.requests import Requests
 from bot.store.interface.staff import Staff
+
+T = TypeVar("T")
 
 
 class StoreError(Exception):
@@ -40,6 +44,13 @@ class Transaction(
 ):
     """Everything the core may do inside ``Store.transaction()``: each
     aggregate's interface (``bot.store.interface``) at once."""
+
+    async def run(self, body: Callable[[Transaction], Awaitable[T]]) -> T:
+        """``body(tx)``, in this transaction. A backend may run it where its
+        statements cost least (SQLite: on the database's own thread, when it
+        needs nothing else), and then run it again here if it could not: so
+        ``body`` changes nothing but the database until it returns."""
+        return await body(self)
 
 
 class Store(abc.ABC):

@@ -3,6 +3,8 @@ trips, the statements still in the order the code issued them."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,19 +27,22 @@ def trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     original = trips_module.on_thread
 
     def counted(db: Any, fn: Callable[..., Any]) -> Any:
-        made.append(fn.__qualname__.split(".")[1])
+        parts = fn.__qualname__.split(".")
+        made.append(parts[1] if len(parts) > 1 else parts[0])
         return original(db, fn)
 
     monkeypatch.setattr(trips_module, "on_thread", counted)
     yield made
 
 
-async def test_a_text_message_takes_two_trips_and_a_share_of_one_commit(
+async def test_a_text_message_takes_one_trip_and_a_share_of_one_commit(
     engine: Engine, trips: list[str]
 ) -> None:
-    """Its reads in one trip, its writes in another, the COMMIT after (shared
-    with the messages that queue up meanwhile): the floor of a message's
-    cost on one core is these trips, so a change that adds one shows here."""
+    """Its whole unit of work on the database thread in one trip
+    (``Transaction.run``), the COMMIT after (shared with the messages that
+    queue up meanwhile): the floor of a message's cost on one core is these
+    trips, so a change that adds one (or makes it fall back to the event
+    loop) shows here."""
 
     def message(n: int, text: str) -> InboundMessage:
         return InboundMessage(Channel.WHATSAPP, "+6281234567890", f"SM{n}", text=text)
@@ -47,7 +52,7 @@ async def test_a_text_message_takes_two_trips_and_a_share_of_one_commit(
         trips.clear()
         replies = await engine.handle(message(n, text), answered=True)
         assert replies
-        assert trips == ["many", "_one", "commit"], text
+        assert trips == ["run_here", "commit"], text
 
 
 async def test_statements_go_in_order_with_begin_and_deferred_writes_in_the_next_trip(
@@ -107,5 +112,48 @@ async def test_a_transaction_that_runs_nothing_makes_no_trip(
             pass
         assert trips == []
         assert not store.db.in_transaction
+    finally:
+        await store.close()
+
+
+async def test_a_body_that_needs_the_event_loop_is_undone_and_run_there_once(
+    tmp_path: Path, clock: FakeClock, trips: list[str]
+) -> None:
+    store = SQLiteStore(tmp_path / "db.sqlite3")
+    await store.open()
+    runs: list[str] = []
+    try:
+
+        async def body(tx: Any) -> int:
+            runs.append("ran")
+            await tx.create_conversation(Channel.TERMINAL, "loop", "menu", "id", clock())
+            await asyncio.sleep(0)  # needs the event loop: not on the database thread
+            return 7
+
+        trips.clear()
+        async with store.transaction() as tx:
+            assert await tx.run(body) == 7
+        assert runs == ["ran", "ran"]  # tried on the thread, then on the loop
+        assert trips[0] == "run_here"
+        async with store.transaction(readonly=True) as tx:
+            assert await tx.get_conversation(Channel.TERMINAL, "loop") is not None
+        with sqlite3.connect(tmp_path / "db.sqlite3") as other:
+            (count,) = other.execute(
+                "SELECT count(*) FROM conversations WHERE address = 'loop'"
+            ).fetchone()
+        assert count == 1  # the try on the thread left nothing behind
+
+        async def fails(tx: Any) -> None:
+            runs.append("fails")
+            await tx.create_conversation(Channel.TERMINAL, "fails", "menu", "id", clock())
+            raise LookupError("the body's own error")
+
+        runs.clear()
+        with pytest.raises(LookupError):
+            async with store.transaction() as tx:
+                await tx.run(fails)
+        assert runs == ["fails", "fails"]  # the loop's run has the last word
+        async with store.transaction(readonly=True) as tx:
+            assert await tx.get_conversation(Channel.TERMINAL, "fails") is None
     finally:
         await store.close()

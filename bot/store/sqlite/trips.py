@@ -17,14 +17,24 @@ checked by ``tests/store/test_trips.py``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
-from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiosqlite
 
 SAVEPOINT = "unit"  # one name: units of work follow each other, never nest
+ATTEMPT = "attempt"  # a body tried on the database thread (``run_here``)
 Params = Sequence[Any] | Mapping[str, Any]
 Statement = tuple[str, Params]
 
@@ -134,6 +144,31 @@ def _commit(conn: sqlite3.Connection, pending: list[Deferred]) -> None:
     conn.execute("COMMIT")
 
 
+def _run_here(
+    conn: sqlite3.Connection,
+    pending: list[Deferred],
+    make: Callable[[Direct], Coroutine[Any, Any, T]],
+) -> tuple[bool, T | None]:
+    _send(conn, pending)
+    conn.execute(f"SAVEPOINT {ATTEMPT}")
+    body = make(Direct(conn))
+    try:
+        body.send(None)
+    except StopIteration as finished:
+        conn.execute(f"RELEASE {ATTEMPT}")
+        return True, finished.value
+    except BaseException:
+        pass  # the event loop runs it again and raises its error then
+    else:
+        # It waited for something only the event loop has (a file written
+        # off the loop, a mail server, another transaction).
+        with contextlib.suppress(BaseException):
+            body.close()
+    conn.execute(f"ROLLBACK TO {ATTEMPT}")
+    conn.execute(f"RELEASE {ATTEMPT}")
+    return False, None
+
+
 def _rollback(conn: sqlite3.Connection) -> None:
     # Looked at on the thread, after every trip queued before: a trip cut
     # short by a cancellation may still have begun the transaction.
@@ -158,6 +193,59 @@ class Mark:
 
     index: int  # of its SAVEPOINT among the pending statements
     trips: int  # trips made before it
+
+
+class _Ready:
+    """An awaitable that is done already: awaiting it never suspends."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Result) -> None:
+        self.value = value
+
+    def __await__(self) -> Generator[Any, None, Result]:
+        return self.value
+        yield  # a generator that returns at once
+
+    async def __aenter__(self) -> Result:
+        return self.value
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class Direct:
+    """``Trips``' methods run at once on the connection, by code that runs on
+    the database thread itself (``Trips.run_here``): nothing to defer, no
+    trip to make, and awaiting them never suspends."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def defer(self, sql: str, params: Params = ()) -> None:
+        self._conn.execute(sql, _bind(params))
+
+    def defer_insert(self, sql: str, params: Params = ()) -> Later:
+        later = Later()
+        later.value = self._conn.execute(sql, _bind(params)).lastrowid
+        return later
+
+    def execute(self, sql: str, params: Params = ()) -> _Ready:
+        return _Ready(_run(self._conn, [], [(sql, params)])[0])
+
+    async def execute_fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        return _run(self._conn, [], [(sql, params)])[0].rows
+
+    async def many(self, statements: Iterable[Statement]) -> list[list[sqlite3.Row]]:
+        return [r.rows for r in _run(self._conn, [], list(statements))]
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> Result:
+        return _run_many(self._conn, [], sql, list(rows))
+
+    async def run_here(
+        self, make: Callable[[Direct], Coroutine[Any, Any, T]]
+    ) -> tuple[bool, T | None]:
+        return True, await make(self)
 
 
 class Trips:
@@ -235,6 +323,17 @@ class Trips:
     async def executemany(self, sql: str, rows: Iterable[Params]) -> Result:
         pending, batch = self._take(), list(rows)
         return await on_thread(self._db, lambda c: _run_many(c, pending, sql, batch))
+
+    async def run_here(
+        self, make: Callable[[Direct], Coroutine[Any, Any, T]]
+    ) -> tuple[bool, T | None]:
+        """Run a unit of work's body on the database thread in one trip, its
+        statements on the spot (``Direct``): (True, its result) when it
+        needed nothing but the database; else (False, None), with what it did
+        undone, for the caller to run it on the event loop, which then has
+        the last word (its errors included)."""
+        pending = self._take()
+        return await on_thread(self._db, lambda c: _run_here(c, pending, make))
 
     async def commit(self) -> None:
         """Send what is deferred and COMMIT, in one trip; nothing at all if

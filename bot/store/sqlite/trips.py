@@ -222,22 +222,28 @@ class Direct:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def defer(self, sql: str, params: Params = ()) -> None:
-        self._conn.execute(sql, _bind(params))
+    # No ``Later`` here: a row's number is known at once (``defer_insert``),
+    # so parameters go to SQLite as they are.
 
-    def defer_insert(self, sql: str, params: Params = ()) -> Later:
-        later = Later()
-        later.value = self._conn.execute(sql, _bind(params)).lastrowid
-        return later
+    def defer(self, sql: str, params: Params = ()) -> None:
+        self._conn.execute(sql, params)
+
+    def defer_insert(self, sql: str, params: Params = ()) -> int | None:
+        return self._conn.execute(sql, params).lastrowid
+
+    def _result(self, sql: str, params: Params) -> Result:
+        cursor = self._conn.execute(sql, params)
+        rows = cursor.fetchall()
+        return Result(rows, cursor.lastrowid, cursor.rowcount)
 
     def execute(self, sql: str, params: Params = ()) -> _Ready:
-        return _Ready(_run(self._conn, [], [(sql, params)])[0])
+        return _Ready(self._result(sql, params))
 
     async def execute_fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        return _run(self._conn, [], [(sql, params)])[0].rows
+        return self._conn.execute(sql, params).fetchall()
 
     async def many(self, statements: Iterable[Statement]) -> list[list[sqlite3.Row]]:
-        return [r.rows for r in _run(self._conn, [], list(statements))]
+        return [self._conn.execute(sql, params).fetchall() for sql, params in statements]
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> Result:
         return _run_many(self._conn, [], sql, list(rows))

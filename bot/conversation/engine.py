@@ -111,12 +111,12 @@ class Engine:
             message, inbound, files = prepare(self.services, message)
         for _ in range(REFERENCE_ATTEMPTS):
             try:
-                work = self._in_transaction(message, inbound, files, upload=None, answered=answered)
+                unit = self._in_transaction(message, inbound, files, upload=None, answered=answered)
                 # Shielded when it writes files: a caller cancelled mid-way (a
                 # shutdown) must not cut the transaction between its commit and
                 # their clean-up. A text alone needs no clean-up (and the store
                 # sees its own COMMIT through), so it spares the task.
-                replies, _ = await (asyncio.shield(work) if files else work)
+                replies, _ = await (asyncio.shield(unit) if files else unit)
                 return replies
             except DuplicateReference:
                 log.warning("request reference collided; retrying with a new one")

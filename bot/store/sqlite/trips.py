@@ -119,16 +119,17 @@ def _send(conn: sqlite3.Connection, pending: list[Deferred]) -> None:
             later.value = cursor.lastrowid
 
 
+def _result(conn: sqlite3.Connection, sql: str, params: Params) -> Result:
+    cursor = conn.execute(sql, params)
+    rows = cursor.fetchall()
+    return Result(rows, cursor.lastrowid, cursor.rowcount)
+
+
 def _run(
     conn: sqlite3.Connection, pending: list[Deferred], statements: list[Statement]
 ) -> list[Result]:
     _send(conn, pending)
-    results = []
-    for sql, params in statements:
-        cursor = conn.execute(sql, _bind(params))
-        rows = cursor.fetchall()
-        results.append(Result(rows, cursor.lastrowid, cursor.rowcount))
-    return results
+    return [_result(conn, sql, _bind(params)) for sql, params in statements]
 
 
 def _run_many(
@@ -231,13 +232,8 @@ class Direct:
     def defer_insert(self, sql: str, params: Params = ()) -> int | None:
         return self._conn.execute(sql, params).lastrowid
 
-    def _result(self, sql: str, params: Params) -> Result:
-        cursor = self._conn.execute(sql, params)
-        rows = cursor.fetchall()
-        return Result(rows, cursor.lastrowid, cursor.rowcount)
-
     def execute(self, sql: str, params: Params = ()) -> _Ready:
-        return _Ready(self._result(sql, params))
+        return _Ready(_result(self._conn, sql, params))
 
     async def execute_fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         return self._conn.execute(sql, params).fetchall()

@@ -3,13 +3,22 @@
 # and CI (.ci/run) both run this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The upload-page browser test drives Debian's Chromium through Playwright; browsers are
+# The browser tests drive Debian's Chromium through Playwright; browsers are
 # never downloaded (no `playwright install`), so install the system one when missing.
-if ! command -v chromium >/dev/null 2>&1; then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# The PostgreSQL tests start a throwaway server from Debian's binaries
+# (tests/postgres.py) unless PRIVACYBOT_TEST_DATABASE_URL names one.
+if [ -z "${PRIVACYBOT_TEST_DATABASE_URL:-}" ] \
+    && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null \
+    && ! command -v initdb >/dev/null 2>&1; then
+    missing+=(postgresql)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 python3 -m venv .venv
 .venv/bin/pip install -q -e '.[test]'

@@ -250,3 +250,22 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     if not collection_path.name.startswith("test_"):
         return None
     return "pytest.mark.fast" not in collection_path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL server's URL (``tests/postgres.py``: the one
+    PRIVACYBOT_TEST_DATABASE_URL names, else a throwaway one)."""
+    from tests.postgres import server
+
+    with server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_database(postgres_server: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database for this test, dropped afterwards."""
+    from tests.postgres import fresh_database
+
+    with fresh_database(postgres_server) as url:
+        yield url

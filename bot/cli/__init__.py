@@ -147,6 +147,12 @@ def _parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from stdin"
     )
 
+    db = commands.add_parser("db", help="the database itself")
+    db_actions = db.add_subparsers(dest="action", metavar="ACTION", required=True)
+    db_actions.add_parser(
+        "upgrade", help="bring the schema up to date now (the server also does it at start)"
+    )
+
     tokens = commands.add_parser("api-token", help="bearer tokens of the back-office API")
     token_actions = tokens.add_subparsers(dest="action", metavar="ACTION", required=True)
     creating = token_actions.add_parser("create", help="a new token, printed once")
@@ -210,6 +216,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         return await _import_accounts(args, settings)
     if args.command == "purge":
         return await _purge(settings)
+    if args.command == "db":
+        return await _upgrade(settings)
     if args.command == "api-token":
         return await _create_token(args, settings)
     if args.command == "staff":
@@ -418,6 +426,24 @@ async def _purge(settings: Settings) -> int:
             f"Also removed {report.orphans} unreferenced files and forgot "
             f"{report.forgotten} customers of completed deletions.\n"
         )
+    return 0
+
+
+async def _upgrade(settings: Settings) -> int:
+    """For deploy pipelines: migrate before the new release starts serving."""
+    from bot.store import open_store
+
+    store = open_store(settings)
+    await store.open()
+    try:
+        version = await store.schema_version()
+    finally:
+        await store.close()
+    if store.applied:
+        done = ", ".join(str(v) for v in store.applied)
+        sys.stdout.write(f"Database schema upgraded to version {version} (applied: {done}).\n")
+    else:
+        sys.stdout.write(f"Database schema already at version {version}.\n")
     return 0
 
 

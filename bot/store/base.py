@@ -54,6 +54,8 @@ class Transaction(
 
 
 class Store(abc.ABC):
+    applied: list[int]  # the schema versions the last ``open`` applied
+
     @abc.abstractmethod
     async def open(self) -> None:
         """Connect and bring the schema up to date."""

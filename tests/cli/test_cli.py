@@ -1062,3 +1062,16 @@ async def test_a_forgotten_customers_undeliverable_last_notice_keeps_no_address(
             p.name for p in data.rglob("*") if p.is_file() and user.encode() in p.read_bytes()
         ]
         assert holding == []
+
+
+def test_db_upgrade_migrates_once_and_says_what_it_applied(data_dir: Path) -> None:
+    from bot.store.sqlite.connection import _migrations
+
+    latest = _migrations()[-1][0]
+    first = run(data_dir, "db", "upgrade")
+    assert first.returncode == 0, first.stderr
+    applied = ", ".join(str(version) for version, _ in _migrations())
+    assert first.stdout == f"Database schema upgraded to version {latest} (applied: {applied}).\n"
+    again = run(data_dir, "db", "upgrade")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == f"Database schema already at version {latest}.\n"

@@ -64,6 +64,7 @@ class SQLiteStore(Store):
         self.busy_timeout = busy_timeout
         self._db: aiosqlite.Connection | None = None
         self._commits = GroupCommit(lambda: self.db)
+        self.applied: list[int] = []  # migrations the last ``open`` applied
 
     async def open(self) -> None:
         try:
@@ -118,6 +119,7 @@ class SQLiteStore(Store):
                     continue
                 for statement in _statements(script):
                     await trips.execute(statement)
+                self.applied.append(version)
                 await trips.execute(
                     "INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,)
                 )

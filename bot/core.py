@@ -7,6 +7,9 @@ the services and the engine are attached in the server's lifespan.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import uuid
 
 from bot.conversation.engine import Engine
 from bot.delivery.channels import Channels
@@ -22,6 +25,8 @@ class Core:
         # Set when the server begins to stop: long-lived responses (the
         # console's event streams) end so the shutdown is not held up.
         self.stopping = asyncio.Event()
+        # This process among the instances serving one database (leases).
+        self.instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     @property
     def engine(self) -> Engine:

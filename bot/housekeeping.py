@@ -31,6 +31,24 @@ class PurgeReport:
     chat_files: int = 0
 
 
+HOUSEKEEPING_LEASE = "housekeeping"
+
+
+async def purge_in_turn(
+    services: Services, engine: Engine, instance: str, every: timedelta
+) -> PurgeReport | None:
+    """The hourly round, by one of the instances serving the database: the
+    one that holds the housekeeping lease (taken for ``every``, renewed by
+    its holder each round, passed on when a holder stops renewing it).
+    None when another instance has it."""
+    now = services.clock()
+    async with services.store.transaction() as tx:
+        mine = await tx.take_lease(HOUSEKEEPING_LEASE, instance, now, now + every)
+    if not mine:
+        return None
+    return await purge(services, engine)
+
+
 async def purge(services: Services, engine: Engine) -> PurgeReport:
     """One round of housekeeping: what retention and forgetting allow to go, goes."""
     drafts = await engine.discard_stale_drafts()

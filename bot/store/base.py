@@ -17,6 +17,7 @@ from bot.store.interface.codes import Codes
 from bot.store.interface.conversations import Conversations
 from bot.store.interface.desk import Desk
 from bot.store.interface.forgetting import Forgetting
+from bot.store.interface.leases import Leases
 from bot.store.interface.outbox import Outbox
 from bot.store.interface.requests import Requests
 from bot.store.interface.staff import Staff
@@ -41,6 +42,7 @@ class Transaction(
     Codes,
     Forgetting,
     Desk,
+    Leases,
 ):
     """Everything the core may do inside ``Store.transaction()``: each
     aggregate's interface (``bot.store.interface``) at once."""

@@ -16,6 +16,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from functools import partial
 from importlib import resources
 from string import Template
@@ -35,7 +36,7 @@ from bot.core import Core
 from bot.delivery.notifications import run_worker
 from bot.delivery.staff_alerts import run_announcer
 from bot.domain.models import InboundFile
-from bot.housekeeping import purge
+from bot.housekeeping import purge_in_turn
 from bot.infra.catalogue import Catalogue
 from bot.infra.clock import Clock, utc_now
 from bot.infra.crypto import hash_token
@@ -333,7 +334,7 @@ def create_app(
 async def _housekeeping(core: Core, every: float) -> None:
     while True:
         try:
-            await purge(core.services, core.engine)
+            await purge_in_turn(core.services, core.engine, core.instance, timedelta(seconds=every))
         except Exception as exc:  # try again next round
             log.error("housekeeping failed: %s", type(exc).__name__)
         await asyncio.sleep(every)

@@ -11,6 +11,7 @@ from bot.store.sqlite.codes import SQLiteCodes
 from bot.store.sqlite.conversations import SQLiteConversations
 from bot.store.sqlite.desk import SQLiteDesk
 from bot.store.sqlite.forgetting import SQLiteForgetting
+from bot.store.sqlite.leases import SQLiteLeases
 from bot.store.sqlite.outbox import SQLiteOutbox
 from bot.store.sqlite.requests import SQLiteRequests
 from bot.store.sqlite.staff import SQLiteStaff
@@ -27,6 +28,7 @@ class _SQLiteTransaction(
     SQLiteCodes,
     SQLiteForgetting,
     SQLiteDesk,
+    SQLiteLeases,
     Transaction,
 ):
     """Each mixin implements its aggregate's part of ``Transaction``; the

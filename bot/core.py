@@ -10,6 +10,7 @@ import asyncio
 import os
 import socket
 import uuid
+from datetime import timedelta
 
 from bot.conversation.engine import Engine
 from bot.delivery.channels import Channels
@@ -41,3 +42,20 @@ class Core:
     def attach(self, engine: Engine | None) -> None:
         self._engine = engine
         self.channels.attach(engine.services if engine else None)
+
+    async def hold(self, lease: str, seconds: float) -> bool:
+        """Whether this instance holds ``lease`` for the next ``seconds``
+        (taken, or renewed when it held it already), among the instances
+        serving one database; False while another one holds it."""
+        services = self.services
+        now = services.clock()
+        async with services.store.transaction() as tx:
+            return await tx.take_lease(lease, self.instance, now, now + timedelta(seconds=seconds))
+
+    async def release(self, lease: str) -> None:
+        """Give ``lease`` up at once if this instance holds it (a clean stop),
+        so another instance need not wait for it to expire."""
+        services = self.services
+        now = services.clock()
+        async with services.store.transaction() as tx:
+            await tx.take_lease(lease, self.instance, now, now)

@@ -58,6 +58,14 @@ SEND_ATTEMPTS = 4
 CALLBACK_SEPARATOR = "|"
 ALLOWED_UPDATES = ["message", "callback_query"]
 POLL_TIMEOUT = 10  # seconds a getUpdates call may wait for news
+# Telegram answers a second concurrent getUpdates with 409 Conflict, so when
+# several servers share one database one of them polls: the holder of this
+# lease, renewed before each getUpdates. A standby asks again every
+# STANDBY_SECONDS and takes over once a holder stopped renewing it (killed:
+# after POLL_LEASE_SECONDS; stopped cleanly: at once).
+POLL_LEASE = "telegram-polling"
+POLL_LEASE_SECONDS = 60
+STANDBY_SECONDS = 5.0
 UPDATE_ATTEMPTS = 5  # then the update is skipped, so one bad update cannot stall the bot
 
 COMMANDS = {
@@ -100,6 +108,7 @@ class TelegramAdapter(ChannelAdapter):
         )
         self.application = builder.updater(None).build()
         self._poller: asyncio.Task[None] | None = None
+        self.standby_seconds = STANDBY_SECONDS
 
     @property
     def bot(self) -> Bot:
@@ -150,6 +159,8 @@ class TelegramAdapter(ChannelAdapter):
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
+            with contextlib.suppress(StoreError):
+                await self.core.release(POLL_LEASE)
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
@@ -199,7 +210,24 @@ class TelegramAdapter(ChannelAdapter):
         only once it has been handled."""
         offset: int | None = None
         failures = 0
+        standing_by = False
         while True:
+            try:
+                mine = await self.core.hold(POLL_LEASE, POLL_LEASE_SECONDS)
+            except StoreError as exc:  # nothing could be handled now anyway
+                log.error("database unavailable for Telegram polling: %s", type(exc).__name__)
+                await asyncio.sleep(self.standby_seconds)
+                continue
+            if not mine:
+                if not standing_by:
+                    log.info("Telegram long polling runs in another instance; this one stands by")
+                standing_by = True
+                offset = None  # the holder confirms what it handled
+                await asyncio.sleep(self.standby_seconds)
+                continue
+            if standing_by:
+                log.info("Telegram long polling taken over by this instance")
+                standing_by = False
             try:
                 updates = await self.bot.get_updates(
                     offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES

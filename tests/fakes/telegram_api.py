@@ -337,6 +337,7 @@ class FakeTelegram:
 
         # What the bot did (read these in asserts).
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.poll_conflicts = 0  # long polls ended by another bot instance's getUpdates
         self.sent: list[dict[str, Any]] = []
         self.answered_callbacks: list[dict[str, Any]] = []
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -809,6 +810,7 @@ class FakeTelegram:
         deadline = loop.time() + timeout
         while True:
             if generation != self._poll_generation:
+                self.poll_conflicts += 1
                 raise _ApiError(409, POLL_CONFLICT)
             if self.webhook["url"]:
                 raise _ApiError(409, WEBHOOK_CONFLICT)

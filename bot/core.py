@@ -45,17 +45,10 @@ class Core:
 
     async def hold(self, lease: str, seconds: float) -> bool:
         """Whether this instance holds ``lease`` for the next ``seconds``
-        (taken, or renewed when it held it already), among the instances
-        serving one database; False while another one holds it."""
-        services = self.services
-        now = services.clock()
-        async with services.store.transaction() as tx:
-            return await tx.take_lease(lease, self.instance, now, now + timedelta(seconds=seconds))
+        (``Services.hold_lease``)."""
+        return await self.services.hold_lease(lease, self.instance, timedelta(seconds=seconds))
 
     async def release(self, lease: str) -> None:
         """Give ``lease`` up at once if this instance holds it (a clean stop),
         so another instance need not wait for it to expire."""
-        services = self.services
-        now = services.clock()
-        async with services.store.transaction() as tx:
-            await tx.take_lease(lease, self.instance, now, now)
+        await self.services.hold_lease(lease, self.instance, timedelta(0))

@@ -41,10 +41,7 @@ async def purge_in_turn(
     one that holds the housekeeping lease (taken for ``every``, renewed by
     its holder each round, passed on when a holder stops renewing it).
     None when another instance has it."""
-    now = services.clock()
-    async with services.store.transaction() as tx:
-        mine = await tx.take_lease(HOUSEKEEPING_LEASE, instance, now, now + every)
-    if not mine:
+    if not await services.hold_lease(HOUSEKEEPING_LEASE, instance, every):
         return None
     return await purge(services, engine)
 

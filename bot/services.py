@@ -8,6 +8,7 @@ product depends on the services it actually uses.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.infra.blobs import BlobStore
 from bot.infra.catalogue import Catalogue
@@ -29,3 +30,12 @@ class Services:
     blobs: BlobStore
     directory: AccountDirectory
     mailer: Mailer
+
+    async def hold_lease(self, lease: str, holder: str, span: timedelta) -> bool:
+        """Whether ``holder`` holds ``lease`` for the next ``span`` (taken, or
+        renewed when it held it already), among the instances serving one
+        database; False while another one holds it. A zero ``span`` gives a
+        held lease up at once."""
+        now = self.clock()
+        async with self.store.transaction() as tx:
+            return await tx.take_lease(lease, holder, now, now + span)

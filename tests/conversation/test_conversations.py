@@ -411,7 +411,7 @@ async def test_nothing_is_kept_when_the_transaction_fails(
     engine: Engine, chat: Chat, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati")
-    from bot.store.sqlite import _SQLiteTransaction
+    from bot.store.sqlite.transaction import _SQLiteTransaction
 
     async def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")

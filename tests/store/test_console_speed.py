@@ -18,8 +18,8 @@ from bot.domain.models import FORGOTTEN_EMAIL_PREFIX, Channel
 from bot.store import Store
 from bot.store.interface.desk import AUDIT_KINDS
 from bot.store.interface.requests import QueueQuery
+from bot.store.sql.desk import _AUDIT_PARTS
 from bot.store.sqlite import SQLiteStore
-from bot.store.sqlite.desk import _AUDIT_PARTS
 from flows.types import RequestStatus, RequestType
 
 pytestmark = pytest.mark.fast  # no servers: part of the quick inner loop

@@ -1,16 +1,13 @@
-"""Privacy requests, their events and attachments in SQLite."""
+"""Privacy requests, their events and attachments."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import unicodedata
 from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
-
-import aiosqlite
 
 from bot.domain.models import (
     AttachmentRecord,
@@ -23,7 +20,7 @@ from bot.domain.timestamps import utc_iso as _ts
 from bot.store.base import DuplicateReference
 from bot.store.interface.conversations import InboundRef
 from bot.store.interface.requests import QueueQuery
-from bot.store.sqlite.queries import FORGOTTEN_LIKE, Queries, _dt
+from bot.store.sql.queries import FORGOTTEN_LIKE, NO_LIMIT, Queries, Row, _dt
 from flows.types import OPEN_STATUSES, RequestStatus, RequestType
 
 REQUESTS_FOR_ADDRESS = (
@@ -32,7 +29,7 @@ REQUESTS_FOR_ADDRESS = (
 )
 
 
-class SQLiteRequests(Queries):
+class SqlRequests(Queries):
     async def open_requests_for_email(self, email: str) -> list[RequestRecord]:
         rows = await self._all(
             "SELECT * FROM requests WHERE lower(email) = lower(?) AND status IN "
@@ -71,34 +68,31 @@ class SQLiteRequests(Queries):
         now: datetime,
         due_date: date,
     ) -> int:
-        try:
-            cur = await self.db.execute(
-                "INSERT INTO requests (reference, type, status, channel, customer_address, "
-                "conversation_id, language, full_name, email, reason, details, created_at, "
-                "updated_at, due_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    reference,
-                    type.value,
-                    status.value,
-                    channel.value,
-                    customer_address,
-                    conversation_id,
-                    language,
-                    full_name,
-                    email,
-                    reason,
-                    json.dumps(details, ensure_ascii=False),
-                    _ts(now),
-                    _ts(now),
-                    due_date.isoformat(),
-                ),
-            )
-        except sqlite3.IntegrityError as exc:
-            if "requests.reference" in str(exc):
-                raise DuplicateReference(reference) from exc
-            raise
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+        row = await self._one(
+            "INSERT INTO requests (reference, type, status, channel, customer_address, "
+            "conversation_id, language, full_name, email, reason, details, created_at, "
+            "updated_at, due_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (reference) DO NOTHING RETURNING id",
+            (
+                reference,
+                type.value,
+                status.value,
+                channel.value,
+                customer_address,
+                conversation_id,
+                language,
+                full_name,
+                email,
+                reason,
+                json.dumps(details, ensure_ascii=False),
+                _ts(now),
+                _ts(now),
+                due_date.isoformat(),
+            ),
+        )
+        if row is None:
+            raise DuplicateReference(reference)
+        return int(row[0])
 
     async def set_due_date(self, reference: str, due: date, now: datetime) -> None:
         await self.db.execute(
@@ -286,7 +280,7 @@ class SQLiteRequests(Queries):
         order = _QUEUE_ORDER.get(query.sort, _QUEUE_ORDER["due"])
         way = "DESC" if query.descending else "ASC"
         keys = ", ".join(f"{key} {way}" for key in order)
-        page = [-1 if query.limit is None else max(query.limit, 0), max(query.offset, 0)]
+        page = [NO_LIMIT if query.limit is None else max(query.limit, 0), max(query.offset, 0)]
         if searched:
             return await self._searched_page(condition, keys, [*params, *page])
         row = await self._one(f"SELECT count(*) FROM requests{condition}", params)
@@ -377,7 +371,7 @@ def _queue_search(typed: str) -> tuple[str, list[str]] | None:
     return sql + ")", params
 
 
-def _request(row: aiosqlite.Row, **extra: Any) -> RequestRecord:
+def _request(row: Row, **extra: Any) -> RequestRecord:
     return RequestRecord(
         id=row["id"],
         reference=row["reference"],

@@ -1,17 +1,15 @@
-"""Staff chats and escalations in SQLite."""
+"""Staff chats and escalations."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.domain.models import Channel, ConversationRecord, Escalation, StaffReply, TranscriptLine
 from bot.domain.timestamps import utc_iso as _ts
 from bot.store.interface.chats import ChatFile, ChatMessage, ChatSummary, ReadyAnswer
-from bot.store.sqlite.conversations import _conversation
-from bot.store.sqlite.queries import FORGOTTEN_LIKE, Queries, _dt
+from bot.store.sql.conversations import _conversation
+from bot.store.sql.queries import FORGOTTEN_LIKE, Queries, Row, _dt
 
 # Chats staff have been part of: handed over, held, or acted on. Gathered
 # from the indexes of each part (staff's chats: 0009's partial index), not by
@@ -38,11 +36,11 @@ _EMAIL = (
     + " ORDER BY r.id DESC LIMIT 1))"
 )
 _MATCHES = (
-    "(instr(lower(c.address), :q) OR instr(c.address, :number) OR "
-    "instr(lower(coalesce(json_extract(c.slots, "
-    "'$.full_name'), '')), :q) OR instr(lower(coalesce(json_extract(c.slots, '$.email'), '')), "
-    ":q) OR EXISTS (SELECT 1 " + _THEIR_REQUESTS + " AND (instr(lower(r.full_name), :q) OR "
-    "instr(lower(r.email), :q) OR instr(lower(r.reference), :q))))"
+    "(instr(lower(c.address), :q) > 0 OR instr(c.address, :number) > 0 OR "
+    "instr(lower(coalesce(json_extract(c.slots, '$.full_name'), '')), :q) > 0 OR "
+    "instr(lower(coalesce(json_extract(c.slots, '$.email'), '')), :q) > 0 OR "
+    "EXISTS (SELECT 1 " + _THEIR_REQUESTS + " AND (instr(lower(r.full_name), :q) > 0 OR "
+    "instr(lower(r.email), :q) > 0 OR instr(lower(r.reference), :q) > 0)))"
 )
 _ORDER = {
     "waiting": "c.waiting_staff_since, c.id",
@@ -73,7 +71,7 @@ _LAST = (
 _LATEST_AT_ONCE = 100  # parts of one statement (SQLite allows 500)
 
 
-class SQLiteChats(Queries):
+class SqlChats(Queries):
     async def staff_queue(self, staff: str, everyone: bool = False) -> list[ConversationRecord]:
         rows = await self._all(
             "SELECT * FROM conversations WHERE (waiting_staff_since IS NOT NULL AND "
@@ -226,9 +224,9 @@ class SQLiteChats(Queries):
         found = {r["id"]: r for r in rows}
         return await self._summaries([found[i] for i in ids if i in found]), int(total)
 
-    async def _summaries(self, rows: list[aiosqlite.Row]) -> list[ChatSummary]:
+    async def _summaries(self, rows: list[Row]) -> list[ChatSummary]:
         ids = [r["id"] for r in rows]
-        latest: dict[int, aiosqlite.Row] = {}
+        latest: dict[int, Row] = {}
         for start in range(0, len(ids), _LATEST_AT_ONCE):
             chunk = ids[start : start + _LATEST_AT_ONCE]
             sql = " UNION ALL ".join([_LAST] * len(chunk))
@@ -394,8 +392,9 @@ class SQLiteChats(Queries):
             return
         for key, (text_id, text_en) in answers.items():
             await self.db.execute(
-                "INSERT OR IGNORE INTO ready_answers (key, text_id, text_en, created_at, "
-                "updated_at, updated_by) VALUES (?, ?, ?, ?, ?, 'system')",
+                "INSERT INTO ready_answers (key, text_id, text_en, created_at, "
+                "updated_at, updated_by) VALUES (?, ?, ?, ?, ?, 'system') "
+                "ON CONFLICT DO NOTHING",
                 (key, text_id, text_en, _ts(now), _ts(now)),
             )
         await self.db.execute(
@@ -450,7 +449,7 @@ def _as_stored_number(query: str) -> str:
     return query.strip().lower()
 
 
-def _summary(row: aiosqlite.Row, last: aiosqlite.Row | None) -> ChatSummary:
+def _summary(row: Row, last: Row | None) -> ChatSummary:
     return ChatSummary(
         chat=_conversation(row),
         name=row["who_name"] or None,
@@ -463,7 +462,7 @@ def _summary(row: aiosqlite.Row, last: aiosqlite.Row | None) -> ChatSummary:
     )
 
 
-def _file(row: aiosqlite.Row) -> ChatFile:
+def _file(row: Row) -> ChatFile:
     return ChatFile(
         id=row["id"],
         token=row["token"],

@@ -1,4 +1,4 @@
-"""The dashboard's counts and the audit view's lines in SQLite."""
+"""The dashboard's counts and the audit view's lines."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from bot.domain.records_staff import AuditLine
 from bot.domain.timestamps import utc_iso as _ts
-from bot.store.sqlite.queries import Queries
+from bot.store.sql.queries import Queries
 
 # Every source of the audit view as the same columns: kind, actor, subject,
 # detail, address, at (and the row's id, so lines of one moment keep their
@@ -33,7 +33,7 @@ def _marks(values: Collection[str]) -> str:
     return ",".join("?" * len(values))
 
 
-class SQLiteDesk(Queries):
+class SqlDesk(Queries):
     async def count_requests_by_status(self, statuses: Collection[str]) -> dict[str, int]:
         if not statuses:
             return {}

@@ -1,18 +1,16 @@
-"""Accounts, email codes and downloads in SQLite."""
+"""Accounts, email codes and downloads."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-import aiosqlite
-
 from bot.domain.models import CodeRecord, DownloadRecord
 from bot.domain.timestamps import utc_iso as _ts
-from bot.store.sqlite.queries import Queries, _dt
+from bot.store.sql.queries import Queries, Row, _dt
 
 
-class SQLiteCodes(Queries):
+class SqlCodes(Queries):
     async def find_account(self, email: str) -> tuple[str, str] | None:
         row = await self._one(
             "SELECT email, full_name FROM accounts WHERE email = ?", (email.casefold(),)
@@ -42,9 +40,15 @@ class SQLiteCodes(Queries):
 
     async def save_code(self, code: CodeRecord) -> None:
         await self.db.execute(
-            "INSERT OR REPLACE INTO email_codes (conversation_id, purpose, email, digest, "
+            "INSERT INTO email_codes (conversation_id, purpose, email, digest, "
             "directory_name, issued_at, expires_at, attempts, sends, last_sent_at, "
-            "locked_until, verified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "locked_until, verified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (conversation_id) DO UPDATE SET purpose = excluded.purpose, "
+            "email = excluded.email, digest = excluded.digest, "
+            "directory_name = excluded.directory_name, issued_at = excluded.issued_at, "
+            "expires_at = excluded.expires_at, attempts = excluded.attempts, "
+            "sends = excluded.sends, last_sent_at = excluded.last_sent_at, "
+            "locked_until = excluded.locked_until, verified_at = excluded.verified_at",
             (
                 code.conversation_id,
                 code.purpose,
@@ -141,7 +145,7 @@ class SQLiteCodes(Queries):
         )
 
 
-def _code(row: aiosqlite.Row) -> CodeRecord:
+def _code(row: Row) -> CodeRecord:
     return CodeRecord(
         conversation_id=row["conversation_id"],
         purpose=row["purpose"],

@@ -1,15 +1,34 @@
-"""Forgetting, retention and purges in SQLite."""
+"""Forgetting, retention and purges."""
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from bot.domain.models import FORGOTTEN_EMAIL_PREFIX
 from bot.domain.timestamps import utc_iso as _ts
-from bot.store.sqlite.queries import FORGOTTEN_LIKE, Queries
+from bot.store.sql.queries import FORGOTTEN_LIKE, Queries, Row
+
+# A proof-view reason picked from the console's list is a code (lowercase
+# letters and "_"); anything else was typed in words and goes when forgetting.
+_REASON_CODE = re.compile(r"[a-z_]*")
+# What a notice keeps of its parameters once its customer is forgotten.
+_NOTICE_KEEPS = ("reference", "type", "due_date")
 
 
-class SQLiteForgetting(Queries):
+def _without_words(data: dict[str, Any]) -> dict[str, Any]:
+    """A status event without what people wrote in it."""
+    return {k: v for k, v in data.items() if k not in ("reason", "message", "text")}
+
+
+def _only_reference(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: params.get(k) for k in _NOTICE_KEEPS}
+
+
+class SqlForgetting(Queries):
     async def drop_compliance_records(self, before: datetime) -> int:
         rows = await self._all(
             "SELECT id FROM requests WHERE email LIKE ? AND updated_at < ?",
@@ -67,12 +86,18 @@ class SQLiteForgetting(Queries):
         )
         # Who looked at the files stays; a reason typed in words goes (a reason
         # from the console's list is a code: lowercase letters and "_").
-        await self.db.execute(
-            f"UPDATE attachment_views SET reason = '' WHERE reason GLOB '*[^a-z_]*' AND "
-            f"attachment_id IN (SELECT id FROM attachments WHERE request_id IN ({marks}) OR "
-            f"conversation_id IN ({convs}))",
-            (*request_ids, *conversations),
-        )
+        typed = [
+            (r[0],)
+            for r in await self._all(
+                f"SELECT id, reason FROM attachment_views WHERE reason <> '' AND "
+                f"attachment_id IN (SELECT id FROM attachments WHERE request_id IN ({marks}) OR "
+                f"conversation_id IN ({convs}))",
+                (*request_ids, *conversations),
+            )
+            if not _REASON_CODE.fullmatch(r[1])
+        ]
+        if typed:
+            await self.db.executemany("UPDATE attachment_views SET reason = '' WHERE id = ?", typed)
         await self.db.execute(
             f"DELETE FROM delivery_events WHERE outbound_id IN (SELECT id FROM "
             f"outbound_messages WHERE conversation_id IN ({convs}))",
@@ -125,17 +150,19 @@ class SQLiteForgetting(Queries):
             (FORGOTTEN_EMAIL_PREFIX + email_digest, *request_ids),
         )
         # The status history stays; what people wrote in it does not.
-        await self.db.execute(
-            f"UPDATE request_events SET data = json_remove(data, '$.reason', '$.message', "
-            f"'$.text') "
-            f"WHERE request_id IN ({marks})",
-            request_ids,
+        # (JSON edited here rather than in SQL, whose JSON functions differ
+        # between SQLite and PostgreSQL; a customer has few of these rows.)
+        events = await self._all(
+            f"SELECT id, data FROM request_events WHERE request_id IN ({marks})", request_ids
         )
+        await self._rewrite_json("request_events", "data", events, _without_words)
+        notices = await self._all(
+            f"SELECT id, params FROM notifications WHERE request_id IN ({marks})", request_ids
+        )
+        await self._rewrite_json("notifications", "params", notices, _only_reference)
         await self.db.execute(
-            f"UPDATE notifications SET params = json_object('reference', "
-            f"json_extract(params, '$.reference'), 'type', json_extract(params, '$.type'), "
-            f"'due_date', json_extract(params, '$.due_date')), address = CASE WHEN status = "
-            f"'pending' THEN address ELSE '' END WHERE request_id IN ({marks})",
+            f"UPDATE notifications SET address = '' WHERE status <> 'pending' "
+            f"AND request_id IN ({marks})",
             request_ids,
         )
         return tokens
@@ -162,3 +189,19 @@ class SQLiteForgetting(Queries):
             (_ts(cutoff),),
         )
         return [(r[0], r[1]) for r in rows]
+
+    async def _rewrite_json(
+        self,
+        table: str,
+        column: str,
+        rows: Sequence[Row],
+        change: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> None:
+        changed = []
+        for row_id, text in rows:
+            before = json.loads(text or "{}")
+            after = change(before)
+            if after != before:
+                changed.append((json.dumps(after, ensure_ascii=False), row_id))
+        if changed:
+            await self.db.executemany(f"UPDATE {table} SET {column} = ? WHERE id = ?", changed)

@@ -1,12 +1,10 @@
-"""The notification and mail outboxes in SQLite."""
+"""The notification and mail outboxes."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
 from typing import Any
-
-import aiosqlite
 
 from bot.domain.models import (
     Channel,
@@ -16,10 +14,10 @@ from bot.domain.models import (
     QueuedMail,
 )
 from bot.domain.timestamps import utc_iso as _ts
-from bot.store.sqlite.queries import FORGOTTEN_LIKE, Queries, _dt
+from bot.store.sql.queries import FORGOTTEN_LIKE, Queries, Row, _dt
 
 
-class SQLiteOutbox(Queries):
+class SqlOutbox(Queries):
     async def enqueue_notification(
         self,
         reference: str,
@@ -33,9 +31,10 @@ class SQLiteOutbox(Queries):
         created_at: datetime | None = None,
     ) -> bool:
         cur = await self.db.execute(
-            "INSERT OR IGNORE INTO notifications (request_id, kind, channel, address, language, "
+            "INSERT INTO notifications (request_id, kind, channel, address, language, "
             "params, idempotency_key, next_attempt_at, created_at) "
-            "SELECT id, ?, ?, ?, ?, ?, ?, ?, ? FROM requests WHERE reference = ?",
+            "SELECT id, ?, ?, ?, ?, ?, ?, ?, ? FROM requests WHERE reference = ? "
+            "ON CONFLICT DO NOTHING",
             (
                 kind,
                 channel,
@@ -177,12 +176,13 @@ class SQLiteOutbox(Queries):
     async def enqueue_mail(
         self, kind: str, sealed: str, idempotency_key: str, now: datetime, expires_at: datetime
     ) -> int | None:
-        cur = await self.db.execute(
-            "INSERT OR IGNORE INTO mail_outbox (kind, sealed, idempotency_key, next_attempt_at, "
-            "expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        row = await self._one(
+            "INSERT INTO mail_outbox (kind, sealed, idempotency_key, next_attempt_at, "
+            "expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING "
+            "RETURNING id",
             (kind, sealed, idempotency_key, _ts(now), _ts(expires_at), _ts(now)),
         )
-        return cur.lastrowid if cur.rowcount == 1 else None
+        return int(row[0]) if row else None
 
     async def claim_mail(
         self, now: datetime, until: datetime, limit: int, ids: list[int] | None = None
@@ -227,7 +227,7 @@ class SQLiteOutbox(Queries):
         )
 
 
-def _notification(r: aiosqlite.Row) -> Notification:
+def _notification(r: Row) -> Notification:
     return Notification(
         id=r["id"],
         reference=r["reference"],

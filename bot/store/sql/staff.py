@@ -1,10 +1,8 @@
-"""Staff accounts, sessions, login counters and API tokens in SQLite."""
+"""Staff accounts, sessions, login counters and API tokens."""
 
 from __future__ import annotations
 
 from datetime import datetime
-
-import aiosqlite
 
 from bot.domain.records_staff import (
     LoginFailures,
@@ -14,10 +12,10 @@ from bot.domain.records_staff import (
     StaffSessionRecord,
 )
 from bot.domain.timestamps import utc_iso as _ts
-from bot.store.sqlite.queries import Queries, _dt
+from bot.store.sql.queries import Queries, Row, _dt
 
 
-class SQLiteStaff(Queries):
+class SqlStaff(Queries):
     async def create_staff(
         self,
         email: str,
@@ -27,8 +25,8 @@ class SQLiteStaff(Queries):
         must_change_password: bool = False,
     ) -> bool:
         cur = await self.db.execute(
-            "INSERT OR IGNORE INTO staff (email, role, password_hash, created_at, "
-            "must_change_password) VALUES (lower(?), ?, ?, ?, ?)",
+            "INSERT INTO staff (email, role, password_hash, created_at, "
+            "must_change_password) VALUES (lower(?), ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (email, role, password_hash, _ts(now), int(must_change_password)),
         )
         return cur.rowcount == 1
@@ -96,7 +94,7 @@ class SQLiteStaff(Queries):
 
     async def end_sessions_of(self, staff_id: int, keep: str | None = None) -> None:
         await self.db.execute(
-            "DELETE FROM staff_sessions WHERE staff_id = ? AND id_hash IS NOT ?",
+            "DELETE FROM staff_sessions WHERE staff_id = ? AND id_hash IS DISTINCT FROM ?",
             (staff_id, keep),
         )
 
@@ -167,8 +165,9 @@ class SQLiteStaff(Queries):
         self, address: str, failures: int, locked_until: datetime | None, now: datetime
     ) -> None:
         await self.db.execute(
-            "INSERT OR REPLACE INTO login_failures (address, failures, last_at, locked_until) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO login_failures (address, failures, last_at, locked_until) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (address) DO UPDATE SET failures = "
+            "excluded.failures, last_at = excluded.last_at, locked_until = excluded.locked_until",
             (address, failures, _ts(now), _ts(locked_until) if locked_until else None),
         )
 
@@ -231,7 +230,7 @@ class SQLiteStaff(Queries):
         return str(row[0])
 
 
-def _member(row: aiosqlite.Row) -> StaffMember:
+def _member(row: Row) -> StaffMember:
     return StaffMember(
         id=row["id"],
         email=row["email"],

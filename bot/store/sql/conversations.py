@@ -1,4 +1,4 @@
-"""Conversations and their messages in SQLite."""
+"""Conversations and their messages."""
 
 from __future__ import annotations
 
@@ -6,20 +6,18 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-import aiosqlite
-
 from bot.domain.models import Channel, ConversationRecord, CustomerMessage, RecordedReply
 from bot.domain.timestamps import utc_iso as _ts
 from bot.store.interface.conversations import InboundRef, MessageContext
-from bot.store.sqlite.codes import _code
-from bot.store.sqlite.queries import Queries, _dt
-from bot.store.sqlite.requests import REQUESTS_FOR_ADDRESS, _request
+from bot.store.sql.codes import _code
+from bot.store.sql.queries import Queries, Row, _dt
+from bot.store.sql.requests import REQUESTS_FOR_ADDRESS, _request
 
 # ``json.dumps`` with an option builds a new encoder on every call.
 _json = json.JSONEncoder(ensure_ascii=False).encode
 
 
-class SQLiteConversations(Queries):
+class SqlConversations(Queries):
     async def find_inbound(self, channel: Channel, external_id: str) -> int | None:
         row = await self._one(
             "SELECT id FROM inbound_messages WHERE channel = ? AND external_id = ?",
@@ -322,7 +320,7 @@ class SQLiteConversations(Queries):
         ]
 
 
-def _conversation(row: aiosqlite.Row) -> ConversationRecord:
+def _conversation(row: Row) -> ConversationRecord:
     return ConversationRecord(
         id=row["id"],
         channel=Channel(row["channel"]),

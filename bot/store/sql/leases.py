@@ -1,14 +1,14 @@
-"""Leases in SQLite."""
+"""Leases."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from bot.domain.timestamps import utc_iso as _ts
-from bot.store.sqlite.queries import Queries
+from bot.store.sql.queries import Queries
 
 
-class SQLiteLeases(Queries):
+class SqlLeases(Queries):
     async def take_lease(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
         # One statement, so two instances asking at once cannot both get it:
         # the row is inserted, or updated only where the lease may pass.

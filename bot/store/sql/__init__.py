@@ -1,0 +1,1 @@
+"""The queries of every aggregate, written once for SQLite and PostgreSQL."""

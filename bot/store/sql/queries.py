@@ -1,0 +1,89 @@
+"""What every aggregate's SQL shares: one transaction's statements, its
+query helpers, and stored text read back as times.
+
+The aggregates' SQL is written once for both backends, in what SQLite and
+PostgreSQL both speak: ``?`` or ``:name`` parameters, ``ON CONFLICT``,
+``RETURNING``, ``IS DISTINCT FROM``; times as ISO text (compared as text:
+PostgreSQL's text columns use the "C" collation, as SQLite compares bytes).
+The few functions that differ only in name (``instr``, ``group_concat``,
+``json_extract`` of one key) are renamed for PostgreSQL as it prepares a
+statement (``bot.store.postgres.dialect``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.domain.models import FORGOTTEN_EMAIL_PREFIX
+
+# A forgotten customer's requests, in SQL (the prefix has no LIKE wildcards).
+FORGOTTEN_LIKE = FORGOTTEN_EMAIL_PREFIX + "%"
+# "No limit" as a LIMIT both databases take.
+NO_LIMIT = 2**62
+
+Params = Any  # a sequence for ``?`` parameters, a mapping for ``:name`` ones
+Statement = tuple[str, Params]
+
+
+class Row(Protocol):
+    """A result row: by position or by column name, and unpacked."""
+
+    def __getitem__(self, key: int | str) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __len__(self) -> int: ...
+
+    def keys(self) -> list[str]: ...
+
+
+class Result(Protocol):
+    rowcount: int
+
+    async def fetchall(self) -> list[Row]: ...
+
+    async def fetchone(self) -> Row | None: ...
+
+
+class Statements(Protocol):
+    """One transaction's statements, as each backend sends them
+    (``bot.store.sqlite.trips``, ``bot.store.postgres.statements``)."""
+
+    def defer(self, sql: str, params: Params = ()) -> None:
+        """A write whose outcome the code does not read: sent with the next
+        statement at the latest."""
+
+    def defer_insert(self, sql: str, params: Params = ()) -> Any:
+        """An INSERT deferred like ``defer``; its new row's ``id`` may be a
+        parameter of later statements."""
+
+    def execute(self, sql: str, params: Params = ()) -> Any:
+        """Awaited, or used as ``async with``: a ``Result``."""
+
+    async def execute_fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> Any: ...
+
+    async def many(self, statements: Iterable[Statement]) -> list[list[Row]]:
+        """Each statement's rows (sent together where the backend can)."""
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class Queries:
+    """The base of each aggregate's mixin. The store opens and ends the
+    transaction; a mixin only runs statements inside it."""
+
+    def __init__(self, db: Statements) -> None:
+        self.db = db
+
+    async def _one(self, sql: str, params: Params = ()) -> Row | None:
+        rows = await self.db.execute_fetchall(sql, params)
+        return next(iter(rows), None)
+
+    async def _all(self, sql: str, params: Params = ()) -> list[Row]:
+        return list(await self.db.execute_fetchall(sql, params))

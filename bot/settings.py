@@ -88,6 +88,11 @@ class Settings:
         return bool(self.telegram_bot_token)
 
     @property
+    def postgres(self) -> bool:
+        """Whether the database URL names a PostgreSQL server."""
+        return self.database_url.startswith(POSTGRES_SCHEMES)
+
+    @property
     def database_path(self) -> Path:
         """The SQLite file the database URL names."""
         url = self.database_url
@@ -97,7 +102,7 @@ class Settings:
             scheme = url.split(":", 1)[0]
             raise SettingsError(
                 f"PRIVACYBOT_DATABASE_URL: unsupported database {scheme!r}; "
-                "only sqlite:///PATH is available in this release"
+                "use sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
             )
         return Path(url.removeprefix("sqlite:///"))
 
@@ -105,6 +110,9 @@ class Settings:
     def blob_dir(self) -> Path:
         return self.data_dir / "files"
 
+
+# URLs that name a PostgreSQL server (libpq's two spellings).
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 # Settings that hold secrets, or URLs that may carry them: never shown.
 SECRET_SETTINGS = frozenset(
@@ -256,7 +264,8 @@ def _check(s: Settings) -> None:
         raise SettingsError("PRIVACYBOT_SLA_PROFILE: 'policy' or 'uu-pdp'")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError("PRIVACYBOT_LOG_LEVEL: one of DEBUG, INFO, WARNING, ERROR")
-    s.database_path  # noqa: B018 - validates the URL early
+    if not s.postgres:
+        s.database_path  # noqa: B018 - validates the URL early
     try:
         SupportHours.parse(s.support_hours, s.timezone)
     except SupportHoursError as exc:

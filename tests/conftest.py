@@ -4,10 +4,12 @@ test controls, and a small chat driver around the real engine."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import io
 import itertools
+import os
 import re
 import shutil
 import socket
@@ -269,3 +271,52 @@ def postgres_database(postgres_server: str) -> Iterator[str]:
 
     with fresh_database(postgres_server) as url:
         yield url
+
+
+# ``PRIVACYBOT_TEST_BACKEND=postgresql`` runs the suite against PostgreSQL:
+# every store the application opens on its default SQLite file opens a
+# database of its own on the test server instead (one per file, so a test
+# that reopens its store finds its data). Tests that open SQLite by name
+# (its own mechanisms) stay on SQLite.
+BACKEND = os.environ.get("PRIVACYBOT_TEST_BACKEND", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: str) -> Iterator[str]:
+    from tests.postgres import drop_database, migrated_template
+
+    name = migrated_template(postgres_server)
+    yield name
+    drop_database(postgres_server, name)
+
+
+@pytest.fixture(autouse=True)
+def _store_backend(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    if BACKEND != "postgresql" or request.node.get_closest_marker("sqlite_only"):
+        yield
+        return
+    import bot.app
+    import bot.store
+    from bot.store.postgres.store import PostgresStore
+    from tests.postgres import fresh_database
+
+    server = request.getfixturevalue("postgres_server")
+    template = request.getfixturevalue("postgres_template")
+    original = bot.store.open_store
+    databases: dict[Path, str] = {}
+    stack = contextlib.ExitStack()
+
+    def open_store(settings: Settings) -> bot.store.Store:
+        if settings.database_url:
+            return original(settings)
+        path = settings.database_path
+        if path not in databases:
+            databases[path] = stack.enter_context(fresh_database(server, template))
+        return PostgresStore(databases[path], timeout=settings.database_busy_timeout)
+
+    monkeypatch.setattr(bot.store, "open_store", open_store)
+    monkeypatch.setattr(bot.app, "open_store", open_store)
+    with stack:
+        yield

@@ -1,4 +1,5 @@
-"""Persistence behind one interface (``Store``); SQLite is the embedded default."""
+"""Persistence behind one interface (``Store``): SQLite, the embedded default,
+or PostgreSQL for several server instances."""
 
 from __future__ import annotations
 
@@ -19,4 +20,8 @@ __all__ = [
 
 def open_store(settings: Settings) -> Store:
     """The store the settings name (not yet opened)."""
+    if settings.postgres:
+        from bot.store.postgres.store import PostgresStore  # psycopg: only when used
+
+        return PostgresStore(settings.database_url, timeout=settings.database_busy_timeout)
     return SQLiteStore(settings.database_path, busy_timeout=settings.database_busy_timeout)

@@ -1,13 +1,14 @@
 """What the core needs from a database, independent of which one.
 
-SQLite is the embedded default; a PostgreSQL backend for several server
-instances is to implement this same interface. Everything that changes state
+SQLite is the embedded default; PostgreSQL serves several server instances
+on one database. Both run the same queries (``bot.store.sql``). Everything that changes state
 happens inside ``Store.transaction()``: all of it commits or none of it does.
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TypeVar
@@ -66,9 +67,16 @@ class Store(abc.ABC):
     async def close(self) -> None: ...
 
     @abc.abstractmethod
-    def transaction(self, readonly: bool = False) -> AbstractAsyncContextManager[Transaction]:
+    def transaction(
+        self, readonly: bool = False, key: str | None = None
+    ) -> AbstractAsyncContextManager[Transaction]:
         """All or nothing. ``readonly`` views take no write lock, so staff
-        listings never wait for (or hold up) conversations."""
+        listings never wait for (or hold up) conversations. ``key`` names
+        what a unit of work that writes must not share with another at the
+        same time, across every instance on the database (a conversation):
+        units with the same key run one at a time, with different keys side
+        by side; a unit without a key runs alone among those that write.
+        (On SQLite every unit that writes runs alone anyway.)"""
 
     @abc.abstractmethod
     async def schema_version(self) -> int: ...
@@ -87,3 +95,17 @@ class Store(abc.ABC):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+async def through(trip: Awaitable[T]) -> T:
+    """A COMMIT or ROLLBACK seen through to the end even when the task is
+    cancelled meanwhile (a worker stopped, a shutdown): the driver goes on
+    with it whatever becomes of the awaiting task, so giving up the wait
+    would leave the connection in a state the code does not know of. The
+    cancellation is passed on once it finished."""
+    step = asyncio.ensure_future(trip)
+    try:
+        return await asyncio.shield(step)
+    except asyncio.CancelledError:
+        await asyncio.wait({step})
+        raise

@@ -1064,8 +1064,9 @@ async def test_a_forgotten_customers_undeliverable_last_notice_keeps_no_address(
         assert holding == []
 
 
+@pytest.mark.sqlite_only  # SQLite's migrations before Alembic
 def test_db_upgrade_migrates_once_and_says_what_it_applied(data_dir: Path) -> None:
-    from bot.store.sqlite.connection import _migrations
+    from bot.store.schema.sqlite_history import migrations as _migrations
 
     latest = _migrations()[-1][0]
     first = run(data_dir, "db", "upgrade")

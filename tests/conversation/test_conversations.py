@@ -411,12 +411,12 @@ async def test_nothing_is_kept_when_the_transaction_fails(
     engine: Engine, chat: Chat, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await chat.script("2", "Siti Aminah", "siti@example.com", CODE, "lewati")
-    from bot.store.sqlite.transaction import _SQLiteTransaction
+    from bot.store.sql.transaction import SqlTransaction
 
     async def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(_SQLiteTransaction, "record_outbound", boom)
+    monkeypatch.setattr(SqlTransaction, "record_outbound", boom)
     with pytest.raises(RuntimeError):
         await chat.say("", file_of(JPEG), message_id="crashy")
     monkeypatch.undo()

@@ -19,7 +19,9 @@ from bot.requests import actions
 from bot.requests.lifecycle import MOVES, IllegalMove, deadline
 from bot.requests.lookup import answered_asks, find_request, list_requests
 from bot.settings import Settings
-from bot.store.sqlite.connection import SQLiteStore, _migrations, _statements
+from bot.store.schema.sqlite_history import migrations as _migrations
+from bot.store.schema.sqlite_history import statements as _statements
+from bot.store.sqlite.connection import SQLiteStore
 from flows.types import OPEN_STATUSES, RequestStatus
 from tests.conftest import CODE, PDF, Chat, file_of
 from tests.requests.test_lifecycle import REFERENCE
@@ -242,6 +244,7 @@ async def test_the_command_line_lists_filters_and_acts_on_it(
     assert (code, out.split(":")[1].strip().split(" (")[0]) == (0, "info_received -> needs_info")
 
 
+@pytest.mark.sqlite_only  # SQLite's migrations before Alembic
 async def test_an_older_database_takes_the_new_status(tmp_path: Path) -> None:
     """Migration 0015 widens the table's status check in place: a database made
     before it keeps its requests and takes ``info_received``; a status nobody

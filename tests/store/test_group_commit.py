@@ -19,7 +19,7 @@ from bot.store.sqlite.connection import SQLiteStore
 from bot.store.sqlite.trips import on_thread
 from tests.conftest import FakeClock
 
-pytestmark = pytest.mark.fast
+pytestmark = [pytest.mark.fast, pytest.mark.sqlite_only]  # SQLite's group commit
 
 
 @pytest.fixture

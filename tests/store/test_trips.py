@@ -17,7 +17,7 @@ from bot.domain.models import Channel, InboundMessage
 from bot.store.sqlite.connection import SQLiteStore
 from tests.conftest import FakeClock
 
-pytestmark = pytest.mark.fast
+pytestmark = [pytest.mark.fast, pytest.mark.sqlite_only]  # SQLite's own trips
 
 
 @pytest.fixture

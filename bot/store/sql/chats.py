@@ -433,8 +433,8 @@ class SqlChats(Queries):
             "(SELECT max(id) FROM notifications), (SELECT count(*) FROM notifications "
             "WHERE status = 'pending'), (SELECT max(id) FROM delivery_events), "
             "(SELECT group_concat(id || ':' || coalesce(claimed_by, '') || ':' || "
-            "coalesce(waiting_staff_since, '')) FROM conversations WHERE claimed_by IS NOT NULL "
-            "OR waiting_staff_since IS NOT NULL)",
+            "coalesce(waiting_staff_since, ''), ',') FROM conversations "
+            "WHERE claimed_by IS NOT NULL OR waiting_staff_since IS NOT NULL)",
             (),
         )
         return "|".join(str(v) for v in row) if row else ""

@@ -40,11 +40,11 @@ class SqlConversations(Queries):
         context, requests, code = await self.db.many(
             [
                 (
-                    "SELECT c.*, s.id AS seen_id, s.address AS seen_sender FROM (SELECT 1) "
+                    "SELECT c.*, s.id AS seen_id, s.address AS seen_sender FROM (SELECT 1) AS one "
                     "LEFT JOIN conversations c ON c.channel = :channel AND c.address = :address "
                     "LEFT JOIN (SELECT i.id, sc.address FROM inbound_messages i "
                     "JOIN conversations sc ON sc.id = i.conversation_id "
-                    "WHERE i.channel = :channel AND i.external_id = :id) s",
+                    "WHERE i.channel = :channel AND i.external_id = :id) s ON TRUE",
                     key,
                 ),
                 (REQUESTS_FOR_ADDRESS, key),

@@ -86,7 +86,7 @@ class SqlOutbox(Queries):
         rows = await self._all(
             "SELECT n.*, r.reference FROM notifications n JOIN requests r ON r.id = n.request_id "
             "WHERE n.status = 'pending' AND n.next_attempt_at <= ? AND n.channel != 'terminal' "
-            "ORDER BY n.next_attempt_at, n.id LIMIT ?",
+            "ORDER BY n.next_attempt_at, n.id LIMIT ?" + self.db.skip_locked("n"),
             (_ts(now), limit),
         )
         return [_notification(r) for r in rows]
@@ -190,7 +190,7 @@ class SqlOutbox(Queries):
         only = f" AND id IN ({','.join('?' * len(ids))})" if ids is not None else ""
         rows = await self._all(
             f"SELECT * FROM mail_outbox WHERE next_attempt_at <= ?{only} "
-            "ORDER BY next_attempt_at, id LIMIT ?",
+            "ORDER BY next_attempt_at, id LIMIT ?" + self.db.skip_locked("mail_outbox"),
             (_ts(now), *(ids or ()), limit),
         )
         for row in rows:

@@ -27,6 +27,17 @@ Params = Any  # a sequence for ``?`` parameters, a mapping for ``:name`` ones
 Statement = tuple[str, Params]
 
 
+class Later:
+    """The row number a deferred INSERT will get (``Statements.defer_insert``):
+    usable as a parameter of the statements after it, and read as
+    ``value`` once it was sent."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value: int | None = None
+
+
 class Row(Protocol):
     """A result row: by position or by column name, and unpacked."""
 
@@ -68,6 +79,11 @@ class Statements(Protocol):
 
     async def many(self, statements: Iterable[Statement]) -> list[list[Row]]:
         """Each statement's rows (sent together where the backend can)."""
+
+    def skip_locked(self, table: str) -> str:
+        """What ends a SELECT that claims rows of ``table`` (alias) for this
+        transaction, skipping rows other instances are claiming (PostgreSQL:
+        ``FOR UPDATE OF table SKIP LOCKED``; SQLite: nothing)."""
 
 
 def _dt(value: str | None) -> datetime | None:

@@ -112,7 +112,7 @@ class SqlRequests(Queries):
         )
         await self.db.execute(
             "UPDATE requests SET status = ?, updated_at = ?, "
-            "retention_from = CASE WHEN ? AND retention_from IS NULL THEN ? "
+            "retention_from = CASE WHEN ? = 1 AND retention_from IS NULL THEN ? "
             "ELSE retention_from END WHERE reference = ?",
             (status.value, _ts(now), int(starts), _ts(now), reference),
         )
@@ -305,7 +305,7 @@ class SqlRequests(Queries):
         rows = await self._all(
             f"WITH hits AS MATERIALIZED (SELECT {_SORTED_BY} FROM requests NOT INDEXED"
             f"{condition}), page AS (SELECT id FROM hits ORDER BY {keys} LIMIT ? OFFSET ?) "
-            "SELECT (SELECT count(*) FROM hits) AS queue_total, r.* FROM (SELECT 1) "
+            "SELECT (SELECT count(*) FROM hits) AS queue_total, r.* FROM (SELECT 1) AS one "
             f"LEFT JOIN requests r ON r.id IN (SELECT id FROM page) ORDER BY {keys}",
             params,
         )

@@ -29,8 +29,8 @@ from contextlib import asynccontextmanager
 
 import aiosqlite
 
-from bot.store.base import StoreError
-from bot.store.sqlite.trips import Trips, through
+from bot.store.base import StoreError, through
+from bot.store.sqlite.trips import Trips
 
 MAX_UNITS = 64  # a group's first unit waits for the others: this bounds it
 

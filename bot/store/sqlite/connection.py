@@ -11,45 +11,22 @@ share a transaction and its COMMIT (``batches``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
-from importlib import resources
 from pathlib import Path
 
 import aiosqlite
 
 from bot.domain.models import Channel
 from bot.store.base import Store, StoreError, Transaction
+from bot.store.schema import HEAD, upgrade
 from bot.store.sqlite.batches import GroupCommit, Unit
 from bot.store.sqlite.transaction import _SQLiteTransaction
 
 log = logging.getLogger(__name__)
 
 WAL_CHECKPOINT_PAGES = 10_000
-
-
-def _migrations() -> list[tuple[int, str]]:
-    folder = resources.files("bot.store").joinpath("migrations")
-    found = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            found.append((int(entry.name.split("_", 1)[0]), entry.read_text("utf-8")))
-    return sorted(found)
-
-
-def _statements(script: str) -> list[str]:
-    """Split a migration into statements (``executescript`` would commit)."""
-    statements, pending = [], ""
-    for line in script.splitlines(keepends=True):
-        if line.lstrip().startswith("--"):
-            continue
-        pending += line
-        if sqlite3.complete_statement(pending):
-            statements.append(pending.strip())
-            pending = ""
-    if pending.strip():
-        raise StoreError("migration ends in an incomplete statement")
-    return statements
 
 
 def _casefold(value: object) -> object:
@@ -105,24 +82,22 @@ class SQLiteStore(Store):
         return self._db
 
     async def _migrate(self) -> None:
-        async with self._commits.unit() as trips:
-            await trips.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+        """Bring the schema to the newest revision (``bot.store.schema``).
+        An up-to-date database (every start but the first after an
+        upgrade) is told by one read, without loading Alembic."""
+        try:
+            async with self.db.execute("SELECT version_num FROM alembic_version") as cur:
+                row = await cur.fetchone()
+        except sqlite3.OperationalError:  # no such table: never migrated by Alembic
+            row = None
+        if row is not None and row[0] == HEAD:
+            return
+        try:
+            self.applied = await asyncio.to_thread(
+                upgrade, f"sqlite:///{self.path}", self.busy_timeout
             )
-            applied = {
-                row[0]
-                for row in await trips.execute_fetchall("SELECT version FROM schema_migrations")
-            }
-            for version, script in _migrations():
-                if version in applied:
-                    continue
-                for statement in _statements(script):
-                    await trips.execute(statement)
-                self.applied.append(version)
-                await trips.execute(
-                    "INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,)
-                )
+        except Exception as exc:  # SQLAlchemy's and Alembic's errors, SQLite's inside
+            raise StoreError(f"cannot bring database {self.path} up to date: {exc}") from exc
 
     async def scrub_wal(self) -> None:
         """Copy the WAL into the database and empty it, so old page images
@@ -144,11 +119,11 @@ class SQLiteStore(Store):
             await tx.find_inbound(Channel.TERMINAL, "")
 
     async def schema_version(self) -> int:
-        async with self.db.execute("SELECT max(version) FROM schema_migrations") as cur:
+        async with self.db.execute("SELECT version_num FROM alembic_version") as cur:
             row = await cur.fetchone()
-        return int(row[0] or 0)
+        return int(row[0]) if row else 0
 
-    def transaction(self, readonly: bool = False) -> _Transaction:
+    def transaction(self, readonly: bool = False, key: str | None = None) -> _Transaction:
         return _Transaction(self._commits.unit(readonly))
 
 

@@ -16,7 +16,6 @@ checked by ``tests/store/test_trips.py``).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sqlite3
 from collections.abc import (
@@ -33,21 +32,14 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from bot.store.base import through
+from bot.store.sql.queries import Later
+
 SAVEPOINT = "unit"  # one name: units of work follow each other, never nest
 ATTEMPT = "attempt"  # a body tried on the database thread (``run_here``)
 Params = Sequence[Any] | Mapping[str, Any]
 Statement = tuple[str, Params]
-
-
-class Later:
-    """The row number a deferred INSERT will get (``Trips.defer_insert``):
-    usable as a parameter of the statements after it, and read as
-    ``value`` once it was sent."""
-
-    __slots__ = ("value",)
-
-    def __init__(self) -> None:
-        self.value: int | None = None
+NO_SKIP = ""  # SQLite's writers run one at a time: nothing to skip
 
 
 Deferred = tuple[str, Params, Later | None]
@@ -226,6 +218,9 @@ class Direct:
     # No ``Later`` here: a row's number is known at once (``defer_insert``),
     # so parameters go to SQLite as they are.
 
+    def skip_locked(self, table: str) -> str:
+        return NO_SKIP
+
     def defer(self, sql: str, params: Params = ()) -> None:
         self._conn.execute(sql, params)
 
@@ -292,6 +287,9 @@ class Trips:
         self._pending = []  # the unit's own deferred writes
         return await through(on_thread(self._db, _undo_unit))
 
+    def skip_locked(self, table: str) -> str:
+        return NO_SKIP
+
     def defer(self, sql: str, params: Params = ()) -> None:
         """A write whose outcome the code does not read: it goes with the
         next trip. Its error, if any, is raised there (the transaction
@@ -349,17 +347,3 @@ class Trips:
     async def rollback(self) -> None:
         self._pending = []
         await through(on_thread(self._db, _rollback))
-
-
-async def through(trip: Awaitable[T]) -> T:
-    """A COMMIT or ROLLBACK seen through to the end even when the task is
-    cancelled meanwhile (a worker stopped, a shutdown): aiosqlite runs it on
-    its thread whatever becomes of the awaiting task, so giving up the wait
-    would leave the connection in a state the code does not know of. The
-    cancellation is passed on once it finished."""
-    step = asyncio.ensure_future(trip)
-    try:
-        return await asyncio.shield(step)
-    except asyncio.CancelledError:
-        await asyncio.wait({step})
-        raise

@@ -86,6 +86,13 @@ class UploadResult:
     language: str
 
 
+def conversation_key(channel: Channel, address: str) -> str:
+    """What a conversation's units of work take turns on, across instances
+    (``Store.transaction``): a customer's messages are handled one at a time,
+    different customers' side by side."""
+    return f"conversation:{channel.value}:{address}"
+
+
 class Engine:
     def __init__(self, services: Services, dialogue: Dialogue) -> None:
         self.services = services
@@ -190,7 +197,7 @@ class Engine:
             return await recorded_answer(self.services, tx, channel, address, seen, sender)
 
     async def set_language(self, channel: Channel, address: str, language: str) -> None:
-        async with self.services.store.transaction() as tx:
+        async with self.services.store.transaction(key=conversation_key(channel, address)) as tx:
             probe = InboundMessage(channel, address, "", language_hint=language)
             conversation = await self._conversation(tx, probe, self.services.clock())
             conversation.language = language
@@ -233,7 +240,8 @@ class Engine:
             return await self._unit(tx, attempts[-1], inbound, upload, answered)
 
         try:
-            async with self.services.store.transaction() as tx:
+            key = conversation_key(message.channel, message.address)
+            async with self.services.store.transaction(key=key) as tx:
                 # A text alone may be run by the store where it costs least
                 # (``Transaction.run``); files are written off the event loop.
                 replies = await (tx.run(attempt) if not files else attempt(tx))

@@ -30,6 +30,7 @@ from bot.requests.retention import open_id_proof, purge_id_proofs
 from bot.settings import Settings, load_settings
 from flows.types import RequestStatus
 from tests.conftest import CODE, PDF, Chat, FakeClock, file_of, mailbox_of
+from tests.raw import raw
 
 REFERENCE = re.compile(r"\b(DEL|ACC|COR|RES)-[0-9A-HJKMNP-TV-Z]{6}\b")
 
@@ -70,7 +71,7 @@ async def test_code_by_real_smtp_completes_a_request(tmp_path: Path, smtp, clock
         record = await find_request(engine.services.store, reference_in(chat.text))
         assert record.email == "siti@example.com"
         # The code is kept only as a keyed hash.
-        db = engine.services.store.db  # type: ignore[attr-defined]
+        db = raw(engine.services.store)
         async with db.execute("SELECT digest FROM email_codes") as cur:
             (digest,) = await cur.fetchone()
         assert code not in digest and len(digest) == 64

@@ -23,6 +23,7 @@ from bot.domain.models import Channel, OutboundMessage
 from bot.settings import Settings
 from bot.staff import chats as staff_chats
 from tests.conftest import CODE, Chat, FakeClock, mailbox_of
+from tests.raw import raw
 
 CUSTOMER = "+6281234567890"
 
@@ -98,7 +99,7 @@ async def _unsent(engine: Engine, texts: Sequence[str]) -> list[OutboundMessage]
 
 
 async def _sent_rows(engine: Engine, replies: Sequence[OutboundMessage]) -> list[tuple]:
-    db = engine.services.store.db  # type: ignore[attr-defined]
+    db = raw(engine.services.store)
     marks = ",".join("?" * len(replies))
     async with db.execute(
         f"SELECT sent_at IS NOT NULL, provider_id FROM outbound_messages WHERE id IN ({marks}) "

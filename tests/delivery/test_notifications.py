@@ -31,6 +31,7 @@ from integrations.twilio.adapter import TwilioAdapter
 from tests.conftest import CODE, Chat, FakeClock, Inbox, mailbox_of
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio
+from tests.raw import raw
 
 REFERENCE = re.compile(r"\b(DEL|ACC|COR|RES)-[0-9A-HJKMNP-TV-Z]{6}\b")
 CUSTOMER = "+6281234567890"
@@ -67,7 +68,7 @@ class Desk:
         await getattr(actions, action)(self.engine.services, reference, "staff:ani", **kw)
 
     async def rows(self) -> list[tuple]:
-        db = self.engine.services.store.db  # type: ignore[attr-defined]
+        db = raw(self.engine.services.store)
         async with db.execute(
             "SELECT kind, channel, status, attempts FROM notifications ORDER BY id"
         ) as cur:
@@ -190,7 +191,7 @@ async def test_gives_up_after_48_hours_and_flags_the_request(desk: Desk) -> None
     assert (await desk.rows())[-1][2] == "given_up"  # email has nothing to fall back to
     record = await find_request(desk.engine.services.store, ref)
     assert record.events[-1].kind == "notification_failed"
-    db = desk.engine.services.store.db  # type: ignore[attr-defined]
+    db = raw(desk.engine.services.store)
     async with db.execute("SELECT needs_attention FROM requests") as cur:
         assert (await cur.fetchone())[0] == 1
 
@@ -563,7 +564,7 @@ async def test_no_byte_of_a_forgotten_customer_stays_once_the_last_notice_went_o
             every=0.02,
         )
     )  # the server's worker
-    db = engine.services.store.db  # type: ignore[attr-defined]
+    db = raw(engine.services.store)
 
     async def unsent_or_addressed() -> int:
         async with db.execute(
@@ -595,9 +596,9 @@ async def test_no_byte_of_a_forgotten_customer_stays_once_the_last_notice_went_o
     assert {p.name for p in files} >= {"privacybot.db"}
     for secret in ("Sekar Ayuningtyas", "sekar.ayu@example.com", "6281234567890", "Banjarmasin"):
         for path in files:
-            raw = path.read_bytes()
+            content = path.read_bytes()
             for encoding in ("utf-8", "utf-16-le", "utf-16-be"):
-                assert secret.encode(encoding) not in raw, (secret, encoding, path.name)
+                assert secret.encode(encoding) not in content, (secret, encoding, path.name)
 
 
 async def test_the_development_mail_of_a_forgotten_customers_last_notice_goes_too(

@@ -23,6 +23,7 @@ from integrations.twilio.adapter import TwilioAdapter
 from integrations.twilio.text import segments
 from tests.conftest import CODE, JPEG, PDF, PNG, FakeClock, Mailbox, mailbox_of
 from tests.fakes.twilio_api import FakeTwilio, signed_form
+from tests.raw import raw
 from tests.server import PUBLIC_URL, RunningServer, running_server
 
 CUSTOMER = "+6281234567890"
@@ -110,7 +111,7 @@ async def twilio(tmp_path, clock: FakeClock) -> AsyncIterator[Twilio]:
 
 
 async def _count_inbound(server: RunningServer) -> int:
-    db = server.core.services.store.db  # type: ignore[attr-defined]
+    db = raw(server.core.services.store)
     async with db.execute("SELECT count(*) FROM inbound_messages") as cur:
         return (await cur.fetchone())[0]
 
@@ -168,7 +169,7 @@ async def test_replies_carry_status_callbacks_that_record_delivery(twilio: Twili
     }
     answer = await twilio.post(path, status)
     assert answer.status_code == 204
-    db = twilio.server.core.services.store.db  # type: ignore[attr-defined]
+    db = raw(twilio.server.core.services.store)
     async with db.execute(
         "SELECT delivery_status, provider_id, sent_at FROM outbound_messages"
     ) as cur:
@@ -289,7 +290,7 @@ async def test_sms_gets_an_upload_link_and_short_texts(twilio: Twilio) -> None:
     assert len(match.group(1)) >= 22  # at least 128 bits of randomness
     token = match.group(1)
     # The link is not kept in clear; a retried webhook still gets the same answer.
-    db = twilio.server.core.services.store.db  # type: ignore[attr-defined]
+    db = raw(twilio.server.core.services.store)
     async with db.execute("SELECT text FROM outbound_messages") as cur:
         assert not any(token in row[0] for row in await cur.fetchall())
     again_answer = await twilio.say("lewati", sender=sms, message_sid="SM" + "7" * 32)
@@ -522,7 +523,7 @@ async def test_a_batch_twilio_cuts_short_records_the_replies_that_left_whole(
     assert not await core.channels.deliver(replies, proactive=False)
     sent = twilio.fake.messages[before:]
     assert calls == 3 and [m["body"].split()[0] for m in sent] == ["satu", "dua"]
-    db = core.services.store.db  # type: ignore[attr-defined]
+    db = raw(core.services.store)
     async with db.execute(
         "SELECT id, sent_at IS NOT NULL, provider_id FROM outbound_messages WHERE id IN (?, ?)"
         " ORDER BY id",

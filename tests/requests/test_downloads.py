@@ -16,6 +16,7 @@ from bot.requests.exports import ExportFile, complete_access
 from bot.requests.lookup import find_request
 from bot.settings import load_settings
 from tests.conftest import CODE, Chat, FakeClock, mailbox_of
+from tests.raw import raw
 from tests.server import PUBLIC_URL, running_server
 
 BACK_OFFICE = b"outlet,transactions\nToko Siti,1234\n"
@@ -38,7 +39,7 @@ async def test_data_copy_download(tmp_path: Path, clock: FakeClock) -> None:
         assert url.startswith(f"{PUBLIC_URL}/download/") and len(url.rsplit("/", 1)[1]) >= 22
         record = await find_request(engine.services.store, ref)
         assert record.status.value == "completed"
-        db = engine.services.store.db  # type: ignore[attr-defined]
+        db = raw(engine.services.store)
         async with db.execute(
             "SELECT params FROM notifications WHERE kind = 'completed' AND channel = 'terminal'"
         ) as cur:

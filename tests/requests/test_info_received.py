@@ -24,6 +24,7 @@ from bot.store.schema.sqlite_history import statements as _statements
 from bot.store.sqlite.connection import SQLiteStore
 from flows.types import OPEN_STATUSES, RequestStatus
 from tests.conftest import CODE, PDF, Chat, file_of
+from tests.raw import raw
 from tests.requests.test_lifecycle import REFERENCE
 
 pytestmark = pytest.mark.fast  # no servers: part of the quick inner loop
@@ -183,7 +184,7 @@ async def test_it_is_open_its_deadline_runs_and_listings_find_it(
     async with store.transaction(readonly=True) as tx:  # a second access request is refused
         assert [r.reference for r in await tx.open_requests_for_email("SITI@example.com")] == [ref]
     # Not yet verified: the ID proof's retention has not started.
-    db = store.db  # type: ignore[attr-defined]
+    db = raw(store)
     async with db.execute("SELECT retention_from FROM requests WHERE reference = ?", (ref,)) as c:
         assert (await c.fetchone())[0] is None
 

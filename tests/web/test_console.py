@@ -19,6 +19,7 @@ from bot.settings import load_settings
 from bot.staff.accounts import add_staff
 from tests.conftest import CODE, PNG, Chat, FakeClock, file_of, mailbox_of, telegram_settings
 from tests.conversation.test_upload_page import CHROMIUM, CHROMIUM_ARGS, PHONE
+from tests.raw import raw
 from tests.server import RunningServer, running_server
 from tests.web.console_html import facts, notices, parse, rows, transcript
 
@@ -375,7 +376,7 @@ async def test_a_staff_member_handles_a_request_in_the_browser(desk: Desk, tmp_p
     assert [(v.viewer, v.purpose, v.reason) for v in views] == [
         ("ani@jovapos.test", "console", "check_identity")
     ]
-    db = engine.services.store.db  # type: ignore[attr-defined]
+    db = raw(engine.services.store)
     async with db.execute(
         "SELECT kind FROM notifications WHERE channel = 'terminal' ORDER BY id"
     ) as cur:

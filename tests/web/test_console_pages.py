@@ -23,6 +23,7 @@ from bot.settings import load_settings
 from bot.staff import chats as staff_chats
 from bot.staff.accounts import add_staff, change_staff
 from tests.conftest import CODE, JPEG, PNG, Chat, FakeClock, file_of, mailbox_of
+from tests.raw import raw
 from tests.server import RunningServer, running_server
 from tests.web.console_html import notices, parse, shown_texts, unreadable
 
@@ -167,7 +168,7 @@ async def server(tmp_path: Path, clock: FakeClock) -> AsyncIterator[RunningServe
 async def _failed_and_delivered(server: RunningServer, reference: str) -> None:
     """The request's receipt delivered (a provider's report), a later notice
     given up: the page shows both states, the failure's reason and a retry."""
-    db = server.core.services.store.db  # type: ignore[attr-defined]
+    db = raw(server.core.services.store)
     rid = "(SELECT id FROM requests WHERE reference = ?)"
     await db.execute(
         "UPDATE notifications SET status = 'sent', provider_id = 'SM-pages', sent_at = created_at "

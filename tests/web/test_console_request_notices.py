@@ -18,6 +18,7 @@ from bot.infra.crypto import hash_token
 from bot.requests import actions
 from bot.requests.lookup import find_request, notifications_of
 from tests.conftest import FakeClock, console_script
+from tests.raw import raw
 from tests.server import RunningServer
 from tests.web.console_html import notices, parse
 from tests.web.request_desk import (
@@ -43,7 +44,7 @@ async def ani(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
 
 async def _fail(server: RunningServer, reference: str, kind: str, error: str) -> int:
     """Mark the request's ``kind`` notice given up with ``error``; its id."""
-    db = server.core.services.store.db  # type: ignore[attr-defined]
+    db = raw(server.core.services.store)
     async with db.execute(
         "SELECT n.id FROM notifications n JOIN requests r ON r.id = n.request_id "
         "WHERE r.reference = ? AND n.kind = ? ORDER BY n.id LIMIT 1",
@@ -66,7 +67,7 @@ async def test_notifications_show_their_delivery_state_and_a_failed_one_is_sent_
     reference = await correction_with_proof(server.core.engine)
     await actions.verify(services, reference, "staff:boss@jovapos.test")
     failed = await _fail(server, reference, "in_progress", "DeliveryRefused")
-    db = services.store.db  # type: ignore[attr-defined]
+    db = raw(services.store)
     await db.execute(
         "UPDATE notifications SET status = 'sent', provider_id = 'SM1', sent_at = created_at "
         "WHERE kind = 'receipt'"
@@ -137,7 +138,7 @@ async def test_retry_at_use_case_level(server: RunningServer) -> None:
     assert (retry.kind, retry.channel, retry.status) == ("receipt", "email", "pending")
     assert retry.key.endswith("~retry")
     # A forgotten customer's address is gone: nothing to send again to.
-    db = services.store.db  # type: ignore[attr-defined]
+    db = raw(services.store)
     await db.execute("UPDATE notifications SET address = '' WHERE id = ?", (failed,))
     await db.execute("DELETE FROM notifications WHERE id = ?", (retry.id,))
     await db.commit()

@@ -15,12 +15,16 @@ SQLite it runs in one ``BEGIN IMMEDIATE`` transaction.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 HEAD = "0019"  # the newest revision (a test checks it is Alembic's head)
 FOLDER = Path(__file__).parent
 MIGRATIONS_LOCK = 0x7072697662_6F74  # "privbot": the advisory lock migrations hold
+# Alembic keeps the running migration's context in a module-level proxy: two
+# upgrades at once in one process (two stores opening) must take turns.
+_ONE_AT_A_TIME = threading.Lock()
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -60,7 +64,7 @@ def upgrade(url: str, busy_timeout: float = 30.0) -> list[int]:
     applied: list[int] = []
     config.attributes["applied"] = applied
     try:
-        with engine.connect() as connection, connection.begin():
+        with _ONE_AT_A_TIME, engine.connect() as connection, connection.begin():
             if postgres:
                 connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATIONS_LOCK})")
             config.attributes["connection"] = connection

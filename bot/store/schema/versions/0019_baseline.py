@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from bot.store.schema import FOLDER
+from bot.store.schema import FOLDER, casefold
 from bot.store.schema.sqlite_history import migrations, statements
 
 revision = "0019"
@@ -20,6 +20,7 @@ depends_on = None
 def upgrade() -> None:
     connection = op.get_bind()
     if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(casefold.function_sql())
         connection.exec_driver_sql((FOLDER / "postgres_baseline.sql").read_text("utf-8"))
         return
     applied_now: list[int] = op.get_context().config.attributes["applied"]

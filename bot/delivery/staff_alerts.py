@@ -3,14 +3,17 @@
 Hand-overs are rows written in the message's own transaction; this worker
 posts the ones not yet announced, so an announcement survives a restart. It
 says which chat, channel, language and why, and links to the console: never
-who the customer is (a chat group is no place for personal data). A crash
-between the post and its record can announce one hand-over twice.
+who the customer is (a chat group is no place for personal data). Each
+instance claims what it posts (for ``CLAIM``), so several instances post a
+hand-over once. A crash between the post and its record can announce one
+hand-over twice (after the claim runs out).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from datetime import timedelta
 
 from bot.delivery.channels import Channels
@@ -23,6 +26,9 @@ POLL_SECONDS = 2.0
 MAX_BACKOFF = 300.0
 # After an outage, hand-overs older than this are not announced any more.
 MAX_AGE = timedelta(hours=24)
+# How long an instance has to post the hand-overs it claimed.
+CLAIM = timedelta(minutes=2)
+CLAIM_AT_ONCE = 20
 
 
 class AnnounceFailed(Exception):
@@ -36,10 +42,14 @@ async def announce_due(services: Services, channels: Channels) -> int:
     if adapter is None:
         return 0
     language = services.settings.default_language
-    async with services.store.transaction(readonly=True) as tx:
-        pending = await tx.unannounced_escalations(services.clock() - MAX_AGE)
+    now = services.clock()
+    # Claimed, so that with several instances each hand-over is posted by one;
+    # a claim left by an instance that died runs out and another posts it.
+    # (Side by side with conversations; claims skip each other's rows.)
+    async with services.store.transaction(key=f"claim:{uuid.uuid4()}") as tx:
+        pending = await tx.claim_escalations(now - MAX_AGE, now, now + CLAIM, CLAIM_AT_ONCE)
     posted = 0
-    for e in pending:
+    for i, e in enumerate(pending):
         if e.waiting:
             link = f"{services.settings.public_url.rstrip('/')}/console/chats/{e.conversation_id}"
             text = services.catalogue.render(
@@ -58,7 +68,9 @@ async def announce_due(services: Services, channels: Channels) -> int:
             )
             try:
                 await adapter.alert_staff(text, link)
-            except Exception as exc:  # the row stays due: tried again later
+            except Exception as exc:  # the rows stay due: tried again next round
+                async with services.store.transaction() as tx:
+                    await tx.release_escalations([later.id for later in pending[i:]])
                 raise AnnounceFailed(type(exc).__name__) from exc
             posted += 1
         async with services.store.transaction() as tx:  # answered or gone back: nothing to say

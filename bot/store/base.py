@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TypeVar
 
@@ -88,6 +88,21 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def ping(self) -> None:
         """Raise StoreError unless the database answers."""
+
+    async def activity(self, every: float) -> AsyncIterator[bool]:
+        """Every ``every`` seconds at most: whether what the console shows may
+        have changed meanwhile, written by any process on the database (the
+        console's live updates). Here: the activity mark, compared each
+        time; a backend that is told of commits (PostgreSQL's LISTEN/NOTIFY)
+        answers as soon as one is."""
+        async with self.transaction(readonly=True) as tx:
+            last = await tx.activity_mark()
+        while True:
+            await asyncio.sleep(every)
+            async with self.transaction(readonly=True) as tx:
+                mark = await tx.activity_mark()
+            changed, last = mark != last, mark
+            yield changed
 
     async def __aenter__(self) -> Store:
         await self.open()

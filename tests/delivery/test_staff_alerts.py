@@ -13,7 +13,7 @@ import pytest
 from bot.conversation.engine import Engine
 from bot.core import Core
 from bot.delivery.channels import ChannelAdapter, Sent
-from bot.delivery.staff_alerts import AnnounceFailed, announce_due
+from bot.delivery.staff_alerts import CLAIM, MAX_AGE, AnnounceFailed, announce_due
 from bot.domain.models import Channel, OutboundMessage
 from bot.settings import load_settings
 from bot.staff.chats import claim
@@ -169,3 +169,35 @@ async def test_an_unreachable_group_is_retried_less_often_and_reported_once(
         await asyncio.sleep(0.05)
     task.cancel()
     assert len(group.posts) == 1
+
+
+async def test_instances_announce_each_hand_over_once_and_take_over_a_dead_ones(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """Two instances' announcers at once post each hand-over once; what an
+    instance claimed and never posted (it died) is posted by another once
+    its claim ran out."""
+    instances = []
+    for _ in range(2):
+        core = Core(engine.services.settings)
+        core.attach(engine)
+        group = Recorder()
+        core.channels.adapters.append(group)
+        instances.append((core, group))
+    for n in range(6):
+        await Chat(engine, address=f"d{n}").script("staf")
+    posted = await asyncio.gather(
+        *(announce_due(core.services, core.channels) for core, _ in instances)
+    )
+    assert sum(posted) == 6
+    links = [link for _, group in instances for _, link in group.posts]
+    assert len(links) == len(set(links)) == 6
+    await Chat(engine, address="d9").script("staf")
+    now = clock()
+    async with engine.services.store.transaction() as tx:  # claimed, then the instance died
+        dead = await tx.claim_escalations(now - MAX_AGE, now, now + CLAIM, 10)
+    assert len(dead) == 1
+    core, group = instances[0]
+    assert await announce_due(core.services, core.channels) == 0
+    clock.advance(seconds=CLAIM.total_seconds() + 1)
+    assert await announce_due(core.services, core.channels) == 1

@@ -122,6 +122,18 @@ class Chats(abc.ABC):
         """Hand-overs since ``since`` not yet announced to the staff group."""
 
     @abc.abstractmethod
+    async def claim_escalations(
+        self, since: datetime, now: datetime, until: datetime, limit: int
+    ) -> list[Escalation]:
+        """Hand-overs since ``since`` not yet announced nor being announced
+        (claimed by another instance until after ``now``), claimed for this
+        one until ``until``: each instance's announcer posts only its own."""
+
+    @abc.abstractmethod
+    async def release_escalations(self, escalation_ids: list[int]) -> None:
+        """Give claimed hand-overs back (not posted: due again at once)."""
+
+    @abc.abstractmethod
     async def mark_announced(self, escalation_id: int, now: datetime) -> None: ...
 
     # -- the inbox ---------------------------------------------------------

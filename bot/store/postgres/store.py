@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
@@ -55,6 +56,11 @@ def lock_key(name: str) -> int:
 DESK = lock_key("privacybot:desk")
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 _BEGIN_ALONE = f"BEGIN; SELECT pg_advisory_xact_lock({DESK})"
+
+
+ACTIVITY = "privacybot_activity"  # the channel commits are announced on
+BURST = 0.2  # seconds of commits the console takes as one change
+_COMMIT_NOTIFY = f"NOTIFY {ACTIVITY}; COMMIT"
 
 
 def _begin_keyed(key: str) -> str:
@@ -109,7 +115,7 @@ class PostgresStore(Store):
             begin = _BEGIN_ALONE
         else:
             begin = _begin_keyed(key)
-        return _PgTransaction(self, begin)
+        return _PgTransaction(self, begin, notify=not readonly)
 
     async def schema_version(self) -> int:
         from bot.store.schema import HEAD
@@ -128,6 +134,24 @@ class PostgresStore(Store):
         except psycopg.Error as exc:
             log.warning("VACUUM after forgetting failed: %s", _plain(exc))
 
+    async def activity(self, every: float) -> AsyncIterator[bool]:
+        """LISTEN on a connection of its own: a commit by any instance (or the
+        command line) is known at once; ``False`` every ``every`` seconds
+        without one."""
+        conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+        try:
+            await conn.execute(f"LISTEN {ACTIVITY}")
+            while True:
+                changed = False
+                async for _ in conn.notifies(timeout=every, stop_after=1):
+                    changed = True
+                if changed:  # a burst of commits (a busy minute) is one change
+                    async for _ in conn.notifies(timeout=BURST):
+                        pass
+                yield changed
+        finally:
+            await conn.close()
+
     async def ping(self) -> None:
         try:
             async with self.pool.connection(timeout=5) as conn:
@@ -144,11 +168,14 @@ def _plain(exc: BaseException) -> str:
 class _PgTransaction:
     """One unit of work on a connection of the pool."""
 
-    __slots__ = ("_begin", "_conn", "_statements", "_store")
+    __slots__ = ("_begin", "_conn", "_end", "_statements", "_store")
 
-    def __init__(self, store: PostgresStore, begin: str) -> None:
+    def __init__(self, store: PostgresStore, begin: str, notify: bool) -> None:
         self._store = store
         self._begin = begin
+        # A write tells every instance's console (``activity``) as it commits:
+        # NOTIFY is delivered at COMMIT, and goes in the same round trip.
+        self._end = _COMMIT_NOTIFY if notify else "COMMIT"
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._statements: PgStatements | None = None
 
@@ -174,7 +201,7 @@ class _PgTransaction:
         assert conn is not None and statements is not None
         try:
             if exc is None:
-                await through(self._commit(conn, statements))
+                await through(self._commit(conn, statements, self._end))
             else:
                 await through(conn.execute("ROLLBACK"))
         except psycopg.Error as failed:
@@ -188,13 +215,15 @@ class _PgTransaction:
             raise StoreError(f"database error: {_plain(exc)}") from exc
 
     @staticmethod
-    async def _commit(conn: psycopg.AsyncConnection[Any], statements: PgStatements) -> None:
+    async def _commit(
+        conn: psycopg.AsyncConnection[Any], statements: PgStatements, end: str
+    ) -> None:
         try:
             await statements.flush()
         except BaseException:
             await conn.execute("ROLLBACK")
             raise
-        await conn.execute("COMMIT")
+        await conn.execute(end)
 
     async def _give_back(self, broken: bool) -> None:
         conn, self._conn = self._conn, None

@@ -1,10 +1,12 @@
 """One watcher of the database for every open console page.
 
 The console's event streams need to know when a chat or a request changed.
-Any process may write (the server, ``privacybot chat``, the command line), so
-the database is the truth: one task per server compares its activity mark
-once a second, only while at least one stream listens, and wakes every
-stream when the mark moves. Open tabs then cost a wake-up each, not a query.
+Any process may write (the server, another instance, ``privacybot chat``, the
+command line), so the database is the truth: one task per server follows
+the store's activity (SQLite: its activity mark compared once a second;
+PostgreSQL: LISTEN/NOTIFY, told at each commit), only while at least one
+stream listens, and wakes every stream. Open tabs then cost a wake-up each,
+not a query.
 """
 
 from __future__ import annotations
@@ -42,20 +44,18 @@ class ActivityFeed:
                 await asyncio.wait_for(self._changed.wait(), timeout)
         return self.version
 
-    async def _mark(self) -> str:
-        async with self.core.services.store.transaction(readonly=True) as tx:
-            return await tx.activity_mark()
-
     async def _watch(self) -> None:
+        changes = self.core.services.store.activity(self.every)
         try:
-            last = await self._mark()
-            while self._listeners > 0 and not self.core.stopping.is_set():
-                await asyncio.sleep(self.every)
-                mark = await self._mark()
-                if mark != last:
-                    last = mark
-                    self.version += 1
-                    woken, self._changed = self._changed, asyncio.Event()
-                    woken.set()
+            async for changed in changes:
+                if self._listeners <= 0 or self.core.stopping.is_set():
+                    break
+                if not changed:
+                    continue
+                self.version += 1
+                woken, self._changed = self._changed, asyncio.Event()
+                woken.set()
         except Exception as exc:  # streams keep their keep-alives; a new one restarts it
             log.error("console activity watcher stopped: %s", type(exc).__name__)
+        finally:
+            await changes.aclose()  # type: ignore[attr-defined]

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from bot.app import open_core, open_engine, open_services
+from bot.cli.database import add_parser as add_db_parser
+from bot.cli.database import db_command
 from bot.cli.errors import PROG, CliError
 from bot.cli.requests import requests_command
 from bot.domain.errors import Refused
@@ -147,11 +149,7 @@ def _parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from stdin"
     )
 
-    db = commands.add_parser("db", help="the database itself")
-    db_actions = db.add_subparsers(dest="action", metavar="ACTION", required=True)
-    db_actions.add_parser(
-        "upgrade", help="bring the schema up to date now (the server also does it at start)"
-    )
+    add_db_parser(commands)
 
     tokens = commands.add_parser("api-token", help="bearer tokens of the back-office API")
     token_actions = tokens.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -217,7 +215,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "purge":
         return await _purge(settings)
     if args.command == "db":
-        return await _upgrade(settings)
+        return await db_command(args, settings)
     if args.command == "api-token":
         return await _create_token(args, settings)
     if args.command == "staff":
@@ -426,24 +424,6 @@ async def _purge(settings: Settings) -> int:
             f"Also removed {report.orphans} unreferenced files and forgot "
             f"{report.forgotten} customers of completed deletions.\n"
         )
-    return 0
-
-
-async def _upgrade(settings: Settings) -> int:
-    """For deploy pipelines: migrate before the new release starts serving."""
-    from bot.store import open_store
-
-    store = open_store(settings)
-    await store.open()
-    try:
-        version = await store.schema_version()
-    finally:
-        await store.close()
-    if store.applied:
-        done = ", ".join(str(v) for v in store.applied)
-        sys.stdout.write(f"Database schema upgraded to version {version} (applied: {done}).\n")
-    else:
-        sys.stdout.write(f"Database schema already at version {version}.\n")
     return 0
 
 

@@ -95,7 +95,7 @@ class PostgresStore(Store):
             await pool.open(wait=True, timeout=self.timeout)
             self._pool = pool
         except (psycopg.Error, OSError) as exc:
-            raise StoreError(f"cannot open the PostgreSQL database: {_plain(exc)}") from exc
+            raise StoreError(f"cannot open the PostgreSQL database: {first_line(exc)}") from exc
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -132,7 +132,7 @@ class PostgresStore(Store):
             async with self.pool.connection() as conn:
                 await conn.execute(f"VACUUM {_PERSONAL_TABLES}")
         except psycopg.Error as exc:
-            log.warning("VACUUM after forgetting failed: %s", _plain(exc))
+            log.warning("VACUUM after forgetting failed: %s", first_line(exc))
 
     async def activity(self, every: float) -> AsyncIterator[bool]:
         """LISTEN on a connection of its own: a commit by any instance (or the
@@ -157,10 +157,10 @@ class PostgresStore(Store):
             async with self.pool.connection(timeout=5) as conn:
                 await conn.execute("SELECT 1")
         except (psycopg.Error, OSError, Exception) as exc:
-            raise StoreError(f"database error: {_plain(exc)}") from exc
+            raise StoreError(f"database error: {first_line(exc)}") from exc
 
 
-def _plain(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     """An error's first line (psycopg's carry details and hints below)."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
@@ -184,14 +184,14 @@ class _PgTransaction:
         try:
             conn = await pool.getconn()
         except Exception as exc:
-            raise StoreError(f"database error: {_plain(exc)}") from exc
+            raise StoreError(f"database error: {first_line(exc)}") from exc
         self._conn = conn
         try:
             await conn.execute(self._begin)
         except BaseException as exc:
             await self._give_back(broken=True)
             if isinstance(exc, psycopg.Error):
-                raise StoreError(f"database error: {_plain(exc)}") from exc
+                raise StoreError(f"database error: {first_line(exc)}") from exc
             raise
         self._statements = PgStatements(conn)
         return SqlTransaction(self._statements)
@@ -206,13 +206,13 @@ class _PgTransaction:
                 await through(conn.execute("ROLLBACK"))
         except psycopg.Error as failed:
             await self._give_back(broken=True)
-            raise StoreError(f"database error: {_plain(failed)}") from failed
+            raise StoreError(f"database error: {first_line(failed)}") from failed
         except BaseException:
             await self._give_back(broken=True)
             raise
         await self._give_back(broken=False)
         if isinstance(exc, psycopg.OperationalError):
-            raise StoreError(f"database error: {_plain(exc)}") from exc
+            raise StoreError(f"database error: {first_line(exc)}") from exc
 
     @staticmethod
     async def _commit(

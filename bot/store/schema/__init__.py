@@ -15,6 +15,7 @@ SQLite it runs in one ``BEGIN IMMEDIATE`` transaction.
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 HEAD = "0020"  # the newest revision (a test checks it is Alembic's head)
 FOLDER = Path(__file__).parent
 MIGRATIONS_LOCK = 0x7072697662_6F74  # "privbot": the advisory lock migrations hold
+log = logging.getLogger(__name__)
 # Alembic keeps the running migration's context in a module-level proxy: two
 # upgrades at once in one process (two stores opening) must take turns.
 _ONE_AT_A_TIME = threading.Lock()
@@ -37,6 +39,7 @@ def sqlalchemy_url(url: str) -> str:
 def upgrade(url: str, busy_timeout: float = 30.0) -> list[int]:
     """Bring the database ``url`` names to ``HEAD``; the revisions (and, on
     SQLite, the SQL migrations) it applied, oldest first."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its chatter; ours below
     from alembic import command
     from alembic.config import Config
     from sqlalchemy import create_engine, event
@@ -71,4 +74,6 @@ def upgrade(url: str, busy_timeout: float = 30.0) -> list[int]:
             command.upgrade(config, "head")
     finally:
         engine.dispose()
+    if applied:
+        log.info("database schema upgraded (applied: %s)", ", ".join(map(str, applied)))
     return applied

@@ -204,6 +204,9 @@ def create_app(
                 )
                 if core.channels.staff_alerts() is not None:
                     tasks.append(asyncio.create_task(run_announcer(services, core.channels)))
+                if services.store.applied:
+                    applied = ", ".join(map(str, services.store.applied))
+                    log.info("database schema upgraded (applied: %s)", applied)
                 log.info("serving; channels: %s", ", ".join(a.name for a in started) or "none")
                 yield
             finally:

@@ -23,7 +23,6 @@ from typing import Any
 HEAD = "0020"  # the newest revision (a test checks it is Alembic's head)
 FOLDER = Path(__file__).parent
 MIGRATIONS_LOCK = 0x7072697662_6F74  # "privbot": the advisory lock migrations hold
-log = logging.getLogger(__name__)
 # Alembic keeps the running migration's context in a module-level proxy: two
 # upgrades at once in one process (two stores opening) must take turns.
 _ONE_AT_A_TIME = threading.Lock()
@@ -74,6 +73,4 @@ def upgrade(url: str, busy_timeout: float = 30.0) -> list[int]:
             command.upgrade(config, "head")
     finally:
         engine.dispose()
-    if applied:
-        log.info("database schema upgraded (applied: %s)", ", ".join(map(str, applied)))
     return applied

@@ -65,8 +65,8 @@ _LAST = (
     "'customer' AS who, text, 0 AS sealed, 0 AS k, id FROM inbound_messages WHERE "
     "conversation_id = ? UNION ALL SELECT created_at, CASE WHEN author IS NOT NULL OR "
     "(inbound_id IS NULL AND message_key LIKE 'staff.%') THEN 'staff' ELSE 'bot' END, text, "
-    "sealed, 1, id FROM outbound_messages WHERE conversation_id = ?) "
-    "ORDER BY at DESC, k DESC, id DESC LIMIT 1)"
+    "sealed, 1, id FROM outbound_messages WHERE conversation_id = ?) AS lines "
+    "ORDER BY at DESC, k DESC, id DESC LIMIT 1) AS latest"
 )
 _LATEST_AT_ONCE = 100  # parts of one statement (SQLite allows 500)
 
@@ -75,7 +75,7 @@ class SqlChats(Queries):
     async def staff_queue(self, staff: str, everyone: bool = False) -> list[ConversationRecord]:
         rows = await self._all(
             "SELECT * FROM conversations WHERE (waiting_staff_since IS NOT NULL AND "
-            "claimed_by IS NULL) OR claimed_by = ? OR (? AND claimed_by IS NOT NULL) "
+            "claimed_by IS NULL) OR claimed_by = ? OR (? = 1 AND claimed_by IS NOT NULL) "
             "ORDER BY waiting_staff_since, id",
             (staff, everyone),
         )
@@ -100,13 +100,14 @@ class SqlChats(Queries):
             " SELECT created_at, CASE WHEN author IS NOT NULL THEN 'staff:' || author"
             " WHEN inbound_id IS NULL AND message_key LIKE 'staff.%' THEN 'staff' ELSE 'bot' END,"
             " text, coalesce(inbound_id, 9e18), 1, id,"
-            " sent_at IS NULL OR coalesce(delivery_status, '') IN ('failed', 'undelivered'),"
+            " CASE WHEN sent_at IS NULL OR coalesce(delivery_status, '') IN ('failed', "
+            "'undelivered') THEN 1 ELSE 0 END,"
             " sealed FROM outbound_messages WHERE conversation_id = ?"
             " UNION ALL SELECT created_at, 'note:' || author, text, 9e18, 2, id, 0, 0"
             " FROM staff_notes WHERE conversation_id = ?"
             " UNION ALL SELECT created_at, 'event:' || actor, kind || CASE WHEN detail = '' THEN ''"
             " ELSE ' ' || detail END, 9e18, 3, id, 0, 0 FROM chat_events"
-            " WHERE conversation_id = ?)"
+            " WHERE conversation_id = ?) AS lines"
             " ORDER BY at, turn, k, id",
             (conversation_id, conversation_id, conversation_id, conversation_id),
         )

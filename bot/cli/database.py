@@ -81,4 +81,3 @@ async def _copy(target: str, settings: Settings) -> int:
         "PRIVACYBOT_SECRET_KEY and the shared data folder) and start them.\n"
     )
     return 0
-

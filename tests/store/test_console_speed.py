@@ -145,7 +145,7 @@ async def test_audit_pages_are_the_newest_lines_of_all_sources(store: SQLiteStor
             marks = ",".join("?" * len(kinds))
             everything = db.execute(
                 f"SELECT kind, actor, at FROM ({all_sources}) WHERE kind IN ({marks}) "
-                "ORDER BY at DESC, row DESC",
+                "ORDER BY at DESC, seq DESC",
                 kinds,
             ).fetchall()
             for offset in (0, 7, 14, 56):

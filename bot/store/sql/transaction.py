@@ -7,6 +7,7 @@ from bot.store.sql.chats import SqlChats
 from bot.store.sql.codes import SqlCodes
 from bot.store.sql.conversations import SqlConversations
 from bot.store.sql.desk import SqlDesk
+from bot.store.sql.escalations import SqlEscalations
 from bot.store.sql.forgetting import SqlForgetting
 from bot.store.sql.leases import SqlLeases
 from bot.store.sql.outbox import SqlOutbox
@@ -20,6 +21,7 @@ class SqlTransaction(
     SqlOutbox,
     SqlStaff,
     SqlChats,
+    SqlEscalations,
     SqlCodes,
     SqlForgetting,
     SqlDesk,

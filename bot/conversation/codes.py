@@ -70,8 +70,9 @@ async def arm_code(services: Services, arm: dict[str, Any]) -> bool:
             or utc_iso(record.issued_at) != arm["issued_at"]
             or record.purpose != effect.purpose
             or record.email.casefold() != effect.email.casefold()
+            or record.verified_at is not None
         ):
-            return False  # a newer code (or none) is pending now
+            return False  # a newer code (or none) is pending now, or this one was used
         if record.digest is not None:
             return record.digest == digest
         # Per mailbox too, across conversations: many phones or Telegram

@@ -29,7 +29,7 @@ from typing import Any
 
 from bot.infra.mail import Mail
 from bot.services import Services
-from bot.store import Transaction
+from bot.store import Transaction, claiming
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ async def send_due_mail(
     before its mail goes; without it such a mail is left to a caller that has it."""
     now = services.clock()
     held = now + LEASE
-    async with services.store.transaction() as tx:
+    async with services.store.transaction(key=claiming()) as tx:
         claimed = await tx.claim_mail(now, held, limit, ids)
     sent = 0
     for row in claimed:
@@ -80,7 +80,8 @@ async def send_due_mail(
         # would otherwise outlast the lease, and another worker send the same
         # mail too. A row whose lease ran out and went to another worker is
         # that worker's now: skipped, not sent twice.
-        async with services.store.transaction() as tx:
+        # (Each row's bookkeeping is its own: beside conversations, across instances.)
+        async with services.store.transaction(key=f"mail:{row.id}") as tx:
             if not await tx.lease_mail(row.id, held, services.clock() + LEASE):
                 continue
         if services.clock() >= row.expires_at:
@@ -99,7 +100,7 @@ async def send_due_mail(
         except Exception as exc:  # the worker tries again, until the code expires
             wait = min(MAX_RETRY, FIRST_RETRY * 2**row.attempts * random.uniform(0.8, 1.2))
             log.warning("%s mail failed (%s); retry in %.0f s", row.kind, type(exc).__name__, wait)
-            async with services.store.transaction() as tx:
+            async with services.store.transaction(key=f"mail:{row.id}") as tx:
                 await tx.mail_failed(
                     row.id, type(exc).__name__, services.clock() + timedelta(seconds=wait)
                 )
@@ -119,7 +120,7 @@ async def send_queued(services: Services, ids: list[int]) -> None:
 
 
 async def _done(services: Services, id: int, carries: int | None = None) -> None:
-    async with services.store.transaction() as tx:
+    async with services.store.transaction(key=f"mail:{id}") as tx:
         await tx.mail_done(id)
         if carries is not None:
             await tx.mark_sent(carries, None, services.clock())

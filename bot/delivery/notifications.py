@@ -35,7 +35,7 @@ from bot.infra.catalogue import Catalogue
 from bot.infra.crypto import Keyring
 from bot.infra.mail import Mail, html_page
 from bot.services import Services
-from bot.store import Transaction
+from bot.store import Transaction, claiming
 from flows.types import Label, Reply
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ async def send_due(services: Services, channels: Channels, limit: int = 50) -> i
     """Send what is due now; returns how many were sent."""
     now = services.clock()
     held = now + LEASE
-    async with services.store.transaction() as tx:
+    async with services.store.transaction(key=claiming()) as tx:
         due = await tx.due_notifications(now, limit)  # not terminal: `privacybot chat` shows those
         # Claim them: another worker leaves them alone meanwhile.
         due = [n for n in due if await tx.lease_notification(n.id, n.next_attempt_at, held)]
@@ -99,7 +99,7 @@ async def send_due(services: Services, channels: Channels, limit: int = 50) -> i
         # lease, and another worker send the same notice too. A row whose lease
         # ran out and went to another worker is that worker's now: skipped, not
         # sent twice.
-        async with services.store.transaction() as tx:
+        async with services.store.transaction(key=f"notification:{n.id}") as tx:
             if not await tx.lease_notification(n.id, held, services.clock() + LEASE):
                 continue
         try:

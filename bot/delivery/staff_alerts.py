@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from datetime import timedelta
 
 from bot.delivery.channels import Channels
 from bot.services import Services
+from bot.store import claiming
 from flows.types import Label, Reply
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ async def announce_due(services: Services, channels: Channels) -> int:
     # Claimed, so that with several instances each hand-over is posted by one;
     # a claim left by an instance that died runs out and another posts it.
     # (Side by side with conversations; claims skip each other's rows.)
-    async with services.store.transaction(key=f"claim:{uuid.uuid4()}") as tx:
+    async with services.store.transaction(key=claiming()) as tx:
         pending = await tx.claim_escalations(now - MAX_AGE, now, now + CLAIM, CLAIM_AT_ONCE)
     posted = 0
     for i, e in enumerate(pending):

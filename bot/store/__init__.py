@@ -4,7 +4,7 @@ or PostgreSQL for several server instances."""
 from __future__ import annotations
 
 from bot.settings import Settings
-from bot.store.base import DuplicateReference, Store, StoreError, Transaction
+from bot.store.base import DuplicateReference, Store, StoreError, Transaction, claiming
 from bot.store.interface.conversations import MessageContext
 from bot.store.sqlite import SQLiteStore
 
@@ -14,6 +14,7 @@ __all__ = [
     "Store",
     "StoreError",
     "Transaction",
+    "claiming",
     "open_store",
 ]
 

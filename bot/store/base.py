@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TypeVar
@@ -24,6 +25,13 @@ from bot.store.interface.requests import Requests
 from bot.store.interface.staff import Staff
 
 T = TypeVar("T")
+
+
+def claiming() -> str:
+    """The ``key`` of a unit of work that only claims rows for this worker
+    (``FOR UPDATE SKIP LOCKED``): a key no other unit has, so it runs beside
+    conversations and other instances' claims, which skip its rows."""
+    return f"claim:{uuid.uuid4().hex}"
 
 
 class StoreError(Exception):

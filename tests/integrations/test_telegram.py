@@ -8,9 +8,8 @@ import asyncio
 import hashlib
 import json
 import re
-import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, closing
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +23,7 @@ from flows.types import RequestStatus
 from integrations.telegram import TelegramAdapter
 from tests.conftest import CODE, JPEG, PDF, FakeClock, Mailbox, mailbox_of, telegram_settings
 from tests.fakes.telegram_api import FakeTelegram
+from tests.raw import raw
 from tests.server import RunningServer, running_server
 
 CHAT = 700_100_001
@@ -115,11 +115,10 @@ class Telegram:
     async def press(self, data: str, chat: int = CHAT, language: str = "id") -> list[str]:
         return texts(await self.say(self.callback(data, chat, language)))
 
-    def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        """Read the database as staff tools would (a second connection)."""
-        path = self.server.core.settings.database_path
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-            return db.execute(sql, params).fetchall()
+    async def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        """Read the database (either backend) as staff tools would."""
+        found = await raw(self.server.core.services.store).execute_fetchall(sql, params)
+        return [tuple(row) for row in found]
 
 
 def message_key(update: dict[str, Any]) -> str:
@@ -379,12 +378,12 @@ async def test_a_message_in_a_group_chat_is_ignored(tmp_path, webhook: bool) -> 
         assert fake.calls_of("getFile") == [] and fake.downloads == []
         keys = [message_key(update) for update in group_updates]
         for key in keys:
-            rows = tg.rows("SELECT count(*) FROM inbound_messages WHERE external_id = ?", key)
+            rows = await tg.rows("SELECT count(*) FROM inbound_messages WHERE external_id = ?", key)
             assert rows == [(0,)], key
-        assert tg.rows("SELECT count(*) FROM inbound_messages") == [(1,)]
-        assert tg.rows("SELECT address FROM conversations") == [(str(CHAT),)]
-        assert tg.rows("SELECT count(*) FROM outbound_messages") == [(1,)]
-        assert tg.rows("SELECT count(*) FROM attachments") == [(0,)]
+        assert await tg.rows("SELECT count(*) FROM inbound_messages") == [(1,)]
+        assert await tg.rows("SELECT address FROM conversations") == [(str(CHAT),)]
+        assert await tg.rows("SELECT count(*) FROM outbound_messages") == [(1,)]
+        assert await tg.rows("SELECT count(*) FROM attachments") == [(0,)]
         assert [p for p in tg.server.core.settings.blob_dir.rglob("*") if p.is_file()] == []
         assert tg.mailbox.mails == []
 
@@ -414,7 +413,9 @@ async def test_an_update_delivered_twice_by_polling_is_handled_once(
     key = f"message:{CHAT}:{update['message']['message_id']}"
     assert message_key(update) == key
     assert seen.count(key) == 2, "the duplicate never reached the bot"
-    assert tg.rows("SELECT count(*) FROM inbound_messages WHERE external_id = ?", key) == [(1,)]
+    assert await tg.rows("SELECT count(*) FROM inbound_messages WHERE external_id = ?", key) == [
+        (1,)
+    ]
     consequences = [t for t in texts(fake.sent) if "dampak penghapusan akun" in t]
     assert len(consequences) == 1
     assert len(fake.calls_of("sendMessage")) == len(fake.sent) == 4  # menu, 1, help x2
@@ -448,9 +449,11 @@ async def test_a_webhook_update_posted_twice_is_handled_once(tg_webhook: Telegra
     ]
     assert [message_key(update) for update in (photo, press)] == keys
     for key in keys:
-        assert tg.rows("SELECT count(*) FROM inbound_messages WHERE external_id = ?", key) == [(1,)]
+        assert await tg.rows(
+            "SELECT count(*) FROM inbound_messages WHERE external_id = ?", key
+        ) == [(1,)]
     assert len(await list_requests(tg.store)) == 1
-    assert tg.rows("SELECT count(*) FROM attachments") == [(1,)]
+    assert await tg.rows("SELECT count(*) FROM attachments") == [(1,)]
 
 
 async def test_replies_sent_before_a_failure_are_not_sent_again_on_redelivery(
@@ -483,7 +486,7 @@ async def test_replies_sent_before_a_failure_are_not_sent_again_on_redelivery(
     await tg.handled(update)
     sent = texts(fake.sent[before:])
     assert len(sent) == 2 and sent[0] == first[0]  # the first reply once, then the rest
-    assert tg.rows("SELECT count(*) FROM outbound_messages WHERE sent_at IS NULL") == [(0,)]
+    assert await tg.rows("SELECT count(*) FROM outbound_messages WHERE sent_at IS NULL") == [(0,)]
 
 
 async def test_a_stale_button_gets_the_current_question_again(tg: Telegram) -> None:
@@ -505,7 +508,7 @@ async def test_a_stale_button_gets_the_current_question_again(tg: Telegram) -> N
         "Siapa nama lengkap Anda sesuai akun JOVA POS?"
     )
     assert len(fake.answered_callbacks) == len(tg.pressed) == 4
-    assert tg.rows("SELECT state FROM conversations") == [("deletion.full_name",)]
+    assert await tg.rows("SELECT state FROM conversations") == [("deletion.full_name",)]
     assert await tg.text("Budi Santoso") == [
         "Apa alamat email yang terdaftar di akun JOVA POS Anda?"
     ]
@@ -520,8 +523,8 @@ async def test_a_reply_refused_with_429_is_sent_after_retry_after(tg: Telegram) 
     assert loop.time() - started >= 0.9  # waited as told
     assert [e["text"][:5] for e in welcome] == ["Halo!"]
     assert len(fake.calls_of("sendMessage")) == 2
-    assert tg.rows("SELECT count(*) FROM outbound_messages WHERE sent_at IS NULL") == [(0,)]
-    assert tg.rows("SELECT provider_id FROM outbound_messages") == [
+    assert await tg.rows("SELECT count(*) FROM outbound_messages WHERE sent_at IS NULL") == [(0,)]
+    assert await tg.rows("SELECT provider_id FROM outbound_messages") == [
         (str(welcome[0]["message_id"]),)
     ]
 
@@ -573,8 +576,8 @@ async def test_a_file_over_the_limit_is_refused_without_downloading(tg: Telegram
     assert refused[0].startswith("File terlalu besar (maksimal 10 MB).")
     assert fake.calls_of("getFile") == []
     assert fake.downloads == []
-    assert tg.rows("SELECT count(*) FROM attachments") == [(0,)]
-    assert tg.rows("SELECT state FROM conversations") == [("deletion.id_proof",)]
+    assert await tg.rows("SELECT count(*) FROM attachments") == [(0,)]
+    assert await tg.rows("SELECT state FROM conversations") == [("deletion.id_proof",)]
 
     # Still at the ID-proof step: a proper photo goes through.
     fake.add_file("ktp-photo", JPEG)
@@ -603,7 +606,7 @@ async def test_a_file_nobody_asked_for_is_not_downloaded(tg: Telegram) -> None:
     assert reply[0].startswith("Terima kasih, tetapi saat ini kami tidak memerlukan file.")
     assert fake.calls_of("getFile") == []
     assert fake.downloads == []
-    assert tg.rows("SELECT count(*) FROM attachments") == [(0,)]
+    assert await tg.rows("SELECT count(*) FROM attachments") == [(0,)]
     assert [p for p in tg.server.core.settings.blob_dir.rglob("*") if p.is_file()] == []
 
 
@@ -614,7 +617,7 @@ async def test_a_failed_download_asks_for_the_file_again(tg: Telegram) -> None:
     fake.fail_next("getFile", 1, 500)
     reply = texts(await tg.say(fake.photo_update(CHAT, "ktp-photo")))
     assert reply == ["Maaf, file Anda tidak berhasil kami terima. Silakan kirim ulang."]
-    assert tg.rows("SELECT state FROM conversations") == [("deletion.id_proof",)]
+    assert await tg.rows("SELECT state FROM conversations") == [("deletion.id_proof",)]
     again = texts(await tg.say(fake.photo_update(CHAT, "ktp-photo")))
     assert again[0] == "Bukti identitas Anda sudah kami terima."
 
@@ -644,8 +647,8 @@ async def test_webhook_requires_the_secret_token(tg_webhook: Telegram) -> None:
         assert response.status_code == 403, secret
     await asyncio.sleep(0.1)  # nothing may be processing in the background either
     assert fake.sent == []
-    assert tg.rows("SELECT count(*) FROM inbound_messages") == [(0,)]
-    assert tg.rows("SELECT count(*) FROM conversations") == [(0,)]
+    assert await tg.rows("SELECT count(*) FROM inbound_messages") == [(0,)]
+    assert await tg.rows("SELECT count(*) FROM conversations") == [(0,)]
 
     response = await tg.post(update)
     assert response.status_code == 200
@@ -715,9 +718,9 @@ async def test_healthz_shows_telegram_polling(tg: Telegram) -> None:
 async def test_the_status_command_is_not_taken_as_an_answer_mid_request(tg: Telegram) -> None:
     for answer in ("/start", "1", "1", "Budi Santoso", "budi@example.com", CODE):
         await tg.text(answer)
-    assert tg.rows("SELECT state FROM conversations") == [("deletion.reason",)]
+    assert await tg.rows("SELECT state FROM conversations") == [("deletion.reason",)]
     await tg.text("/status")  # tapped in the bot's command menu at the reason step
-    ((state, slots),) = tg.rows("SELECT state, slots FROM conversations")
+    ((state, slots),) = await tg.rows("SELECT state, slots FROM conversations")
     assert json.loads(slots).get("reason") != "/status", (state, slots)
 
 

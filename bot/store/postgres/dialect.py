@@ -6,9 +6,10 @@ speak; what differs is mechanical and done here, once per statement text
 ``%(name)s`` (a literal ``%`` doubled), and three SQLite functions take
 their PostgreSQL names: ``instr`` -> ``strpos`` (same arguments, same
 1-based answer), ``group_concat(x, sep)`` -> ``string_agg``, and
-``json_extract(column, '$.key')`` -> ``(column::jsonb ->> 'key')``. String
-literals are left alone. Anything else SQLite-only is not translated: it
-fails on PostgreSQL, which the suite's PostgreSQL run catches.
+``json_extract(column, '$.key')`` -> ``(column::jsonb ->> 'key')``; SQLite's
+planner hint ``NOT INDEXED`` goes. String literals are left alone. Anything
+else SQLite-only is not translated: it fails on PostgreSQL, which the
+suite's PostgreSQL run catches.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ _NAMED = re.compile(r"(?<![:\w]):(\w+)")
 _RENAMES = (
     (re.compile(r"\binstr\("), "strpos("),
     (re.compile(r"\bgroup_concat\("), "string_agg("),
+    (re.compile(r" NOT INDEXED\b"), ""),  # a hint to SQLite's planner
 )
 
 

@@ -290,6 +290,37 @@ def postgres_template(postgres_server: str) -> Iterator[str]:
     drop_database(postgres_server, name)
 
 
+class PostgresPass:
+    """The running test's PostgreSQL databases, each standing for the SQLite
+    file a store would have opened (created on first use, dropped after)."""
+
+    def __init__(self, server: str, template: str, stack: contextlib.ExitStack) -> None:
+        self.server, self.template, self.stack = server, template, stack
+        self.databases: dict[Path, str] = {}
+
+    def url_for(self, sqlite_file: Path) -> str:
+        from tests.postgres import fresh_database
+
+        key = sqlite_file.resolve()
+        if key not in self.databases:
+            self.databases[key] = self.stack.enter_context(
+                fresh_database(self.server, self.template)
+            )
+        return self.databases[key]
+
+
+CURRENT: list[PostgresPass] = []  # the running test's, on the PostgreSQL pass
+
+
+def database_env(data_dir: Path) -> dict[str, str]:
+    """What a process a test starts on ``data_dir`` needs to open the test's
+    database: nothing on SQLite (the file in the folder); on the PostgreSQL
+    pass, the URL of the database standing for that file."""
+    if not CURRENT:
+        return {}
+    return {"PRIVACYBOT_DATABASE_URL": CURRENT[0].url_for(data_dir / "privacybot.db")}
+
+
 @pytest.fixture(autouse=True)
 def _store_backend(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
@@ -300,23 +331,25 @@ def _store_backend(
     import bot.app
     import bot.store
     from bot.store.postgres.store import PostgresStore
-    from tests.postgres import fresh_database
 
-    server = request.getfixturevalue("postgres_server")
-    template = request.getfixturevalue("postgres_template")
     original = bot.store.open_store
-    databases: dict[Path, str] = {}
-    stack = contextlib.ExitStack()
+    with contextlib.ExitStack() as stack:
+        current = PostgresPass(
+            request.getfixturevalue("postgres_server"),
+            request.getfixturevalue("postgres_template"),
+            stack,
+        )
 
-    def open_store(settings: Settings) -> bot.store.Store:
-        if settings.database_url:
-            return original(settings)
-        path = settings.database_path
-        if path not in databases:
-            databases[path] = stack.enter_context(fresh_database(server, template))
-        return PostgresStore(databases[path], timeout=settings.database_busy_timeout)
+        def open_store(settings: Settings) -> bot.store.Store:
+            if settings.database_url:
+                return original(settings)
+            url = current.url_for(settings.database_path)
+            return PostgresStore(url, timeout=settings.database_busy_timeout)
 
-    monkeypatch.setattr(bot.store, "open_store", open_store)
-    monkeypatch.setattr(bot.app, "open_store", open_store)
-    with stack:
-        yield
+        monkeypatch.setattr(bot.store, "open_store", open_store)
+        monkeypatch.setattr(bot.app, "open_store", open_store)
+        CURRENT.append(current)
+        try:
+            yield
+        finally:
+            CURRENT.clear()

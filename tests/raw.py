@@ -10,7 +10,10 @@ backends like the product's (``bot.store.sql``).
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 from bot.store import Store
@@ -51,3 +54,37 @@ class RawSQL:
 
 def raw(store: Store) -> RawSQL:
     return RawSQL(store)
+
+
+def sql(database: Path, statement: str, params: Any = ()) -> list[tuple[Any, ...]]:
+    """One statement, committed, on the test's database as another process
+    would run it (the CLI, a staff tool): ``database`` is the SQLite file;
+    on the PostgreSQL pass, the database standing for it. Its rows."""
+    from tests.conftest import CURRENT
+
+    if not CURRENT:
+        with contextlib.closing(sqlite3.connect(database)) as db, db:
+            return [tuple(r) for r in db.execute(statement, params).fetchall()]
+    import psycopg
+
+    from bot.store.postgres.dialect import postgres_sql
+
+    with psycopg.connect(CURRENT[0].url_for(database)) as conn:
+        cursor = conn.execute(postgres_sql(statement), params)
+        return [tuple(r) for r in cursor.fetchall()] if cursor.description else []
+
+
+def dump(database: Path) -> list[str]:
+    """Every row of every table of the test's database, one line each:
+    ``table: (values...)`` (where a forgotten customer must not appear)."""
+    from tests.conftest import CURRENT
+
+    tables = (
+        "SELECT name FROM sqlite_master WHERE type = 'table'"
+        if not CURRENT
+        else "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+    )
+    lines = []
+    for (table,) in sql(database, tables):
+        lines += [f"{table}: {row!r}" for row in sql(database, f"SELECT * FROM {table}")]
+    return lines

@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import re
-import sqlite3
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,7 +33,8 @@ import pytest
 
 from bot.infra.catalogue import Catalogue
 from bot.infra.images import strip_metadata
-from tests.conftest import PDF, PNG, console_script
+from tests.conftest import PDF, PNG, console_script, database_env
+from tests.raw import sql
 
 pytestmark = pytest.mark.slow
 
@@ -97,7 +97,8 @@ def run(
         capture_output=True,
         text=True,
         encoding="utf-8",
-        env=env if env is not None else clean_env(),
+        # (On the PostgreSQL pass, the test's database for that folder.)
+        env=env if env is not None else clean_env(**(database_env(data_dir) if data_dir else {})),
         cwd=cwd,
         timeout=timeout,
         check=False,
@@ -695,8 +696,7 @@ def test_file_over_the_size_limit_is_refused_and_not_stored(tmp_path: Path, data
     assert detail["status"] == "awaiting_id_proof"
     assert detail["attachments"] == []
     assert stored_files(data_dir) == []
-    with sqlite3.connect(data_dir / "privacybot.db") as db:
-        assert db.execute("SELECT count(*) FROM attachments").fetchone() == (0,)
+    assert sql(data_dir / "privacybot.db", "SELECT count(*) FROM attachments") == [(0,)]
 
 
 # undecodable input ---------------------------------------------------------
@@ -730,8 +730,9 @@ def test_line_that_is_not_utf8_does_not_end_the_chat(data_dir: Path) -> None:
 
 
 def accounts(data_dir: Path) -> list[tuple[str, str, str | None]]:
-    with sqlite3.connect(data_dir / "privacybot.db") as db:
-        return db.execute("SELECT email, full_name, phone FROM accounts ORDER BY email").fetchall()
+    return sql(  # type: ignore[return-value]
+        data_dir / "privacybot.db", "SELECT email, full_name, phone FROM accounts ORDER BY email"
+    )
 
 
 def test_accounts_import_from_csv(tmp_path: Path, data_dir: Path) -> None:
@@ -848,16 +849,18 @@ def test_purge_deletes_what_is_due_and_prints_the_counts(
     request_chat(data_dir, "draf", up_to_email("draf"), (REASON, f"/attach {png_file}"))
     assert len(stored_files(data_dir)) == 3
     now = datetime.now(UTC)
-    with sqlite3.connect(data_dir / "privacybot.db") as db:  # as if staff had closed them
-        for reference, days in ((old, 31), (recent, 29)):
-            db.execute(
-                "UPDATE requests SET retention_from = ? WHERE reference = ?",
-                ((now - timedelta(days=days)).isoformat(), reference),
-            )
-        db.execute(
-            "UPDATE conversations SET last_activity_at = ? WHERE address = 'draf'",
-            ((now - timedelta(days=8)).isoformat(),),
+    database = data_dir / "privacybot.db"
+    for reference, days in ((old, 31), (recent, 29)):  # as if staff had closed them
+        sql(
+            database,
+            "UPDATE requests SET retention_from = ? WHERE reference = ?",
+            ((now - timedelta(days=days)).isoformat(), reference),
         )
+    sql(
+        database,
+        "UPDATE conversations SET last_activity_at = ? WHERE address = 'draf'",
+        ((now - timedelta(days=8)).isoformat(),),
+    )
 
     result = run(data_dir, "purge")
     assert result.returncode == 0, result.stderr
@@ -871,10 +874,9 @@ def test_purge_deletes_what_is_due_and_prints_the_counts(
     assert [e["kind"] for e in old_detail["events"]][-1] == "id_proof_deleted"
     assert recent_detail["attachments"][0]["deleted_at"] is None
     assert "id_proof_deleted" not in [e["kind"] for e in recent_detail["events"]]
-    with sqlite3.connect(data_dir / "privacybot.db") as db:
-        state = db.execute("SELECT state FROM conversations WHERE address = 'draf'").fetchone()
-        assert state == ("menu",)
-        live = db.execute("SELECT token FROM attachments WHERE deleted_at IS NULL").fetchall()
+    database = data_dir / "privacybot.db"
+    assert sql(database, "SELECT state FROM conversations WHERE address = 'draf'") == [("menu",)]
+    live = sql(database, "SELECT token FROM attachments WHERE deleted_at IS NULL")
     assert [kept.name] == [token for (token,) in live]
 
     again = run(data_dir, "purge")
@@ -935,7 +937,6 @@ def test_staff_actions_from_the_command_line(data_dir: Path, png_file: Path) -> 
 
 
 def test_api_token_is_printed_once_alone_on_the_last_line(data_dir: Path) -> None:
-    import sqlite3
 
     from bot.infra.crypto import hash_token
 
@@ -943,8 +944,7 @@ def test_api_token_is_printed_once_alone_on_the_last_line(data_dir: Path) -> Non
     assert made.returncode == 0, made.stderr
     token = made.stdout.rstrip("\n").split("\n")[-1]
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", token)
-    with sqlite3.connect(data_dir / "privacybot.db") as db:
-        rows = db.execute("SELECT name, token_hash FROM api_tokens").fetchall()
+    rows = sql(data_dir / "privacybot.db", "SELECT name, token_hash FROM api_tokens")
     assert rows == [("pos-backoffice", hash_token(token))]  # only the hash is kept
     assert_one_line_error(run(data_dir, "api-token", "create", " "), 1)
 

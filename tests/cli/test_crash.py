@@ -29,7 +29,8 @@ from bot.infra.catalogue import Catalogue
 from flows.dialogue import Dialogue
 from tests.conftest import JPEG, console_script
 
-pytestmark = pytest.mark.slow
+# SQLite's own crash safety (its file, its journal); PostgreSQL's: tests/cli/test_instances.py
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
 
 CODE_LINE = re.compile(r"^(\d{6})$", re.MULTILINE)
 CATALOGUE = Catalogue.load()

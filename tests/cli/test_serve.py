@@ -19,7 +19,6 @@ import os
 import re
 import signal
 import socket
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,9 +32,10 @@ import pytest
 
 from bot.infra.catalogue import Catalogue
 from bot.infra.images import strip_metadata
-from tests.conftest import JPEG, console_script
+from tests.conftest import JPEG, console_script, database_env
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio, new_sid, signed_form
+from tests.raw import sql
 
 pytestmark = pytest.mark.slow
 
@@ -66,6 +66,7 @@ def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
         if not k.startswith(("PRIVACYBOT_", "TWILIO_", "TELEGRAM_"))
     }
     env["PRIVACYBOT_DATA_DIR"] = str(data_dir)
+    env.update(database_env(data_dir))  # the PostgreSQL pass: the test's database
     env.update(extra)
     return env
 
@@ -371,13 +372,11 @@ async def test_whatsapp_deletion_request_over_http(
         )
         assert 200 <= response.status_code < 300, response.text
         ids = [int(i) for i in parse_qs(parts.query)["o"][0].split(",")]
-        with contextlib.closing(
-            sqlite3.connect(f"file:{data_dir / 'privacybot.db'}?mode=ro", uri=True)
-        ) as db:
-            rows = db.execute(
-                "SELECT id, delivery_status, provider_id FROM outbound_messages "
-                "WHERE delivery_status IS NOT NULL"
-            ).fetchall()
+        rows = sql(
+            data_dir / "privacybot.db",
+            "SELECT id, delivery_status, provider_id FROM outbound_messages "
+            "WHERE delivery_status IS NOT NULL",
+        )
         assert sorted(r[0] for r in rows) == sorted(ids)  # exactly the rows it named
         assert {(r[1], r[2]) for r in rows} == {("delivered", status["MessageSid"])}
 

@@ -6,8 +6,7 @@ getUpdates (409 Conflict), which the fake reproduces and counts."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from contextlib import AsyncExitStack, closing
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from bot.core import Core
 from integrations.telegram import POLL_LEASE_SECONDS, TelegramAdapter
 from tests.conftest import FakeClock, telegram_settings
 from tests.fakes.telegram_api import FakeTelegram
+from tests.raw import sql
 from tests.server import running_server
 
 CHAT = 4242
@@ -29,10 +29,9 @@ def adapter(core: Core) -> list[TelegramAdapter]:
 
 def handled(database: Path, update: dict) -> int:
     key = f"message:{CHAT}:{update['message']['message_id']}"
-    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
-        (count,) = db.execute(
-            "SELECT count(*) FROM inbound_messages WHERE external_id = ?", (key,)
-        ).fetchone()
+    ((count,),) = sql(
+        database, "SELECT count(*) FROM inbound_messages WHERE external_id = ?", (key,)
+    )
     return int(count)
 
 

@@ -8,6 +8,8 @@ import sqlite3
 import time
 from datetime import UTC, date, datetime
 
+import pytest
+
 from bot.conversation.engine import Engine
 from bot.domain.models import Channel
 from bot.requests.figures import OnTime, desk_figures
@@ -74,6 +76,7 @@ async def test_the_figures_match_the_desk_counted_by_hand(engine: Engine) -> Non
     assert [w.percent for w in figures.on_time] == [50, 75]
 
 
+@pytest.mark.sqlite_only  # SQLite's own statements counted
 async def test_the_figures_of_10000_requests_take_a_few_queries(engine: Engine) -> None:
     services = engine.services
     store = services.store

@@ -13,6 +13,7 @@ from bot.domain.models import Channel
 from bot.staff import answers, chats
 from bot.staff.accounts import add_staff, change_staff
 from tests.conftest import CODE, PNG, Chat, FakeClock, file_of
+from tests.raw import sql
 
 PASSWORD = "kata-sandi-yang-panjang"
 
@@ -90,10 +91,7 @@ async def test_a_chat_file_opens_only_in_its_chat_and_every_view_is_recorded(
         await tx.mark_attachments_deleted([sent.token], services.clock())
     with pytest.raises(chats.ChatError):
         await chats.open_chat_file(services, held.id, sent.id, "ani@jovapos.test")
-    import sqlite3
-
-    with sqlite3.connect(services.settings.database_path) as db:
-        views = db.execute("SELECT viewer, purpose FROM attachment_views").fetchall()
+    views = sql(services.settings.database_path, "SELECT viewer, purpose FROM attachment_views")
     assert views == [("ani@jovapos.test", "console_chat")]
 
 

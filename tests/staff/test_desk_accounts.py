@@ -5,7 +5,6 @@ their address for the audit."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -28,6 +27,7 @@ from bot.staff.accounts import (
 )
 from bot.store.interface.desk import AUDIT_KINDS
 from tests.cli.test_cli import run
+from tests.raw import sql
 
 PASSWORD = "kata-sandi-yang-panjang"
 NEW = "kata-sandi-baru-milik-ani"
@@ -159,8 +159,8 @@ def test_a_password_made_on_the_command_line_is_changed_at_the_first_login(
         stdin=PASSWORD + "\n",
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
-    with sqlite3.connect(data_dir / "privacybot.db") as db:
-        row = db.execute(
-            "SELECT must_change_password FROM staff WHERE email = 'ani@jovapos.test'"
-        ).fetchone()
-    assert row == (1,)  # the session then carries it (see the tests above)
+    rows = sql(
+        data_dir / "privacybot.db",
+        "SELECT must_change_password FROM staff WHERE email = 'ani@jovapos.test'",
+    )
+    assert rows == [(1,)]  # the session then carries it (see the tests above)

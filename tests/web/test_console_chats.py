@@ -7,7 +7,6 @@ messages after each act."""
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from bot.settings import load_settings
 from bot.staff import chats as staff_chats
 from bot.staff.accounts import add_staff, change_staff
 from tests.conftest import CODE, PNG, Chat, FakeClock, file_of, mailbox_of
+from tests.raw import sql
 from tests.server import RunningServer, running_server
 from tests.web.console_html import notices, parse, transcript
 
@@ -245,12 +245,12 @@ async def test_a_file_sent_in_the_chat_opens_through_the_console_and_each_view_i
         assert shown.status_code == 200 and shown.headers["content-type"] == "image/png"
         assert shown.content.startswith(b"\x89PNG") and shown.headers["cache-control"] == "no-store"
         await ani.get(src)
-        with sqlite3.connect(database) as db:
-            views = db.execute(
-                "SELECT viewer, purpose FROM attachment_views v JOIN attachments a ON "
-                "a.id = v.attachment_id WHERE a.conversation_id = ?",
-                (ids["lina-kasir"],),
-            ).fetchall()
+        views = sql(
+            database,
+            "SELECT viewer, purpose FROM attachment_views v JOIN attachments a ON "
+            "a.id = v.attachment_id WHERE a.conversation_id = ?",
+            (ids["lina-kasir"],),
+        )
         assert views == [("ani@jovapos.test", "console_chat")] * 2
         # Siti's ID proof (sent in her chat) shows in her transcript too; a
         # file is only opened through its own chat.
@@ -263,10 +263,11 @@ async def test_a_file_sent_in_the_chat_opens_through_the_console_and_each_view_i
             await ani.get(f"/console/chats/{ids['lina-kasir']}/files/999999")
         ).status_code == 404
         # A file gone from the disk: said in the staff's words, not a 500.
-        with sqlite3.connect(database) as db:
-            (token,) = db.execute(
-                "SELECT token FROM attachments WHERE conversation_id = ?", (ids["lina-kasir"],)
-            ).fetchone()
+        ((token,),) = sql(
+            database,
+            "SELECT token FROM attachments WHERE conversation_id = ?",
+            (ids["lina-kasir"],),
+        )
         engine.services.blobs.delete(token)
         gone = await ani.get(src)
         assert gone.status_code == 404

@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import re
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,6 +32,7 @@ from bot.requests.lookup import find_request
 from bot.settings import load_settings
 from bot.staff.accounts import add_staff
 from tests.conftest import CODE, PNG, Chat, file_of, mailbox_of
+from tests.raw import sql
 from tests.server import RunningServer, running_server
 
 PASSWORD = "kata-sandi-yang-panjang"
@@ -225,26 +225,28 @@ def _outcome(desk: Desk, references: dict[str, str]) -> dict[str, Any]:
     """What the acts left, with who did them reduced to customer or staff: the
     history (kinds and the fields each event recorded), the notices queued
     (kind and channel), the status and whether the customer was forgotten."""
-    with sqlite3.connect(desk.data_dir / "privacybot.db") as db:
-        outcome = {}
-        for name, reference in references.items():
-            (request_id, status, email) = db.execute(
-                "SELECT id, status, email FROM requests WHERE reference = ?", (reference,)
-            ).fetchone()
-            events = db.execute(
-                "SELECT actor, kind, data FROM request_events WHERE request_id = ? ORDER BY id",
-                (request_id,),
-            ).fetchall()
-            notices = db.execute(
-                "SELECT kind, channel FROM notifications WHERE request_id = ? ORDER BY id",
-                (request_id,),
-            ).fetchall()
-            outcome[name] = {
-                "status": status,
-                "forgotten": email.startswith("hmac:"),
-                "events": [(_who(actor), kind, _fields(data)) for actor, kind, data in events],
-                "notices": notices,
-            }
+    database = desk.data_dir / "privacybot.db"
+    outcome = {}
+    for name, reference in references.items():
+        ((request_id, status, email),) = sql(
+            database, "SELECT id, status, email FROM requests WHERE reference = ?", (reference,)
+        )
+        events = sql(
+            database,
+            "SELECT actor, kind, data FROM request_events WHERE request_id = ? ORDER BY id",
+            (request_id,),
+        )
+        notices = sql(
+            database,
+            "SELECT kind, channel FROM notifications WHERE request_id = ? ORDER BY id",
+            (request_id,),
+        )
+        outcome[name] = {
+            "status": status,
+            "forgotten": email.startswith("hmac:"),
+            "events": [(_who(actor), kind, _fields(data)) for actor, kind, data in events],
+            "notices": notices,
+        }
     return outcome
 
 

@@ -139,7 +139,7 @@ class SqlOutbox(Queries):
     ) -> bool:
         await self.db.execute(
             "UPDATE notifications SET attempts = attempts + 1, last_error = ?, "
-            "status = CASE WHEN ? IS NULL THEN 'given_up' ELSE status END, "
+            "status = CASE WHEN CAST(? AS TEXT) IS NULL THEN 'given_up' ELSE status END, "
             "next_attempt_at = coalesce(?, next_attempt_at) WHERE id = ?",
             (
                 error[:200],

@@ -154,7 +154,7 @@ class SqlStaff(Queries):
     async def add_login_failure(self, address: str, now: datetime) -> tuple[int, datetime | None]:
         row = await self._one(
             "INSERT INTO login_failures (address, failures, last_at) VALUES (?, 1, ?) "
-            "ON CONFLICT (address) DO UPDATE SET failures = failures + 1, "
+            "ON CONFLICT (address) DO UPDATE SET failures = login_failures.failures + 1, "
             "last_at = excluded.last_at RETURNING failures, locked_until",
             (address, _ts(now)),
         )

@@ -23,15 +23,22 @@ import logging
 from collections import defaultdict
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from starlette.routing import BaseRoute
 
 from bot.domain.models import Channel, OutboundMessage
 from bot.services import Services
+from bot.store import claiming
 
 log = logging.getLogger(__name__)
 
+
+# How long an instance has to send the replies it claimed, and how often another
+# instance waiting for them looks whether they left.
+CLAIM = timedelta(seconds=60)
+CLAIM_POLL = 0.05
 
 # Channels with no push: the customer's own program fetches what waits for them.
 PULLED_CHANNELS = (Channel.TERMINAL,)
@@ -150,17 +157,58 @@ class Channels:
     async def send(self, adapter: ChannelAdapter, replies: Sequence[OutboundMessage]) -> list[Sent]:
         """Send the replies not sent yet through ``adapter`` and record, in one
         transaction, what left; what left before a failure is recorded too,
-        then the failure raised."""
-        pending = [reply for reply in replies if not reply.sent]
-        if not pending:
-            return []
+        then the failure raised.
+
+        Recorded replies are claimed first (``claim_replies``): when one
+        update reaches two instances at once, the one that claimed its
+        replies sends them, and the other waits until they are sent (or
+        sends them itself if the first gave them back or died)."""
+        waiting = [reply for reply in replies if not reply.sent]
+        sent: list[Sent] = []
+        give_up = asyncio.get_running_loop().time() + CLAIM.total_seconds()
+        while waiting:
+            ids = [r.id for r in waiting if r.id is not None]
+            now = self.services.clock()
+            async with self.services.store.transaction(key=claiming()) as tx:
+                mine = set(await tx.claim_replies(ids, now, now + CLAIM))
+            going = [r for r in waiting if r.id is None or r.id in mine]
+            if going:
+                sent += await self._send_claimed(adapter, going)
+            waiting = [r for r in waiting if r.id is not None and r.id not in mine]
+            if not waiting:
+                break
+            async with self.services.store.transaction(readonly=True) as tx:
+                held, free = await tx.unsent_replies([r.id for r in waiting], now)  # type: ignore[misc]
+            waiting = [r for r in waiting if r.id in held or r.id in free]
+            if waiting and asyncio.get_running_loop().time() > give_up:
+                log.warning("replies claimed by another instance not sent within the claim")
+                break
+            if waiting and not free:
+                await asyncio.sleep(CLAIM_POLL)  # another instance is sending them
+        return sent
+
+    async def _send_claimed(
+        self, adapter: ChannelAdapter, replies: Sequence[OutboundMessage]
+    ) -> list[Sent]:
         try:
-            sent = await adapter.send(pending)
+            sent = await adapter.send(replies)
         except PartialDelivery as exc:
             await self.record(exc.sent)
+            await self._release(replies, exc.sent)
             raise exc.cause from None
+        except BaseException:
+            await self._release(replies, [])
+            raise
         await self.record(sent)
         return sent
+
+    async def _release(self, replies: Sequence[OutboundMessage], sent: Sequence[Sent]) -> None:
+        """Claimed replies that did not leave: free for the next try at once."""
+        left = {s.reply.id for s in sent}
+        unsent = [r.id for r in replies if r.id is not None and r.id not in left]
+        if unsent:
+            async with self.services.store.transaction(key=claiming()) as tx:
+                await tx.release_replies(unsent)  # type: ignore[arg-type]
 
     async def answered(self, replies: Sequence[OutboundMessage]) -> None:
         """Record the replies an adapter put in its answer to the provider's

@@ -5,6 +5,7 @@ through the durable mail outbox."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 from collections.abc import Sequence
@@ -118,16 +119,16 @@ async def test_the_core_records_a_batch_in_one_transaction(engine: Engine) -> No
     real = store.transaction
     opened: list[bool] = []
 
-    def counted(readonly: bool = False) -> Any:
+    def counted(readonly: bool = False, key: str | None = None) -> Any:
         opened.append(readonly)
-        return real(readonly=readonly)
+        return real(readonly=readonly, key=key)
 
     store.transaction = counted  # type: ignore[method-assign]
     try:
         assert await core.channels.deliver(replies, proactive=False)
     finally:
         store.transaction = real  # type: ignore[method-assign]
-    assert opened == [False]  # three replies, one write
+    assert opened == [False, False]  # three replies: one claim, one record
     assert await _sent_rows(engine, replies) == [(1, f"m{r.id}") for r in replies]
     sent_again = [dataclasses.replace(r, sent=True) for r in replies]
     assert await core.channels.deliver(sent_again, proactive=False)  # nothing to send
@@ -234,3 +235,47 @@ async def test_a_staff_email_reply_goes_at_once_in_the_background(
     assert "outside_window staff.reply -> email" in [m.text for m in lines]
     (reply,) = [m for m in lines if m.text == "Halo Siti"]
     assert not reply.problem
+
+
+class Slow(Flaky):
+    """Sends after a while (another instance looks meanwhile), or fails then."""
+
+    def __init__(self, good: int, seconds: float = 0.3) -> None:
+        super().__init__(good)
+        self.seconds = seconds
+
+    async def send(self, replies: Sequence[OutboundMessage]) -> list[Sent]:
+        await asyncio.sleep(self.seconds)
+        return await super().send(replies)
+
+
+async def test_replies_reaching_two_instances_at_once_leave_once(engine: Engine) -> None:
+    """One update at two instances (Telegram's webhook retried while the first
+    is still at work): the instance that claimed the replies sends them; the
+    other waits until they left, and sends nothing. When the first cannot
+    send them, the other does."""
+    instances = []
+    for adapter in (Slow(good=10), Slow(good=10, seconds=0)):
+        core = Core(engine.services.settings)
+        core.attach(engine)
+        instances.append((core, adapter))
+    replies = await _unsent(engine, ["satu", "dua"])
+    sent = await asyncio.gather(*(core.channels.send(a, replies) for core, a in instances))
+    assert sorted(len(s) for s in sent) == [0, 2]
+    assert [len(a.batches) for _, a in instances].count(1) == 1  # one batch left, once
+    assert await _sent_rows(engine, replies) == [(1, f"m{r.id}") for r in replies]
+
+    failing, working = Slow(good=0), Slow(good=10, seconds=0)
+    again = await _unsent(engine, ["tiga"])
+    outcome = await asyncio.gather(
+        instances[0][0].channels.send(failing, again),
+        instances[1][0].channels.send(working, again),
+        return_exceptions=True,
+    )
+    # Whichever claimed first: the failing one gives them back, the other sends.
+    assert await _sent_rows(engine, again) == [(1, f"m{again[0].id}")]
+    assert len(working.batches) == 1
+    assert [type(o).__name__ for o in outcome if isinstance(o, Exception)] in (
+        [],
+        ["DeliveryRefused"],
+    )

@@ -116,6 +116,22 @@ class Conversations(abc.ABC):
     async def mark_sent(self, outbound_id: int, provider_id: str | None, now: datetime) -> None: ...
 
     @abc.abstractmethod
+    async def claim_replies(self, ids: Sequence[int], now: datetime, until: datetime) -> list[int]:
+        """Of these replies, those not sent nor being sent by another instance
+        (a claim after ``now``), claimed until ``until`` for this one to send."""
+
+    @abc.abstractmethod
+    async def unsent_replies(
+        self, ids: Sequence[int], now: datetime
+    ) -> tuple[list[int], list[int]]:
+        """Of these replies, those not sent yet: (claimed by another instance
+        until after ``now``, free to claim)."""
+
+    @abc.abstractmethod
+    async def release_replies(self, ids: Sequence[int]) -> None:
+        """Give claimed replies back (they could not be sent)."""
+
+    @abc.abstractmethod
     async def record_delivery(
         self,
         provider_id: str,

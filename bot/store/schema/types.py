@@ -1,5 +1,5 @@
 """Column types for revisions, alike on both backends: text compares byte by
-byte ("C" collation on PostgreSQL, SQLite's default), integers are 64-bit."""
+byte ("C" collation on PostgreSQL, SQLite's default)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,3 @@ import sqlalchemy as sa
 
 def text() -> sa.types.TypeEngine[str]:
     return sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
-
-
-def integer() -> sa.types.TypeEngine[int]:
-    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -216,6 +216,40 @@ class SqlConversations(Queries):
             (_ts(now), provider_id, outbound_id),
         )
 
+    async def claim_replies(self, ids: Sequence[int], now: datetime, until: datetime) -> list[int]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = await self._all(
+            f"UPDATE outbound_messages SET sending_until = ? WHERE id IN ({marks}) "
+            "AND sent_at IS NULL AND (sending_until IS NULL OR sending_until <= ?) RETURNING id",
+            (_ts(until), *ids, _ts(now)),
+        )
+        return sorted(int(r[0]) for r in rows)
+
+    async def unsent_replies(
+        self, ids: Sequence[int], now: datetime
+    ) -> tuple[list[int], list[int]]:
+        if not ids:
+            return [], []
+        marks = ",".join("?" * len(ids))
+        rows = await self._all(
+            f"SELECT id, sending_until FROM outbound_messages WHERE id IN ({marks}) "
+            "AND sent_at IS NULL ORDER BY id",
+            tuple(ids),
+        )
+        held = [int(r[0]) for r in rows if r[1] is not None and r[1] > _ts(now)]
+        return held, [int(r[0]) for r in rows if int(r[0]) not in held]
+
+    async def release_replies(self, ids: Sequence[int]) -> None:
+        if ids:
+            marks = ",".join("?" * len(ids))
+            await self.db.execute(
+                f"UPDATE outbound_messages SET sending_until = NULL WHERE id IN ({marks}) "
+                "AND sent_at IS NULL",
+                tuple(ids),
+            )
+
     async def record_delivery(
         self,
         provider_id: str,

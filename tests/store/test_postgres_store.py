@@ -94,7 +94,8 @@ async def test_both_backends_have_the_same_tables_columns_keys_and_indexes(
     async with SQLiteStore(tmp_path / "s.db"):
         pass
     async with PostgresStore(postgres_database) as store:
-        assert store.applied == [19, 20] and await store.schema_version() == int(HEAD)
+        assert store.applied == list(range(19, int(HEAD) + 1))
+        assert await store.schema_version() == int(HEAD)
     sqlite, postgres = _shape(f"sqlite:///{tmp_path / 's.db'}"), _shape(postgres_database)
     assert list(sqlite) == list(postgres)
     assert len(sqlite) == 30  # 29 tables and alembic_version
@@ -136,7 +137,7 @@ def test_instances_starting_together_migrate_once(postgres_database: str) -> Non
         for _ in range(3)
     ]
     applied = sorted(start.communicate(timeout=60)[0].strip() for start in starts)
-    assert applied == ["[19, 20]", "[]", "[]"]
+    assert applied == [str(list(range(19, int(HEAD) + 1))), "[]", "[]"]
     assert all(start.returncode == 0 for start in starts)
 
 

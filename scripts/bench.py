@@ -3,6 +3,7 @@ a bare endpoint on the same server stack, in one run of about a minute.
 
     .venv/bin/python scripts/bench.py [--duration 10] [--customers 200]
         [--rate 300] [--history 100000] [--profile bench-profile.svg]
+        [--postgres postgresql://postgres@127.0.0.1:5432/postgres [--instances 2]]
 
 Starts two servers as subprocesses, each pinned to the first CPU core: the
 bare endpoint (``bench_bare.py``: Twilio's signature checked, one fixed TwiML
@@ -24,7 +25,11 @@ start and after the load, start-up time (process start to ``/healthz``
 answering), and how busy each core was, so one can tell the server's core was
 the limit and not the load generator's. ``--history N`` seeds N earlier
 requests with their conversations and messages (``bench_seed.py``) before the
-server starts. ``--profile PATH`` records privacybot under load with py-spy
+server starts. ``--postgres URL`` runs privacybot on a new database of that
+PostgreSQL server (dropped afterwards), ``--instances N`` as N servers on it,
+all on the first core, the load spread over them connection by connection;
+PostgreSQL's own processes are not pinned and take what they need of both
+cores. ``--profile PATH`` records privacybot under load with py-spy
 (``pip install py-spy``). A measurement, not a test: nothing fails on speed.
 """
 
@@ -83,6 +88,7 @@ class Server:
     throughput: float = 0.0
     fixed: Tally = field(default_factory=Tally)
     busy: dict[str, float] = field(default_factory=dict)
+    spread: list[int] = field(default_factory=list)  # more instances sharing the load
 
 
 def free_port() -> int:
@@ -208,7 +214,9 @@ async def measure(
     """The dialogue once, the closed loop (with the cores' load while it
     counts), then the open loop at the fixed rate."""
     assert server.process is not None
-    target = Target("127.0.0.1", server.port, PUBLIC_URL, AUTH_TOKEN, WHATSAPP_NUMBER)
+    target = Target(
+        "127.0.0.1", server.port, PUBLIC_URL, AUTH_TOKEN, WHATSAPP_NUMBER, tuple(server.spread)
+    )
     checked = await dialogue(target, customers(target, 1, first)[0])
     if not all(status == 200 and is_twiml(body) for status, body in checked):
         raise SystemExit(f"{server.name}: the dialogue was not answered with TwiML: {checked!r}")
@@ -264,6 +272,25 @@ async def seed_history(data_dir: Path, requests: int) -> str:
     )
 
 
+def postgres_database(server_url: str) -> tuple[str, str]:
+    """A new database on the PostgreSQL server ``server_url``: (name, URL)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    name = f"bench_{os.urandom(6).hex()}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return name, urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+
+
+def drop_postgres_database(server_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def profiler(path: str, pid: int, core: int | None) -> subprocess.Popen[bytes] | None:
     found = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
     if found is None:
@@ -304,18 +331,31 @@ async def run(args: argparse.Namespace) -> int:
     privacybot = shutil.which("privacybot", path=str(Path(sys.executable).parent))
     if privacybot is None:
         raise SystemExit("privacybot is not installed in this environment (pip install -e .)")
-    bare_port, bot_port = free_port(), free_port()
+    database = None
+    if args.postgres:
+        if args.history:
+            raise SystemExit("--history seeds SQLite only; leave it out with --postgres")
+        database = postgres_database(args.postgres)
+        env["PRIVACYBOT_DATABASE_URL"] = database[1]
+    bare_port = free_port()
     bare = Server("bare", [sys.executable, str(HERE / "bench_bare.py"), "--port", str(bare_port)],
                   bare_port)  # fmt: skip
-    bot = Server(
-        "privacybot",
-        [privacybot, "--data-dir", str(folder / "data"), "serve", "--port", str(bot_port)],
-        bot_port,
+    name = "privacybot" + (
+        f" (PostgreSQL, {args.instances} instance{'s' if args.instances > 1 else ''})"
+        if database
+        else ""
     )
+    instances = []
+    for _ in range(args.instances):
+        port = free_port()
+        command = [privacybot, "--data-dir", str(folder / "data"), "serve", "--port", str(port)]
+        instances.append(Server(name, command, port))
+    bot = instances[0]
+    bot.spread = [other.port for other in instances[1:]]
     servers = (bare, bot)
     spy = None
     try:
-        for server in servers:
+        for server in (bare, *instances):
             await start(server, env, folder, cores[0] if cores else None)
         await asyncio.sleep(1)  # settled
         for server in servers:
@@ -332,9 +372,11 @@ async def run(args: argparse.Namespace) -> int:
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(30)
-        for server in servers:
+        for server in (bare, *instances):
             stop(server)
         api.close()
+        if database is not None:
+            drop_postgres_database(args.postgres, database[0])
     report(args, servers, cores, history, len(calls), spy is not None)
     if not args.keep:
         shutil.rmtree(folder, ignore_errors=True)
@@ -434,6 +476,14 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=0, help="earlier requests to seed")
     parser.add_argument("--profile", metavar="PATH", help="py-spy profile (.svg, .json, .txt)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="privacybot on PostgreSQL: a server's URL (a database is made and dropped there)",
+    )
+    parser.add_argument(
+        "--instances", type=int, default=1, help="privacybot servers sharing the load (PostgreSQL)"
+    )
     args: Any = parser.parse_args()
     sys.exit(asyncio.run(run(args)))
 

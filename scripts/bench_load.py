@@ -153,6 +153,7 @@ class Target:
     public_url: str
     auth_token: str
     to: str
+    spread: tuple[int, ...] = ()  # more instances' ports: connections go round them
 
 
 def customers(target: Target, count: int, first: int) -> list[Customer]:
@@ -168,8 +169,9 @@ def customers(target: Target, count: int, first: int) -> list[Customer]:
 async def connect(target: Target, count: int) -> list[Connection]:
     loop = asyncio.get_running_loop()
     made = []
-    for _ in range(count):
-        _, protocol = await loop.create_connection(Connection, target.host, target.port)
+    ports = (target.port, *target.spread)
+    for n in range(count):
+        _, protocol = await loop.create_connection(Connection, target.host, ports[n % len(ports)])
         made.append(protocol)
     return made
 

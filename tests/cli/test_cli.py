@@ -523,10 +523,17 @@ def test_list_filters_by_status(data_dir: Path, png_file: Path) -> None:
         ),
         pytest.param(
             ["requests", "list"],
-            {"PRIVACYBOT_DATABASE_URL": "postgresql://x/y"},
+            {"PRIVACYBOT_DATABASE_URL": "mysql://x/y"},
             1,
-            ["PRIVACYBOT_DATABASE_URL", "postgresql"],
+            ["PRIVACYBOT_DATABASE_URL", "mysql", "postgresql://"],
             id="unsupported-database",
+        ),
+        pytest.param(
+            ["requests", "list"],
+            {"PRIVACYBOT_DATABASE_URL": "postgresql://u:s3cret@127.0.0.1:1/desk"},
+            1,
+            ["PRIVACYBOT_DATABASE_URL", "PostgreSQL", "127.0.0.1"],
+            id="unreachable-postgresql",
         ),
     ],
 )
@@ -537,6 +544,7 @@ def test_errors_are_one_line(
     line = assert_one_line_error(result, status)
     for word in mentions:
         assert word in line
+    assert "s3cret" not in line  # a URL's password is never shown
     if env:  # a bad setting is reported before anything is created
         assert not data_dir.exists()
 

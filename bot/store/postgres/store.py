@@ -94,8 +94,11 @@ class PostgresStore(Store):
             )
             await pool.open(wait=True, timeout=self.timeout)
             self._pool = pool
-        except (psycopg.Error, OSError) as exc:
-            raise StoreError(f"cannot open the PostgreSQL database: {first_line(exc)}") from exc
+        except Exception as exc:  # psycopg's, or SQLAlchemy's around them while migrating
+            raise StoreError(
+                "cannot open the PostgreSQL database of PRIVACYBOT_DATABASE_URL: "
+                + first_line(exc).removeprefix("(psycopg.OperationalError) ")
+            ) from exc
 
     async def close(self) -> None:
         if self._pool is not None:

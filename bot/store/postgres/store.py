@@ -34,6 +34,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from bot.store.base import Store, StoreError, Transaction, through
 from bot.store.postgres.statements import PgStatements, rows
+from bot.store.schema import HEAD, upgrade
 from bot.store.sql.transaction import SqlTransaction
 
 log = logging.getLogger(__name__)
@@ -79,10 +80,9 @@ class PostgresStore(Store):
         self.applied: list[int] = []
 
     async def open(self) -> None:
-        from bot.store.schema import upgrade  # Alembic: only when the store opens
-
         try:
-            self.applied = await asyncio.to_thread(upgrade, self.url)
+            if not await self._up_to_date():
+                self.applied = await asyncio.to_thread(upgrade, self.url)
             pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
                 self.url,
                 min_size=1,
@@ -99,6 +99,18 @@ class PostgresStore(Store):
                 "cannot open the PostgreSQL database of PRIVACYBOT_DATABASE_URL: "
                 + first_line(exc).removeprefix("(psycopg.OperationalError) ")
             ) from exc
+
+    async def _up_to_date(self) -> bool:
+        """Whether the schema is at the newest revision: one read, without
+        loading Alembic (every start but the first after an upgrade)."""
+        async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
+            try:
+                found = await (
+                    await conn.execute("SELECT version_num FROM alembic_version")
+                ).fetchone()
+            except psycopg.errors.UndefinedTable:
+                return False
+        return found is not None and found[0] == HEAD
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -121,11 +133,10 @@ class PostgresStore(Store):
         return _PgTransaction(self, begin, notify=not readonly)
 
     async def schema_version(self) -> int:
-        from bot.store.schema import HEAD
-
-        async with self.transaction(readonly=True) as tx:
-            row = await tx.db.execute_fetchall("SELECT version_num FROM alembic_version")  # type: ignore[attr-defined]
-        return int(row[0][0]) if row and row[0][0] == HEAD else 0
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute("SELECT version_num FROM alembic_version")
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
 
     async def scrub_wal(self) -> None:
         """Deleted rows leave the tables' pages (VACUUM). PostgreSQL's WAL and

@@ -22,4 +22,18 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 python3 -m venv .venv
 .venv/bin/pip install -q -e '.[test]'
-exec .venv/bin/python -m pytest "$@"
+# Two passes: the suite on SQLite, then again on PostgreSQL (every store a test
+# opens becomes a PostgreSQL database of its own: tests/conftest.py). Both use
+# the server PRIVACYBOT_TEST_DATABASE_URL names, or one throwaway server.
+if [ -z "${PRIVACYBOT_TEST_DATABASE_URL:-}" ]; then
+    url_file="$(mktemp)"
+    .venv/bin/python -m tests.postgres --serve "$url_file" &
+    server=$!
+    trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -f "$url_file"' EXIT
+    for _ in $(seq 300); do [ -s "$url_file" ] && break; sleep 0.1; done
+    [ -s "$url_file" ] || { echo "the throwaway PostgreSQL server did not start" >&2; exit 1; }
+    PRIVACYBOT_TEST_DATABASE_URL="$(cat "$url_file")"
+    export PRIVACYBOT_TEST_DATABASE_URL
+fi
+.venv/bin/python -m pytest "$@"
+PRIVACYBOT_TEST_BACKEND=postgresql .venv/bin/python -m pytest "$@"

@@ -281,6 +281,21 @@ def postgres_database(postgres_server: str) -> Iterator[str]:
 BACKEND = os.environ.get("PRIVACYBOT_TEST_BACKEND", "sqlite")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostgreSQL pass runs what the SQLite pass did not already prove:
+    not SQLite's own mechanisms, nor the tests that make their own databases
+    of both kinds (they ran in the first pass)."""
+    if BACKEND != "postgresql":
+        return
+    kept, left = [], []
+    for item in items:
+        once = item.get_closest_marker("sqlite_only") or item.get_closest_marker("own_database")
+        (left if once else kept).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def postgres_template(postgres_server: str) -> Iterator[str]:
     from tests.postgres import drop_database, migrated_template

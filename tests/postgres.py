@@ -129,3 +129,26 @@ def fresh_database(server_url: str, template: str | None = None) -> Iterator[str
     finally:
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _serve(url_file: str) -> None:
+    """``python -m tests.postgres --serve FILE``: a throwaway server for a whole
+    test run (``scripts/test.sh``: both passes use it), its URL written to
+    FILE, until this process is told to stop."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with throwaway_server() as url:
+        Path(url_file).write_text(url, encoding="utf-8")
+        stop.wait()
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] == ["--serve"] and len(sys.argv) == 3:
+        _serve(sys.argv[2])
+    else:
+        sys.exit("usage: python -m tests.postgres --serve FILE")

@@ -18,7 +18,7 @@ from flows.types import RequestStatus, RequestType
 from tests.cli.test_cli import assert_one_line_error, clean_env, run
 from tests.conftest import Chat
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.own_database]
 
 
 async def _a_deployment(data_dir: Path) -> Path:

@@ -43,7 +43,7 @@ from tests.cli.test_serve import (
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio, signed_form
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.own_database]
 
 CUSTOMERS = 200
 AT_ONCE = 40  # customers talking at the same time
@@ -121,17 +121,24 @@ def _name(n: int) -> str:
     return "Siti " + "".join("abcdefghij"[int(d)] for d in str(n)).capitalize()
 
 
+_READ: dict[Path, tuple[str, str, list[str]]] = {}  # each mail file, parsed once
+
+
 def _codes_by_recipient(data_dir: Path) -> dict[str, dict[str, str]]:
     """Each recipient's code mails: Message-ID -> code."""
     found: dict[str, dict[str, str]] = {}
     for path in (data_dir / "mail").glob("*.eml"):
-        message = email.message_from_bytes(path.read_bytes())
-        for part in message.walk():
-            if part.get_content_type() == "text/plain":
-                payload = part.get_payload(decode=True)
-                text = payload.decode(part.get_content_charset() or "utf-8")
-                for code in CODE.findall(text):
-                    found.setdefault(message["To"], {})[message["Message-ID"]] = code
+        if path not in _READ:
+            message = email.message_from_bytes(path.read_bytes())
+            codes = []
+            for part in message.walk():
+                if part.get_content_type() == "text/plain":
+                    payload = part.get_payload(decode=True)
+                    codes += CODE.findall(payload.decode(part.get_content_charset() or "utf-8"))
+            _READ[path] = (message["To"], message["Message-ID"], codes)
+        to, message_id, codes = _READ[path]
+        for code in codes:
+            found.setdefault(to, {})[message_id] = code
     return found
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from tests.postgres import ENV, fresh_database, throwaway_server
 
+pytestmark = pytest.mark.own_database  # PostgreSQL and SQLite both, by name
+
 
 def test_each_test_gets_an_empty_database_of_its_own(
     postgres_server: str, postgres_database: str

@@ -26,6 +26,8 @@ from bot.store.schema import HEAD, sqlalchemy_url, upgrade
 from bot.store.sqlite import SQLiteStore
 from flows.types import RequestStatus, RequestType
 
+pytestmark = pytest.mark.own_database  # PostgreSQL and SQLite both, by name
+
 NOW = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 SOON = 0.3  # seconds a unit that does not wait takes at most to begin
 

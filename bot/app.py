@@ -20,7 +20,7 @@ from bot.infra.directory import open_directory
 from bot.infra.mail import open_mailer
 from bot.services import Services
 from bot.settings import Settings
-from bot.store import Store, open_store
+from bot.store import Store, StoreError, open_store
 from flows.dialogue import Dialogue
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,9 @@ def shared_dialogue() -> Dialogue:
 @asynccontextmanager
 async def open_core(settings: Settings) -> AsyncIterator[Store]:
     """The opened store (migrated), closed on exit."""
+    if settings.data_dir.exists() and not settings.data_dir.is_dir():
+        # Said whichever the database (PostgreSQL's is not in it): files and keys are.
+        raise StoreError(f"the data folder {settings.data_dir} is a file, not a folder")
     store = open_store(settings)
     await store.open()
     try:

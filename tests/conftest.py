@@ -337,9 +337,7 @@ def database_env(data_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
-def _store_backend(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[None]:
+def _store_backend(request: pytest.FixtureRequest) -> Iterator[None]:
     if BACKEND != "postgresql" or request.node.get_closest_marker("sqlite_only"):
         yield
         return
@@ -348,7 +346,8 @@ def _store_backend(
     from bot.store.postgres.store import PostgresStore
 
     original = bot.store.open_store
-    with contextlib.ExitStack() as stack:
+    # A patch of its own: a test's ``monkeypatch.undo()`` must not undo it.
+    with contextlib.ExitStack() as stack, pytest.MonkeyPatch.context() as monkeypatch:
         current = PostgresPass(
             request.getfixturevalue("postgres_server"),
             request.getfixturevalue("postgres_template"),

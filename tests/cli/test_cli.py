@@ -343,7 +343,7 @@ def test_deletion_in_indonesian_with_png_is_filed_and_visible_to_staff(
     proof = subprocess.run(
         command(data_dir, "requests", "proof", reference, "--viewer", "ani", "--reason", "audit"),
         capture_output=True,
-        env=clean_env(),
+        env=clean_env(**database_env(data_dir)),
         timeout=TIMEOUT,
         check=False,
     )
@@ -360,7 +360,7 @@ def test_deletion_in_indonesian_with_png_is_filed_and_visible_to_staff(
         refused = subprocess.run(
             command(data_dir, "requests", "proof", reference, "--viewer", "ani", *extra),
             capture_output=True,
-            env=clean_env(),
+            env=clean_env(**database_env(data_dir)),
             timeout=TIMEOUT,
             check=False,
         )
@@ -598,7 +598,7 @@ def run_together(
                 stderr=subprocess.PIPE,
                 text=True,
                 encoding="utf-8",
-                env=clean_env(),
+                env=clean_env(**database_env(data_dir)),
             )
     outputs = {}
     try:
@@ -717,7 +717,7 @@ def raw_chat(data_dir: Path, user: str, lines: Sequence[str]) -> str:
         command(data_dir, "chat", "--user", user),
         input=stdin,
         capture_output=True,
-        env=clean_env(),
+        env=clean_env(**database_env(data_dir)),
         timeout=TIMEOUT,
         check=False,
     )
@@ -993,7 +993,7 @@ async def test_parallel_completions_forget_side_by_side(data_dir: Path) -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=clean_env(),
+            env=clean_env(**database_env(data_dir)),
         )
         for reference in references
     ]

@@ -30,7 +30,7 @@ from bot.requests.retention import open_id_proof, purge_id_proofs
 from bot.settings import Settings, load_settings
 from flows.types import RequestStatus
 from tests.conftest import CODE, PDF, Chat, FakeClock, file_of, mailbox_of
-from tests.raw import raw
+from tests.raw import raw, sql
 
 REFERENCE = re.compile(r"\b(DEL|ACC|COR|RES)-[0-9A-HJKMNP-TV-Z]{6}\b")
 
@@ -625,8 +625,7 @@ async def test_a_code_mail_survives_a_process_killed_right_after_the_commit(
         assert [r.key for r in replies] == ["prompt.email_code"]  # "we sent you a code"
         await first.flush_mail()
         assert box.mails == []
-    with sqlite3.connect(settings.data_dir / "privacybot.db") as db:
-        ((sealed,),) = db.execute("SELECT sealed FROM mail_outbox").fetchall()
+    ((sealed,),) = sql(settings.database_path, "SELECT sealed FROM mail_outbox")
     # Queued with the commit, sealed: neither the code nor the address in clear.
     assert sealed.startswith("sealed:v1:") and "siti@example.com" not in sealed
 
@@ -717,7 +716,6 @@ async def test_a_reply_does_not_wait_for_the_mailer(settings: Settings, clock: F
 @pytest.mark.sqlite_only  # SQLite's migrations before Alembic
 async def test_codes_typed_before_the_upgrade_are_masked_by_its_migration(tmp_path: Path) -> None:
     """Messages recorded before codes were kept masked are masked by migration 0012."""
-    import sqlite3
 
     from bot.app import open_core
     from bot.settings import load_settings

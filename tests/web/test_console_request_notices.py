@@ -17,7 +17,7 @@ from bot.delivery.notifications import RetryRefused, retry_notification
 from bot.infra.crypto import hash_token
 from bot.requests import actions
 from bot.requests.lookup import find_request, notifications_of
-from tests.conftest import FakeClock, console_script
+from tests.conftest import FakeClock, console_script, database_env
 from tests.raw import raw
 from tests.server import RunningServer
 from tests.web.console_html import notices, parse
@@ -194,7 +194,8 @@ async def test_a_failed_notification_is_sent_again_over_the_api_and_the_command_
             text=True,
             timeout=60,
             check=False,
-            env={k: v for k, v in os.environ.items() if not k.startswith("PRIVACYBOT_")},
+            env={k: v for k, v in os.environ.items() if not k.startswith("PRIVACYBOT_")}
+            | database_env(Path(data_dir)),
         )
 
     table = cli("notifications", other)

@@ -258,7 +258,7 @@ class SqlRequests(Queries):
         sql += " ORDER BY due_date, id"
         if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
-            params += [-1 if limit is None else limit, offset]
+            params += [NO_LIMIT if limit is None else limit, offset]
         return [_request(r) for r in await self._all(sql, params)]
 
     async def queue_page(self, query: QueueQuery) -> tuple[list[RequestRecord], int]:

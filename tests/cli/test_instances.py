@@ -121,22 +121,25 @@ def _name(n: int) -> str:
     return "Siti " + "".join("abcdefghij"[int(d)] for d in str(n)).capitalize()
 
 
-_READ: dict[Path, tuple[str, str, list[str]]] = {}  # each mail file, parsed once
+# Each mail file parsed once (by size: one may be read while being written).
+_READ: dict[tuple[Path, int], tuple[str, str, list[str]]] = {}
 
 
 def _codes_by_recipient(data_dir: Path) -> dict[str, dict[str, str]]:
     """Each recipient's code mails: Message-ID -> code."""
     found: dict[str, dict[str, str]] = {}
     for path in (data_dir / "mail").glob("*.eml"):
-        if path not in _READ:
-            message = email.message_from_bytes(path.read_bytes())
+        data = path.read_bytes()
+        key = (path, len(data))
+        if key not in _READ:
+            message = email.message_from_bytes(data)
             codes = []
             for part in message.walk():
                 if part.get_content_type() == "text/plain":
                     payload = part.get_payload(decode=True)
                     codes += CODE.findall(payload.decode(part.get_content_charset() or "utf-8"))
-            _READ[path] = (message["To"], message["Message-ID"], codes)
-        to, message_id, codes = _READ[path]
+            _READ[key] = (message["To"], message["Message-ID"], codes)
+        to, message_id, codes = _READ[key]
         for code in codes:
             found.setdefault(to, {})[message_id] = code
     return found

@@ -282,6 +282,4 @@ async def test_three_instances_on_one_database_lose_nothing_and_do_nothing_twice
         len([c for c in tg.calls_of("sendMessage") if c.get("chat_id") in (4242, "4242")])
         == (replies[0][0])
     )
-    print(
-        json.dumps({"redelivered": cluster.redelivered, "notices": len(tw.messages)}, indent=None)
-    )
+    print(json.dumps({"redelivered": cluster.redelivered, "notices": len(tw.messages), **timings}))

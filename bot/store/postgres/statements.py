@@ -8,14 +8,14 @@ is one round trip to the server; psycopg prepares the frequent ones itself.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any, ClassVar
 
 from psycopg import AsyncConnection, AsyncCursor
 
 from bot.store.postgres.dialect import postgres_sql
-from bot.store.sql.queries import Later, Params, Statement
+from bot.store.sql.queries import Later, Params, Pending, Result, Statement
 
 
 class Row(tuple[Any, ...]):
@@ -65,40 +65,6 @@ def _bind(params: Params) -> Params:
     return [_value(v) for v in params]
 
 
-class Result:
-    __slots__ = ("rowcount", "rows")
-
-    def __init__(self, rows: list[Any], rowcount: int) -> None:
-        self.rows = rows
-        self.rowcount = rowcount
-
-    async def fetchall(self) -> list[Any]:
-        return self.rows
-
-    async def fetchone(self) -> Any:
-        return self.rows[0] if self.rows else None
-
-    async def __aenter__(self) -> Result:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-
-class _Pending:
-    def __init__(self, statements: PgStatements, sql: str, params: Params) -> None:
-        self._run = statements._one(sql, params)
-
-    def __await__(self) -> Generator[Any, None, Result]:
-        return self._run.__await__()
-
-    async def __aenter__(self) -> Result:
-        return await self._run
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-
 class PgStatements:
     def __init__(self, conn: AsyncConnection[Any]) -> None:
         self.conn = conn
@@ -135,8 +101,8 @@ class PgStatements:
             found = await cur.fetchall() if cur.description is not None else []
             return Result(found, cur.rowcount)
 
-    def execute(self, sql: str, params: Params = ()) -> _Pending:
-        return _Pending(self, sql, params)
+    def execute(self, sql: str, params: Params = ()) -> Pending:
+        return Pending(self._one(sql, params))
 
     async def execute_fetchall(self, sql: str, params: Params = ()) -> list[Any]:
         return (await self._one(sql, params)).rows

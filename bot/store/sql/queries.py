@@ -12,7 +12,7 @@ statement (``bot.store.postgres.dialect``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Generator, Iterable, Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -50,12 +50,46 @@ class Row(Protocol):
     def keys(self) -> list[str]: ...
 
 
-class Result(Protocol):
-    rowcount: int
+class Result:
+    """A statement's outcome, read whole where it ran: its rows and the
+    cursor's ``rowcount`` (both backends)."""
 
-    async def fetchall(self) -> list[Row]: ...
+    __slots__ = ("rowcount", "rows")
 
-    async def fetchone(self) -> Row | None: ...
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self.rows = rows
+        self.rowcount = rowcount
+
+    async def fetchall(self) -> list[Any]:
+        return self.rows
+
+    async def fetchone(self) -> Any:
+        return self.rows[0] if self.rows else None
+
+    async def __aenter__(self) -> Result:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class Pending:
+    """``statements.execute(...)``: awaited, or used as ``async with`` like a
+    driver's cursor context."""
+
+    __slots__ = ("_run",)
+
+    def __init__(self, run: Awaitable[Result]) -> None:
+        self._run = run
+
+    def __await__(self) -> Generator[Any, None, Result]:
+        return self._run.__await__()
+
+    async def __aenter__(self) -> Result:
+        return await self._run
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
 
 
 class Statements(Protocol):

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from bot.store.base import through
-from bot.store.sql.queries import Later
+from bot.store.sql.queries import Later, Pending, Result
 
 SAVEPOINT = "unit"  # one name: units of work follow each other, never nest
 ATTEMPT = "attempt"  # a body tried on the database thread (``run_here``)
@@ -44,47 +44,6 @@ NO_SKIP = ""  # SQLite's writers run one at a time: nothing to skip
 
 Deferred = tuple[str, Params, Later | None]
 T = TypeVar("T")
-
-
-class Result:
-    """A statement's outcome, read on the connection's thread: its rows, and
-    the cursor's ``lastrowid`` and ``rowcount``."""
-
-    __slots__ = ("lastrowid", "rowcount", "rows")
-
-    def __init__(self, rows: list[sqlite3.Row], lastrowid: int | None, rowcount: int) -> None:
-        self.rows = rows
-        self.lastrowid = lastrowid
-        self.rowcount = rowcount
-
-    async def fetchall(self) -> list[sqlite3.Row]:
-        return self.rows
-
-    async def fetchone(self) -> sqlite3.Row | None:
-        return self.rows[0] if self.rows else None
-
-    async def __aenter__(self) -> Result:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-
-class _Pending:
-    """``trips.execute(...)``: awaited, or used as ``async with`` like
-    aiosqlite's cursor context."""
-
-    def __init__(self, run: Awaitable[Result]) -> None:
-        self._run = run
-
-    def __await__(self) -> Generator[Any, None, Result]:
-        return self._run.__await__()
-
-    async def __aenter__(self) -> Result:
-        return await self._run
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
 
 
 def on_thread(db: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> Awaitable[T]:
@@ -114,7 +73,7 @@ def _send(conn: sqlite3.Connection, pending: list[Deferred]) -> None:
 def _result(conn: sqlite3.Connection, sql: str, params: Params) -> Result:
     cursor = conn.execute(sql, params)
     rows = cursor.fetchall()
-    return Result(rows, cursor.lastrowid, cursor.rowcount)
+    return Result(rows, cursor.rowcount)
 
 
 def _run(
@@ -129,7 +88,7 @@ def _run_many(
 ) -> Result:
     _send(conn, pending)
     cursor = conn.executemany(sql, rows)
-    return Result([], cursor.lastrowid, cursor.rowcount)
+    return Result([], cursor.rowcount)
 
 
 def _commit(conn: sqlite3.Connection, pending: list[Deferred]) -> None:
@@ -309,8 +268,8 @@ class Trips:
         results = await on_thread(self._db, lambda c: _run(c, pending, list(statements)))
         return [r.rows for r in results]
 
-    def execute(self, sql: str, params: Params = ()) -> _Pending:
-        return _Pending(self._one(sql, params))
+    def execute(self, sql: str, params: Params = ()) -> Pending:
+        return Pending(self._one(sql, params))
 
     async def _one(self, sql: str, params: Params) -> Result:
         pending = self._take()

@@ -42,19 +42,13 @@ def _tables_in_order(source: sqlite3.Connection) -> list[str]:
     return ordered
 
 
-def _clean(value: object) -> object:
-    # PostgreSQL's text cannot hold NUL (as in ``bot.store.postgres.statements``).
-    if isinstance(value, str) and "\x00" in value:
-        return value.replace("\x00", "\ufffd")
-    return value
-
-
 def copy_database(source_path: Path, target_url: str) -> dict[str, int]:
     """Copy every row of the SQLite database at ``source_path`` into the
     empty PostgreSQL database ``target_url`` (migrated here first); each
     table's row count. Blocking: run it off the event loop."""
     import psycopg
 
+    from bot.store.postgres.statements import to_postgres
     from bot.store.schema import upgrade
 
     upgrade(target_url)
@@ -76,7 +70,7 @@ def copy_database(source_path: Path, target_url: str) -> dict[str, int]:
                 copied = 0
                 with target.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                     for row in source.execute(f"SELECT {names} FROM {table}"):
-                        copy.write_row([_clean(v) for v in row])
+                        copy.write_row([to_postgres(v) for v in row])
                         copied += 1
                 (landed,) = target.execute(f"SELECT count(*) FROM {table}").fetchone()  # type: ignore[misc]
                 (expected,) = source.execute(f"SELECT count(*) FROM {table}").fetchone()

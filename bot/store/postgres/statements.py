@@ -46,7 +46,8 @@ def rows(cursor: AsyncCursor[Any]) -> Any:
     return _row_class(tuple(c.name for c in description))
 
 
-def _value(v: Any) -> Any:
+def to_postgres(v: Any) -> Any:
+    """A parameter as PostgreSQL takes it (also for ``db copy``)."""
     kind = type(v)
     if kind is str:
         # PostgreSQL's text cannot hold NUL (SQLite's can): what a customer
@@ -61,8 +62,8 @@ def _value(v: Any) -> Any:
 
 def _bind(params: Params) -> Params:
     if isinstance(params, Mapping):
-        return {k: _value(v) for k, v in params.items()}
-    return [_value(v) for v in params]
+        return {k: to_postgres(v) for k, v in params.items()}
+    return [to_postgres(v) for v in params]
 
 
 class PgStatements:

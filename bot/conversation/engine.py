@@ -43,7 +43,7 @@ from bot.infra.cpu import off_loop
 from bot.infra.crypto import hash_token
 from bot.requests.lookup import as_known
 from bot.services import Services
-from bot.store import DuplicateReference, MessageContext, Transaction
+from bot.store import Conflict, DuplicateReference, MessageContext, Transaction
 from flows.dialogue import (
     Dialogue,
     answers_while_held,
@@ -127,6 +127,11 @@ class Engine:
                 return replies
             except DuplicateReference:
                 log.warning("request reference collided; retrying with a new one")
+            except Conflict:
+                # Another instance recorded the same message id from another
+                # sender at the same time: run again, seeing its row now (and
+                # refusing this one as a foreign repeat).
+                log.info("message raced another instance's; handled again")
         raise RuntimeError("could not allocate a unique request reference")
 
     async def handle_upload(self, token: str, file: InboundFile) -> UploadResult:

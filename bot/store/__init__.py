@@ -4,11 +4,19 @@ or PostgreSQL for several server instances."""
 from __future__ import annotations
 
 from bot.settings import Settings
-from bot.store.base import DuplicateReference, Store, StoreError, Transaction, claiming
+from bot.store.base import (
+    Conflict,
+    DuplicateReference,
+    Store,
+    StoreError,
+    Transaction,
+    claiming,
+)
 from bot.store.interface.conversations import MessageContext
 from bot.store.sqlite import SQLiteStore
 
 __all__ = [
+    "Conflict",
     "DuplicateReference",
     "MessageContext",
     "Store",

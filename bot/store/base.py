@@ -38,6 +38,12 @@ class StoreError(Exception):
     """The database could not be used (missing, locked too long, damaged)."""
 
 
+class Conflict(StoreError):
+    """Another unit of work wrote the same unique row at the same time (two
+    instances, one message id): this unit was undone and may run again,
+    when it will see the other's row."""
+
+
 class DuplicateReference(StoreError):
     """A request reference collided with an existing one; retry with another."""
 

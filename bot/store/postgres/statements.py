@@ -13,7 +13,9 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 from psycopg import AsyncConnection, AsyncCursor
+from psycopg.errors import UniqueViolation
 
+from bot.store.base import Conflict
 from bot.store.postgres.dialect import postgres_sql
 from bot.store.sql.queries import Later, Params, Pending, Result, Statement
 
@@ -66,6 +68,15 @@ def _bind(params: Params) -> Params:
     return [to_postgres(v) for v in params]
 
 
+async def _run(cur: AsyncCursor[Any], sql: str, params: Params) -> None:
+    try:
+        await cur.execute(postgres_sql(sql), _bind(params))
+    except UniqueViolation as exc:
+        # Only another transaction's row can collide here (the code checks
+        # its own first): the unit is undone and may run again (``Conflict``).
+        raise Conflict(f"{exc.diag.constraint_name or 'a unique key'} taken meanwhile") from exc
+
+
 class PgStatements:
     def __init__(self, conn: AsyncConnection[Any]) -> None:
         self.conn = conn
@@ -89,7 +100,7 @@ class PgStatements:
             pending, self._pending = self._pending, []
             async with self.conn.cursor() as cur:
                 for sql, params, later in pending:
-                    await cur.execute(postgres_sql(sql), _bind(params))
+                    await _run(cur, sql, params)
                     if later is not None:
                         found = await cur.fetchone()
                         later.value = found[0] if found else None
@@ -98,7 +109,7 @@ class PgStatements:
         if self._pending:
             await self.flush()
         async with self.conn.cursor() as cur:
-            await cur.execute(postgres_sql(sql), _bind(params))
+            await _run(cur, sql, params)
             found = await cur.fetchall() if cur.description is not None else []
             return Result(found, cur.rowcount)
 

@@ -261,3 +261,22 @@ def test_a_postgresql_url_selects_postgresql(tmp_path: Path) -> None:
         assert isinstance(store, PostgresStore) and store.url == url
     with pytest.raises(SettingsError, match="postgresql://USER:PASSWORD@HOST"):
         load_settings(environ={"PRIVACYBOT_DATABASE_URL": "mysql://x"}, data_dir=str(tmp_path))
+
+
+async def test_a_commit_on_one_instance_wakes_the_console_of_another(
+    instances: tuple[PostgresStore, PostgresStore],
+) -> None:
+    """LISTEN/NOTIFY: the console's live updates follow writes made by any
+    instance, told at once rather than found by polling."""
+    a, b = instances
+    changes = b.activity(every=5.0)
+    try:
+        listening = asyncio.ensure_future(anext(changes))  # type: ignore[arg-type]
+        await asyncio.sleep(0.3)  # b listens
+        started = asyncio.get_running_loop().time()
+        async with a.transaction() as tx:
+            await tx.create_conversation(Channel.WHATSAPP, "+62877", "menu", "id", NOW)
+        assert await asyncio.wait_for(listening, 3) is True
+        assert asyncio.get_running_loop().time() - started < 1.0  # not the 5 s poll
+    finally:
+        await changes.aclose()  # type: ignore[attr-defined]

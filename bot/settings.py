@@ -50,6 +50,7 @@ class Settings:
     support_hours: str
     telegram_staff_chat_id: str
     database_busy_timeout: float
+    outbox_lease_seconds: float
     log_level: str
     upload_link_hours: int
     public_url: str
@@ -262,6 +263,8 @@ def _check(s: Settings) -> None:
         )
     if s.sla_profile not in ("policy", "uu-pdp"):
         raise SettingsError("PRIVACYBOT_SLA_PROFILE: 'policy' or 'uu-pdp'")
+    if not 5 <= s.outbox_lease_seconds <= 3600:
+        raise SettingsError("PRIVACYBOT_OUTBOX_LEASE_SECONDS: between 5 and 3600 seconds")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError("PRIVACYBOT_LOG_LEVEL: one of DEBUG, INFO, WARNING, ERROR")
     if not s.postgres:

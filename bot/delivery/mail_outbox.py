@@ -33,7 +33,6 @@ from bot.store import Transaction, claiming
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=2)
 ArmCode = Callable[[dict[str, Any]], Awaitable[bool]]
 FIRST_RETRY = 1.0  # seconds, doubling, with jitter
 MAX_RETRY = 60.0
@@ -71,7 +70,8 @@ async def send_due_mail(
     ``arm`` (handed in by the conversation, which owns codes) arms a chat code
     before its mail goes; without it such a mail is left to a caller that has it."""
     now = services.clock()
-    held = now + LEASE
+    lease = timedelta(seconds=services.settings.outbox_lease_seconds)
+    held = now + lease
     async with services.store.transaction(key=claiming()) as tx:
         claimed = await tx.claim_mail(now, held, limit, ids)
     sent = 0
@@ -82,7 +82,7 @@ async def send_due_mail(
         # that worker's now: skipped, not sent twice.
         # (Each row's bookkeeping is its own: beside conversations, across instances.)
         async with services.store.transaction(key=f"mail:{row.id}") as tx:
-            if not await tx.lease_mail(row.id, held, services.clock() + LEASE):
+            if not await tx.lease_mail(row.id, held, services.clock() + lease):
                 continue
         if services.clock() >= row.expires_at:
             await _done(services, row.id)  # the code expired meanwhile: nobody can use it

@@ -48,7 +48,6 @@ class OutsideWindow(DeliveryRefused):
 FIRST_RETRY = 1.0  # seconds
 MAX_RETRY = 300.0
 GIVE_UP_AFTER = timedelta(hours=48)
-LEASE = timedelta(minutes=2)
 POLL_SECONDS = 1.0
 
 
@@ -88,7 +87,8 @@ def _params(n: Notification, keyring: Keyring) -> dict[str, Any]:
 async def send_due(services: Services, channels: Channels, limit: int = 50) -> int:
     """Send what is due now; returns how many were sent."""
     now = services.clock()
-    held = now + LEASE
+    lease = timedelta(seconds=services.settings.outbox_lease_seconds)
+    held = now + lease
     async with services.store.transaction(key=claiming()) as tx:
         due = await tx.due_notifications(now, limit)  # not terminal: `privacybot chat` shows those
         # Claim them: another worker leaves them alone meanwhile.
@@ -100,7 +100,7 @@ async def send_due(services: Services, channels: Channels, limit: int = 50) -> i
         # ran out and went to another worker is that worker's now: skipped, not
         # sent twice.
         async with services.store.transaction(key=f"notification:{n.id}") as tx:
-            if not await tx.lease_notification(n.id, held, services.clock() + LEASE):
+            if not await tx.lease_notification(n.id, held, services.clock() + lease):
                 continue
         try:
             provider_id = await _deliver(services, channels, n)

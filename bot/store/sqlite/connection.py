@@ -51,7 +51,7 @@ class SQLiteStore(Store):
             )
             self._db.row_factory = aiosqlite.Row
             await self._db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            await self._db.execute("PRAGMA journal_mode = WAL")
+            await self._wal()
             await self._db.execute("PRAGMA synchronous = FULL")
             await self._db.execute("PRAGMA foreign_keys = ON")
             # Copy the WAL into the database every 10,000 pages (40 MB) rather
@@ -69,6 +69,21 @@ class SQLiteStore(Store):
         except (sqlite3.Error, OSError) as exc:
             await self.close()
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+
+    async def _wal(self) -> None:
+        """Switch to WAL. Processes starting together on a new file race to
+        switch it, and SQLite answers the loser "locked" at once rather than
+        through the busy timeout: asked again until the timeout."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.busy_timeout
+        while True:
+            try:
+                await self.db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or loop.time() > give_up:
+                    raise
+                await asyncio.sleep(0.05)
 
     async def close(self) -> None:
         if self._db is not None:

@@ -12,38 +12,24 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 from bot.store import Store
+from bot.store.sql.queries import Pending
 
 
-class _Run:
-    def __init__(self, store: Store, sql: str, params: Any) -> None:
-        self._done = self._run(store, sql, params)
-
-    @staticmethod
-    async def _run(store: Store, sql: str, params: Any) -> Any:
-        async with store.transaction() as tx:
-            return await tx.db.execute(sql, params)  # type: ignore[attr-defined]
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        return self._done.__await__()
-
-    async def __aenter__(self) -> Any:
-        return await self._done
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
+async def _run(store: Store, sql: str, params: Any) -> Any:
+    async with store.transaction() as tx:
+        return await tx.db.execute(sql, params)  # type: ignore[attr-defined]
 
 
 class RawSQL:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def execute(self, sql: str, params: Any = ()) -> _Run:
-        return _Run(self.store, sql, params)
+    def execute(self, sql: str, params: Any = ()) -> Pending:
+        return Pending(_run(self.store, sql, params))
 
     async def execute_fetchall(self, sql: str, params: Any = ()) -> list[Any]:
         return list(await (await self.execute(sql, params)).fetchall())

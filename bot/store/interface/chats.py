@@ -118,10 +118,6 @@ class Chats(abc.ABC):
         """The reason of each chat's latest hand-over."""
 
     @abc.abstractmethod
-    async def unannounced_escalations(self, since: datetime) -> list[Escalation]:
-        """Hand-overs since ``since`` not yet announced to the staff group."""
-
-    @abc.abstractmethod
     async def claim_escalations(
         self, since: datetime, now: datetime, until: datetime, limit: int
     ) -> list[Escalation]:

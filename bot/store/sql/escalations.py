@@ -27,19 +27,6 @@ class SqlEscalations(Queries):
         )
         return {r[0]: r[1] for r in rows}
 
-    async def unannounced_escalations(self, since: datetime) -> list[Escalation]:
-        rows = await self._all(
-            "SELECT e.id, e.conversation_id, e.reason, e.created_at, c.channel, c.language, "
-            "c.waiting_staff_since IS NOT NULL AND c.claimed_by IS NULL "
-            "FROM escalations e JOIN conversations c ON c.id = e.conversation_id "
-            "WHERE e.announced_at IS NULL AND e.created_at >= ? ORDER BY e.id",
-            (_ts(since),),
-        )
-        return [
-            Escalation(r[0], r[1], r[2], _dt(r[3]) or since, Channel(r[4]), r[5], bool(r[6]))
-            for r in rows
-        ]
-
     async def claim_escalations(
         self, since: datetime, now: datetime, until: datetime, limit: int
     ) -> list[Escalation]:

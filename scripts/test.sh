@@ -22,11 +22,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 python3 -m venv .venv
 .venv/bin/pip install -q -e '.[test]'
-# Two passes: the suite on SQLite, and again on PostgreSQL (every store a test
-# opens becomes a PostgreSQL database of its own: tests/conftest.py), side by
-# side (one pass keeps 2 cores less than half busy: together they take about
-# as long as one alone, 9 minutes against 15 one after the other). Both use the server PRIVACYBOT_TEST_DATABASE_URL names, or one
-# throwaway server.
+# Two passes: the suite on SQLite, then again on PostgreSQL (every store a test
+# opens becomes a PostgreSQL database of its own: tests/conftest.py). Both use
+# the server PRIVACYBOT_TEST_DATABASE_URL names, or one throwaway server.
 if [ -z "${PRIVACYBOT_TEST_DATABASE_URL:-}" ]; then
     url_file="$(mktemp)"
     .venv/bin/python -m tests.postgres --serve "$url_file" &
@@ -37,14 +35,5 @@ if [ -z "${PRIVACYBOT_TEST_DATABASE_URL:-}" ]; then
     PRIVACYBOT_TEST_DATABASE_URL="$(cat "$url_file")"
     export PRIVACYBOT_TEST_DATABASE_URL
 fi
-pg_log="$(mktemp)"
-PRIVACYBOT_TEST_BACKEND=postgresql .venv/bin/python -m pytest "$@" >"$pg_log" 2>&1 &
-pg_pass=$!
-status=0
-.venv/bin/python -m pytest "$@" || status=$?
-wait "$pg_pass" || status=$?
-echo
-echo "=== the same suite on PostgreSQL (PRIVACYBOT_TEST_BACKEND=postgresql) ==="
-cat "$pg_log"
-rm -f "$pg_log"
-exit "$status"
+.venv/bin/python -m pytest "$@"
+PRIVACYBOT_TEST_BACKEND=postgresql .venv/bin/python -m pytest "$@"
